@@ -1,0 +1,3 @@
+module github.com/cedargate/cedargate
+
+go 1.26
