@@ -1,3 +1,11 @@
 module github.com/cedargate/cedargate
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/cedar-policy/cedar-go v1.9.0
+	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3
+	github.com/goccy/go-yaml v1.19.2
+)
+
+require golang.org/x/exp v0.0.0-20220921023135-46d9e7742f1e // indirect

@@ -1,0 +1,226 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sample() *Bundle {
+	exp := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	return &Bundle{
+		Manifest: Manifest{FormatVersion: FormatVersion, Name: "t", Revision: "abc", Environment: "prod",
+			SourceDigest: "sha256:00", CompilerVersion: "test", Counts: Counts{Entities: 1, Policies: 2, Grants: 1}, EarliestExpiry: &exp},
+		Schema:   []byte("entity User;\n"),
+		Entities: []byte("[\n{\"uid\":{\"type\":\"User\",\"id\":\"a\"},\"parents\":[],\"attrs\":{}}\n]\n"),
+		Policies: []Policy{
+			{ID: "entitlement:User/a:p#0", Source: "identities/a.yaml:3:1", Origin: "Entitlement", NotAfter: &exp, Cedar: "permit (principal == User::\"a\", action, resource);"},
+			{ID: "policies/a.cedar#0", Source: "policies/a.cedar:1:1", Origin: "policy", Cedar: "forbid (principal, action, resource);"},
+		},
+	}
+}
+
+func TestEncodeDecodeRoundTripIsDeterministic(t *testing.T) {
+	first, err := Encode(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Encode(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, second) {
+		t.Fatal("two encodings of the same bundle differ")
+	}
+	b, err := Decode(bytes.NewReader(first), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sample()
+	wantDigest, _ := ComputeDigest(want)
+	if b.Digest != wantDigest || !strings.HasPrefix(b.Digest, "sha256:") {
+		t.Errorf("digest = %s, want %s", b.Digest, wantDigest)
+	}
+	if b.Manifest.Revision != "abc" || !b.Manifest.EarliestExpiry.Equal(*want.Manifest.EarliestExpiry) {
+		t.Errorf("manifest = %+v", b.Manifest)
+	}
+	if len(b.Policies) != 2 || b.Policies[0].Cedar != want.Policies[0].Cedar || !b.Policies[0].NotAfter.Equal(*want.Policies[0].NotAfter) {
+		t.Errorf("policies = %+v", b.Policies)
+	}
+	if !bytes.Equal(b.Entities, want.Entities) || !bytes.Equal(b.Schema, want.Schema) {
+		t.Error("entities or schema changed in the round trip")
+	}
+}
+
+// rewrite returns archive with file name's content replaced (or removed
+// when data is nil), leaving everything else as is.
+func rewrite(t *testing.T, archive []byte, name string, data []byte) []byte {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, _ := io.ReadAll(tr)
+		if hdr.Name == name {
+			if data == nil {
+				continue
+			}
+			content = data
+		}
+		hdr.Size = int64(len(content))
+		_ = tw.WriteHeader(hdr)
+		_, _ = tw.Write(content)
+	}
+	_ = tw.Close()
+	_ = zw.Close()
+	return out.Bytes()
+}
+
+func TestDecodeRefusesDamagedBundles(t *testing.T) {
+	good, err := Encode(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		archive []byte
+		opts    DecodeOptions
+		want    string
+	}{
+		{"truncated", good[:len(good)/2], DecodeOptions{}, "unexpected EOF"},
+		{"not gzip", []byte("hello"), DecodeOptions{}, "not a gzip archive"},
+		{"policy edited", rewrite(t, good, PoliciesFile, []byte("[]\n")), DecodeOptions{}, "digest mismatch"},
+		{"entities edited", rewrite(t, good, EntitiesFile, []byte("[]\n")), DecodeOptions{}, "digest mismatch"},
+		{"sums missing", rewrite(t, good, SumsFile, nil), DecodeOptions{}, "SHA256SUMS is missing"},
+		{"other digest expected", good, DecodeOptions{Digest: "sha256:1234"}, "digest mismatch (want: sha256:1234"},
+		{"too large", good, DecodeOptions{MaxSize: 100}, "larger than the 100-byte limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(bytes.NewReader(tt.archive), tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("unexpected file", func(t *testing.T) {
+		var out bytes.Buffer
+		zw := gzip.NewWriter(&out)
+		tw := tar.NewWriter(zw)
+		_ = tw.WriteHeader(&tar.Header{Name: "../etc/passwd", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte("x"))
+		_ = tw.Close()
+		_ = zw.Close()
+		if _, err := Decode(&out, DecodeOptions{}); err == nil || !strings.Contains(err.Error(), `unexpected file "../etc/passwd"`) {
+			t.Fatalf("Decode error = %v", err)
+		}
+	})
+}
+
+func TestSignatures(t *testing.T) {
+	privPEM, pubPEM, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ParsePrivateKey(privPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherPubPEM, _ := GenerateKey()
+	otherPub, _ := ParsePublicKey(otherPubPEM)
+
+	signed := sample()
+	if err := Sign(signed, priv); err != nil {
+		t.Fatal(err)
+	}
+	signedArchive, err := Encode(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsignedArchive, _ := Encode(sample())
+
+	if b, err := Decode(bytes.NewReader(signedArchive), DecodeOptions{VerifyKey: pub}); err != nil || b.Signature.KeyID != KeyID(pub) {
+		t.Fatalf("valid signature refused: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		archive []byte
+		key     []byte
+		want    string
+	}{
+		"unsigned":  {unsignedArchive, pubPEM, "not signed"},
+		"wrong key": {signedArchive, otherPubPEM, "does not verify with key " + KeyID(otherPub)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			k, _ := ParsePublicKey(tc.key)
+			_, err := Decode(bytes.NewReader(tc.archive), DecodeOptions{VerifyKey: k})
+			if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode error = %v, want ErrSignature containing %q", err, tc.want)
+			}
+		})
+	}
+	// A signature copied onto different content must not verify.
+	other := sample()
+	other.Policies = other.Policies[:1]
+	other.Signature = signed.Signature
+	if _, err := Encode(other); err == nil {
+		t.Fatal("Encode accepted a signature over another digest")
+	}
+}
+
+// TestOpenSSLKeys checks the documented openssl recipe produces keys cedargate
+// reads. openssl is part of every Debian image CI runs on.
+func TestOpenSSLKeys(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatalf("openssl not installed: %v (the .ci/run script installs it)", err)
+	}
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "k.pem")
+	pub := filepath.Join(dir, "k.pub")
+	if out, err := exec.Command("openssl", "genpkey", "-algorithm", "ed25519", "-out", priv).CombinedOutput(); err != nil {
+		t.Fatalf("openssl genpkey: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("openssl", "pkey", "-in", priv, "-pubout", "-out", pub).CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkey: %v\n%s", err, out)
+	}
+	privPEM, _ := os.ReadFile(priv)
+	pubPEM, _ := os.ReadFile(pub)
+	k, err := ParsePrivateKey(privPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sample()
+	if err := Sign(b, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(b, p); err != nil {
+		t.Fatal(err)
+	}
+}

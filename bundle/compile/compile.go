@@ -1,0 +1,148 @@
+// Package compile turns one environment of an identity repository into
+// Cedar: entities for the identity objects (with membership as parent
+// edges), generated policies for entitlements and exception grants, the
+// repository's own policies and entities, and the schema they are all
+// validated against.
+package compile
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// Result is the compiled form of one environment.
+type Result struct {
+	Env  string
+	View *repo.View
+	// Schema is nil for a repository without schema and identities.
+	Schema     *resolved.Schema
+	SchemaText []byte
+	Entities   types.EntityMap
+	// EntityPos says where each entity is defined; schema-declared action
+	// entities have none.
+	EntityPos map[types.EntityUID]diag.Position
+	// Policies are sorted by ID.
+	Policies []Policy
+	// Grants counts policies generated from entitlements and exception
+	// grants.
+	Grants int
+	// UnknownSubjects lists grants whose subject names no principal in
+	// this environment; they generate no policy. The orphan-object
+	// guardrail reports them.
+	UnknownSubjects []UnknownSubject
+}
+
+// UnknownSubject is a grant to a subject that does not exist.
+type UnknownSubject struct {
+	Grant *repo.Meta
+	Err   error
+}
+
+// Policy is a compiled policy with what checking it needs.
+type Policy struct {
+	bundle.Policy
+	Pos diag.Position
+	// Cedar is the parsed policy.
+	Parsed *cedar.Policy
+	// Object is the key ("Kind/name") of the identity object the policy
+	// was generated from, empty for hand-written policies.
+	Object string
+}
+
+type compiler struct {
+	repo      *repo.Repo
+	cfg       *repo.Config
+	view      *repo.View
+	diags     diag.List
+	out       *Result
+	validator *validate.Validator
+	profiles  map[string]*profile
+}
+
+// Compile compiles the repository for env (as accepted by Repo.CheckEnv).
+// It returns every problem found; the result is usable only when the list
+// holds no errors.
+func Compile(r *repo.Repo, env string) (*Result, diag.List) {
+	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{}}
+	c.diags.Append(r.Problems)
+	view, problems := r.View(env)
+	c.diags.Append(problems)
+	c.view = view
+	c.out.View = view
+
+	c.buildSchema()
+	if c.out.Schema != nil && c.cfg.Validation != repo.ValidationOff {
+		mode := validate.WithStrict()
+		if c.cfg.Validation == repo.ValidationPermissive {
+			mode = validate.WithPermissive()
+		}
+		c.validator = validate.New(c.out.Schema, mode)
+	}
+	c.entities()
+	c.policies()
+	slices.SortFunc(c.out.Policies, func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
+	for i := 1; i < len(c.out.Policies); i++ {
+		if a, b := c.out.Policies[i-1], c.out.Policies[i]; a.ID == b.ID {
+			c.diags.Errorf(b.Pos, "policy id %q is already used by the policy at %s", b.ID, a.Pos)
+		}
+	}
+	return c.out, c.diags
+}
+
+// Bundle assembles the bundle for this result; manifest carries the
+// revision and build facts, the counts and expiry are filled in here.
+func (r *Result) Bundle(m bundle.Manifest) *bundle.Bundle {
+	m.FormatVersion = bundle.FormatVersion
+	m.Environment = cmp.Or(r.Env, "default")
+	m.Counts = bundle.Counts{Entities: len(r.Entities), Policies: len(r.Policies), Grants: r.Grants}
+	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities)}
+	for _, p := range r.Policies {
+		for _, t := range []*time.Time{p.NotBefore, p.NotAfter} {
+			if t != nil && (b.Manifest.EarliestExpiry == nil || t.Before(*b.Manifest.EarliestExpiry)) {
+				b.Manifest.EarliestExpiry = t
+			}
+		}
+		b.Policies = append(b.Policies, p.Policy)
+	}
+	return b
+}
+
+// EntitiesJSON renders entities in Cedar's JSON entity format, one entity
+// per line, sorted by UID, so the file is deterministic and diffs well.
+func EntitiesJSON(entities types.EntityMap) []byte {
+	uids := make([]types.EntityUID, 0, len(entities))
+	for uid := range entities {
+		uids = append(uids, uid)
+	}
+	slices.SortFunc(uids, func(a, b types.EntityUID) int {
+		return cmp.Or(strings.Compare(string(a.Type), string(b.Type)), strings.Compare(string(a.ID), string(b.ID)))
+	})
+	var buf bytes.Buffer
+	buf.WriteString("[")
+	for i, uid := range uids {
+		if i > 0 {
+			buf.WriteString(",")
+		}
+		buf.WriteString("\n")
+		line, err := entities[uid].MarshalJSON()
+		if err != nil {
+			// Entities come from parsing JSON, so they always marshal.
+			panic("compile: marshalling entity " + uid.String() + ": " + err.Error())
+		}
+		buf.Write(line)
+	}
+	buf.WriteString("\n]\n")
+	return buf.Bytes()
+}

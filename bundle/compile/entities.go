@@ -1,0 +1,301 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/cedar-policy/cedar-go/types"
+	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// entities builds every entity of the bundle: identity objects, the
+// repository's entity files and the schema's action entities.
+func (c *compiler) entities() {
+	c.out.Entities = types.EntityMap{}
+	c.identityEntities()
+	for _, f := range c.repo.Entities {
+		c.entityFile(f)
+	}
+	if c.out.Schema != nil {
+		for uid, a := range c.out.Schema.Actions {
+			if pos, dup := c.out.EntityPos[uid]; dup {
+				c.diags.Errorf(pos, "%s is an action declared in the schema; action entities come from the schema only", uid)
+				continue
+			}
+			c.out.Entities[uid] = types.Entity{UID: uid, Parents: a.Entity.Parents}
+		}
+	}
+}
+
+// jsonEntity is Cedar's JSON entity format, built from identity objects.
+type jsonEntity struct {
+	UID     jsonUID                    `json:"uid"`
+	Parents []jsonUID                  `json:"parents"`
+	Attrs   map[string]json.RawMessage `json:"attrs"`
+}
+
+type jsonUID struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// identityEntities turns users, service accounts, groups, teams and
+// resources into entities; group and team membership become parent edges.
+func (c *compiler) identityEntities() {
+	v := c.view
+	memberOf := map[*repo.Meta][]jsonUID{}
+	for _, t := range v.Teams {
+		for _, m := range t.Members {
+			member := c.resolve(m, repo.KindUser, repo.KindServiceAccount)
+			if member != nil {
+				memberOf[member] = append(memberOf[member], c.uidOf(&t.Meta))
+			}
+		}
+	}
+	groups := func(tokens []repo.Token) []jsonUID {
+		var out []jsonUID
+		for _, g := range tokens {
+			if m := c.resolve(g, repo.KindGroup); m != nil {
+				out = append(out, c.uidOf(m))
+			}
+		}
+		return out
+	}
+	for _, u := range v.Users {
+		c.addIdentity(&u.Meta, c.uidOf(&u.Meta), append(groups(u.Groups), memberOf[&u.Meta]...), u.Attributes, nil)
+	}
+	for _, s := range v.ServiceAccounts {
+		var extra map[string]json.RawMessage
+		if len(s.SPIFFEIDs) == 1 {
+			id, _ := json.Marshal(s.SPIFFEIDs[0].Text)
+			extra = map[string]json.RawMessage{"spiffe_id": id}
+		}
+		c.addIdentity(&s.Meta, c.uidOf(&s.Meta), append(groups(s.Groups), memberOf[&s.Meta]...), s.Attributes, extra)
+	}
+	for _, g := range v.Groups {
+		c.addIdentity(&g.Meta, c.uidOf(&g.Meta), groups(g.Groups), g.Attributes, nil)
+	}
+	for _, t := range v.Teams {
+		c.addIdentity(&t.Meta, c.uidOf(&t.Meta), nil, nil, nil)
+	}
+	for _, r := range v.Resources {
+		var parents []jsonUID
+		for _, p := range r.Parents {
+			if uid, ok := c.resourceRef(p); ok {
+				parents = append(parents, jsonUID{string(uid.Type), string(uid.ID)})
+			}
+		}
+		c.addIdentity(&r.Meta, jsonUID{r.Type, r.Name}, parents, r.Attributes, nil)
+	}
+}
+
+// uidOf returns the Cedar UID of a principal object (user, service
+// account, group or team).
+func (c *compiler) uidOf(m *repo.Meta) jsonUID {
+	return jsonUID{c.cfg.Qualify(string(m.Kind)), m.Name}
+}
+
+// resolve resolves a reference token among kinds, reporting failures at
+// the token.
+func (c *compiler) resolve(t repo.Token, kinds ...repo.Kind) *repo.Meta {
+	ref, err := repo.ParseRef(t.Text)
+	if err == nil {
+		var m *repo.Meta
+		if m, err = c.view.Resolve(ref, kinds...); err == nil {
+			return m
+		}
+	}
+	c.diags.Errorf(t.Pos, "%v", err)
+	return nil
+}
+
+// resourceRef resolves a reference to any entity: a Resource object by
+// bare name or Type/name, or a Cedar UID literal of an entity defined in
+// the entity files.
+func (c *compiler) resourceRef(t repo.Token) (types.EntityUID, bool) {
+	ref, err := repo.ParseRef(t.Text)
+	if err != nil {
+		c.diags.Errorf(t.Pos, "%v", err)
+		return types.EntityUID{}, false
+	}
+	if ref.Type == "" {
+		var found []*repo.Resource
+		for _, r := range c.view.Resources {
+			if r.Name == ref.Name {
+				found = append(found, r)
+			}
+		}
+		switch len(found) {
+		case 0:
+			c.diags.Errorf(t.Pos, "no Resource named %q in environment %q", ref.Name, c.view.Env)
+			return types.EntityUID{}, false
+		case 1:
+			return types.NewEntityUID(types.EntityType(found[0].Type), types.String(found[0].Name)), true
+		}
+		c.diags.Errorf(t.Pos, "resource %q is ambiguous: both %s/%s and %s/%s exist; write Type/name", ref.Name, found[0].Type, ref.Name, found[1].Type, ref.Name)
+		return types.EntityUID{}, false
+	}
+	typ := ref.Type
+	if !ref.Literal {
+		typ = c.cfg.Qualify(typ)
+	}
+	return types.NewEntityUID(types.EntityType(typ), types.String(ref.Name)), true
+}
+
+func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, attrs repo.Attrs, extra map[string]json.RawMessage) {
+	e := jsonEntity{UID: uid, Parents: parents, Attrs: map[string]json.RawMessage{}}
+	if e.Parents == nil {
+		e.Parents = []jsonUID{}
+	}
+	for k, v := range extra {
+		e.Attrs[k] = v
+	}
+	ok := true
+	for name, v := range attrs {
+		if _, clash := extra[name]; clash {
+			c.diags.Errorf(v.Pos(), "attribute %q is set by cedargate from the object's fields", name)
+			ok = false
+			continue
+		}
+		raw, err := v.JSON()
+		if err != nil {
+			var f *diag.Failure
+			if errors.As(err, &f) {
+				for _, d := range f.List {
+					d.Subject = m.Label()
+					c.diags.Add(d)
+				}
+			}
+			ok = false
+			continue
+		}
+		e.Attrs[name] = raw
+	}
+	if !ok {
+		return
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		c.diags.Errorf(m.Pos, "%s: %v", m.Label(), err)
+		return
+	}
+	c.addEntityJSON(data, m.Pos, m.Label())
+}
+
+// addEntityJSON parses one entity in Cedar's JSON format, coercing
+// attribute values to the types the schema declares, validates it and adds
+// it to the result.
+func (c *compiler) addEntityJSON(data []byte, pos diag.Position, subject string) {
+	var e types.Entity
+	var err error
+	if c.out.Schema != nil {
+		var coerced exptypes.Entity
+		if err = coerced.UnmarshalJSONWithSchema(data, c.out.Schema); err == nil {
+			e = types.Entity(coerced)
+		} else if c.validator != nil {
+			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "does not match the schema: " + err.Error()})
+			return
+		}
+	}
+	// Without a schema, or with validation off and a non-conforming
+	// entity, the entity is taken as written.
+	if c.out.Schema == nil || err != nil {
+		if err := e.UnmarshalJSON(data); err != nil {
+			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "invalid entity: " + err.Error()})
+			return
+		}
+	}
+	if prev, dup := c.out.EntityPos[e.UID]; dup {
+		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: fmt.Sprintf("entity %s is already defined at %s", e.UID, prev)})
+		return
+	}
+	c.out.Entities[e.UID] = e
+	c.out.EntityPos[e.UID] = pos
+}
+
+// entityFile reads a file of Cedar JSON entities, reporting each entity's
+// problems at the line where it starts.
+func (c *compiler) entityFile(f *repo.File) {
+	lines := newLineIndex(f.Data)
+	dec := jsontext.NewDecoder(bytes.NewReader(f.Data))
+	fail := func(err error) {
+		off := dec.InputOffset()
+		var se *jsontext.SyntacticError
+		if errors.As(err, &se) {
+			off = se.ByteOffset
+		}
+		c.diags.Errorf(lines.pos(f.Path, off), "invalid JSON: %v", err)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if tok.Kind() != '[' {
+		c.diags.Errorf(lines.pos(f.Path, 0), "an entities file holds a JSON array of entities")
+		return
+	}
+	for dec.PeekKind() != ']' {
+		start := dec.InputOffset()
+		val, err := dec.ReadValue()
+		if err != nil {
+			fail(err)
+			return
+		}
+		// InputOffset is before any white space that precedes the value.
+		start += int64(len(val)) - int64(len(bytes.TrimLeft(val, " \t\r\n,")))
+		start = skipSpace(f.Data, start)
+		var probe struct {
+			UID *types.EntityUID `json:"uid"`
+		}
+		subject := ""
+		if jsonv2.Unmarshal(val, &probe) == nil && probe.UID != nil {
+			subject = probe.UID.String()
+		}
+		c.addEntityJSON(val, lines.pos(f.Path, start), subject)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		fail(err)
+		return
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		c.diags.Errorf(lines.pos(f.Path, dec.InputOffset()), "unexpected data after the entities array")
+	}
+}
+
+func skipSpace(data []byte, off int64) int64 {
+	for off < int64(len(data)) && (data[off] == ' ' || data[off] == '\n' || data[off] == '\t' || data[off] == '\r' || data[off] == ',') {
+		off++
+	}
+	return off
+}
+
+// lineIndex maps byte offsets to line and column.
+type lineIndex []int
+
+func newLineIndex(data []byte) lineIndex {
+	idx := lineIndex{0}
+	for i, b := range data {
+		if b == '\n' {
+			idx = append(idx, i+1)
+		}
+	}
+	return idx
+}
+
+func (l lineIndex) pos(file string, off int64) diag.Position {
+	line := 0
+	for line+1 < len(l) && int64(l[line+1]) <= off {
+		line++
+	}
+	return diag.Position{File: file, Line: line + 1, Col: int(off) - l[line] + 1}
+}

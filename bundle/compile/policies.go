@@ -1,0 +1,279 @@
+package compile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// Origins of bundle policies.
+const (
+	OriginPolicy      = "policy"
+	OriginEntitlement = string(repo.KindEntitlement)
+	OriginException   = string(repo.KindException)
+	OriginExpiry      = string(repo.KindServiceAccount)
+)
+
+func (c *compiler) policies() {
+	for _, f := range c.repo.Policies {
+		c.policyFile(f)
+	}
+	for _, e := range c.view.Entitlements {
+		c.grant("entitlement", OriginEntitlement, &e.Meta, e.Subject, e.Profile, e.Expires)
+	}
+	for _, e := range c.view.Exceptions {
+		if e.IsGrant() {
+			c.grant("exception", OriginException, &e.Meta, e.Subject, e.Profile, e.Expires)
+		}
+	}
+	for _, s := range c.view.ServiceAccounts {
+		c.expiry(s)
+	}
+}
+
+// policyFile adds a file of hand-written policies. A policy's id is its
+// @id annotation, or "<path>#<n>" with n its 0-based index in the file.
+func (c *compiler) policyFile(f *repo.File) {
+	list, err := cedar.NewPolicyListFromBytes(f.Path, f.Data)
+	if err != nil {
+		c.diags.Add(cedarError(f.Path, diag.Position{Line: 1, Col: 1}, err))
+		return
+	}
+	for i, p := range list {
+		id := fmt.Sprintf("%s#%d", f.Path, i)
+		if a, ok := p.Annotations()["id"]; ok {
+			id = string(a)
+		}
+		pos := diag.Position{File: f.Path, Line: p.Position().Line, Col: p.Position().Column}
+		if id == "" {
+			c.diags.Errorf(pos, "@id annotation is empty")
+			continue
+		}
+		c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: OriginPolicy}, Pos: pos, Parsed: p}, true)
+	}
+}
+
+// add validates a policy against the schema and adds it.
+func (c *compiler) add(p Policy, validate bool) {
+	if validate && c.validator != nil {
+		if err := c.validator.Policy(p.ID, (*expast.Policy)(p.Parsed.AST())); err != nil {
+			c.diags.Add(diag.Diagnostic{Pos: p.Pos, Subject: fmt.Sprintf("policy %q", p.ID), Message: "fails schema validation: " + err.Error()})
+		}
+	}
+	p.Cedar = string(p.Parsed.MarshalCedar())
+	c.out.Policies = append(c.out.Policies, p)
+}
+
+// profile is an access profile resolved to Cedar scope text, once per
+// profile however many grants use it.
+type profile struct {
+	meta *repo.AccessProfile
+	ok   bool
+	// perms holds, per permission, the action scope, the resource scopes
+	// and the when clause.
+	perms []permission
+}
+
+type permission struct {
+	pos       diag.Position
+	action    string
+	resources []string
+	when      string
+	whenPos   diag.Position
+}
+
+func (c *compiler) profile(name string, at diag.Position, subject string) *profile {
+	if p, ok := c.profiles[name]; ok {
+		return p
+	}
+	var meta *repo.AccessProfile
+	for _, ap := range c.view.Profiles {
+		if ap.Name == name {
+			meta = ap
+		}
+	}
+	if meta == nil {
+		var names []string
+		for _, ap := range c.view.Profiles {
+			names = append(names, ap.Name)
+		}
+		msg := fmt.Sprintf("no AccessProfile named %q in environment %q", name, c.view.Env)
+		if len(names) > 0 {
+			msg += " (profiles: " + strings.Join(names, ", ") + ")"
+		}
+		c.diags.Add(diag.Diagnostic{Pos: at, Subject: subject, Message: msg})
+		return nil
+	}
+	p := &profile{meta: meta, ok: true}
+	before := c.diags.Errors()
+	for _, perm := range meta.Permissions {
+		out := permission{pos: perm.Pos, action: c.actionScope(perm.Actions), when: perm.When, whenPos: perm.WhenPos}
+		for _, r := range perm.Resources {
+			out.resources = append(out.resources, c.resourceScope(r))
+		}
+		p.perms = append(p.perms, out)
+	}
+	p.ok = c.diags.Errors() == before
+	c.profiles[name] = p
+	return p
+}
+
+// actionScope renders the action part of a policy scope.
+func (c *compiler) actionScope(actions []repo.Token) string {
+	var uids []string
+	for _, a := range actions {
+		if a.Text == "*" {
+			if len(actions) > 1 {
+				c.diags.Errorf(a.Pos, "\"*\" already means every action; list it alone")
+			}
+			return "action"
+		}
+		uid, err := c.actionUID(a.Text)
+		if err != nil {
+			c.diags.Errorf(a.Pos, "%v", err)
+			continue
+		}
+		uids = append(uids, uid.String())
+	}
+	if len(uids) == 1 {
+		return "action == " + uids[0]
+	}
+	return "action in [" + strings.Join(uids, ", ") + "]"
+}
+
+// actionUID resolves an action name (read, or Acme::Action::"read") and
+// checks that the schema declares it.
+func (c *compiler) actionUID(s string) (types.EntityUID, error) {
+	uid := types.NewEntityUID(types.EntityType(c.cfg.Qualify("Action")), types.String(s))
+	if strings.Contains(s, `::"`) {
+		var err error
+		if uid, err = repo.ParseEntityUID(s); err != nil {
+			return uid, err
+		}
+	}
+	if c.out.Schema == nil {
+		return uid, nil
+	}
+	if _, ok := c.out.Schema.Actions[uid]; ok {
+		return uid, nil
+	}
+	var names []string
+	for a := range c.out.Schema.Actions {
+		if a.Type == uid.Type {
+			names = append(names, string(a.ID))
+		}
+	}
+	slices.Sort(names)
+	return uid, fmt.Errorf("unknown action %s (the schema declares: %s)", uid, strings.Join(names, ", "))
+}
+
+// resourceScope renders the resource part of a policy scope for one
+// resource selector: "*", "Type/*", or a reference to one resource.
+func (c *compiler) resourceScope(t repo.Token) string {
+	if t.Text == "*" {
+		return "resource"
+	}
+	if typ, ok := strings.CutSuffix(t.Text, "/*"); ok {
+		typ = c.cfg.Qualify(typ)
+		if c.out.Schema != nil {
+			if _, known := c.out.Schema.Entities[types.EntityType(typ)]; !known {
+				c.diags.Errorf(t.Pos, "unknown entity type %s", typ)
+			}
+		}
+		return "resource is " + typ
+	}
+	uid, ok := c.resourceRef(t)
+	if !ok {
+		return "resource"
+	}
+	if _, exists := c.out.Entities[uid]; !exists {
+		c.diags.Errorf(t.Pos, "no entity %s: declare it as a Resource or in entities/", uid)
+	}
+	return "resource in " + uid.String()
+}
+
+// grant generates the policies of an entitlement or exception grant: one
+// per resource selector of each permission of the profile, with ids
+// "<prefix>:<grant>#<n>" numbered in profile order.
+func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileName string, expires *time.Time) {
+	ref, err := repo.ParseRef(subject)
+	if err != nil {
+		c.diags.Add(diag.Diagnostic{Pos: m.FieldPos("subject"), Subject: m.Label(), Message: err.Error()})
+		return
+	}
+	p := c.profile(profileName, m.FieldPos("profile"), grantSubject(m, subject, profileName))
+	target, err := c.view.Resolve(ref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam)
+	if err != nil {
+		c.out.UnknownSubjects = append(c.out.UnknownSubjects, UnknownSubject{Grant: m, Err: err})
+		return
+	}
+	if p == nil || !p.ok {
+		return
+	}
+	key := repo.GrantKey(m.Name, target.Key(), profileName)
+	uid := c.uidOf(target)
+	principal := "principal in " + types.NewEntityUID(types.EntityType(uid.Type), types.String(uid.ID)).String()
+	if target.Kind == repo.KindUser || target.Kind == repo.KindServiceAccount {
+		principal = "principal == " + strings.TrimPrefix(principal, "principal in ")
+	}
+	n := 0
+	for _, perm := range p.perms {
+		for _, res := range perm.resources {
+			text := fmt.Sprintf("permit (\n  %s,\n  %s,\n  %s\n)", principal, perm.action, res)
+			if perm.when != "" {
+				text += "\nwhen { " + perm.when + " }"
+			}
+			text += ";"
+			list, err := cedar.NewPolicyListFromBytes("", []byte(text))
+			if err != nil || len(list) != 1 {
+				at := perm.whenPos
+				if at.File == "" {
+					at = perm.pos
+				}
+				c.diags.Add(diag.Diagnostic{Pos: at, Subject: p.meta.Label(), Message: fmt.Sprintf("when: not a Cedar condition: %v", err)})
+				return
+			}
+			id := fmt.Sprintf("%s:%s#%d", prefix, key, n)
+			n++
+			pos := m.Pos
+			c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: origin, NotAfter: expires},
+				Pos: pos, Parsed: list[0], Object: m.Key()}, true)
+			c.out.Grants++
+		}
+	}
+}
+
+func grantSubject(m *repo.Meta, subject, profile string) string {
+	return fmt.Sprintf("%s %q", m.Kind, repo.GrantKey(m.Name, subject, profile))
+}
+
+// expiry generates, for a service account with an expiry, a forbid policy
+// that applies from that instant on, so an expired non-human identity is
+// denied everything with no rebuild. Its id is "expired:ServiceAccount/<name>".
+func (c *compiler) expiry(s *repo.ServiceAccount) {
+	if s.Expires == nil {
+		return
+	}
+	uid := c.uidOf(&s.Meta)
+	text := fmt.Sprintf("forbid (principal == %s, action, resource);", types.NewEntityUID(types.EntityType(uid.Type), types.String(uid.ID)))
+	list, err := cedar.NewPolicyListFromBytes("", []byte(text))
+	if err != nil {
+		c.diags.Errorf(s.Pos, "generating expiry policy: %v", err)
+		return
+	}
+	pos := s.FieldPos("expires")
+	// Not validated: in a schema where no action applies to service
+	// accounts, strict validation would reject a policy that can never
+	// match, and this one is correct by construction.
+	c.add(Policy{Policy: bundle.Policy{ID: "expired:" + s.Key(), Source: pos.String(), Origin: OriginExpiry, NotBefore: s.Expires},
+		Pos: pos, Parsed: list[0], Object: s.Key()}, false)
+}

@@ -1,0 +1,136 @@
+package compile
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema"
+	schemaast "github.com/cedar-policy/cedar-go/x/exp/schema/ast"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// generatedTypes are the entity types cedargate adds to the schema for the
+// identity kinds, with the parent types membership needs. A repository
+// schema may declare these types itself (to give them attributes);
+// cedargate then adds only the missing parent types and attributes.
+var generatedTypes = []struct {
+	kind    repo.Kind
+	parents []repo.Kind
+	attrs   schemaast.RecordType
+}{
+	{repo.KindTeam, nil, nil},
+	{repo.KindGroup, []repo.Kind{repo.KindGroup}, nil},
+	{repo.KindUser, []repo.Kind{repo.KindGroup, repo.KindTeam}, nil},
+	{repo.KindServiceAccount, []repo.Kind{repo.KindGroup, repo.KindTeam},
+		schemaast.RecordType{"spiffe_id": {Type: schemaast.String(), Optional: true}}},
+}
+
+// inputPos matches the "<input>:line:col" cedar-go puts in parse errors.
+var inputPos = regexp.MustCompile(`<input>:(\d+):(\d+):?\s*`)
+
+// cedarError turns a cedar-go parse error into a diagnostic in file,
+// offset by the line and column where the parsed text starts.
+func cedarError(file string, base diag.Position, err error) diag.Diagnostic {
+	msg := err.Error()
+	pos := diag.Position{File: file, Line: base.Line, Col: base.Col}
+	if m := inputPos.FindStringSubmatchIndex(msg); m != nil {
+		line, _ := strconv.Atoi(msg[m[2]:m[3]])
+		col, _ := strconv.Atoi(msg[m[4]:m[5]])
+		if line == 1 {
+			col += max(base.Col, 1) - 1
+		}
+		pos.Line = max(base.Line, 1) + line - 1
+		pos.Col = col
+		msg = msg[:m[0]] + msg[m[1]:]
+	}
+	return diag.Diagnostic{Pos: pos, Message: msg}
+}
+
+// buildSchema parses the repository schema and, for repositories with
+// identity objects, merges in the generated identity types.
+func (c *compiler) buildSchema() {
+	var s schema.Schema
+	if c.repo.Schema != nil {
+		s.SetFilename(c.repo.Schema.Path)
+		if err := s.UnmarshalCedar(c.repo.Schema.Data); err != nil {
+			c.diags.Add(cedarError(c.repo.Schema.Path, diag.Position{Line: 1, Col: 1}, err))
+			return
+		}
+	} else if !c.repo.HasIdentities() {
+		return
+	}
+	ast := s.AST()
+	if ast == nil {
+		ast = &schemaast.Schema{}
+	}
+	if c.repo.HasIdentities() {
+		if err := mergeGenerated(ast, c.cfg.Namespace); err != nil {
+			c.diags.Errorf(c.schemaPos(), "%v", err)
+			return
+		}
+	}
+	merged := schema.NewSchemaFromAST(ast)
+	resolved, err := merged.Resolve()
+	if err != nil {
+		c.diags.Errorf(c.schemaPos(), "invalid schema: %v", err)
+		return
+	}
+	text, err := merged.MarshalCedar()
+	if err != nil {
+		c.diags.Errorf(c.schemaPos(), "rendering schema: %v", err)
+		return
+	}
+	c.out.Schema = resolved
+	c.out.SchemaText = text
+}
+
+func (c *compiler) schemaPos() diag.Position {
+	if c.repo.Schema != nil {
+		return diag.Position{File: c.repo.Schema.Path}
+	}
+	return diag.Position{File: repo.ConfigFile}
+}
+
+func mergeGenerated(s *schemaast.Schema, namespace string) error {
+	entities := &s.Entities
+	if namespace != "" {
+		if s.Namespaces == nil {
+			s.Namespaces = schemaast.Namespaces{}
+		}
+		ns := s.Namespaces[types.Path(namespace)]
+		entities = &ns.Entities
+		defer func() { s.Namespaces[types.Path(namespace)] = ns }()
+	}
+	if *entities == nil {
+		*entities = schemaast.Entities{}
+	}
+	for _, g := range generatedTypes {
+		name := schemaast.Ident(g.kind)
+		e := (*entities)[name]
+		for _, p := range g.parents {
+			ref := schemaast.EntityTypeRef(p)
+			if !slices.Contains(e.ParentTypes, ref) {
+				e.ParentTypes = append(e.ParentTypes, ref)
+			}
+		}
+		for attr, def := range g.attrs {
+			if e.Shape == nil {
+				e.Shape = schemaast.RecordType{}
+			}
+			if have, ok := e.Shape[attr]; ok {
+				if have.Type != def.Type {
+					return fmt.Errorf("the schema declares %s.%s with another type than cedargate's %s", g.kind, attr, "String")
+				}
+				continue
+			}
+			e.Shape[attr] = def
+		}
+		(*entities)[name] = e
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Names of the files inside a bundle archive.
+const (
+	ManifestFile  = "manifest.json"
+	SchemaFile    = "schema.cedarschema"
+	EntitiesFile  = "entities.json"
+	PoliciesFile  = "policies.json"
+	SumsFile      = "SHA256SUMS"
+	SignatureFile = "signature.json"
+)
+
+// contentFiles are the files the digest covers, in the order of the
+// SHA256SUMS listing (sorted by name).
+var contentFiles = []string{EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+
+// Encode writes b as a deterministic tar.gz and sets b.Digest. The archive
+// holds manifest.json, schema.cedarschema, entities.json, policies.json, a
+// SHA256SUMS listing of those four and, when b.Signature is set,
+// signature.json. Equal bundles encode to equal bytes: entries are sorted
+// and carry no timestamps, owners or machine-dependent modes.
+func Encode(b *Bundle) ([]byte, error) {
+	files, err := contentOf(b)
+	if err != nil {
+		return nil, err
+	}
+	sums := Sums(files)
+	b.Digest = DigestOf(sums)
+	if b.Signature != nil && b.Signature.Digest != b.Digest {
+		return nil, fmt.Errorf("signature is over digest %s, but the bundle's digest is %s", b.Signature.Digest, b.Digest)
+	}
+
+	var buf bytes.Buffer
+	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(gz)
+	write := func(name string, data []byte) error {
+		hdr := &tar.Header{
+			Name:     name,
+			Mode:     0o644,
+			Size:     int64(len(data)),
+			ModTime:  time.Unix(0, 0),
+			Typeflag: tar.TypeReg,
+			Format:   tar.FormatUSTAR,
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	// manifest.json first so that a reader can stop early to peek at it.
+	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile} {
+		if err := write(name, files[name]); err != nil {
+			return nil, err
+		}
+	}
+	if err := write(SumsFile, sums); err != nil {
+		return nil, err
+	}
+	if b.Signature != nil {
+		sig, err := marshalIndent(b.Signature)
+		if err != nil {
+			return nil, err
+		}
+		if err := write(SignatureFile, sig); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ComputeDigest returns the digest b would get from Encode without
+// building the archive.
+func ComputeDigest(b *Bundle) (string, error) {
+	files, err := contentOf(b)
+	if err != nil {
+		return "", err
+	}
+	return DigestOf(Sums(files)), nil
+}
+
+func contentOf(b *Bundle) (map[string][]byte, error) {
+	if b.Manifest.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("manifest format_version is %d, want %d", b.Manifest.FormatVersion, FormatVersion)
+	}
+	if !slices.IsSortedFunc(b.Policies, func(x, y Policy) int { return strings.Compare(x.ID, y.ID) }) {
+		return nil, fmt.Errorf("policies are not sorted by id")
+	}
+	manifest, err := marshalIndent(b.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	policies, err := marshalPolicies(b.Policies)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		ManifestFile: manifest,
+		SchemaFile:   b.Schema,
+		EntitiesFile: b.Entities,
+		PoliciesFile: policies,
+	}, nil
+}
+
+// marshalPolicies writes one policy object per line so that the file diffs
+// well between revisions.
+func marshalPolicies(ps []Policy) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("[")
+	for i := range ps {
+		if i > 0 {
+			buf.WriteString(",")
+		}
+		buf.WriteString("\n")
+		line, err := json.Marshal(&ps[i])
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(line)
+	}
+	buf.WriteString("\n]\n")
+	return buf.Bytes(), nil
+}
+
+func marshalIndent(v any) ([]byte, error) {
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// Sums renders the SHA256SUMS listing of the content files, in the format of
+// sha256sum(1), so that anyone can check an unpacked bundle with
+// `sha256sum -c SHA256SUMS`.
+func Sums(files map[string][]byte) []byte {
+	var buf bytes.Buffer
+	for _, name := range contentFiles {
+		sum := sha256.Sum256(files[name])
+		buf.WriteString(hex.EncodeToString(sum[:]))
+		buf.WriteString("  ")
+		buf.WriteString(name)
+		buf.WriteString("\n")
+	}
+	return buf.Bytes()
+}
+
+// DigestOf returns the bundle digest for a SHA256SUMS listing.
+func DigestOf(sums []byte) string {
+	sum := sha256.Sum256(sums)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

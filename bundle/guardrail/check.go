@@ -1,0 +1,465 @@
+package guardrail
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedar-policy/cedar-go"
+	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
+
+	"github.com/cedargate/cedargate/bundle/compile"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// finding is a rule violation about one object, before waivers and
+// severities apply.
+type finding struct {
+	d diag.Diagnostic
+	// object is what an Exception's subject must name to waive the
+	// finding: "Kind/name", a grant's key, or a policy id.
+	object string
+}
+
+type checker struct {
+	r        *repo.Repo
+	res      *compile.Result
+	v        *repo.View
+	now      time.Time
+	g        repo.Guardrails
+	findings []finding
+}
+
+func (c *checker) report(rule string, pos diag.Position, object, subject, format string, args ...any) {
+	c.findings = append(c.findings, finding{
+		d:      diag.Diagnostic{Pos: pos, Rule: rule, Subject: subject, Message: fmt.Sprintf(format, args...)},
+		object: object,
+	})
+}
+
+// Check runs every guardrail over the compiled environments in results and,
+// for the rules that compare environments, over every environment of r. It
+// applies the Exceptions that waive findings and the severities of
+// cedargate.yaml, and returns what remains.
+func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
+	var out diag.List
+	severity := severities(r.Config, &out)
+	for _, res := range results {
+		c := &checker{r: r, res: res, v: res.View, now: now, g: r.Config.Guardrails}
+		c.serviceAccounts()
+		c.grants()
+		c.exceptions()
+		c.broadGrants()
+		c.sharedIdentity()
+		c.orphans()
+		if res == results[0] {
+			c.crossover()
+		}
+		out.Append(c.waive(severity))
+	}
+	return out
+}
+
+// severities reads guardrails.severity, reporting unknown rule names.
+func severities(cfg *repo.Config, out *diag.List) map[string]string {
+	sev := map[string]string{}
+	for name, s := range cfg.Guardrails.Severity {
+		if !Known(name) {
+			msg := fmt.Sprintf("guardrails.severity: unknown rule %q", name)
+			if s := closest(name); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			out.Errorf(s.Pos, "%s", msg)
+			continue
+		}
+		sev[name] = s.Value
+	}
+	return sev
+}
+
+// waive drops findings an Exception waives, reports waivers that waive
+// nothing, and applies severities.
+func (c *checker) waive(severity map[string]string) diag.List {
+	type waiver struct {
+		e    *repo.Exception
+		used bool
+	}
+	var waivers []*waiver
+	for _, e := range c.v.Exceptions {
+		if e.Rule == "" {
+			continue
+		}
+		if !Known(e.Rule) {
+			msg := fmt.Sprintf("waives unknown rule %q", e.Rule)
+			if s := closest(e.Rule); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			c.findings = append(c.findings, finding{d: diag.Diagnostic{Pos: e.FieldPos("rule"), Subject: e.Label(), Message: msg}})
+			continue
+		}
+		if e.Rule == ExceptionUnbounded {
+			c.report(ExceptionUnbounded, e.FieldPos("rule"), e.Key(), e.Label(), "an Exception cannot waive %s", ExceptionUnbounded)
+			continue
+		}
+		// An unbounded or unapproved waiver waives nothing; exceptions()
+		// reports why.
+		if e.Expires == nil || !c.now.Before(*e.Expires) || e.ApprovedBy == "" || e.Reason == "" {
+			continue
+		}
+		waivers = append(waivers, &waiver{e: e})
+	}
+	var out diag.List
+	for _, f := range c.findings {
+		waived := false
+		for _, w := range waivers {
+			if w.e.Rule == f.d.Rule && (w.e.Subject == "" || w.e.Subject == f.object) {
+				w.used, waived = true, true
+			}
+		}
+		if waived {
+			continue
+		}
+		switch severity[f.d.Rule] {
+		case "off":
+			continue
+		case "warning":
+			f.d.Severity = diag.Warning
+		}
+		out.Add(f.d)
+	}
+	for _, w := range waivers {
+		if !w.used && severity[OrphanObject] != "off" {
+			d := diag.Diagnostic{Pos: w.e.Pos, Rule: OrphanObject, Subject: w.e.Label(),
+				Message: fmt.Sprintf("waives %s for %s, but nothing in environment %q needs it; remove the Exception", w.e.Rule, orAll(w.e.Subject), c.v.Env)}
+			if severity[OrphanObject] == "warning" {
+				d.Severity = diag.Warning
+			}
+			out.Add(d)
+		}
+	}
+	return out
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "everything"
+	}
+	return s
+}
+
+func (c *checker) serviceAccounts() {
+	for _, s := range c.v.ServiceAccounts {
+		key, subj := s.Key(), s.Label()
+		if s.Owner == "" {
+			c.report(NHIOwnerMissing, s.Pos, key, subj, "no owner: name the Team or User accountable for this identity")
+		} else if ref, err := repo.ParseRef(s.Owner); err != nil {
+			c.report(NHIOwnerUnknown, s.FieldPos("owner"), key, subj, "owner %q: %v", s.Owner, err)
+		} else if _, err := c.v.Resolve(ref, repo.KindTeam, repo.KindUser); err != nil {
+			c.report(NHIOwnerUnknown, s.FieldPos("owner"), key, subj, "owner %q is not a Team or User: %v", s.Owner, err)
+		}
+		if s.Expires == nil {
+			c.report(NHIExpiryMissing, s.Pos, key, subj, "no expiry: set expires so the identity cannot outlive its purpose")
+		} else if max := c.g.NHIMaxLifetime; s.Expires.Sub(c.now) > max {
+			c.report(NHILifetimeTooLong, s.FieldPos("expires"), key, subj, "expires %s, more than %s from now (guardrails.nhi_max_lifetime)",
+				day(*s.Expires), repo.FormatDuration(max))
+		}
+		if cr := s.Credential; cr != nil {
+			cadence := cr.Rotation
+			if cadence == 0 {
+				cadence = c.g.CredentialMaxRotation
+			}
+			if cr.Rotation > c.g.CredentialMaxRotation {
+				c.report(CredentialRotationTooSlow, s.FieldPos("credential.rotation"), key, subj, "credential rotates every %s, slower than the maximum of %s (guardrails.credential_max_rotation)",
+					repo.FormatDuration(cr.Rotation), repo.FormatDuration(c.g.CredentialMaxRotation))
+			}
+			switch {
+			case cr.LastRotated == nil:
+				c.report(CredentialRotationOverdue, s.FieldPos("credential"), key, subj, "%s credential has no last_rotated date", cr.Type)
+			case cr.LastRotated.Add(cadence).Before(c.now):
+				c.report(CredentialRotationOverdue, s.FieldPos("credential.last_rotated"), key, subj, "%s credential last rotated %s, due every %s: overdue since %s",
+					cr.Type, day(*cr.LastRotated), repo.FormatDuration(cadence), day(cr.LastRotated.Add(cadence)))
+			}
+		}
+		cadence := c.g.ReviewCadence
+		if s.Review != nil && s.Review.Cadence > 0 {
+			cadence = s.Review.Cadence
+		}
+		switch {
+		case s.Review == nil || s.Review.LastReview == nil:
+			c.report(ReviewOverdue, s.FieldPos("review"), key, subj, "never reviewed: record review.last_review after an access review")
+		case s.Review.LastReview.Add(cadence).Before(c.now):
+			c.report(ReviewOverdue, s.FieldPos("review.last_review"), key, subj, "last reviewed %s, due every %s: overdue since %s",
+				day(*s.Review.LastReview), repo.FormatDuration(cadence), day(s.Review.LastReview.Add(cadence)))
+		}
+	}
+}
+
+// grants checks entitlements and exception grants for expiry and approval.
+func (c *checker) grants() {
+	type grant struct {
+		m                         *repo.Meta
+		subject, profile, approver string
+		expires                   *time.Time
+	}
+	var all []grant
+	for _, e := range c.v.Entitlements {
+		all = append(all, grant{&e.Meta, e.Subject, e.Profile, e.ApprovedBy, e.Expires})
+	}
+	for _, e := range c.v.Exceptions {
+		if e.IsGrant() {
+			all = append(all, grant{&e.Meta, e.Subject, e.Profile, e.ApprovedBy, e.Expires})
+		}
+	}
+	for _, g := range all {
+		key := repo.GrantKey(g.m.Name, g.subject, g.profile)
+		subj := fmt.Sprintf("%s %q", g.m.Kind, key)
+		if g.expires != nil && !c.now.Before(*g.expires) {
+			c.report(EntitlementExpired, g.m.FieldPos("expires"), key, subj, "expired %s and grants nothing; remove it from the code", day(*g.expires))
+		}
+		c.approval(EntitlementUnapproved, g.m, key, subj, g.approver, g.subject)
+	}
+}
+
+// approval checks that a grant or exception names an approving User who is
+// not its own subject.
+func (c *checker) approval(rule string, m *repo.Meta, key, subj, approver, subject string) {
+	if approver == "" {
+		c.report(rule, m.Pos, key, subj, "no approved_by: name the User who approved it")
+		return
+	}
+	ref, err := repo.ParseRef(approver)
+	if err != nil {
+		c.report(rule, m.FieldPos("approved_by"), key, subj, "approved_by %q: %v", approver, err)
+		return
+	}
+	u, err := c.v.Resolve(ref, repo.KindUser)
+	if err != nil {
+		c.report(rule, m.FieldPos("approved_by"), key, subj, "approved_by %q is not a User: %v", approver, err)
+		return
+	}
+	if sref, err := repo.ParseRef(subject); err == nil {
+		if s, err := c.v.Resolve(sref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam); err == nil && s == u {
+			c.report(rule, m.FieldPos("approved_by"), key, subj, "approved by its own subject %s; someone else must approve", u.Key())
+		}
+	}
+}
+
+func (c *checker) exceptions() {
+	for _, e := range c.v.Exceptions {
+		key := e.Key()
+		if e.IsGrant() {
+			key = repo.GrantKey(e.Name, e.Subject, e.Profile)
+		}
+		subj := fmt.Sprintf("Exception %q", key)
+		if e.Name != "" {
+			subj = e.Label()
+		}
+		var missing []string
+		if e.Expires == nil {
+			missing = append(missing, "expires")
+		}
+		if e.ApprovedBy == "" {
+			missing = append(missing, "approved_by")
+		}
+		if e.Reason == "" {
+			missing = append(missing, "reason")
+		}
+		if len(missing) > 0 {
+			c.report(ExceptionUnbounded, e.Pos, key, subj, "missing %s: an Exception must be time-bound, approved and justified", strings.Join(missing, ", "))
+		}
+		if e.Expires != nil && e.Expires.Sub(c.now) > c.g.ExceptionMaxDuration {
+			c.report(ExceptionUnbounded, e.FieldPos("expires"), key, subj, "expires %s, more than %s from now (guardrails.exception_max_duration)",
+				day(*e.Expires), repo.FormatDuration(c.g.ExceptionMaxDuration))
+		}
+		if e.ApprovedBy != "" && !e.IsGrant() {
+			c.approval(ExceptionUnbounded, &e.Meta, key, subj, e.ApprovedBy, "")
+		}
+		if !e.IsGrant() && e.Expires != nil && !c.now.Before(*e.Expires) {
+			c.report(ExceptionUnbounded, e.FieldPos("expires"), key, subj, "expired %s and waives nothing; remove it", day(*e.Expires))
+		}
+	}
+}
+
+// broadGrants reports permit policies and access profiles whose scope
+// leaves the principal, the action or the resource unconstrained.
+func (c *checker) broadGrants() {
+	for _, p := range c.res.Policies {
+		if p.Object != "" || p.Parsed.Effect() != cedar.Permit {
+			continue
+		}
+		a := (*expast.Policy)(p.Parsed.AST())
+		var any []string
+		if _, ok := a.Principal.(expast.ScopeTypeAll); ok {
+			any = append(any, "any principal")
+		}
+		if _, ok := a.Action.(expast.ScopeTypeAll); ok {
+			any = append(any, "any action")
+		}
+		if _, ok := a.Resource.(expast.ScopeTypeAll); ok {
+			any = append(any, "any resource")
+		}
+		if len(any) > 0 {
+			c.report(BroadGrant, p.Pos, p.ID, fmt.Sprintf("policy %q", p.ID), "permits %s: constrain the scope (==, in or is), or waive with an Exception naming %q",
+				strings.Join(any, " and "), p.ID)
+		}
+	}
+	for _, ap := range c.v.Profiles {
+		for _, perm := range ap.Permissions {
+			for what, list := range map[string][]repo.Token{"any action": perm.Actions, "any resource": perm.Resources} {
+				for _, t := range list {
+					if t.Text == "*" {
+						c.report(BroadGrant, t.Pos, ap.Key(), ap.Label(), "permits %s: list them, or waive with an Exception naming %q", what, ap.Key())
+					}
+				}
+			}
+		}
+	}
+}
+
+func (c *checker) sharedIdentity() {
+	owners := map[string][]*repo.ServiceAccount{}
+	for _, s := range c.v.ServiceAccounts {
+		seen := map[string]bool{}
+		for _, id := range s.SPIFFEIDs {
+			if !seen[id.Text] {
+				seen[id.Text] = true
+				owners[id.Text] = append(owners[id.Text], s)
+			}
+		}
+		if len(seen) > 1 {
+			c.report(SharedIdentity, s.FieldPos("spiffe_id"), s.Key(), s.Label(), "used by %d workloads (%s): give each workload its own ServiceAccount",
+				len(seen), strings.Join(sortedKeys(seen), ", "))
+		}
+	}
+	for id, sas := range owners {
+		if len(sas) < 2 {
+			continue
+		}
+		for _, s := range sas[1:] {
+			c.report(SharedIdentity, s.FieldPos("spiffe_id"), s.Key(), s.Label(), "SPIFFE id %s is also claimed by %s (%s)", id, sas[0].Key(), sas[0].Pos)
+		}
+	}
+}
+
+func (c *checker) orphans() {
+	members := map[string]bool{}
+	note := func(tokens []repo.Token) {
+		for _, t := range tokens {
+			if ref, err := repo.ParseRef(t.Text); err == nil {
+				members[ref.Name] = true
+			}
+		}
+	}
+	for _, u := range c.v.Users {
+		note(u.Groups)
+	}
+	for _, s := range c.v.ServiceAccounts {
+		note(s.Groups)
+	}
+	for _, g := range c.v.Groups {
+		note(g.Groups)
+	}
+	for _, g := range c.v.Groups {
+		if !members[g.Name] {
+			c.report(OrphanObject, g.Pos, g.Key(), g.Label(), "has no members in environment %q", c.v.Env)
+		}
+	}
+	granted := map[string]bool{}
+	for _, e := range c.v.Entitlements {
+		granted[e.Profile] = true
+	}
+	for _, e := range c.v.Exceptions {
+		granted[e.Profile] = true
+	}
+	for _, p := range c.v.Profiles {
+		if !granted[p.Name] {
+			c.report(OrphanObject, p.Pos, p.Key(), p.Label(), "is granted to nobody in environment %q", c.v.Env)
+		}
+	}
+	for _, u := range c.res.UnknownSubjects {
+		c.report(OrphanObject, u.Grant.FieldPos("subject"), u.Grant.Key(), u.Grant.Label(), "grants to an unknown subject: %v", u.Err)
+	}
+}
+
+// crossover reports service accounts and SPIFFE ids present both in a
+// production environment and in another one.
+func (c *checker) crossover() {
+	cfg := c.r.Config
+	if len(cfg.Production) == 0 || len(cfg.Production) == len(cfg.Environments) {
+		return
+	}
+	type seen struct {
+		sa   *repo.ServiceAccount
+		envs []string
+	}
+	byName := map[string]*seen{}
+	byID := map[string]*seen{}
+	var order []*repo.ServiceAccount
+	for _, env := range cfg.Environments {
+		v, _ := c.r.View(env)
+		for _, s := range v.ServiceAccounts {
+			if byName[s.Name] == nil {
+				byName[s.Name] = &seen{sa: s}
+				order = append(order, s)
+			}
+			byName[s.Name].envs = append(byName[s.Name].envs, env)
+			for _, id := range s.SPIFFEIDs {
+				if byID[id.Text] == nil {
+					byID[id.Text] = &seen{sa: s}
+				}
+				if !slices.Contains(byID[id.Text].envs, env) {
+					byID[id.Text].envs = append(byID[id.Text].envs, env)
+				}
+			}
+		}
+	}
+	mixed := func(envs []string) bool {
+		prod, other := false, false
+		for _, e := range envs {
+			if cfg.IsProduction(e) {
+				prod = true
+			} else {
+				other = true
+			}
+		}
+		return prod && other
+	}
+	for _, s := range order {
+		if e := byName[s.Name]; mixed(e.envs) {
+			c.report(EnvironmentCrossover, s.Pos, s.Key(), s.Label(), "exists in production and in other environments (%s): limit it with environments:, or put ${env} in its name",
+				strings.Join(e.envs, ", "))
+		}
+	}
+	for _, id := range sortedKeys(byID) {
+		if e := byID[id]; mixed(e.envs) && !mixed(byName[e.sa.Name].envs) {
+			c.report(EnvironmentCrossover, e.sa.FieldPos("spiffe_id"), e.sa.Key(), e.sa.Label(), "SPIFFE id %s is used in production and in other environments (%s): put ${env} in it",
+				id, strings.Join(e.envs, ", "))
+		}
+	}
+}
+
+func day(t time.Time) string {
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func closest(name string) string {
+	names := make([]string, len(Rules))
+	for i, r := range Rules {
+		names[i] = r.Name
+	}
+	return repo.Suggest(name, names)
+}

@@ -1,0 +1,65 @@
+// Package guardrail checks an identity repository against the rules that
+// keep access safe: every non-human identity has a known owner, an expiry
+// and fresh credentials, grants are approved and bounded in time, nothing
+// grants everything, production identities stay out of other environments.
+//
+// Each rule has a stable name, reports at path:line:column, and has a
+// severity (error by default) that cedargate.yaml can lower to warning or
+// off. The only way to waive a rule for one object is an Exception in the
+// repository: versioned, approved and time-bound. There is no inline
+// suppression.
+package guardrail
+
+// Rule is a guardrail.
+type Rule struct {
+	Name string
+	// Summary says in one sentence what the rule demands.
+	Summary string
+}
+
+// The rule names, stable across releases.
+const (
+	NHIOwnerMissing           = "nhi-owner-missing"
+	NHIOwnerUnknown           = "nhi-owner-unknown"
+	NHIExpiryMissing          = "nhi-expiry-missing"
+	NHILifetimeTooLong        = "nhi-lifetime-too-long"
+	CredentialRotationOverdue = "credential-rotation-overdue"
+	CredentialRotationTooSlow = "credential-rotation-too-slow"
+	ReviewOverdue             = "review-overdue"
+	EntitlementExpired        = "entitlement-expired"
+	EntitlementUnapproved     = "entitlement-unapproved"
+	ExceptionUnbounded        = "exception-unbounded"
+	BroadGrant                = "broad-grant"
+	EnvironmentCrossover      = "environment-crossover"
+	SharedIdentity            = "shared-identity"
+	OrphanObject              = "orphan-object"
+)
+
+// Rules lists every guardrail, in the order the documentation presents
+// them.
+var Rules = []Rule{
+	{NHIOwnerMissing, "every ServiceAccount names an owner"},
+	{NHIOwnerUnknown, "a ServiceAccount's owner is a Team or User of the repository"},
+	{NHIExpiryMissing, "every ServiceAccount has an expiry"},
+	{NHILifetimeTooLong, "a ServiceAccount expires within guardrails.nhi_max_lifetime (default 365d)"},
+	{CredentialRotationOverdue, "a credential was rotated within its rotation cadence"},
+	{CredentialRotationTooSlow, "a credential's rotation cadence is at most guardrails.credential_max_rotation (default 90d)"},
+	{ReviewOverdue, "a ServiceAccount was reviewed within its review cadence (default guardrails.review_cadence, 90d)"},
+	{EntitlementExpired, "no expired Entitlement or exception grant is left in the code"},
+	{EntitlementUnapproved, "every grant is approved by a User other than its subject"},
+	{ExceptionUnbounded, "every Exception has an expiry within guardrails.exception_max_duration (default 30d), an approver and a reason"},
+	{BroadGrant, "no policy or access profile permits any principal, any action or any resource, unless an Exception waives it"},
+	{EnvironmentCrossover, "no ServiceAccount or SPIFFE id is present both in production and in another environment"},
+	{SharedIdentity, "a ServiceAccount serves one workload SPIFFE id, and a SPIFFE id belongs to one ServiceAccount"},
+	{OrphanObject, "no group without members, no profile granted to nobody, no grant to an unknown subject, no waiver that waives nothing"},
+}
+
+// Known reports whether name is a rule.
+func Known(name string) bool {
+	for _, r := range Rules {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+package repo
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+)
+
+// ConfigFile is the repository settings file at the repository root.
+const ConfigFile = "cedargate.yaml"
+
+// Validation modes for `validation:` in cedargate.yaml.
+const (
+	ValidationStrict     = "strict"
+	ValidationPermissive = "permissive"
+	ValidationOff        = "off"
+)
+
+// Config is cedargate.yaml.
+type Config struct {
+	// Name names the repository in bundle manifests.
+	Name string
+	// Namespace is the Cedar namespace of the entity types cedargate
+	// generates (User, ServiceAccount, Group, Team), of actions named
+	// without one in access profiles and of resource types written without
+	// one. Empty means Cedar's root namespace.
+	Namespace string
+	// Environments lists the environments a bundle can be built for; empty
+	// means the repository has a single, unnamed environment.
+	Environments []string
+	// Production lists the environments that hold production; the
+	// environment-crossover guardrail keeps their service accounts apart from
+	// the others. Defaults to "prod" and "production" where declared.
+	Production []string
+	// Validation is how policies and entities are checked against the
+	// schema: strict (the default), permissive or off.
+	Validation string
+	Guardrails Guardrails
+	// Pos is where each setting is written, for messages.
+	Pos map[string]diag.Position
+}
+
+// Guardrails holds the guardrail settings of cedargate.yaml.
+type Guardrails struct {
+	// NHIMaxLifetime bounds how far in the future a ServiceAccount may
+	// expire (nhi-lifetime-too-long). Default 365 days.
+	NHIMaxLifetime time.Duration
+	// CredentialMaxRotation bounds a credential's rotation cadence
+	// (credential-rotation-too-slow). Default 90 days.
+	CredentialMaxRotation time.Duration
+	// ReviewCadence is the review cadence of accounts whose review block
+	// gives none. Default 90 days.
+	ReviewCadence time.Duration
+	// ExceptionMaxDuration bounds how far in the future an Exception may
+	// expire (exception-unbounded). Default 30 days.
+	ExceptionMaxDuration time.Duration
+	// Severity maps a rule name to "error", "warning" or "off".
+	Severity map[string]Setting
+}
+
+// Setting is one value written in cedargate.yaml with its position.
+type Setting struct {
+	Value string
+	Pos   diag.Position
+}
+
+// DefaultGuardrails are the settings used where cedargate.yaml is silent.
+var DefaultGuardrails = Guardrails{
+	NHIMaxLifetime:        365 * 24 * time.Hour,
+	CredentialMaxRotation: 90 * 24 * time.Hour,
+	ReviewCadence:         90 * 24 * time.Hour,
+	ExceptionMaxDuration:  30 * 24 * time.Hour,
+}
+
+// IsProduction reports whether env is a production environment.
+func (c *Config) IsProduction(env string) bool { return slices.Contains(c.Production, env) }
+
+func parseConfig(file string, src []byte, diags *diag.List) *Config {
+	c := &Config{Validation: ValidationStrict, Guardrails: DefaultGuardrails, Pos: map[string]diag.Position{}}
+	c.Guardrails.Severity = map[string]Setting{}
+	docs, err := parseYAML(file, src)
+	if err != nil {
+		diags.Append(failureList(err))
+		return c
+	}
+	if len(docs) == 0 {
+		return c
+	}
+	if len(docs) > 1 {
+		diags.Errorf(docs[1].pos, "%s holds one document, found %d", file, len(docs))
+	}
+	d := &decoder{diags: diags}
+	f := d.fields(docs[0], "")
+	c.Name = f.str("name")
+	c.Namespace = f.str("namespace")
+	if c.Namespace != "" && !isCedarPath(c.Namespace) {
+		d.errorf(f.pos["namespace"], "", "namespace %q is not a Cedar namespace (for example Acme or Acme::Payments)", c.Namespace)
+	}
+	for _, t := range f.tokens("environments") {
+		if !isEnvName(t.Text) {
+			d.errorf(t.Pos, "", "environment name %q must be lower-case letters, digits and '-'", t.Text)
+		}
+		if slices.Contains(c.Environments, t.Text) {
+			d.errorf(t.Pos, "", "environment %q is listed twice", t.Text)
+		}
+		c.Environments = append(c.Environments, t.Text)
+	}
+	if prod := f.tokens("production"); prod != nil {
+		for _, t := range prod {
+			if !slices.Contains(c.Environments, t.Text) {
+				d.errorf(t.Pos, "", "production environment %q is not in environments", t.Text)
+			}
+			c.Production = append(c.Production, t.Text)
+		}
+	} else {
+		for _, e := range c.Environments {
+			if e == "prod" || e == "production" {
+				c.Production = append(c.Production, e)
+			}
+		}
+	}
+	if v := f.str("validation"); v != "" {
+		if !slices.Contains([]string{ValidationStrict, ValidationPermissive, ValidationOff}, v) {
+			d.errorf(f.pos["validation"], "", "validation must be strict, permissive or off, not %q", v)
+		} else {
+			c.Validation = v
+		}
+	}
+	if g := f.get("guardrails"); g != nil {
+		gf := d.fields(g, "guardrails")
+		set := func(key string, dst *time.Duration) {
+			if v := gf.duration(key); v > 0 {
+				*dst = v
+			}
+		}
+		set("nhi_max_lifetime", &c.Guardrails.NHIMaxLifetime)
+		set("credential_max_rotation", &c.Guardrails.CredentialMaxRotation)
+		set("review_cadence", &c.Guardrails.ReviewCadence)
+		set("exception_max_duration", &c.Guardrails.ExceptionMaxDuration)
+		if s := gf.get("severity"); s != nil {
+			if s.kind != mapNode {
+				d.errorf(s.pos, "guardrails", "severity must map rule names to error, warning or off")
+			} else {
+				for i, k := range s.keys {
+					v := s.values[i]
+					if v.kind != scalarNode || !slices.Contains([]string{"error", "warning", "off"}, v.text) {
+						d.errorf(v.pos, "guardrails", "severity of %s must be error, warning or off, found %s", k.text, v.describe())
+						continue
+					}
+					c.Guardrails.Severity[k.text] = Setting{Value: v.text, Pos: k.pos}
+				}
+			}
+		}
+		gf.done()
+	}
+	f.done()
+	for k, p := range f.pos {
+		c.Pos[k] = p
+	}
+	return c
+}
+
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isCedarPath reports whether s is a Cedar namespace path such as
+// Acme::Payments.
+func isCedarPath(s string) bool {
+	for _, part := range strings.Split(s, "::") {
+		if !isCedarIdent(part) {
+			return false
+		}
+	}
+	return true
+}
+
+func isCedarIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !letter && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// failureList extracts the diagnostics of a *diag.Failure, or wraps any
+// other error as one diagnostic.
+func failureList(err error) diag.List {
+	if f, ok := err.(*diag.Failure); ok {
+		return f.List
+	}
+	return diag.List{{Message: err.Error()}}
+}
+
+// Qualify prefixes a Cedar type or action type name with the repository
+// namespace unless it already has one.
+func (c *Config) Qualify(name string) string {
+	if c.Namespace == "" || strings.Contains(name, "::") {
+		return name
+	}
+	return c.Namespace + "::" + name
+}
+
+// String summarises the configuration for `cedargate lint -v`.
+func (c *Config) String() string {
+	return fmt.Sprintf("name=%q namespace=%q environments=%v production=%v validation=%s", c.Name, c.Namespace, c.Environments, c.Production, c.Validation)
+}

@@ -1,0 +1,171 @@
+package repo
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+)
+
+// View is the identity objects of one environment, in file order.
+type View struct {
+	Env             string
+	Config          *Config
+	Users           []*User
+	ServiceAccounts []*ServiceAccount
+	Groups          []*Group
+	Teams           []*Team
+	Resources       []*Resource
+	Profiles        []*AccessProfile
+	Entitlements    []*Entitlement
+	Exceptions      []*Exception
+	byKey           map[string]*Meta
+	byName          map[string][]*Meta
+}
+
+// View decodes the identity objects for env (which CheckEnv has accepted).
+// Problems in objects outside env are reported too, so that a broken prod
+// object fails the dev build as well.
+func (r *Repo) View(env string) (*View, diag.List) {
+	var diags diag.List
+	d := &decoder{env: env, diags: &diags}
+	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}}
+	for _, f := range r.identities {
+		for _, doc := range f.docs {
+			obj := d.decodeObject(doc, r.Config.Environments)
+			if obj == nil {
+				continue
+			}
+			v.add(obj, &diags)
+		}
+	}
+	return v, diags
+}
+
+func (v *View) add(obj any, diags *diag.List) {
+	var m *Meta
+	switch o := obj.(type) {
+	case *User:
+		v.Users, m = append(v.Users, o), &o.Meta
+	case *ServiceAccount:
+		v.ServiceAccounts, m = append(v.ServiceAccounts, o), &o.Meta
+	case *Group:
+		v.Groups, m = append(v.Groups, o), &o.Meta
+	case *Team:
+		v.Teams, m = append(v.Teams, o), &o.Meta
+	case *Resource:
+		o.Type = v.Config.Qualify(o.Type)
+		v.Resources, m = append(v.Resources, o), &o.Meta
+	case *AccessProfile:
+		v.Profiles, m = append(v.Profiles, o), &o.Meta
+	case *Entitlement:
+		v.Entitlements = append(v.Entitlements, o)
+		return
+	case *Exception:
+		v.Exceptions = append(v.Exceptions, o)
+		return
+	}
+	key := m.Key()
+	if r, ok := obj.(*Resource); ok {
+		key = r.Type + "/" + m.Name
+	}
+	if prev, dup := v.byKey[key]; dup {
+		diags.Add(diag.Diagnostic{Pos: m.Pos, Subject: m.Label(), Message: fmt.Sprintf("defined twice in environment %q (first at %s)", v.Env, prev.Pos)})
+		return
+	}
+	v.byKey[key] = m
+	v.byName[m.Name] = append(v.byName[m.Name], m)
+}
+
+// Lookup returns the object of kind k named name, or nil.
+func (v *View) Lookup(k Kind, name string) *Meta {
+	return v.byKey[string(k)+"/"+name]
+}
+
+// LookupResource returns the Resource object of Cedar type typ named name,
+// or nil.
+func (v *View) LookupResource(typ, name string) *Meta {
+	return v.byKey[typ+"/"+name]
+}
+
+// Resolve finds the object a reference names among kinds. A bare name must
+// match exactly one object of those kinds; Kind/name must name one of them.
+func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
+	if ref.Literal {
+		return nil, fmt.Errorf("%s: write identity references as Kind/name or a bare name", ref)
+	}
+	if ref.Type != "" {
+		k := Kind(ref.Type)
+		if !slices.Contains(kinds, k) {
+			return nil, fmt.Errorf("%s is a %s, but only %s fit here", ref, k, kindsList(kinds))
+		}
+		if m := v.Lookup(k, ref.Name); m != nil {
+			return m, nil
+		}
+		return nil, fmt.Errorf("no %s named %q in environment %q%s", k, ref.Name, v.Env, v.hint(ref.Name, kinds))
+	}
+	var found []*Meta
+	for _, m := range v.byName[ref.Name] {
+		if slices.Contains(kinds, m.Kind) {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("no %s named %q in environment %q%s", kindsList(kinds), ref.Name, v.Env, v.hint(ref.Name, kinds))
+	}
+	return nil, fmt.Errorf("%q is ambiguous: both %s and %s exist; write Kind/name", ref.Name, found[0].Key(), found[1].Key())
+}
+
+func (v *View) hint(name string, kinds []Kind) string {
+	var names []string
+	for n, ms := range v.byName {
+		for _, m := range ms {
+			if slices.Contains(kinds, m.Kind) {
+				names = append(names, n)
+				break
+			}
+		}
+	}
+	slices.Sort(names)
+	if s := Suggest(name, names); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+func kindsList(kinds []Kind) string {
+	s := ""
+	for i, k := range kinds {
+		switch {
+		case i == 0:
+		case i == len(kinds)-1:
+			s += " or "
+		default:
+			s += ", "
+		}
+		s += string(k)
+	}
+	return s
+}
+
+// Principals returns every principal object (users, service accounts,
+// groups and teams).
+func (v *View) Principals() []*Meta {
+	var out []*Meta
+	for _, u := range v.Users {
+		out = append(out, &u.Meta)
+	}
+	for _, s := range v.ServiceAccounts {
+		out = append(out, &s.Meta)
+	}
+	for _, g := range v.Groups {
+		out = append(out, &g.Meta)
+	}
+	for _, t := range v.Teams {
+		out = append(out, &t.Meta)
+	}
+	return out
+}

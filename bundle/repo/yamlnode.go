@@ -1,0 +1,209 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+)
+
+// nodeKind is the shape of a YAML value once parsed.
+type nodeKind int
+
+const (
+	scalarNode nodeKind = iota
+	seqNode
+	mapNode
+	nullNode
+)
+
+// scalarType is what YAML's core schema makes of an unquoted scalar.
+type scalarType int
+
+const (
+	strScalar scalarType = iota
+	intScalar
+	boolScalar
+	floatScalar
+)
+
+// node is a YAML value reduced to what identity files need, with its
+// position. cedargate decodes identity files from nodes by hand rather than
+// through struct tags so that every value, and every unknown key, can be
+// reported at its own line and column.
+type node struct {
+	kind   nodeKind
+	pos    diag.Position
+	text   string // scalar text, after ${env} expansion in a view
+	scalar scalarType
+	items  []*node // sequence items
+	keys   []*node // mapping keys, in file order
+	values []*node // mapping values, parallel to keys
+}
+
+// get returns the value for key in a mapping, or nil.
+func (n *node) get(key string) *node {
+	for i, k := range n.keys {
+		if k.text == key {
+			return n.values[i]
+		}
+	}
+	return nil
+}
+
+// describe names the shape of n for error messages.
+func (n *node) describe() string {
+	switch n.kind {
+	case seqNode:
+		return "a list"
+	case mapNode:
+		return "a mapping"
+	case nullNode:
+		return "empty"
+	}
+	switch n.scalar {
+	case intScalar:
+		return "a number"
+	case boolScalar:
+		return "a boolean"
+	case floatScalar:
+		return "a decimal number"
+	}
+	return fmt.Sprintf("the string %q", n.text)
+}
+
+var yamlErrPos = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
+
+// parseYAML parses a file of YAML documents into nodes. A syntax error is
+// reported at its line and column.
+func parseYAML(file string, src []byte) ([]*node, error) {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return nil, yamlError(file, err)
+	}
+	var docs []*node
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		n, err := convert(file, doc.Body)
+		if err != nil {
+			return nil, err
+		}
+		if n.kind == nullNode {
+			continue
+		}
+		docs = append(docs, n)
+	}
+	return docs, nil
+}
+
+// yamlError turns the parser's message ("[2:7] sequence end token ']' not
+// found" followed by a source excerpt) into path:line:column: message.
+func yamlError(file string, err error) error {
+	var se *yaml.SyntaxError
+	msg := err.Error()
+	if errors.As(err, &se) && se.Token != nil {
+		return &diag.Failure{List: diag.List{{Pos: diag.Position{File: file, Line: se.Token.Position.Line, Col: se.Token.Position.Column},
+			Message: "invalid YAML: " + se.Message}}}
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	pos := diag.Position{File: file}
+	if m := yamlErrPos.FindStringSubmatch(first); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+		pos.Col, _ = strconv.Atoi(m[2])
+		first = first[len(m[0]):]
+	}
+	return &diag.Failure{List: diag.List{{Pos: pos, Message: "invalid YAML: " + first}}}
+}
+
+func tokenPos(file string, t *token.Token) diag.Position {
+	if t == nil || t.Position == nil {
+		return diag.Position{File: file}
+	}
+	return diag.Position{File: file, Line: t.Position.Line, Col: t.Position.Column}
+}
+
+func convert(file string, in ast.Node) (*node, error) {
+	pos := tokenPos(file, in.GetToken())
+	fail := func(format string, args ...any) (*node, error) {
+		return nil, &diag.Failure{List: diag.List{{Pos: pos, Message: fmt.Sprintf(format, args...)}}}
+	}
+	switch v := in.(type) {
+	case *ast.NullNode:
+		return &node{kind: nullNode, pos: pos}, nil
+	case *ast.StringNode:
+		return &node{kind: scalarNode, pos: pos, text: v.Value}, nil
+	case *ast.LiteralNode:
+		return &node{kind: scalarNode, pos: pos, text: v.Value.Value}, nil
+	case *ast.IntegerNode:
+		return &node{kind: scalarNode, pos: pos, text: v.GetToken().Value, scalar: intScalar}, nil
+	case *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+		return &node{kind: scalarNode, pos: pos, text: v.GetToken().Value, scalar: floatScalar}, nil
+	case *ast.BoolNode:
+		return &node{kind: scalarNode, pos: pos, text: strconv.FormatBool(v.Value), scalar: boolScalar}, nil
+	case *ast.TagNode:
+		inner, err := convert(file, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		if v.Start != nil && v.Start.Value == "!!str" && inner.kind == scalarNode {
+			inner.scalar = strScalar
+		}
+		return inner, nil
+	case *ast.MappingValueNode:
+		return convertMapping(file, pos, []*ast.MappingValueNode{v})
+	case *ast.MappingNode:
+		p := pos
+		if len(v.Values) > 0 {
+			p = tokenPos(file, v.Values[0].Key.GetToken())
+		}
+		return convertMapping(file, p, v.Values)
+	case *ast.SequenceNode:
+		n := &node{kind: seqNode, pos: pos}
+		for _, item := range v.Values {
+			c, err := convert(file, item)
+			if err != nil {
+				return nil, err
+			}
+			n.items = append(n.items, c)
+		}
+		return n, nil
+	case *ast.AnchorNode, *ast.AliasNode, *ast.MergeKeyNode:
+		return fail("YAML anchors, aliases and merge keys are not supported in identity files: write the value out, so each object reads on its own")
+	}
+	return fail("unsupported YAML construct (%s)", in.Type())
+}
+
+func convertMapping(file string, pos diag.Position, pairs []*ast.MappingValueNode) (*node, error) {
+	n := &node{kind: mapNode, pos: pos}
+	seen := make(map[string]diag.Position)
+	for _, mv := range pairs {
+		k, err := convert(file, mv.Key)
+		if err != nil {
+			return nil, err
+		}
+		if k.kind != scalarNode {
+			return nil, &diag.Failure{List: diag.List{{Pos: k.pos, Message: "mapping keys must be plain strings"}}}
+		}
+		if prev, dup := seen[k.text]; dup {
+			return nil, &diag.Failure{List: diag.List{{Pos: k.pos, Message: fmt.Sprintf("key %q is already set at line %d", k.text, prev.Line)}}}
+		}
+		seen[k.text] = k.pos
+		v, err := convert(file, mv.Value)
+		if err != nil {
+			return nil, err
+		}
+		n.keys = append(n.keys, k)
+		n.values = append(n.values, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,115 @@
+package engine_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema"
+	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/compile"
+	"github.com/cedargate/cedargate/internal/cedarcorpus"
+	"github.com/cedargate/cedargate/pdp/engine"
+)
+
+// corpusBundle turns a corpus case into a bundle the way a plain Cedar
+// repository would be, with policy ids "policy<n>" as the corpus expects.
+func corpusBundle(t *testing.T, c cedarcorpus.Case) (*bundle.Bundle, types.EntityMap) {
+	t.Helper()
+	var s schema.Schema
+	if err := s.UnmarshalCedar(c.Schema); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ents exptypes.EntityMap
+	if err := ents.UnmarshalJSONWithSchema(c.Entities, rs); err != nil {
+		t.Fatal(err)
+	}
+	list, err := cedar.NewPolicyListFromBytes("policy.cedar", c.Policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: c.Name, Environment: "corpus"},
+		Entities: compile.EntitiesJSON(types.EntityMap(ents))}
+	for i, p := range list {
+		b.Policies = append(b.Policies, bundle.Policy{ID: fmt.Sprintf("policy%d", i), Source: "policy.cedar", Cedar: string(p.MarshalCedar())})
+	}
+	slices.SortFunc(b.Policies, func(x, y bundle.Policy) int { return strings.Compare(x.ID, y.ID) })
+	return b, types.EntityMap(ents)
+}
+
+// TestCorpus decides every request of Cedar's integration-test corpus and
+// compares decision, determining policies and erroring policies with what
+// Cedar expects. Each request runs three ways: with the entities in the
+// bundle (the indexed path), with an empty bundle and all entities sent in
+// the request (request-scoped entities with computed ancestors), and with
+// the entities both in the bundle and in the request (request entities
+// overriding bundle ancestors: the slow path).
+func TestCorpus(t *testing.T) {
+	path, err := cedarcorpus.Archive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := cedarcorpus.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 7750 {
+		t.Fatalf("corpus holds %d cases, want 7750", len(cases))
+	}
+	requests := 0
+	for _, c := range cases {
+		requests += len(c.Requests)
+		t.Run(c.Name, func(t *testing.T) {
+			b, ents := corpusBundle(t, c)
+			full, err := engine.New(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			empty := *b
+			empty.Entities = []byte("[]")
+			bare, err := engine.New(&empty)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []types.Entity
+			for _, e := range ents {
+				all = append(all, e)
+			}
+			modes := []struct {
+				name     string
+				snap     *engine.Snapshot
+				entities []types.Entity
+			}{{"bundle", full, nil}, {"request", bare, all}, {"override", full, all}}
+			for _, r := range c.Requests {
+				for _, m := range modes {
+					got := m.snap.Decide(&engine.Request{Principal: r.Principal, Action: r.Action, Resource: r.Resource,
+						Context: r.Context, Entities: m.entities})
+					var reasons, errs []string
+					for _, x := range got.Reasons {
+						reasons = append(reasons, x.ID)
+					}
+					for _, x := range got.Errors {
+						errs = append(errs, x.PolicyID)
+					}
+					if got.Allow != (r.Decision == cedar.Allow) || !slices.Equal(reasons, r.Reasons) || !slices.Equal(errs, r.Errors) {
+						t.Errorf("%s (%s): got allow=%v reasons=%v errors=%v, want %v reasons=%v errors=%v",
+							r.Description, m.name, got.Allow, reasons, errs, r.Decision, r.Reasons, r.Errors)
+					}
+					if !slices.IsSorted(reasons) || !slices.IsSorted(errs) {
+						t.Errorf("%s (%s): reasons %v or errors %v are not in id order", r.Description, m.name, reasons, errs)
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d cases, %d requests, each decided three ways", len(cases), requests)
+}
