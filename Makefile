@@ -1,0 +1,47 @@
+# Tool invocations. Every tool is pinned in its own modfile under tools/
+# and built from the Go module proxy by `go tool` on first use (then cached
+# in the Go build cache), so nothing has to be installed by hand. The protoc
+# plugins are invoked by buf itself, as listed in buf.gen.yaml
+# (tools/protoc-gen.mod).
+GO          ?= go
+BUF         ?= $(GO) tool -modfile=tools/buf.mod buf
+STATICCHECK ?= $(GO) tool -modfile=tools/staticcheck.mod staticcheck
+PROTOC_GEN  ?= $(GO) tool -modfile=tools/protoc-gen.mod
+
+.PHONY: proto proto-check lint tools
+
+# proto regenerates the Go code in proto/ from the .proto files. Old
+# *.pb.go files are removed first so that output of a deleted .proto file
+# does not linger.
+proto:
+	find proto -name '*.pb.go' -type f -delete
+	$(BUF) generate
+
+# proto-check fails when the committed generated code is not what `make
+# proto` produces from the committed .proto files (CI runs it).
+proto-check: proto
+	@if ! git diff --quiet -- proto/ || [ -n "$$(git ls-files --others --exclude-standard -- proto/)" ]; then \
+		echo >&2 "proto-check: the generated code in proto/ is stale: it differs from what 'make proto' generates."; \
+		echo >&2 "Run 'make proto' and commit the result. Changed or new files:"; \
+		git status --short -- proto/ >&2; \
+		exit 1; \
+	fi
+	@echo "proto-check: generated code in proto/ is up to date"
+
+# lint runs every static check; each must pass.
+lint:
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
+		echo >&2 "gofmt: these files need 'gofmt -w':"; echo >&2 "$$unformatted"; exit 1; \
+	fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+
+# tools builds the pinned tools into the Go build cache (the first build
+# takes minutes; later runs start at once) and prints their versions.
+tools:
+	$(BUF) --version
+	$(PROTOC_GEN) protoc-gen-go --version
+	$(PROTOC_GEN) protoc-gen-go-grpc --version
+	$(STATICCHECK) -version
