@@ -1,0 +1,213 @@
+// Package build is the pipeline behind `cedargate build`, `lint` and
+// `test`: read an identity repository, compile one environment, run the
+// guardrails and the decision tests, and produce a versioned, optionally
+// signed bundle. Every problem of a run is reported at once, sorted, each
+// at its path:line:column.
+package build
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/compile"
+	"github.com/cedargate/cedargate/bundle/dectest"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/guardrail"
+	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/internal/gitrev"
+	"github.com/cedargate/cedargate/pdp/engine"
+)
+
+// Options configure a build.
+type Options struct {
+	// Env is the environment to build; empty when the repository declares
+	// none.
+	Env string
+	// Now is the instant guardrails judge expiry and review dates by, and
+	// the default decision instant of tests. Zero means the current time.
+	Now time.Time
+	// Revision overrides the revision derived from Git or the source.
+	Revision string
+	// AllowDirty builds from a work tree with uncommitted changes, marking
+	// the revision "<commit>-dirty-<source digest prefix>".
+	AllowDirty bool
+	// SignKey, when set, signs the bundle's digest.
+	SignKey ed25519.PrivateKey
+	// CompilerVersion is recorded in the manifest.
+	CompilerVersion string
+}
+
+// Output is a successful build.
+type Output struct {
+	Bundle *bundle.Bundle
+	// Archive is the encoded bundle, as stored.
+	Archive []byte
+	// Warnings are the problems whose severity is warning.
+	Warnings diag.List
+	Tests    dectest.Report
+}
+
+// Build checks and compiles the repository at dir for one environment. It
+// fails with a *diag.Failure listing every problem when the repository has
+// errors, a guardrail with severity error fails, or a decision test fails.
+func Build(dir string, opts Options) (*Output, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r, err := repo.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	env, err := r.CheckEnv(opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	rev, buildTime, err := revision(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, diags := compile.Compile(r, env)
+	diags.Append(guardrail.Check(r, []*compile.Result{res}, now))
+	if diags.Errors() > 0 {
+		return nil, diags.Err()
+	}
+	b := res.Bundle(bundle.Manifest{Name: r.Config.Name, Revision: rev, SourceDigest: r.SourceDigest,
+		CompilerVersion: opts.CompilerVersion, BuildTime: buildTime})
+	snap, err := engine.New(b)
+	if err != nil {
+		return nil, fmt.Errorf("compiled bundle does not load (a cedargate bug): %w", err)
+	}
+	suites, problems := r.Suites(env)
+	diags.Append(problems)
+	rep := dectest.Run(res, suites, snap, now)
+	diags.Append(rep.Failures)
+	if diags.Errors() > 0 {
+		return nil, diags.Err()
+	}
+	if opts.SignKey != nil {
+		if err := bundle.Sign(b, opts.SignKey); err != nil {
+			return nil, err
+		}
+	}
+	archive, err := bundle.Encode(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Bundle: b, Archive: archive, Warnings: diags.Sorted(), Tests: rep}, nil
+}
+
+// ErrDirty is returned when the work tree has uncommitted changes and the
+// build does not allow them.
+var ErrDirty = errors.New("work tree has uncommitted changes")
+
+// revision decides the bundle's revision and build time.
+func revision(r *repo.Repo, opts Options) (string, time.Time, error) {
+	info, err := gitrev.Describe(r.Dir)
+	if err != nil {
+		if opts.Revision == "" {
+			return "", time.Time{}, err
+		}
+		info = gitrev.Info{}
+	}
+	srcHex := strings.TrimPrefix(r.SourceDigest, "sha256:")
+	rev := opts.Revision
+	switch {
+	case rev != "":
+	case !info.InGit:
+		rev = "src-" + srcHex[:40]
+	case info.Dirty && !opts.AllowDirty:
+		return "", time.Time{}, fmt.Errorf("%w in %s (%s); commit them, or pass --allow-dirty to build a revision marked dirty",
+			ErrDirty, r.Dir, strings.Join(info.Changes, "; "))
+	case info.Dirty:
+		rev = info.Commit + "-dirty-" + srcHex[:12]
+	default:
+		rev = info.Commit
+	}
+	if !store.ValidRevision(rev) {
+		return "", time.Time{}, fmt.Errorf("--revision %q: use letters, digits and . _ + -, at most 128 characters", rev)
+	}
+	return rev, info.Time, nil
+}
+
+// Lint compiles the repository and runs the guardrails for env, or for
+// every environment when env is empty and the repository declares some.
+// It returns every problem; callers fail when the list holds errors.
+func Lint(dir, env string, now time.Time) (diag.List, error) {
+	r, err := repo.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	envs, err := environments(r, env)
+	if err != nil {
+		return nil, err
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var diags diag.List
+	var results []*compile.Result
+	for _, e := range envs {
+		res, d := compile.Compile(r, e)
+		diags.Append(d)
+		results = append(results, res)
+	}
+	diags.Append(guardrail.Check(r, results, now))
+	return diags.Sorted(), nil
+}
+
+// Test compiles the repository for env (every environment when env is
+// empty and the repository declares some) and runs its decision tests.
+func Test(dir, env string, now time.Time) (dectest.Report, error) {
+	r, err := repo.Load(dir)
+	if err != nil {
+		return dectest.Report{}, err
+	}
+	envs, err := environments(r, env)
+	if err != nil {
+		return dectest.Report{}, err
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var total dectest.Report
+	for _, e := range envs {
+		res, diags := compile.Compile(r, e)
+		if diags.Errors() > 0 {
+			total.Failures.Append(diags)
+			continue
+		}
+		snap, err := engine.New(res.Bundle(bundle.Manifest{Revision: "test"}))
+		if err != nil {
+			return total, err
+		}
+		suites, problems := r.Suites(e)
+		total.Failures.Append(problems)
+		rep := dectest.Run(res, suites, snap, now)
+		total.Passed += rep.Passed
+		for _, f := range rep.Failures {
+			if len(envs) > 1 {
+				f.Message += fmt.Sprintf(" [env %s]", e)
+			}
+			total.Failures.Add(f)
+		}
+	}
+	total.Failures = total.Failures.Sorted()
+	return total, nil
+}
+
+func environments(r *repo.Repo, env string) ([]string, error) {
+	if env == "" && len(r.Config.Environments) > 0 {
+		return r.Config.Environments, nil
+	}
+	e, err := r.CheckEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	return []string{e}, nil
+}

@@ -1,0 +1,274 @@
+// Package dectest runs an identity repository's decision tests
+// (tests/**/*.yaml) against the bundle compiled from it, with the same
+// decision engine the PDP uses, so a passing test is a statement about what
+// production will decide.
+package dectest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
+	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
+
+	"github.com/cedargate/cedargate/bundle/compile"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/pdp/engine"
+)
+
+// Report is the outcome of a test run.
+type Report struct {
+	Passed int
+	// Failures holds one error per failing case and every problem that
+	// kept a case from running.
+	Failures diag.List
+}
+
+// Failed is the number of failing cases.
+func (r Report) Failed() int { return r.Failures.Errors() }
+
+// Run decides every test case of suites against snap. Cases without an
+// instant of their own or their suite's are decided at now.
+func Run(res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now time.Time) Report {
+	var rep Report
+	r := &runner{res: res, cfg: res.View.Config}
+	for _, s := range suites {
+		for _, c := range s.Cases {
+			at := now
+			if s.At != nil {
+				at = *s.At
+			}
+			if c.At != nil {
+				at = *c.At
+			}
+			req, ok := r.request(c, at)
+			if !ok {
+				continue
+			}
+			got := snap.Decide(req)
+			if msg := check(c, got); msg != "" {
+				rep.Failures.Add(diag.Diagnostic{Pos: c.Pos, Subject: fmt.Sprintf("test %q", c.Name), Message: msg})
+				continue
+			}
+			rep.Passed++
+		}
+	}
+	rep.Failures.Append(r.diags)
+	return rep
+}
+
+// check compares a decision with what the case expects and returns the
+// failure message, or "".
+func check(c *repo.Case, got engine.Decision) string {
+	gotWord := "deny"
+	if got.Allow {
+		gotWord = "allow"
+	}
+	var ids []string
+	for _, p := range got.Reasons {
+		ids = append(ids, p.ID)
+	}
+	detail := func() string {
+		var b strings.Builder
+		if len(got.Reasons) == 0 {
+			b.WriteString("; no policy determined it (default deny)")
+		} else {
+			b.WriteString("; determining policies:")
+			for _, p := range got.Reasons {
+				fmt.Fprintf(&b, " %s (%s)", p.ID, p.Source)
+			}
+		}
+		for _, e := range got.Errors {
+			fmt.Fprintf(&b, "; policy %s failed to evaluate: %s", e.PolicyID, e.Message)
+		}
+		return b.String()
+	}
+	if gotWord != c.Expect {
+		return fmt.Sprintf("expected %s, got %s%s", c.Expect, gotWord, detail())
+	}
+	if c.CheckPolicies {
+		var want []string
+		for _, t := range c.Policies {
+			want = append(want, t.Text)
+		}
+		slices.Sort(want)
+		if !slices.Equal(want, ids) {
+			return fmt.Sprintf("%s as expected, but determining policies are [%s], expected [%s]%s",
+				gotWord, strings.Join(ids, ", "), strings.Join(want, ", "), detail())
+		}
+	}
+	return ""
+}
+
+type runner struct {
+	res   *compile.Result
+	cfg   *repo.Config
+	diags diag.List
+}
+
+func (r *runner) fail(pos diag.Position, c *repo.Case, format string, args ...any) {
+	r.diags.Add(diag.Diagnostic{Pos: pos, Subject: fmt.Sprintf("test %q", c.Name), Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *runner) request(c *repo.Case, at time.Time) (*engine.Request, bool) {
+	ok := true
+	uid := func(t repo.Token, action bool) types.EntityUID {
+		u, err := r.uid(t.Text, action)
+		if err != nil {
+			r.fail(t.Pos, c, "%v", err)
+			ok = false
+		}
+		return u
+	}
+	req := &engine.Request{Principal: uid(c.Principal, false), Action: uid(c.Action, true), Resource: uid(c.Resource, false), Time: at}
+	if !ok {
+		return nil, false
+	}
+	var ctxType resolved.RecordType
+	if s := r.res.Schema; s != nil {
+		a, known := s.Actions[req.Action]
+		if !known {
+			r.fail(c.Action.Pos, c, "unknown action %s", req.Action)
+			return nil, false
+		}
+		if a.AppliesTo != nil {
+			ctxType = a.AppliesTo.Context
+		}
+	}
+	req.Context = types.NewRecord(nil)
+	if c.Context != nil {
+		raw, err := c.Context.JSON()
+		if err != nil {
+			r.diags.Append(failureList(err))
+			return nil, false
+		}
+		var rec types.Record
+		if err := rec.UnmarshalJSON(raw); err != nil {
+			r.fail(c.Context.Pos(), c, "context: %v", err)
+			return nil, false
+		}
+		v, err := r.coerce(rec, ctxType)
+		if err != nil {
+			r.fail(c.Context.Pos(), c, "context: %v", err)
+			return nil, false
+		}
+		req.Context = v.(types.Record)
+	}
+	if c.Entities != nil {
+		raw, err := c.Entities.JSON()
+		if err != nil {
+			r.diags.Append(failureList(err))
+			return nil, false
+		}
+		var ents types.EntityMap
+		if r.res.Schema != nil {
+			var coerced exptypes.EntityMap
+			err = coerced.UnmarshalJSONWithSchema(raw, r.res.Schema)
+			ents = types.EntityMap(coerced)
+		} else {
+			err = json.Unmarshal(raw, &ents)
+		}
+		if err != nil {
+			r.fail(c.Entities.Pos(), c, "entities: %v", err)
+			return nil, false
+		}
+		for _, e := range ents {
+			req.Entities = append(req.Entities, e)
+		}
+	}
+	return req, true
+}
+
+// uid resolves a test's principal, action or resource: a Cedar UID
+// literal, Type/name (Type qualified with the repository namespace), or for
+// actions a bare action name.
+func (r *runner) uid(s string, action bool) (types.EntityUID, error) {
+	ref, err := repo.ParseRef(s)
+	if err != nil {
+		return types.EntityUID{}, err
+	}
+	switch {
+	case ref.Literal:
+		return types.NewEntityUID(types.EntityType(ref.Type), types.String(ref.Name)), nil
+	case ref.Type == "" && action:
+		return types.NewEntityUID(types.EntityType(r.cfg.Qualify("Action")), types.String(ref.Name)), nil
+	case ref.Type == "":
+		return types.EntityUID{}, fmt.Errorf("%q: write Kind/name (User/alice) or a Cedar UID (User::\"alice\")", s)
+	}
+	return types.NewEntityUID(types.EntityType(r.cfg.Qualify(ref.Type)), types.String(ref.Name)), nil
+}
+
+// coerce converts strings to the extension or entity values the schema
+// declares, so that tests can write `source_ip: 10.1.2.3` rather than
+// Cedar's JSON escapes.
+func (r *runner) coerce(v types.Value, t resolved.IsType) (types.Value, error) {
+	switch tt := t.(type) {
+	case resolved.ExtensionType:
+		s, ok := v.(types.String)
+		if !ok {
+			return v, nil
+		}
+		var out types.Value
+		var err error
+		switch tt {
+		case "ipaddr":
+			out, err = types.ParseIPAddr(string(s))
+		case "decimal":
+			out, err = types.ParseDecimal(string(s))
+		case "datetime":
+			out, err = types.ParseDatetime(string(s))
+		case "duration":
+			out, err = types.ParseDuration(string(s))
+		default:
+			return v, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a %s: %v", s, tt, err)
+		}
+		return out, nil
+	case resolved.EntityType:
+		if s, ok := v.(types.String); ok {
+			return r.uid(string(s), false)
+		}
+	case resolved.SetType:
+		if set, ok := v.(types.Set); ok {
+			var out []types.Value
+			for e := range set.All() {
+				c, err := r.coerce(e, tt.Element)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, c)
+			}
+			return types.NewSet(out...), nil
+		}
+	case resolved.RecordType:
+		if rec, ok := v.(types.Record); ok {
+			m := types.RecordMap{}
+			for k, e := range rec.All() {
+				if attr, known := tt[k]; known {
+					c, err := r.coerce(e, attr.Type)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", k, err)
+					}
+					e = c
+				}
+				m[k] = e
+			}
+			return types.NewRecord(m), nil
+		}
+	}
+	return v, nil
+}
+
+func failureList(err error) diag.List {
+	if f, ok := err.(*diag.Failure); ok {
+		return f.List
+	}
+	return diag.List{{Message: err.Error()}}
+}

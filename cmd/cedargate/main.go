@@ -1,0 +1,77 @@
+// Command cedargate checks identity repositories, compiles them into signed
+// bundles, serves decisions from them over gRPC, and rolls bundles forward
+// and back. Run `cedargate --help` for the commands; docs/cli.md documents
+// each one and the exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cedargate/cedargate/bundle/diag"
+)
+
+// Exit codes, documented in docs/cli.md.
+const (
+	exitOK       = 0
+	exitProblems = 1 // the repository has problems, a test failed, or check's decision is deny
+	exitUsage    = 2 // bad command line
+	exitFailure  = 3 // the command could not do its work (I/O, store, network)
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var f *diag.Failure
+	var u usageError
+	var c codeError
+	switch {
+	case errors.As(err, &f):
+		fmt.Fprintln(stderr, f.Error())
+		fmt.Fprintf(stderr, "%d error(s)\n", f.List.Errors())
+		return exitProblems
+	case errors.As(err, &c):
+		if c.err != nil {
+			fmt.Fprintf(stderr, "cedargate: %v\n", c.err)
+		}
+		return c.code
+	case errors.As(err, &u), isFlagError(err):
+		fmt.Fprintf(stderr, "cedargate: %v\nRun 'cedargate --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "cedargate: %v\n", err)
+	return exitFailure
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ error }
+
+// codeError ends a command with a specific exit code.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (c codeError) Error() string {
+	if c.err == nil {
+		return fmt.Sprintf("exit %d", c.code)
+	}
+	return c.err.Error()
+}

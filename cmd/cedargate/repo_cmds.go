@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/build"
+	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/internal/version"
+)
+
+func initCmd() *cobra.Command {
+	var name, namespace string
+	cmd := &cobra.Command{
+		Use:   "init DIR",
+		Short: "Scaffold an identity repository",
+		Long: `Init writes a small, working identity repository into DIR (created if
+missing, refused if it already holds cedargate.yaml): settings, a schema, a
+team, a user, a service account, an access profile, an entitlement, a policy
+and a decision test. It builds, lints and tests clean as written.`,
+		Args: args("DIR"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := build.Init(a[0], build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "initialised %s; next: cedargate build %s --env dev --store /tmp/cedargate-dev --activate\n", a[0], a[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "repository name (default: the directory's name)")
+	cmd.Flags().StringVar(&namespace, "namespace", "App", "Cedar namespace of the generated types and actions")
+	return cmd
+}
+
+func buildCmd() *cobra.Command {
+	var opts build.Options
+	var storeDir, signKey, now string
+	var activate bool
+	cmd := &cobra.Command{
+		Use:   "build DIR --store STORE",
+		Short: "Check and compile an identity repository into a bundle",
+		Long: `Build reads the identity repository DIR, compiles the environment --env,
+runs the guardrails and the decision tests, and adds the resulting bundle to
+the store STORE (created if missing; one store per environment). With
+--activate the bundle also becomes the active one, as with rollout.
+
+The revision is the Git commit of DIR. A work tree with uncommitted changes
+is refused unless --allow-dirty, which marks the revision dirty. Outside Git
+the revision derives from the source digest. --revision overrides both.
+Building the same source twice gives byte-identical bundles.
+
+Every problem is printed as path:line:column: message (rule).`,
+		Args: args("DIR"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := requireFlag("store", storeDir); err != nil {
+				return err
+			}
+			var err error
+			if opts.Now, err = parseNow(now); err != nil {
+				return err
+			}
+			if signKey != "" {
+				data, err := os.ReadFile(signKey)
+				if err != nil {
+					return fmt.Errorf("--sign-key: %w", err)
+				}
+				if opts.SignKey, err = bundle.ParsePrivateKey(data); err != nil {
+					return fmt.Errorf("--sign-key %s: %w", signKey, err)
+				}
+			}
+			opts.CompilerVersion = version.String()
+			out, err := build.Build(a[0], opts)
+			if err != nil {
+				return err
+			}
+			printWarnings(cmd, out.Warnings)
+			st, err := store.Create(storeDir, out.Bundle.Manifest.Environment)
+			if err != nil {
+				return err
+			}
+			p, err := st.Put(out.Archive)
+			if err != nil {
+				return err
+			}
+			m := out.Bundle.Manifest
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "built %s for %s: %d policies (%d grants), %d entities, %d tests passed\n",
+				m.Revision, m.Environment, m.Counts.Policies, m.Counts.Grants, m.Counts.Entities, out.Tests.Passed)
+			fmt.Fprintf(w, "digest %s", p.Digest)
+			if out.Bundle.Signature != nil {
+				fmt.Fprintf(w, ", signed by key %s", out.Bundle.Signature.KeyID)
+			}
+			fmt.Fprintf(w, "\nstored in %s\n", filepath.Join(storeDir, store.BundlesDir, m.Revision+".tar.gz"))
+			if activate {
+				act, err := st.Activate(m.Revision, store.ActionBuild, time.Now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Env, "env", "", "environment to build (required when cedargate.yaml declares environments)")
+	f.StringVar(&storeDir, "store", "", "bundle store directory (required)")
+	f.BoolVar(&activate, "activate", false, "make the new bundle active")
+	f.BoolVar(&opts.AllowDirty, "allow-dirty", false, "build from a work tree with uncommitted changes")
+	f.StringVar(&opts.Revision, "revision", "", "revision to record instead of the Git commit")
+	f.StringVar(&signKey, "sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the bundle with")
+	nowFlag(cmd, &now)
+	return cmd
+}
+
+func testCmd() *cobra.Command {
+	var env, now string
+	cmd := &cobra.Command{
+		Use:   "test DIR",
+		Short: "Run the decision tests of an identity repository",
+		Long: `Test compiles DIR for --env (every environment when omitted) and decides each
+case of tests/**/*.yaml with the PDP's engine. A failure prints path:line,
+the expected and actual decisions and the determining policies.`,
+		Args: args("DIR"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			t, err := parseNow(now)
+			if err != nil {
+				return err
+			}
+			rep, err := build.Test(a[0], env, t)
+			if err != nil {
+				return err
+			}
+			if rep.Failures.Errors() > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed\n", rep.Passed, rep.Failed())
+				return rep.Failures.Err()
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d passed\n", rep.Passed)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "environment to test (default: every environment)")
+	nowFlag(cmd, &now)
+	return cmd
+}
+
+func lintCmd() *cobra.Command {
+	var env, now string
+	cmd := &cobra.Command{
+		Use:   "lint DIR",
+		Short: "Run the guardrails over an identity repository",
+		Long: `Lint compiles DIR for --env (every environment when omitted) and runs the
+guardrails. Each finding names its rule and path:line:column; rules with
+severity error (the default) make lint exit 1. docs/guardrails.md lists the
+rules and how to set their severity or waive them with an Exception.`,
+		Args: args("DIR"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			t, err := parseNow(now)
+			if err != nil {
+				return err
+			}
+			diags, err := build.Lint(a[0], env, t)
+			if err != nil {
+				return err
+			}
+			if err := diags.Err(); err != nil {
+				return err
+			}
+			printWarnings(cmd, diags)
+			fmt.Fprintf(cmd.OutOrStdout(), "no problems (%d warnings)\n", len(diags))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "environment to lint (default: every environment)")
+	nowFlag(cmd, &now)
+	return cmd
+}
+
+func keygenCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen --out PREFIX",
+		Short: "Create an ed25519 key pair for signing bundles",
+		Long: `Keygen writes PREFIX.key (private, PEM PKCS #8, mode 0600) and PREFIX.pub
+(public, PEM). Build signs with --sign-key PREFIX.key; serve verifies with
+--verify-key PREFIX.pub. openssl makes compatible keys:
+  openssl genpkey -algorithm ed25519 -out PREFIX.key
+  openssl pkey -in PREFIX.key -pubout -out PREFIX.pub`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlag("out", out); err != nil {
+				return err
+			}
+			priv, pub, err := bundle.GenerateKey()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(out + ".key"); err == nil {
+				return fmt.Errorf("%s.key exists; refusing to overwrite a key", out)
+			}
+			if err := os.WriteFile(out+".key", priv, 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out+".pub", pub, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key and %s.pub\n", out, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "path prefix of the key files (required)")
+	return cmd
+}
+
+func printWarnings(cmd *cobra.Command, diags diag.List) {
+	for _, d := range diags.Sorted() {
+		if d.Severity == diag.Warning {
+			fmt.Fprintln(cmd.ErrOrStderr(), d)
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

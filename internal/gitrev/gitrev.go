@@ -1,0 +1,81 @@
+// Package gitrev finds the Git revision a directory's content comes from:
+// the commit of HEAD, its time, and whether the work tree under the
+// directory differs from it.
+package gitrev
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Info describes the Git state of a directory.
+type Info struct {
+	// InGit is false when the directory is not in a Git work tree (or git
+	// is not installed); the other fields are then zero.
+	InGit bool
+	// Commit is the full hash of HEAD.
+	Commit string
+	// Time is HEAD's committer time.
+	Time time.Time
+	// Dirty is true when files under the directory are modified, staged
+	// or untracked (ignored files do not count).
+	Dirty bool
+	// Changes lists the first few changed paths, for error messages.
+	Changes []string
+}
+
+// Describe returns the Git state of dir.
+func Describe(dir string) (Info, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return Info{}, nil
+	}
+	if _, err := git(dir, "rev-parse", "--is-inside-work-tree"); err != nil {
+		// Not a work tree: the directory is plain files.
+		return Info{}, nil
+	}
+	out, err := git(dir, "log", "-1", "--format=%H %ct")
+	if err != nil {
+		// A repository without commits yet has no revision to record.
+		return Info{}, fmt.Errorf("%s is in a Git repository without commits; commit first, or pass --revision", dir)
+	}
+	hash, secs, _ := strings.Cut(strings.TrimSpace(out), " ")
+	ct, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading commit time: %w", err)
+	}
+	info := Info{InGit: true, Commit: hash, Time: time.Unix(ct, 0).UTC()}
+	status, err := git(dir, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+	if err != nil {
+		return Info{}, err
+	}
+	for _, line := range strings.Split(strings.TrimRight(status, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		info.Dirty = true
+		if len(info.Changes) < 5 {
+			info.Changes = append(info.Changes, strings.TrimSpace(line))
+		}
+	}
+	return info, nil
+}
+
+func git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("git %s: %s", strings.Join(args, " "), strings.TrimSpace(stderr.String()))
+		}
+		return "", err
+	}
+	return string(out), nil
+}
