@@ -199,9 +199,9 @@ func (c *checker) serviceAccounts() {
 // grants checks entitlements and exception grants for expiry and approval.
 func (c *checker) grants() {
 	type grant struct {
-		m                         *repo.Meta
+		m                          *repo.Meta
 		subject, profile, approver string
-		expires                   *time.Time
+		expires                    *time.Time
 	}
 	var all []grant
 	for _, e := range c.v.Entitlements {
