@@ -8,7 +8,35 @@ BUF         ?= $(GO) tool -modfile=tools/buf.mod buf
 STATICCHECK ?= $(GO) tool -modfile=tools/staticcheck.mod staticcheck
 PROTOC_GEN  ?= $(GO) tool -modfile=tools/protoc-gen.mod
 
-.PHONY: proto proto-check lint tools
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X github.com/cedargate/cedargate/internal/version.Version=$(VERSION)
+BIN         := bin/cedargate
+
+.PHONY: all build test test-short bench demo proto proto-check lint tools clean
+
+all: build
+
+# build compiles the cedargate binary into bin/.
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cedargate
+
+# test runs every test, with the race detector: unit tests, the Cedar
+# corpus (7,750 cases through compiler, engine and wire encoding) and the
+# end-to-end tests that start real servers on loopback.
+test:
+	$(GO) test -race -count=1 ./...
+
+# test-short skips the race detector for a quick local loop.
+test-short:
+	$(GO) test -count=1 ./...
+
+# demo builds examples/acme, starts a PDP on loopback, shows decisions and
+# their decision-log lines, and stops.
+demo: build
+	$(BIN) demo
+
+clean:
+	rm -rf bin
 
 # proto regenerates the Go code in proto/ from the .proto files. Old
 # *.pb.go files are removed first so that output of a deleted .proto file

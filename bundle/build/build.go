@@ -73,7 +73,9 @@ func Build(dir string, opts Options) (*Output, error) {
 		return nil, err
 	}
 	res, diags := compile.Compile(r, env)
-	diags.Append(guardrail.Check(r, []*compile.Result{res}, now))
+	if r.Problems.Errors() == 0 {
+		diags.Append(guardrail.Check(r, []*compile.Result{res}, now))
+	}
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
 	}
@@ -157,7 +159,9 @@ func Lint(dir, env string, now time.Time) (diag.List, error) {
 		diags.Append(d)
 		results = append(results, res)
 	}
-	diags.Append(guardrail.Check(r, results, now))
+	if r.Problems.Errors() == 0 {
+		diags.Append(guardrail.Check(r, results, now))
+	}
 	return diags.Sorted(), nil
 }
 

@@ -77,6 +77,12 @@ type compiler struct {
 func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{}}
 	c.diags.Append(r.Problems)
+	if r.Problems.Errors() > 0 {
+		// A file that does not parse hides objects other files refer to;
+		// resolving references now would only report follow-on errors.
+		c.out.View, _ = r.View(env)
+		return c.out, c.diags
+	}
 	view, problems := r.View(env)
 	c.diags.Append(problems)
 	c.view = view

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -188,7 +190,16 @@ func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, att
 		c.diags.Errorf(m.Pos, "%s: %v", m.Label(), err)
 		return
 	}
+	before := len(c.diags)
 	c.addEntityJSON(data, m.Pos, m.Label())
+	// Point a schema mismatch at the attribute it names, when it names one.
+	for i := before; i < len(c.diags); i++ {
+		for name, v := range attrs {
+			if strings.Contains(c.diags[i].Message, strconv.Quote(name)) || strings.Contains(c.diags[i].Message, "`"+name+"`") {
+				c.diags[i].Pos = v.Pos()
+			}
+		}
+	}
 }
 
 // addEntityJSON parses one entity in Cedar's JSON format, coercing

@@ -210,7 +210,7 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 		c.diags.Add(diag.Diagnostic{Pos: m.FieldPos("subject"), Subject: m.Label(), Message: err.Error()})
 		return
 	}
-	p := c.profile(profileName, m.FieldPos("profile"), grantSubject(m, subject, profileName))
+	p := c.profile(profileName, m.FieldPos("profile"), m.Label())
 	target, err := c.view.Resolve(ref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam)
 	if err != nil {
 		c.out.UnknownSubjects = append(c.out.UnknownSubjects, UnknownSubject{Grant: m, Err: err})
@@ -250,10 +250,6 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 			c.out.Grants++
 		}
 	}
-}
-
-func grantSubject(m *repo.Meta, subject, profile string) string {
-	return fmt.Sprintf("%s %q", m.Kind, repo.GrantKey(m.Name, subject, profile))
 }
 
 // expiry generates, for a service account with an expiry, a forbid policy

@@ -213,8 +213,7 @@ func (c *checker) grants() {
 		}
 	}
 	for _, g := range all {
-		key := repo.GrantKey(g.m.Name, g.subject, g.profile)
-		subj := fmt.Sprintf("%s %q", g.m.Kind, key)
+		key, subj := g.m.Key(), g.m.Label()
 		if g.expires != nil && !c.now.Before(*g.expires) {
 			c.report(EntitlementExpired, g.m.FieldPos("expires"), key, subj, "expired %s and grants nothing; remove it from the code", day(*g.expires))
 		}
@@ -248,14 +247,7 @@ func (c *checker) approval(rule string, m *repo.Meta, key, subj, approver, subje
 
 func (c *checker) exceptions() {
 	for _, e := range c.v.Exceptions {
-		key := e.Key()
-		if e.IsGrant() {
-			key = repo.GrantKey(e.Name, e.Subject, e.Profile)
-		}
-		subj := fmt.Sprintf("Exception %q", key)
-		if e.Name != "" {
-			subj = e.Label()
-		}
+		key, subj := e.Key(), e.Label()
 		var missing []string
 		if e.Expires == nil {
 			missing = append(missing, "expires")

@@ -75,11 +75,14 @@ func (f *fields) str(key string) string {
 
 // required is str that reports a missing or empty value.
 func (f *fields) required(key string) string {
-	s := f.str(key)
-	if s == "" && f.n.get(key) == nil {
+	v := f.get(key)
+	if v == nil {
 		f.d.errorf(f.n.pos, f.subject, "missing required field %q", key)
-	} else if s == "" {
-		f.d.errorf(f.n.get(key).pos, f.subject, "%s must not be empty", key)
+		return ""
+	}
+	s, ok := f.scalar(key, v)
+	if ok && s == "" {
+		f.d.errorf(v.pos, f.subject, "%s must not be empty", key)
 	}
 	return s
 }
@@ -244,8 +247,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	case KindAccessProfile:
 		obj = d.accessProfile(f, m)
 	case KindEntitlement:
-		obj = &Entitlement{Meta: m, Subject: f.required("subject"), Profile: f.required("profile"),
+		e := &Entitlement{Meta: m, Subject: f.required("subject"), Profile: f.required("profile"),
 			ApprovedBy: f.str("approved_by"), Expires: f.time("expires"), Ticket: f.str("ticket"), Reason: f.str("reason")}
+		e.display = e.Subject + ":" + e.Profile
+		obj = e
 	case KindException:
 		e := &Exception{Meta: m, Subject: f.str("subject"), Rule: f.str("rule"), Profile: f.str("profile"),
 			Expires: f.time("expires"), ApprovedBy: f.str("approved_by"), Reason: f.str("reason"), Ticket: f.str("ticket")}
@@ -257,10 +262,20 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 		case e.Profile != "" && e.Subject == "":
 			d.errorf(f.pos["profile"], subject, "a break-glass grant needs a subject")
 		}
+		if e.IsGrant() {
+			e.display = e.Subject + ":" + e.Profile
+		} else {
+			e.display = e.Rule + ":" + e.Subject
+		}
 		obj = e
 	}
 	f.done()
 	if m.Environments != nil && !slices.Contains(m.Environments, d.env) {
+		return nil
+	}
+	if m.Name == "" && kind != KindEntitlement && kind != KindException {
+		// Reported above; an object without a name would only cause
+		// follow-on errors.
 		return nil
 	}
 	return obj

@@ -47,6 +47,9 @@ type Meta struct {
 	// fields records where each field's value is, for messages that point
 	// at the exact line.
 	fields map[string]diag.Position
+	// display names an unnamed Entitlement or Exception in messages and
+	// keys: "subject:profile" for grants, "rule:subject" for waivers.
+	display string
 }
 
 // FieldPos returns the position of field's value, or of the object when the
@@ -66,13 +69,22 @@ func (m *Meta) Has(field string) bool {
 
 // Label names the object in messages: `ServiceAccount "ledger-bot"`.
 func (m *Meta) Label() string {
-	return fmt.Sprintf("%s %q", m.Kind, m.Name)
+	return fmt.Sprintf("%s %q", m.Kind, m.ident())
 }
 
-// Key is the object's reference, "Kind/name", used by Exception subjects
-// and in generated policy ids.
+func (m *Meta) ident() string {
+	if m.Name == "" {
+		return m.display
+	}
+	return m.Name
+}
+
+// Key is the object's reference, "Kind/name", that Exception subjects
+// use to waive a guardrail for it. An unnamed Entitlement is
+// "Entitlement/<subject>:<profile>", an unnamed waiver
+// "Exception/<rule>:<subject>".
 func (m *Meta) Key() string {
-	return string(m.Kind) + "/" + m.Name
+	return string(m.Kind) + "/" + m.ident()
 }
 
 // Attrs are attribute values as written, converted to Cedar later against

@@ -44,30 +44,30 @@ func (r *Repo) View(env string) (*View, diag.List) {
 
 func (v *View) add(obj any, diags *diag.List) {
 	var m *Meta
+	key := ""
 	switch o := obj.(type) {
-	case *User:
-		v.Users, m = append(v.Users, o), &o.Meta
-	case *ServiceAccount:
-		v.ServiceAccounts, m = append(v.ServiceAccounts, o), &o.Meta
-	case *Group:
-		v.Groups, m = append(v.Groups, o), &o.Meta
-	case *Team:
-		v.Teams, m = append(v.Teams, o), &o.Meta
-	case *Resource:
-		o.Type = v.Config.Qualify(o.Type)
-		v.Resources, m = append(v.Resources, o), &o.Meta
-	case *AccessProfile:
-		v.Profiles, m = append(v.Profiles, o), &o.Meta
 	case *Entitlement:
 		v.Entitlements = append(v.Entitlements, o)
 		return
 	case *Exception:
 		v.Exceptions = append(v.Exceptions, o)
 		return
+	case *Resource:
+		o.Type = v.Config.Qualify(o.Type)
+		m, key = &o.Meta, o.Type+"/"+o.Name
+	case *User:
+		m = &o.Meta
+	case *ServiceAccount:
+		m = &o.Meta
+	case *Group:
+		m = &o.Meta
+	case *Team:
+		m = &o.Meta
+	case *AccessProfile:
+		m = &o.Meta
 	}
-	key := m.Key()
-	if r, ok := obj.(*Resource); ok {
-		key = r.Type + "/" + m.Name
+	if key == "" {
+		key = m.Key()
 	}
 	if prev, dup := v.byKey[key]; dup {
 		diags.Add(diag.Diagnostic{Pos: m.Pos, Subject: m.Label(), Message: fmt.Sprintf("defined twice in environment %q (first at %s)", v.Env, prev.Pos)})
@@ -75,6 +75,20 @@ func (v *View) add(obj any, diags *diag.List) {
 	}
 	v.byKey[key] = m
 	v.byName[m.Name] = append(v.byName[m.Name], m)
+	switch o := obj.(type) {
+	case *User:
+		v.Users = append(v.Users, o)
+	case *ServiceAccount:
+		v.ServiceAccounts = append(v.ServiceAccounts, o)
+	case *Group:
+		v.Groups = append(v.Groups, o)
+	case *Team:
+		v.Teams = append(v.Teams, o)
+	case *Resource:
+		v.Resources = append(v.Resources, o)
+	case *AccessProfile:
+		v.Profiles = append(v.Profiles, o)
+	}
 }
 
 // Lookup returns the object of kind k named name, or nil.

@@ -1,0 +1,126 @@
+package build
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/pdp/engine"
+)
+
+var refNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func scaffold(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if err := Init(dir, InitOptions{Name: "scaffold", Now: refNow}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// copyShuffled copies src to a new directory writing the files in reverse
+// order with other modification times, so that only content and paths are
+// left in common.
+func copyShuffled(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "elsewhere", "copy")
+	var files []string
+	_ = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	slices.Reverse(files)
+	for i, p := range files {
+		rel, _ := filepath.Rel(src, p)
+		data, _ := os.ReadFile(p)
+		out := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Date(2001, 1, 1, 0, 0, i, 0, time.UTC)
+		_ = os.Chtimes(out, old, old)
+	}
+	return dst
+}
+
+// TestBuildIsDeterministic builds the same source twice, from copies that
+// differ in location, file order, modes and times, at different clock
+// instants, and requires byte-identical bundles.
+func TestBuildIsDeterministic(t *testing.T) {
+	src := scaffold(t)
+	first, err := Build(src, Options{Env: "prod", Now: refNow, CompilerVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Build(copyShuffled(t, src), Options{Env: "prod", Now: refNow.Add(36 * time.Hour), CompilerVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Archive, second.Archive) {
+		t.Fatalf("bundles differ: %s vs %s", first.Bundle.Digest, second.Bundle.Digest)
+	}
+	if first.Bundle.Manifest.Revision[:4] != "src-" {
+		t.Errorf("revision outside Git = %q, want one derived from the source", first.Bundle.Manifest.Revision)
+	}
+	dev, err := Build(src, Options{Env: "dev", Now: refNow, CompilerVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.Bundle.Digest == first.Bundle.Digest {
+		t.Error("dev and prod bundles have the same digest")
+	}
+}
+
+// TestEntitlementExpiresWithoutRebuild builds a bundle once and decides the
+// same request just before and at the entitlement's expiry instant.
+func TestEntitlementExpiresWithoutRebuild(t *testing.T) {
+	out, err := Build(scaffold(t), Options{Env: "prod", Now: refNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(bytes.NewReader(out.Archive), bundle.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := engine.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const grant = "entitlement:ServiceAccount/deployer-prod:api-reader#0"
+	var expires time.Time
+	for _, p := range b.Policies {
+		if p.ID == grant {
+			expires = *p.NotAfter
+		}
+	}
+	if want := refNow.AddDate(0, 3, 0).Truncate(24 * time.Hour); !expires.Equal(want) {
+		t.Fatalf("grant expires %v, want %v", expires, want)
+	}
+	req := func(at time.Time) engine.Decision {
+		return snap.Decide(&engine.Request{
+			Principal: types.NewEntityUID("App::ServiceAccount", "deployer-prod"),
+			Action:    types.NewEntityUID("App::Action", "read"),
+			Resource:  types.NewEntityUID("App::Service", "api"),
+			Time:      at,
+		})
+	}
+	before := req(expires.Add(-time.Nanosecond))
+	if !before.Allow || len(before.Reasons) != 1 || before.Reasons[0].ID != grant {
+		t.Fatalf("just before expiry: %+v, want allow by %s", before, grant)
+	}
+	if after := req(expires); after.Allow || len(after.Reasons) != 0 {
+		t.Fatalf("at expiry: %+v, want default deny", after)
+	}
+}

@@ -1,0 +1,110 @@
+package compile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+func load(t *testing.T, files map[string]string) *repo.Repo {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := repo.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+const plainSchema = `entity Folder;
+entity Doc in [Folder] { owner: String };
+entity Person;
+action view appliesTo { principal: Person, resource: Doc, context: {} };
+`
+
+// TestPlainCedarProject compiles a repository with only a schema, policies
+// and entities: no cedargate.yaml, no identities.
+func TestPlainCedarProject(t *testing.T) {
+	r := load(t, map[string]string{
+		"schema.cedarschema": plainSchema,
+		"policies/docs.cedar": `permit (principal, action == Action::"view", resource is Doc) when { resource.owner == "x" };
+@id("no-secrets")
+forbid (principal, action, resource in Folder::"secret");
+`,
+		"entities/docs.json": `[
+  {"uid": {"type": "Folder", "id": "secret"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"owner": "x"}, "parents": [{"type": "Folder", "id": "secret"}]}
+]`,
+	})
+	res, diags := Compile(r, "")
+	if diags.Errors() > 0 {
+		t.Fatal(diags)
+	}
+	var ids []string
+	for _, p := range res.Policies {
+		ids = append(ids, p.ID+"@"+p.Source)
+	}
+	if got := strings.Join(ids, " "); got != "no-secrets@policies/docs.cedar:2:1 policies/docs.cedar#0@policies/docs.cedar:1:1" {
+		t.Errorf("policy ids = %s", got)
+	}
+	if _, ok := res.Entities[types.NewEntityUID("Action", "view")]; !ok {
+		t.Error("the schema's action entity is missing")
+	}
+	b := res.Bundle(bundle.Manifest{Revision: "r"})
+	if b.Manifest.Environment != "default" || b.Manifest.Counts.Entities != 3 || b.Manifest.Counts.Policies != 2 {
+		t.Errorf("manifest = %+v", b.Manifest)
+	}
+}
+
+func TestEntityFileProblems(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		{"syntax", "[\n  {\"uid\": {\"type\": \"Doc\", \"id\": \"d\"},,\n]", "entities/e.json:2:"},
+		{"not an array", `{"uid": 1}`, "entities/e.json:1:1: an entities file holds a JSON array"},
+		{"schema", "[\n {\"uid\": {\"type\": \"Doc\", \"id\": \"d\"}, \"attrs\": {\"owner\": 3}, \"parents\": []}\n]",
+			`entities/e.json:2:2: Doc::"d": does not match the schema`},
+		{"unknown type", "[\n\n  {\"uid\": {\"type\": \"Dox\", \"id\": \"d\"}, \"attrs\": {}, \"parents\": []}]",
+			`entities/e.json:3:3: Dox::"d": does not match the schema: entity type "Dox" not found in schema`},
+		{"duplicate", "[{\"uid\": {\"type\": \"Folder\", \"id\": \"f\"}, \"attrs\": {}, \"parents\": []},\n {\"uid\": {\"type\": \"Folder\", \"id\": \"f\"}, \"attrs\": {}, \"parents\": []}]",
+			`entities/e.json:2:2: Folder::"f": entity Folder::"f" is already defined at entities/e.json:1:2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Compile(load(t, map[string]string{"schema.cedarschema": plainSchema, "entities/e.json": tt.json}), "")
+			if !strings.Contains(diags.String(), tt.want) {
+				t.Fatalf("want %q in\n%s", tt.want, diags)
+			}
+		})
+	}
+}
+
+func TestValidationOffAcceptsNonConformingPolicies(t *testing.T) {
+	files := map[string]string{
+		"schema.cedarschema":  plainSchema,
+		"policies/p.cedar":    `permit (principal, action, resource) when { resource.nope == 1 };`,
+		"entities/extra.json": `[{"uid": {"type": "Doc", "id": "d"}, "attrs": {"owner": "x", "extra": true}, "parents": []}]`,
+	}
+	if _, diags := Compile(load(t, files), ""); diags.Errors() != 2 {
+		t.Fatalf("strict: want 2 errors (policy and entity), got:\n%s", diags)
+	}
+	files["cedargate.yaml"] = "validation: off\n"
+	if _, diags := Compile(load(t, files), ""); diags.Errors() != 0 {
+		t.Fatalf("validation off: %s", diags)
+	}
+}
