@@ -27,9 +27,10 @@ const (
 	// batchBytes is how much encoded output the writer collects before a
 	// write, when entries arrive faster than it can write them.
 	batchBytes = 64 << 10
-	// warnEvery is the minimum gap between two warnings about drops, and
-	// between two about write errors, so a full disk does not flood the log.
-	warnEvery = 10 * time.Second
+	// defaultWarnEvery is the minimum gap between two warnings about drops,
+	// and between two about write errors, so a full disk does not flood the
+	// log.
+	defaultWarnEvery = 10 * time.Second
 )
 
 // Overflow is what [Log.Record] does when the buffer is full.
@@ -71,6 +72,7 @@ type Options struct {
 
 	// MaxSizeMB is the size in megabytes at which the file is rotated; zero
 	// means DefaultMaxSizeMB. Rotation never splits a line across files.
+	// This and the next three fields do not apply to standard output.
 	MaxSizeMB int
 	// MaxBackups is how many rotated files to keep; zero keeps them all
 	// (unless MaxAgeDays removes them).
@@ -88,7 +90,7 @@ type Options struct {
 	// Test hooks, zero in production.
 	out       io.Writer     // replaces standard output when Path is "-"
 	onBlock   func()        // called when Record starts waiting for room
-	warnEvery time.Duration // replaces warnEvery
+	warnEvery time.Duration // replaces defaultWarnEvery
 }
 
 // Log is an open decision log. Its methods are safe for concurrent use.
@@ -140,7 +142,7 @@ func Open(opts Options) (*Log, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.warnEvery == 0 {
-		opts.warnEvery = warnEvery
+		opts.warnEvery = defaultWarnEvery
 	}
 
 	s, err := openSink(&opts)
@@ -206,14 +208,17 @@ func (l *Log) wait(e *Entry) bool {
 }
 
 // Close stops accepting entries, waits for the writer to write everything
-// queued before it, then flushes, fsyncs and closes the file. When it returns
-// nil, every entry recorded before Close was called is on disk (or, for
-// standard output, written to it).
+// queued, then flushes, fsyncs and closes the file. When it returns nil,
+// every entry recorded before Close was called and not counted by Dropped is
+// on disk (or, for standard output, written to it). It returns an error if
+// the last write failed (entries are missing) or the file could not be
+// synced or closed; earlier losses are in Dropped and the warnings.
 //
 // If ctx ends first, Close returns ctx's error and the writer drops (and
 // counts) whatever is still queued, then closes the file in the background.
-// In Block mode Close first waits for Records that are waiting for room,
-// which takes at most the block timeout.
+// In Block mode Close first waits for Records that are waiting for room
+// (Records arriving meanwhile wait with it), which takes at most the block
+// timeout.
 //
 // Close may be called more than once and concurrently with Record; every
 // call waits for the same shutdown and returns the same error.
