@@ -1,0 +1,55 @@
+package decisionlog
+
+import (
+	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+)
+
+// Entry is one decision as the log records it.
+//
+// Record keeps the Policies and Errors slices rather than copying them, so a
+// caller must not modify them after handing the entry over.
+type Entry struct {
+	// DecisionID identifies the decision, e.g. the id returned to the caller,
+	// so that a log line can be matched to a request.
+	DecisionID string
+	// Time is when the decision was made; it is written in UTC.
+	Time time.Time
+	// Principal, Action and Resource are the request's entity UIDs.
+	Principal, Action, Resource types.EntityUID
+	// Allow is the decision: true for "allow", false for "deny".
+	Allow bool
+	// Policies are the ids of the policies that determined the decision.
+	Policies []string
+	// Errors are the policies that failed to evaluate.
+	Errors []Error
+	// Bundle identifies the policy bundle the decision was made against.
+	Bundle Bundle
+	// Latency is how long the decision took; it is written in whole
+	// microseconds.
+	Latency time.Duration
+	// Caller is the authenticated identity of the client that asked for the
+	// decision; the field is left out of the line when empty.
+	Caller string
+}
+
+// Error is a policy that could not be evaluated for a decision.
+type Error struct {
+	// PolicyID is the id of the policy that failed.
+	PolicyID string
+	// Message is the evaluation error.
+	Message string
+}
+
+// Bundle identifies the bundle a decision was made against, so that a
+// decision can be replayed against exactly the same policies.
+type Bundle struct {
+	// Revision is the identity repository revision the bundle was built from.
+	Revision string
+	// Digest is the bundle's content digest.
+	Digest string
+	// Environment is the environment of the identity repository the bundle
+	// belongs to.
+	Environment string
+}

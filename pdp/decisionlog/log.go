@@ -1,0 +1,254 @@
+package decisionlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero values of [Options] fields.
+const (
+	// DefaultBufferSize is the number of entries the buffer holds: about a
+	// second of a busy PDP's decisions, at roughly 300 bytes each.
+	DefaultBufferSize = 4096
+	// DefaultBlockTimeout bounds how long [Block] holds up a request.
+	DefaultBlockTimeout = 10 * time.Millisecond
+	// DefaultMaxSizeMB is the size, in megabytes, at which the log file is
+	// rotated.
+	DefaultMaxSizeMB = 100
+)
+
+const (
+	// batchBytes is how much encoded output the writer collects before a
+	// write, when entries arrive faster than it can write them.
+	batchBytes = 64 << 10
+	// defaultWarnEvery is the minimum gap between two warnings about drops,
+	// and between two about write errors, so a full disk does not flood the
+	// log.
+	defaultWarnEvery = 10 * time.Second
+)
+
+// Overflow is what [Log.Record] does when the buffer is full.
+type Overflow int
+
+const (
+	// Drop discards the entry at once and counts it, so logging never adds
+	// latency to a decision. It is the zero value.
+	Drop Overflow = iota
+	// Block waits up to Options.BlockTimeout for room, then discards the
+	// entry and counts it: logging may slow decisions down, by a bounded
+	// amount, to lose fewer entries.
+	Block
+)
+
+// String returns "drop" or "block", as a configuration file would spell it.
+func (o Overflow) String() string {
+	switch o {
+	case Drop:
+		return "drop"
+	case Block:
+		return "block"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// Options configures [Open]. Only Path is required.
+type Options struct {
+	// Path is the log file, or "-" for standard output.
+	Path string
+	// BufferSize is how many entries can wait for the writer; zero means
+	// DefaultBufferSize.
+	BufferSize int
+	// OnFull is what Record does when the buffer is full.
+	OnFull Overflow
+	// BlockTimeout is how long Record waits for room in Block mode; zero
+	// means DefaultBlockTimeout.
+	BlockTimeout time.Duration
+
+	// MaxSizeMB is the size in megabytes at which the file is rotated; zero
+	// means DefaultMaxSizeMB. Rotation never splits a line across files.
+	// This and the next three fields do not apply to standard output.
+	MaxSizeMB int
+	// MaxBackups is how many rotated files to keep; zero keeps them all
+	// (unless MaxAgeDays removes them).
+	MaxBackups int
+	// MaxAgeDays is how many days to keep rotated files; zero keeps them
+	// regardless of age.
+	MaxAgeDays int
+	// Compress gzips rotated files.
+	Compress bool
+
+	// Logger receives warnings about dropped entries and write errors; nil
+	// means slog.Default().
+	Logger *slog.Logger
+
+	// Test hooks, zero in production.
+	out       io.Writer     // replaces standard output when Path is "-"
+	onBlock   func()        // called when Record starts waiting for room
+	warnEvery time.Duration // replaces defaultWarnEvery
+}
+
+// Log is an open decision log. Its methods are safe for concurrent use.
+type Log struct {
+	ch           chan Entry
+	onFull       Overflow
+	blockTimeout time.Duration
+	onBlock      func()
+
+	// mu orders Record's sends before Close's close(ch): Record holds it
+	// shared while sending, Close exclusively while setting closed. A send
+	// on a closed channel would panic, and an entry sent after the writer
+	// finished would be lost without being counted.
+	mu     sync.RWMutex
+	closed bool
+
+	dropped atomic.Uint64
+	written atomic.Uint64
+	aborted atomic.Bool // Close gave up waiting: drop what is still queued
+
+	closeOnce sync.Once
+	done      chan struct{} // closed when the writer has finished
+	err       error         // the writer's final flush/sync/close error; read after done
+}
+
+// Open validates opts, opens the log file (so that a bad path fails here and
+// not on the first decision) and starts the writer goroutine. The returned
+// Log must be closed with [Log.Close].
+func Open(opts Options) (*Log, error) {
+	if opts.Path == "" {
+		return nil, errors.New("decisionlog: open: Path is empty (use \"-\" for standard output)")
+	}
+	if opts.OnFull != Drop && opts.OnFull != Block {
+		return nil, fmt.Errorf("decisionlog: open: OnFull is %v, want Drop or Block", opts.OnFull)
+	}
+	if opts.BufferSize < 0 || opts.BlockTimeout < 0 || opts.MaxSizeMB < 0 || opts.MaxBackups < 0 || opts.MaxAgeDays < 0 {
+		return nil, errors.New("decisionlog: open: BufferSize, BlockTimeout, MaxSizeMB, MaxBackups and MaxAgeDays must not be negative")
+	}
+	if opts.BufferSize == 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
+	if opts.BlockTimeout == 0 {
+		opts.BlockTimeout = DefaultBlockTimeout
+	}
+	if opts.MaxSizeMB == 0 {
+		opts.MaxSizeMB = DefaultMaxSizeMB
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.warnEvery == 0 {
+		opts.warnEvery = defaultWarnEvery
+	}
+
+	s, err := openSink(&opts)
+	if err != nil {
+		return nil, fmt.Errorf("decisionlog: open %s: %w", opts.Path, err)
+	}
+	l := &Log{
+		ch:           make(chan Entry, opts.BufferSize),
+		onFull:       opts.OnFull,
+		blockTimeout: opts.BlockTimeout,
+		onBlock:      opts.onBlock,
+		done:         make(chan struct{}),
+	}
+	w := &writer{
+		log:       l,
+		sink:      s,
+		logger:    opts.Logger.With("path", opts.Path),
+		buf:       make([]byte, 0, batchBytes),
+		warnEvery: opts.warnEvery,
+	}
+	go w.run()
+	return l, nil
+}
+
+// Record queues e for writing and returns without encoding or I/O. If the
+// buffer is full, the entry is dropped or waited for as Options.OnFull says;
+// after Close has started it is dropped. Every dropped entry is counted by
+// Dropped.
+//
+// Record keeps e's slices: the caller must not modify them afterwards.
+func (l *Log) Record(e Entry) {
+	l.mu.RLock()
+	if !l.closed {
+		select {
+		case l.ch <- e:
+			l.mu.RUnlock()
+			return
+		default:
+		}
+		if l.onFull == Block && l.wait(&e) {
+			l.mu.RUnlock()
+			return
+		}
+	}
+	l.mu.RUnlock()
+	l.dropped.Add(1)
+}
+
+// wait tries to queue e for up to the block timeout. It is Record's slow
+// path, kept apart so the fast path stays small.
+func (l *Log) wait(e *Entry) bool {
+	if l.onBlock != nil {
+		l.onBlock()
+	}
+	t := time.NewTimer(l.blockTimeout)
+	defer t.Stop()
+	select {
+	case l.ch <- *e:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Close stops accepting entries, waits for the writer to write everything
+// queued, then flushes, fsyncs and closes the file. When it returns nil,
+// every entry recorded before Close was called and not counted by Dropped is
+// on disk (or, for standard output, written to it). It returns an error if
+// the last write failed (entries are missing) or the file could not be
+// synced or closed; earlier losses are in Dropped and the warnings.
+//
+// If ctx ends first, Close returns ctx's error and the writer drops (and
+// counts) whatever is still queued, then closes the file in the background.
+// In Block mode Close first waits for Records that are waiting for room
+// (Records arriving meanwhile wait with it), which takes at most the block
+// timeout.
+//
+// Close may be called more than once and concurrently with Record; every
+// call waits for the same shutdown and returns the same error.
+func (l *Log) Close(ctx context.Context) error {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		close(l.ch)
+		l.mu.Unlock()
+	})
+	select {
+	case <-l.done:
+		return l.err
+	default:
+	}
+	select {
+	case <-l.done:
+		return l.err
+	case <-ctx.Done():
+		l.aborted.Store(true)
+		return fmt.Errorf("decisionlog: close: gave up draining, queued entries are dropped: %w", ctx.Err())
+	}
+}
+
+// Dropped returns how many entries have been lost: because the buffer was
+// full, because writing them failed, or because they were recorded after
+// Close started. It only grows.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Written returns how many entries have been handed to the file (or standard
+// output) successfully. Once Close has returned nil, Written+Dropped equals
+// the number of Record calls that have returned.
+func (l *Log) Written() uint64 { return l.written.Load() }
