@@ -255,6 +255,10 @@ func (d *decoder) value(v *cedargatev1.Value, depth int) (types.Value, *FieldErr
 
 // set decodes the elements of a set at depth.
 func (d *decoder) set(elems []*cedargatev1.Value, depth int) (types.Set, *FieldError) {
+	if len(elems) > d.lim.MaxSetElements {
+		return types.Set{}, &FieldError{Reason: strconv.Itoa(len(elems)) + " elements, more than the limit of " +
+			strconv.Itoa(d.lim.MaxSetElements)}
+	}
 	// NewSet copies the elements into its own map, so small sets are
 	// gathered on the stack.
 	var buf [8]types.Value

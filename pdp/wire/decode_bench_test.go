@@ -77,3 +77,34 @@ func BenchmarkDecodeRequest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeWorstSets measures requests at the default limits whose
+// sets are as large as allowed: ordinary elements, and elements chosen to
+// collide in cedar-go's Set (Longs 0..499 and decimals 0.0000..0.0499
+// hash alike), which is what DefaultMaxSetElements bounds.
+func BenchmarkDecodeWorstSets(b *testing.B) {
+	for _, colliding := range []bool{false, true} {
+		b.Run("colliding="+strconv.FormatBool(colliding), func(b *testing.B) {
+			req := typicalRequest()
+			req.Context = map[string]*cedargatev1.Value{}
+			for i := range 9 {
+				var vs []*cedargatev1.Value
+				for j := range wire.DefaultMaxSetElements / 2 {
+					vs = append(vs, long(int64(j)))
+					if colliding {
+						vs = append(vs, ext("decimal", "0."+strconv.Itoa(10000 + j)[1:]))
+					} else {
+						vs = append(vs, long(int64(j+wire.DefaultMaxSetElements)))
+					}
+				}
+				req.Context[strconv.Itoa(i)] = set(vs...)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := wire.DecodeRequest(req, wire.Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

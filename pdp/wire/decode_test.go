@@ -209,12 +209,21 @@ func TestDecodeRequestRefuses(t *testing.T) {
 			r.Context = map[string]*cedargatev1.Value{"s": set(long(0), long(1), long(2), long(3), long(4), long(5), long(6), long(7), long(8), long(9), long(10))}
 		}, `context["s"].set[9]`, "the request holds more than 10 values"},
 		{"too many values over the default", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) {
-			var vs []*cedargatev1.Value
-			for i := range wire.DefaultMaxValues {
-				vs = append(vs, long(int64(i)))
+			r.Context = map[string]*cedargatev1.Value{}
+			for i := range 10 {
+				var vs []*cedargatev1.Value
+				for j := range 1000 {
+					vs = append(vs, long(int64(j)))
+				}
+				r.Context[strconv.Itoa(i)] = set(vs...)
 			}
-			r.Context = map[string]*cedargatev1.Value{"s": set(vs...)}
-		}, `context["s"].set[9999]`, "the request holds more than 10000 values"},
+		}, `context["9"].set[990]`, "the request holds more than 10000 values"},
+		{"too many set elements", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) {
+			r.Context["s"] = record(map[string]*cedargatev1.Value{"t": set(make([]*cedargatev1.Value, 1001)...)})
+		}, `context["s"].record["t"].set`, "1001 elements, more than the limit of 1000"},
+		{"too many set elements for a custom limit", wire.Limits{MaxSetElements: 2}, func(r *cedargatev1.AuthorizeRequest) {
+			r.Context["s"] = set(long(1), long(1), long(1))
+		}, `context["s"].set`, "3 elements, more than the limit of 2"},
 		{"too many parents", wire.Limits{MaxValues: 10}, func(r *cedargatev1.AuthorizeRequest) {
 			r.Context = nil
 			var ps []*cedargatev1.EntityRef
@@ -298,6 +307,13 @@ func TestDecodeRequestAtLimits(t *testing.T) {
 		edit func(r *cedargatev1.AuthorizeRequest)
 	}{
 		{"depth 16", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) { r.Context["deep"] = nested(15, long(1)) }},
+		{"1000 set elements", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) {
+			var vs []*cedargatev1.Value
+			for i := range 1000 {
+				vs = append(vs, long(int64(i)))
+			}
+			r.Context["s"] = set(vs...)
+		}},
 		{"100 entities", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) { r.Entities = docs(100) }},
 		{"string of 64 KiB", wire.Limits{}, func(r *cedargatev1.AuthorizeRequest) {
 			r.Context["s"] = str(strings.Repeat("é", wire.DefaultMaxStringBytes/2))

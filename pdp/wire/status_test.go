@@ -60,7 +60,7 @@ func TestRefusalsAreInvalidArgument(t *testing.T) {
 }
 
 func TestDefaultLimits(t *testing.T) {
-	want := wire.Limits{MaxEntities: 100, MaxDepth: 16, MaxValues: 10_000, MaxStringBytes: 64 << 10, MaxBatch: 100}
+	want := wire.Limits{MaxEntities: 100, MaxDepth: 16, MaxValues: 10_000, MaxSetElements: 1000, MaxStringBytes: 64 << 10, MaxBatch: 100}
 	if got := wire.DefaultLimits(); got != want {
 		t.Fatalf("DefaultLimits() = %+v, want %+v", got, want)
 	}
