@@ -17,6 +17,11 @@ import (
 // panic; a refusal must be a *FieldError that maps to INVALID_ARGUMENT and
 // is the same every time; an accepted request must survive a round trip
 // through the encoder and the wire unchanged.
+//
+// Besides the seeds below, testdata/fuzz/FuzzRequest holds hand-made wire
+// encodings a Go literal cannot express: a map entry without a value, a
+// oneof set twice (the last case wins), a repeated map key, a string that
+// is not UTF-8 (proto.Unmarshal refuses it before the decoder runs).
 func FuzzRequest(f *testing.F) {
 	seeds := []*cedargatev1.AuthorizeRequest{
 		typicalRequest(),

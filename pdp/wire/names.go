@@ -7,11 +7,17 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 )
 
-// reserved are the words Cedar forbids as a segment of a name, as
-// cedar-go's scanner lists them. They only serve to explain a refusal:
-// the verdict itself is types.NewEntityType's, so it cannot drift from
+// isReserved reports whether Cedar forbids w as a segment of a name, as
+// cedar-go's scanner lists them. It only serves to explain a refusal: the
+// verdict itself is types.NewEntityType's, so it cannot drift from
 // cedar-go's.
-var reserved = [...]string{"true", "false", "if", "then", "else", "in", "like", "has", "is", "__cedar"}
+func isReserved(w string) bool {
+	switch w {
+	case "true", "false", "if", "then", "else", "in", "like", "has", "is", "__cedar":
+		return true
+	}
+	return false
+}
 
 // entityType checks that s is a Cedar entity type name: identifiers
 // (ASCII letters, digits and _, not starting with a digit, not reserved)
@@ -45,10 +51,8 @@ func whyNotType(s string) string {
 					" (an identifier is ASCII letters, digits and _, not starting with a digit)"
 			}
 		}
-		for _, w := range reserved {
-			if seg == w {
-				return where + quote(seg) + " is a reserved word"
-			}
+		if isReserved(seg) {
+			return where + quote(seg) + " is a reserved word"
 		}
 	}
 	// Unreachable while the rules above match cedar-go's; the test that
