@@ -19,11 +19,11 @@ const (
 	// linear-probing table keyed by each value's hash, and a Long,
 	// Decimal, Datetime or Duration hashes to its own int64, so a set
 	// mixing Longs 0..n with decimals 0.0000..n/10000 probes
-	// quadratically. One such set of 10,000 elements takes 65 times as
-	// long to build as an ordinary one (and Cedar's lookups in it are slow
-	// too); with sets of at most 1,000, a request at the default limits
-	// built to collide costs about 20 times an ordinary one
-	// (BenchmarkDecodeWorstSets: 16 ms against 0.8 ms).
+	// quadratically. One such set of 10,000 elements takes about 65 times
+	// as long to build as an ordinary one (and Cedar's lookups in it are
+	// slow too); with sets of at most 1,000, a request at the default
+	// limits built to collide costs about 20 times an ordinary one
+	// (BenchmarkDecodeWorstSets: 15 ms against 0.8 ms).
 	DefaultMaxSetElements = 1_000
 	// DefaultMaxStringBytes bounds each string value, entity type, entity
 	// id, record key and extension argument, in bytes.
