@@ -194,6 +194,7 @@ func Test(dir, env string, now time.Time) (dectest.Report, error) {
 		total.Failures.Append(problems)
 		rep := dectest.Run(res, suites, snap, now)
 		total.Passed += rep.Passed
+		total.Failed += rep.Failed
 		for _, f := range rep.Failures {
 			if len(envs) > 1 {
 				f.Message += fmt.Sprintf(" [env %s]", e)

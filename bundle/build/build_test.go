@@ -64,7 +64,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Build(copyShuffled(t, src), Options{Env: "prod", Now: refNow.Add(36 * time.Hour), CompilerVersion: "test"})
+	second, err := Build(copyShuffled(t, src), Options{Env: "prod", Now: refNow.Add(11 * time.Hour), CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,5 +122,34 @@ func TestEntitlementExpiresWithoutRebuild(t *testing.T) {
 	}
 	if after := req(expires); after.Allow || len(after.Reasons) != 0 {
 		t.Fatalf("at expiry: %+v, want default deny", after)
+	}
+}
+
+// TestExamplesAcmeIsDeterministic builds the demo repository twice from the
+// checkout (revision and build time from Git) and twice from copies outside
+// Git that differ in file order, modes and times, at different clock
+// instants, and requires byte-identical bundles each time.
+func TestExamplesAcmeIsDeterministic(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "acme")
+	if _, err := os.Stat(filepath.Join(dir, "cedargate.yaml")); err != nil {
+		t.Fatalf("examples/acme is missing: %v", err)
+	}
+	for name, dirs := range map[string][2]string{
+		"checkout":           {dir, dir},
+		"copies outside Git": {copyShuffled(t, dir), copyShuffled(t, dir)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out [2]*Output
+			for i, d := range dirs {
+				var err error
+				out[i], err = Build(d, Options{Env: "prod", Now: refNow.Add(time.Duration(i) * time.Hour), AllowDirty: true, CompilerVersion: "test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(out[0].Archive, out[1].Archive) {
+				t.Fatalf("examples/acme builds differ: %s vs %s", out[0].Bundle.Digest, out[1].Bundle.Digest)
+			}
+		})
 	}
 }

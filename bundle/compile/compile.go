@@ -69,6 +69,8 @@ type compiler struct {
 	out       *Result
 	validator *validate.Validator
 	profiles  map[string]*profile
+	// parentRefs are checked once all entities exist.
+	parentRefs []parentRef
 }
 
 // Compile compiles the repository for env (as accepted by Repo.CheckEnv).

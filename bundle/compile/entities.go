@@ -27,6 +27,13 @@ func (c *compiler) entities() {
 	for _, f := range c.repo.Entities {
 		c.entityFile(f)
 	}
+	// Resource parents may be defined in entity files, so they are checked
+	// once every entity is known.
+	for _, p := range c.parentRefs {
+		if _, ok := c.out.Entities[p.uid]; !ok {
+			c.diags.Errorf(p.at.Pos, "parent %s does not exist: declare it as a Resource or in entities/", p.uid)
+		}
+	}
 	if c.out.Schema != nil {
 		for uid, a := range c.out.Schema.Actions {
 			if pos, dup := c.out.EntityPos[uid]; dup {
@@ -36,6 +43,12 @@ func (c *compiler) entities() {
 			c.out.Entities[uid] = types.Entity{UID: uid, Parents: a.Entity.Parents}
 		}
 	}
+}
+
+// parentRef is a Resource parent to check for existence.
+type parentRef struct {
+	uid types.EntityUID
+	at  repo.Token
 }
 
 // jsonEntity is Cedar's JSON entity format, built from identity objects.
@@ -94,6 +107,7 @@ func (c *compiler) identityEntities() {
 		for _, p := range r.Parents {
 			if uid, ok := c.resourceRef(p); ok {
 				parents = append(parents, jsonUID{string(uid.Type), string(uid.ID)})
+				c.parentRefs = append(c.parentRefs, parentRef{uid: uid, at: p})
 			}
 		}
 		c.addIdentity(&r.Meta, jsonUID{r.Type, r.Name}, parents, r.Attributes, nil)

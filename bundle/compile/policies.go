@@ -117,6 +117,9 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	before := c.diags.Errors()
 	for _, perm := range meta.Permissions {
 		out := permission{pos: perm.Pos, action: c.actionScope(perm.Actions), when: perm.When, whenPos: perm.WhenPos}
+		if perm.When != "" {
+			c.checkWhen(meta, perm)
+		}
 		for _, r := range perm.Resources {
 			out.resources = append(out.resources, c.resourceScope(r))
 		}
@@ -125,6 +128,20 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	p.ok = c.diags.Errors() == before
 	c.profiles[name] = p
 	return p
+}
+
+// checkWhen parses a permission's condition on its own, so that a syntax
+// error is reported at its line and column in the YAML file.
+func (c *compiler) checkWhen(meta *repo.AccessProfile, perm repo.Permission) {
+	const prefix = "permit (principal, action, resource) when { "
+	_, err := cedar.NewPolicyListFromBytes("", []byte(prefix+perm.When+" };"))
+	if err == nil {
+		return
+	}
+	d := cedarError(perm.WhenPos.File, diag.Position{Line: perm.WhenPos.Line, Col: perm.WhenPos.Col - len(prefix)}, err)
+	d.Subject = meta.Label()
+	d.Message = "when: " + d.Message
+	c.diags.Add(d)
 }
 
 // actionScope renders the action part of a policy scope.
@@ -219,6 +236,8 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 	if p == nil || !p.ok {
 		return
 	}
+	// The id names the subject canonically (Kind/name), however it is
+	// written, so that ids do not change when a reference is respelled.
 	key := repo.GrantKey(m.Name, target.Key(), profileName)
 	uid := c.uidOf(target)
 	principal := "principal in " + types.NewEntityUID(types.EntityType(uid.Type), types.String(uid.ID)).String()
@@ -235,11 +254,11 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 			text += ";"
 			list, err := cedar.NewPolicyListFromBytes("", []byte(text))
 			if err != nil || len(list) != 1 {
-				at := perm.whenPos
-				if at.File == "" {
-					at = perm.pos
+				// checkWhen has reported a broken condition; anything else
+				// is a cedargate bug, reported where the grant is.
+				if perm.when == "" {
+					c.diags.Add(diag.Diagnostic{Pos: perm.pos, Subject: p.meta.Label(), Message: fmt.Sprintf("generated policy does not parse: %v", err)})
 				}
-				c.diags.Add(diag.Diagnostic{Pos: at, Subject: p.meta.Label(), Message: fmt.Sprintf("when: not a Cedar condition: %v", err)})
 				return
 			}
 			id := fmt.Sprintf("%s:%s#%d", prefix, key, n)

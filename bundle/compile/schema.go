@@ -30,8 +30,9 @@ var generatedTypes = []struct {
 		schemaast.RecordType{"spiffe_id": {Type: schemaast.String(), Optional: true}}},
 }
 
-// inputPos matches the "<input>:line:col" cedar-go puts in parse errors.
-var inputPos = regexp.MustCompile(`<input>:(\d+):(\d+):?\s*`)
+// inputPos matches the "<file>:line:col" cedar-go puts in parse errors:
+// "<input>" when it has no file name, the name otherwise.
+var inputPos = regexp.MustCompile(`(?:<input>|[^\s:]+\.cedar(?:schema)?):(\d+):(\d+):?\s*`)
 
 // cedarError turns a cedar-go parse error into a diagnostic in file,
 // offset by the line and column where the parsed text starts.
@@ -41,8 +42,10 @@ func cedarError(file string, base diag.Position, err error) diag.Diagnostic {
 	if m := inputPos.FindStringSubmatchIndex(msg); m != nil {
 		line, _ := strconv.Atoi(msg[m[2]:m[3]])
 		col, _ := strconv.Atoi(msg[m[4]:m[5]])
-		if line == 1 {
-			col += max(base.Col, 1) - 1
+		// The base column shifts the first line only; it may be negative
+		// when the parsed text has a prefix the user did not write.
+		if line == 1 && base.Col != 0 {
+			col += base.Col - 1
 		}
 		pos.Line = max(base.Line, 1) + line - 1
 		pos.Col = col
@@ -123,8 +126,8 @@ func mergeGenerated(s *schemaast.Schema, namespace string) error {
 				e.Shape = schemaast.RecordType{}
 			}
 			if have, ok := e.Shape[attr]; ok {
-				if have.Type != def.Type {
-					return fmt.Errorf("the schema declares %s.%s with another type than cedargate's %s", g.kind, attr, "String")
+				if !isString(have.Type) {
+					return fmt.Errorf("the schema declares %s.%s with type %s; cedargate sets it and needs String", g.kind, attr, typeName(have.Type))
 				}
 				continue
 			}
@@ -133,4 +136,28 @@ func mergeGenerated(s *schemaast.Schema, namespace string) error {
 		(*entities)[name] = e
 	}
 	return nil
+}
+
+// isString reports whether a schema type is String, written directly or as
+// a reference to the built-in type.
+func isString(t schemaast.IsType) bool {
+	switch tt := t.(type) {
+	case schemaast.StringType:
+		return true
+	case schemaast.TypeRef:
+		return tt == "String" || tt == "__cedar::String"
+	}
+	return false
+}
+
+func typeName(t schemaast.IsType) string {
+	switch tt := t.(type) {
+	case schemaast.TypeRef:
+		return string(tt)
+	case schemaast.EntityTypeRef:
+		return string(tt)
+	case schemaast.ExtensionType:
+		return string(tt)
+	}
+	return fmt.Sprintf("%T", t)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cedar-policy/cedar-go/types"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
 	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
 
 	"github.com/cedargate/cedargate/bundle/compile"
@@ -24,13 +25,13 @@ import (
 // Report is the outcome of a test run.
 type Report struct {
 	Passed int
+	// Failed counts the cases that ran and got another decision than
+	// expected, or could not run.
+	Failed int
 	// Failures holds one error per failing case and every problem that
 	// kept a case from running.
 	Failures diag.List
 }
-
-// Failed is the number of failing cases.
-func (r Report) Failed() int { return r.Failures.Errors() }
 
 // Run decides every test case of suites against snap. Cases without an
 // instant of their own or their suite's are decided at now.
@@ -46,13 +47,15 @@ func Run(res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now t
 			if c.At != nil {
 				at = *c.At
 			}
-			req, ok := r.request(c, at)
+			req, ok := r.request(s, c, at)
 			if !ok {
+				rep.Failed++
 				continue
 			}
 			got := snap.Decide(req)
 			if msg := check(c, got); msg != "" {
 				rep.Failures.Add(diag.Diagnostic{Pos: c.Pos, Subject: fmt.Sprintf("test %q", c.Name), Message: msg})
+				rep.Failed++
 				continue
 			}
 			rep.Passed++
@@ -115,7 +118,7 @@ func (r *runner) fail(pos diag.Position, c *repo.Case, format string, args ...an
 	r.diags.Add(diag.Diagnostic{Pos: pos, Subject: fmt.Sprintf("test %q", c.Name), Message: fmt.Sprintf(format, args...)})
 }
 
-func (r *runner) request(c *repo.Case, at time.Time) (*engine.Request, bool) {
+func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Request, bool) {
 	ok := true
 	uid := func(t repo.Token, action bool) types.EntityUID {
 		u, err := r.uid(t.Text, action)
@@ -133,32 +136,43 @@ func (r *runner) request(c *repo.Case, at time.Time) (*engine.Request, bool) {
 	if s := r.res.Schema; s != nil {
 		a, known := s.Actions[req.Action]
 		if !known {
-			r.fail(c.Action.Pos, c, "unknown action %s", req.Action)
+			var names []string
+			for uid := range s.Actions {
+				names = append(names, uid.String())
+			}
+			slices.Sort(names)
+			r.fail(c.Action.Pos, c, "unknown action %s (the schema declares %s)", req.Action, strings.Join(names, ", "))
 			return nil, false
 		}
 		if a.AppliesTo != nil {
 			ctxType = a.AppliesTo.Context
 		}
 	}
-	req.Context = types.NewRecord(nil)
-	if c.Context != nil {
-		raw, err := c.Context.JSON()
+	merged := types.RecordMap{}
+	for _, v := range []*repo.Value{s.Context, c.Context} {
+		if v == nil {
+			continue
+		}
+		raw, err := v.JSON()
 		if err != nil {
 			r.diags.Append(failureList(err))
 			return nil, false
 		}
 		var rec types.Record
 		if err := rec.UnmarshalJSON(raw); err != nil {
-			r.fail(c.Context.Pos(), c, "context: %v", err)
+			r.fail(v.Pos(), c, "context: %v", err)
 			return nil, false
 		}
-		v, err := r.coerce(rec, ctxType)
+		coerced, err := r.coerce(rec, ctxType)
 		if err != nil {
-			r.fail(c.Context.Pos(), c, "context: %v", err)
+			r.fail(v.Pos(), c, "context: %v", err)
 			return nil, false
 		}
-		req.Context = v.(types.Record)
+		for k, e := range coerced.(types.Record).All() {
+			merged[k] = e
+		}
 	}
+	req.Context = types.NewRecord(merged)
 	if c.Entities != nil {
 		raw, err := c.Entities.JSON()
 		if err != nil {
@@ -181,7 +195,69 @@ func (r *runner) request(c *repo.Case, at time.Time) (*engine.Request, bool) {
 			req.Entities = append(req.Entities, e)
 		}
 	}
-	return req, true
+	// A misspelt principal or resource would be denied by default and make
+	// an `expect: deny` case pass vacuously, so each must exist: in the
+	// bundle or among the case's entities.
+	for _, x := range []struct {
+		tok repo.Token
+		uid types.EntityUID
+	}{{c.Principal, req.Principal}, {c.Resource, req.Resource}} {
+		if !r.exists(x.uid, req.Entities) {
+			r.fail(x.tok.Pos, c, "no entity %s in environment %q%s; to test an entity the bundle lacks, define it in the test's entities", x.uid, r.res.Env, r.hint(x.uid))
+			ok = false
+		}
+	}
+	if s := r.res.Schema; s != nil && ok {
+		err := validate.New(s).Request(types.Request{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context})
+		if err != nil {
+			r.fail(c.Pos, c, "request does not match the schema: %v%s", err, missingContext(req.Context, ctxType))
+			ok = false
+		}
+	}
+	return req, ok
+}
+
+func (r *runner) exists(uid types.EntityUID, reqEntities []types.Entity) bool {
+	if _, ok := r.res.Entities[uid]; ok {
+		return true
+	}
+	for _, e := range reqEntities {
+		if e.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// hint suggests an entity of the same type with a similar id.
+func (r *runner) hint(uid types.EntityUID) string {
+	var ids []string
+	for u := range r.res.Entities {
+		if u.Type == uid.Type {
+			ids = append(ids, string(u.ID))
+		}
+	}
+	slices.Sort(ids)
+	if s := repo.Suggest(string(uid.ID), ids); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+// missingContext names the required context attributes a request lacks,
+// which the schema validator's message does not.
+func missingContext(ctx types.Record, t resolved.RecordType) string {
+	var missing []string
+	for name, attr := range t {
+		if _, ok := ctx.Get(name); !ok && !attr.Optional {
+			missing = append(missing, string(name))
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	slices.Sort(missing)
+	return "; context lacks the required " + strings.Join(missing, ", ")
 }
 
 // uid resolves a test's principal, action or resource: a Cedar UID

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 
 	"github.com/cedargate/cedargate/bundle/compile"
@@ -114,7 +115,7 @@ func (c *checker) waive(severity map[string]string) diag.List {
 	for _, f := range c.findings {
 		waived := false
 		for _, w := range waivers {
-			if w.e.Rule == f.d.Rule && (w.e.Subject == "" || w.e.Subject == f.object) {
+			if w.e.Rule == f.d.Rule && waives(w.e.Subject, f.object) {
 				w.used, waived = true, true
 			}
 		}
@@ -142,6 +143,21 @@ func (c *checker) waive(severity map[string]string) diag.List {
 	return out
 }
 
+// waives reports whether a waiver's subject names the object of a finding:
+// an empty subject waives the rule everywhere; otherwise the subject is the
+// object's key (Kind/name or a policy id) or, when unambiguous enough to
+// write, the bare name of an identity object.
+func waives(subject, object string) bool {
+	if subject == "" || subject == object {
+		return true
+	}
+	if strings.Contains(subject, "/") {
+		return false
+	}
+	_, name, ok := strings.Cut(object, "/")
+	return ok && name == subject
+}
+
 func orAll(s string) string {
 	if s == "" {
 		return "everything"
@@ -161,6 +177,8 @@ func (c *checker) serviceAccounts() {
 		}
 		if s.Expires == nil {
 			c.report(NHIExpiryMissing, s.Pos, key, subj, "no expiry: set expires so the identity cannot outlive its purpose")
+		} else if !c.now.Before(*s.Expires) {
+			c.report(NHIExpired, s.FieldPos("expires"), key, subj, "expired %s and is denied everything; remove it, or extend expires if it is still needed", day(*s.Expires))
 		} else if max := c.g.NHIMaxLifetime; s.Expires.Sub(c.now) > max {
 			c.report(NHILifetimeTooLong, s.FieldPos("expires"), key, subj, "expires %s, more than %s from now (guardrails.nhi_max_lifetime)",
 				day(*s.Expires), repo.FormatDuration(max))
@@ -175,6 +193,9 @@ func (c *checker) serviceAccounts() {
 					repo.FormatDuration(cr.Rotation), repo.FormatDuration(c.g.CredentialMaxRotation))
 			}
 			switch {
+			case autoRotated[cr.Type] && cr.LastRotated == nil:
+				// SPIFFE SVIDs are rotated by the workload API; there is
+				// no date to keep in code.
 			case cr.LastRotated == nil:
 				c.report(CredentialRotationOverdue, s.FieldPos("credential"), key, subj, "%s credential has no last_rotated date", cr.Type)
 			case cr.LastRotated.Add(cadence).Before(c.now):
@@ -213,12 +234,28 @@ func (c *checker) grants() {
 		}
 	}
 	for _, g := range all {
-		key, subj := g.m.Key(), g.m.Label()
+		key, subj := c.grantName(g.m, g.subject, g.profile)
 		if g.expires != nil && !c.now.Before(*g.expires) {
 			c.report(EntitlementExpired, g.m.FieldPos("expires"), key, subj, "expired %s and grants nothing; remove it from the code", day(*g.expires))
 		}
 		c.approval(EntitlementUnapproved, g.m, key, subj, g.approver, g.subject)
 	}
+}
+
+// grantName returns the key and label of an entitlement or exception grant
+// with its subject named canonically (Kind/name), as in its policy ids:
+// "Entitlement/User/alice:reader" and `Entitlement "User/alice:reader"`. A
+// named grant is known by its name.
+func (c *checker) grantName(m *repo.Meta, subject, profile string) (key, label string) {
+	if m.Name == "" {
+		if ref, err := repo.ParseRef(subject); err == nil {
+			if s, err := c.v.Resolve(ref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam); err == nil {
+				subject = s.Key()
+			}
+		}
+	}
+	id := repo.GrantKey(m.Name, subject, profile)
+	return string(m.Kind) + "/" + id, fmt.Sprintf("%s %q", m.Kind, id)
 }
 
 // approval checks that a grant or exception names an approving User who is
@@ -238,16 +275,55 @@ func (c *checker) approval(rule string, m *repo.Meta, key, subj, approver, subje
 		c.report(rule, m.FieldPos("approved_by"), key, subj, "approved_by %q is not a User: %v", approver, err)
 		return
 	}
-	if sref, err := repo.ParseRef(subject); err == nil {
-		if s, err := c.v.Resolve(sref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam); err == nil && s == u {
-			c.report(rule, m.FieldPos("approved_by"), key, subj, "approved by its own subject %s; someone else must approve", u.Key())
+	sref, err := repo.ParseRef(subject)
+	if err != nil {
+		return
+	}
+	s, err := c.v.Resolve(sref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam)
+	switch {
+	case err != nil:
+	case s == u:
+		c.report(rule, m.FieldPos("approved_by"), key, subj, "approved by its own subject %s; someone else must approve", u.Key())
+	case c.memberOf(u, s):
+		c.report(rule, m.FieldPos("approved_by"), key, subj, "approved by %s, a member of its subject %s; someone outside it must approve", u.Key(), s.Key())
+	}
+}
+
+// memberOf reports whether principal u is, directly or through groups and
+// teams, a member of group or team g in the compiled entities.
+func (c *checker) memberOf(u, g *repo.Meta) bool {
+	uid := func(m *repo.Meta) types.EntityUID {
+		return types.NewEntityUID(types.EntityType(c.v.Config.Qualify(string(m.Kind))), types.String(m.Name))
+	}
+	target := uid(g)
+	seen := map[types.EntityUID]bool{}
+	queue := []types.EntityUID{uid(u)}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		e, ok := c.res.Entities[cur]
+		if !ok {
+			continue
+		}
+		for p := range e.Parents.All() {
+			if p == target {
+				return true
+			}
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
 		}
 	}
+	return false
 }
 
 func (c *checker) exceptions() {
 	for _, e := range c.v.Exceptions {
 		key, subj := e.Key(), e.Label()
+		if e.IsGrant() {
+			key, subj = c.grantName(&e.Meta, e.Subject, e.Profile)
+		}
 		var missing []string
 		if e.Expires == nil {
 			missing = append(missing, "expires")
@@ -274,22 +350,26 @@ func (c *checker) exceptions() {
 	}
 }
 
-// broadGrants reports permit policies and access profiles whose scope
-// leaves the principal, the action or the resource unconstrained.
+// broadGrants reports permit policies and access profiles that let any
+// principal, any action or any resource: unconstrained in the scope and
+// not mentioned in a when/unless condition either. A condition such as
+// `resource.owner == principal` constrains both variables it names, so
+// ownership-style ABAC policies pass.
 func (c *checker) broadGrants() {
 	for _, p := range c.res.Policies {
 		if p.Object != "" || p.Parsed.Effect() != cedar.Permit {
 			continue
 		}
 		a := (*expast.Policy)(p.Parsed.AST())
+		used := conditionVariables(a)
 		var any []string
-		if _, ok := a.Principal.(expast.ScopeTypeAll); ok {
+		if _, ok := a.Principal.(expast.ScopeTypeAll); ok && !used["principal"] {
 			any = append(any, "any principal")
 		}
-		if _, ok := a.Action.(expast.ScopeTypeAll); ok {
+		if _, ok := a.Action.(expast.ScopeTypeAll); ok && !used["action"] {
 			any = append(any, "any action")
 		}
-		if _, ok := a.Resource.(expast.ScopeTypeAll); ok {
+		if _, ok := a.Resource.(expast.ScopeTypeAll); ok && !used["resource"] {
 			any = append(any, "any resource")
 		}
 		if len(any) > 0 {
@@ -308,6 +388,21 @@ func (c *checker) broadGrants() {
 			}
 		}
 	}
+}
+
+// conditionVariables lists the variables (principal, action, resource,
+// context) a policy's conditions refer to.
+func conditionVariables(p *expast.Policy) map[string]bool {
+	used := map[string]bool{}
+	for _, cond := range p.Conditions {
+		expast.Inspect(expast.NewNode(cond.Body), func(n expast.IsNode) bool {
+			if v, ok := n.(expast.NodeTypeVariable); ok {
+				used[string(v.Name)] = true
+			}
+			return true
+		})
+	}
+	return used
 }
 
 func (c *checker) sharedIdentity() {
@@ -431,6 +526,10 @@ func (c *checker) crossover() {
 		}
 	}
 }
+
+// autoRotated lists credential types whose issuer rotates them
+// automatically (SPIFFE SVIDs): last_rotated is optional for them.
+var autoRotated = map[string]bool{"x509-svid": true, "jwt-svid": true}
 
 func day(t time.Time) string {
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {

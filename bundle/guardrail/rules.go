@@ -23,6 +23,7 @@ const (
 	NHIOwnerUnknown           = "nhi-owner-unknown"
 	NHIExpiryMissing          = "nhi-expiry-missing"
 	NHILifetimeTooLong        = "nhi-lifetime-too-long"
+	NHIExpired                = "nhi-expired"
 	CredentialRotationOverdue = "credential-rotation-overdue"
 	CredentialRotationTooSlow = "credential-rotation-too-slow"
 	ReviewOverdue             = "review-overdue"
@@ -42,11 +43,12 @@ var Rules = []Rule{
 	{NHIOwnerUnknown, "a ServiceAccount's owner is a Team or User of the repository"},
 	{NHIExpiryMissing, "every ServiceAccount has an expiry"},
 	{NHILifetimeTooLong, "a ServiceAccount expires within guardrails.nhi_max_lifetime (default 365d)"},
+	{NHIExpired, "no expired ServiceAccount is left in the code (it is denied everything already)"},
 	{CredentialRotationOverdue, "a credential was rotated within its rotation cadence"},
 	{CredentialRotationTooSlow, "a credential's rotation cadence is at most guardrails.credential_max_rotation (default 90d)"},
 	{ReviewOverdue, "a ServiceAccount was reviewed within its review cadence (default guardrails.review_cadence, 90d)"},
 	{EntitlementExpired, "no expired Entitlement or exception grant is left in the code"},
-	{EntitlementUnapproved, "every grant is approved by a User other than its subject"},
+	{EntitlementUnapproved, "every grant is approved by a User who is not its subject nor a member of it"},
 	{ExceptionUnbounded, "every Exception has an expiry within guardrails.exception_max_duration (default 30d), an approver and a reason"},
 	{BroadGrant, "no policy or access profile permits any principal, any action or any resource, unless an Exception waives it"},
 	{EnvironmentCrossover, "no ServiceAccount or SPIFFE id is present both in production and in another environment"},

@@ -92,7 +92,7 @@ func parseConfig(file string, src []byte, diags *diag.List) *Config {
 	if len(docs) > 1 {
 		diags.Errorf(docs[1].pos, "%s holds one document, found %d", file, len(docs))
 	}
-	d := &decoder{diags: diags}
+	d := &decoder{diags: diags, noEnv: "cedargate.yaml cannot use ${env}: it is read once for every environment"}
 	f := d.fields(docs[0], "")
 	c.Name = f.str("name")
 	c.Namespace = f.str("namespace")
@@ -108,8 +108,11 @@ func parseConfig(file string, src []byte, diags *diag.List) *Config {
 		}
 		c.Environments = append(c.Environments, t.Text)
 	}
-	if prod := f.tokens("production"); prod != nil {
-		for _, t := range prod {
+	if _, written := fieldWritten(f, "production"); written {
+		// Written, even empty: the repository says which environments are
+		// production (none, when empty).
+		c.Production = []string{}
+		for _, t := range f.tokens("production") {
 			if !slices.Contains(c.Environments, t.Text) {
 				d.errorf(t.Pos, "", "production environment %q is not in environments", t.Text)
 			}

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 type decoder struct {
 	env   string
 	diags *diag.List
+	// noEnv, when set, replaces the message for ${env} where no
+	// environment applies.
+	noEnv string
 }
 
 func (d *decoder) errorf(pos diag.Position, subject, format string, args ...any) {
@@ -57,6 +61,9 @@ func (f *fields) scalar(key string, v *node) (string, bool) {
 		return "", false
 	}
 	s, err := expand(v.text, f.d.env)
+	if errors.Is(err, errNoEnv) && f.d.noEnv != "" {
+		err = errors.New(f.d.noEnv)
+	}
 	if err != nil {
 		f.d.errorf(v.pos, f.subject, "%s: %v", key, err)
 		return "", false
@@ -210,9 +217,9 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 		m.Name = f.str("name")
 	default:
 		m.Name = f.required("name")
-		if strings.ContainsAny(m.Name, "/\"\n\t ") {
-			d.errorf(f.pos["name"], subject, "name must not contain '/', quotes or white space")
-		}
+	}
+	if strings.ContainsAny(m.Name, "/:#\"\n\t ") {
+		d.errorf(f.pos["name"], subject, "name must not contain '/', ':', '#', quotes or white space")
 	}
 	m.Description = f.str("description")
 	envTokens := f.tokens("environments")
@@ -247,16 +254,16 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	case KindAccessProfile:
 		obj = d.accessProfile(f, m)
 	case KindEntitlement:
-		e := &Entitlement{Meta: m, Subject: f.required("subject"), Profile: f.required("profile"),
+		e := &Entitlement{Meta: m, Subject: f.required("subject"), Profile: profileName(f.required("profile")),
 			ApprovedBy: f.str("approved_by"), Expires: f.time("expires"), Ticket: f.str("ticket"), Reason: f.str("reason")}
 		e.display = e.Subject + ":" + e.Profile
 		obj = e
 	case KindException:
-		e := &Exception{Meta: m, Subject: f.str("subject"), Rule: f.str("rule"), Profile: f.str("profile"),
+		e := &Exception{Meta: m, Subject: f.str("subject"), Rule: f.str("rule"), Profile: profileName(f.str("profile")),
 			Expires: f.time("expires"), ApprovedBy: f.str("approved_by"), Reason: f.str("reason"), Ticket: f.str("ticket")}
 		switch {
-		case e.Subject == "" && e.Rule == "":
-			d.errorf(n.pos, subject, "an Exception needs a subject (with a profile, a break-glass grant) or a rule (a guardrail waiver)")
+		case e.Rule == "" && e.Profile == "":
+			d.errorf(n.pos, subject, "an Exception needs a subject and a profile (a break-glass grant) or a rule (a guardrail waiver)")
 		case e.Profile != "" && e.Rule != "":
 			d.errorf(f.pos["rule"], subject, "an Exception is either a grant (subject and profile) or a waiver (rule), not both")
 		case e.Profile != "" && e.Subject == "":
@@ -376,6 +383,12 @@ func (d *decoder) attributes(f *fields, envs []string) Attrs {
 		}
 	}
 	return attrs
+}
+
+// profileName accepts a profile as a bare name or as AccessProfile/name,
+// like every other reference.
+func profileName(s string) string {
+	return strings.TrimPrefix(s, string(KindAccessProfile)+"/")
 }
 
 func kindNames() []string {

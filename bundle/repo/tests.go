@@ -15,7 +15,10 @@ type Suite struct {
 	At *time.Time
 	// Environments limits the suite to these environments; nil means all.
 	Environments []string
-	Cases        []*Case
+	// Context is the context every case starts from (a case's own context
+	// entries replace these key by key); nil when none.
+	Context *Value
+	Cases   []*Case
 }
 
 // Case is one decision test: a request and the decision it must get.
@@ -40,6 +43,14 @@ type Case struct {
 	// ids the decision must have (any order; empty means none).
 	Policies      []Token
 	CheckPolicies bool
+}
+
+// fieldWritten marks key as known and reports whether it is written, even
+// with an empty value.
+func fieldWritten(f *fields, key string) (*node, bool) {
+	f.get(key)
+	v := f.n.get(key)
+	return v, v != nil
 }
 
 // Suites decodes the decision tests that apply to env.
@@ -77,6 +88,13 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 		s.Environments = append(s.Environments, t.Text)
 	}
 	f.str("description")
+	if v := f.get("context"); v != nil {
+		if v.kind != mapNode {
+			d.errorf(v.pos, "", "context must be a mapping, found %s", v.describe())
+		} else {
+			s.Context = &Value{n: v, env: d.env}
+		}
+	}
 	cases := f.get("cases")
 	f.done()
 	if cases == nil || cases.kind != seqNode || len(cases.items) == 0 {
@@ -84,12 +102,13 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 		return nil
 	}
 	for i, item := range cases.items {
-		cf := d.fields(item, fmt.Sprintf("case %d", i+1))
+		errorsBefore := d.diags.Errors()
+		cf := d.fields(item, fmt.Sprintf("test %d", i+1))
 		c := &Case{Pos: item.pos, Name: cf.str("name")}
 		if c.Name != "" {
-			cf.subject = fmt.Sprintf("case %q", c.Name)
+			cf.subject = fmt.Sprintf("test %q", c.Name)
 		} else {
-			c.Name = fmt.Sprintf("case %d", i+1)
+			c.Name = fmt.Sprintf("test %d", i+1)
 		}
 		one := func(key string) Token {
 			v := cf.required(key)
@@ -114,11 +133,17 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 		if c.Expect != "" && c.Expect != "allow" && c.Expect != "deny" {
 			d.errorf(c.ExpectPos, cf.subject, "expect must be allow or deny, not %q", c.Expect)
 		}
-		if cf.n.get("policies") != nil {
+		// `policies:` written empty means "no determining policy", so its
+		// presence matters, not only its items.
+		if _, written := fieldWritten(cf, "policies"); written {
 			c.CheckPolicies = true
 			c.Policies = cf.tokens("policies")
 		}
 		cf.done()
+		if d.diags.Errors() > errorsBefore {
+			// A case that does not decode is reported, not run.
+			continue
+		}
 		s.Cases = append(s.Cases, c)
 	}
 	return s

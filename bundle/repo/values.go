@@ -2,6 +2,7 @@ package repo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +13,10 @@ import (
 )
 
 var envVar = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// errNoEnv is expand's error for ${env} where no environment is being
+// built; the decoder words it for where it happened.
+var errNoEnv = errors.New("${env} is used, but cedargate.yaml declares no environments")
 
 // expand replaces ${env} with the environment being built. Any other ${...}
 // is an error, so that a typo such as ${ENV} cannot pass unnoticed.
@@ -32,7 +37,7 @@ func expand(s, env string) (string, error) {
 		return "", fmt.Errorf("unknown variable ${%s} (the only variable is ${env})", bad)
 	}
 	if env == "" && strings.Contains(s, "${env}") {
-		return "", fmt.Errorf("${env} is used, but cedargate.yaml declares no environments")
+		return "", errNoEnv
 	}
 	return out, nil
 }
@@ -188,7 +193,7 @@ func appendJSON(b []byte, n *node, env string, depth int) ([]byte, error) {
 	}
 	switch n.scalar {
 	case intScalar:
-		i, err := strconv.ParseInt(n.text, 0, 64)
+		i, err := parseInt(n.text)
 		if err != nil {
 			return nil, posErr(n, "%s is not a 64-bit integer", n.text)
 		}
@@ -203,6 +208,23 @@ func appendJSON(b []byte, n *node, env string, depth int) ([]byte, error) {
 		return nil, posErr(n, "%v", err)
 	}
 	return appendJSONString(b, s), nil
+}
+
+// parseInt reads a YAML 1.2 integer: decimal (leading zeros allowed, so
+// 0042 is 42, not YAML 1.1's octal), 0x hexadecimal or 0o octal.
+func parseInt(s string) (int64, error) {
+	sign := ""
+	body := s
+	if strings.HasPrefix(body, "-") || strings.HasPrefix(body, "+") {
+		sign, body = body[:1], body[1:]
+	}
+	switch {
+	case strings.HasPrefix(body, "0x"):
+		return strconv.ParseInt(sign+body[2:], 16, 64)
+	case strings.HasPrefix(body, "0o"):
+		return strconv.ParseInt(sign+body[2:], 8, 64)
+	}
+	return strconv.ParseInt(sign+body, 10, 64)
 }
 
 // appendJSONString quotes s as JSON. strconv.AppendQuote is not JSON (it

@@ -106,7 +106,17 @@ func (v *View) LookupResource(typ, name string) *Meta {
 // match exactly one object of those kinds; Kind/name must name one of them.
 func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
 	if ref.Literal {
-		return nil, fmt.Errorf("%s: write identity references as Kind/name or a bare name", ref)
+		// A Cedar UID names an identity object when its type is a kind's
+		// type in the repository namespace.
+		for _, k := range kinds {
+			if ref.Type == v.Config.Qualify(string(k)) {
+				if m := v.Lookup(k, ref.Name); m != nil {
+					return m, nil
+				}
+				return nil, fmt.Errorf("no %s named %q in environment %q%s", k, ref.Name, v.Env, v.hint(ref.Name, kinds))
+			}
+		}
+		return nil, fmt.Errorf("%s is not a %s", ref, kindsList(kinds))
 	}
 	if ref.Type != "" {
 		k := Kind(ref.Type)

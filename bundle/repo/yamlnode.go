@@ -87,7 +87,7 @@ var yamlErrPos = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
 func parseYAML(file string, src []byte) ([]*node, error) {
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlHint(yamlError(file, err), src)
 	}
 	var docs []*node
 	for _, doc := range f.Docs {
@@ -123,6 +123,23 @@ func yamlError(file string, err error) error {
 		first = first[len(m[0]):]
 	}
 	return &diag.Failure{List: diag.List{{Pos: pos, Message: "invalid YAML: " + first}}}
+}
+
+// yamlHint adds advice to a syntax error on a line that uses ${env}
+// inside a flow collection, where YAML reads "{" as the start of a mapping.
+func yamlHint(err error, src []byte) error {
+	f, ok := err.(*diag.Failure)
+	if !ok || len(f.List) != 1 || f.List[0].Pos.Line == 0 {
+		return err
+	}
+	lines := strings.Split(string(src), "\n")
+	for _, l := range []int{f.List[0].Pos.Line - 1, f.List[0].Pos.Line - 2} {
+		if l >= 0 && l < len(lines) && strings.Contains(lines[l], "${") && strings.ContainsAny(lines[l], "[{") {
+			f.List[0].Message += ` (inside [ ] or { }, quote values that use ${env}: ["ledger-${env}"])`
+			break
+		}
+	}
+	return err
 }
 
 func tokenPos(file string, t *token.Token) diag.Position {

@@ -137,7 +137,7 @@ the expected and actual decisions and the determining policies.`,
 				return err
 			}
 			if rep.Failures.Errors() > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed\n", rep.Passed, rep.Failed())
+				fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed\n", rep.Passed, rep.Failed)
 				return rep.Failures.Err()
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d passed\n", rep.Passed)
@@ -172,7 +172,11 @@ rules and how to set their severity or waive them with an Exception.`,
 				return err
 			}
 			printWarnings(cmd, diags)
-			fmt.Fprintf(cmd.OutOrStdout(), "no problems (%d warnings)\n", len(diags))
+			if len(diags) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no problems")
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "no errors, %d warning(s)\n", len(diags))
+			}
 			return nil
 		},
 	}

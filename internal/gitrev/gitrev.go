@@ -1,6 +1,6 @@
 // Package gitrev finds the Git revision a directory's content comes from:
-// the commit of HEAD, its time, and whether the work tree under the
-// directory differs from it.
+// the last commit that changed it, that commit's time, and whether the work
+// tree under the directory differs from it.
 package gitrev
 
 import (
@@ -18,9 +18,10 @@ type Info struct {
 	// InGit is false when the directory is not in a Git work tree (or git
 	// is not installed); the other fields are then zero.
 	InGit bool
-	// Commit is the full hash of HEAD.
+	// Commit is the full hash of the last commit that changed the
+	// directory (HEAD when none did yet).
 	Commit string
-	// Time is HEAD's committer time.
+	// Time is that commit's committer time.
 	Time time.Time
 	// Dirty is true when files under the directory are modified, staged
 	// or untracked (ignored files do not count).
@@ -38,8 +39,15 @@ func Describe(dir string) (Info, error) {
 		// Not a work tree: the directory is plain files.
 		return Info{}, nil
 	}
-	out, err := git(dir, "log", "-1", "--format=%H %ct")
-	if err != nil {
+	// The revision is the last commit that changed the directory: an
+	// identity repository kept in a subdirectory of a larger one keeps its
+	// revision (and its bundle bytes) across commits elsewhere.
+	out, err := git(dir, "log", "-1", "--format=%H %ct", "--", ".")
+	if err == nil && strings.TrimSpace(out) == "" {
+		// Nothing under dir is committed yet: fall back to HEAD.
+		out, err = git(dir, "log", "-1", "--format=%H %ct")
+	}
+	if err != nil || strings.TrimSpace(out) == "" {
 		// A repository without commits yet has no revision to record.
 		return Info{}, fmt.Errorf("%s is in a Git repository without commits; commit first, or pass --revision", dir)
 	}

@@ -1,0 +1,59 @@
+package gitrev
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@example.org", "GIT_AUTHOR_DATE=2026-11-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-11-01T00:00:00Z")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestDescribe(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "identities-repo")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := Describe(root); err != nil || info.InGit {
+		t.Fatalf("outside Git: %+v, %v", info, err)
+	}
+	gitCmd(t, root, "init", "-q")
+	if _, err := Describe(root); err == nil || !strings.Contains(err.Error(), "without commits") {
+		t.Fatalf("repository without commits: %v", err)
+	}
+	os.WriteFile(filepath.Join(sub, "a.yaml"), []byte("a"), 0o644)
+	gitCmd(t, root, "add", ".")
+	gitCmd(t, root, "commit", "-qm", "identities")
+	first := gitCmd(t, root, "rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(root, "README"), []byte("docs"), 0o644)
+	gitCmd(t, root, "add", ".")
+	gitCmd(t, root, "commit", "-qm", "docs elsewhere")
+
+	info, err := Describe(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.InGit || info.Dirty || info.Commit != first || info.Time.Format("2006-01-02") != "2026-11-01" {
+		t.Fatalf("clean subdirectory: %+v, want commit %s (the last that changed it)", info, first)
+	}
+	os.WriteFile(filepath.Join(sub, "b.yaml"), []byte("b"), 0o644)
+	if info, _ := Describe(sub); !info.Dirty || len(info.Changes) != 1 {
+		t.Fatalf("untracked file: %+v, want dirty", info)
+	}
+	if info, _ := Describe(root); info.Commit == first {
+		t.Fatalf("repository root revision = %s, want HEAD", info.Commit)
+	}
+}

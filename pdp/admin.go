@@ -1,0 +1,77 @@
+package pdp
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cedargate/cedargate/internal/version"
+	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
+)
+
+// adminService answers GetStatus: what this replica serves, so operators
+// can see drift between replicas.
+type adminService struct {
+	pb.UnimplementedAdminServiceServer
+	r       *reloader
+	started time.Time
+	host    string
+}
+
+func newAdminService(r *reloader, started time.Time) *adminService {
+	host, _ := os.Hostname()
+	return &adminService{r: r, started: started, host: host}
+}
+
+// GetStatus implements AdminServiceServer.
+func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
+	resp := &pb.GetStatusResponse{
+		Source:    a.r.src.String(),
+		Version:   version.Version,
+		Hostname:  a.host,
+		StartTime: timestamppb.New(a.started),
+	}
+	if cur := a.r.current.Load(); cur != nil {
+		m := cur.snap.Manifest()
+		resp.Serving = true
+		resp.Bundle = &pb.BundleRef{Revision: cur.ref.Revision, Digest: cur.ref.Digest, Environment: cur.ref.Environment}
+		resp.ActivationTime = timestamppb.New(cur.activatedAt)
+		resp.Build = &pb.BundleBuildInfo{
+			CompilerVersion: m.CompilerVersion,
+			EntityCount:     int32(m.Counts.Entities),
+			PolicyCount:     int32(m.Counts.Policies),
+			GrantCount:      int32(m.Counts.Grants),
+		}
+		if !m.BuildTime.IsZero() {
+			resp.Build.BuildTime = timestamppb.New(m.BuildTime)
+		}
+		if m.EarliestExpiry != nil {
+			resp.Build.EarliestExpiry = timestamppb.New(*m.EarliestExpiry)
+		}
+	}
+	history, last := a.r.snapshotHistory()
+	for _, h := range history {
+		resp.RecentActivations = append(resp.RecentActivations, activationProto(h))
+	}
+	if last != nil {
+		resp.LastFailedActivation = activationProto(*last)
+	}
+	return resp, nil
+}
+
+func activationProto(a activation) *pb.Activation {
+	out := &pb.Activation{
+		Bundle:   &pb.BundleRef{Revision: a.ref.Revision, Digest: a.ref.Digest, Environment: a.ref.Environment},
+		Time:     timestamppb.New(a.at),
+		Result:   pb.ActivationResult_ACTIVATION_RESULT_SUCCESS,
+		Duration: durationpb.New(a.took),
+	}
+	if a.err != nil {
+		out.Result = pb.ActivationResult_ACTIVATION_RESULT_FAILURE
+		out.Error = a.err.Error()
+	}
+	return out
+}

@@ -1,0 +1,193 @@
+package pdp
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp/decisionlog"
+	"github.com/cedargate/cedargate/pdp/engine"
+	"github.com/cedargate/cedargate/pdp/wire"
+	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
+)
+
+// served is what the PDP answers with: one immutable snapshot and what
+// every answer repeats about it, computed once at activation.
+type served struct {
+	snap        *engine.Snapshot
+	ref         bundle.Ref
+	activatedAt time.Time
+	// wire is the bundle ref every answer carries; responses share it and
+	// only read it.
+	wire *pb.BundleRef
+	// logRef is the bundle as the decision log records it.
+	logRef decisionlog.Bundle
+}
+
+// activation is one attempt to activate a bundle, for status.
+type activation struct {
+	ref  bundle.Ref
+	at   time.Time
+	err  error
+	took time.Duration
+}
+
+// historySize bounds the activation attempts GetStatus reports.
+const historySize = 20
+
+// reloader keeps the served snapshot in step with the source: it loads,
+// verifies and compiles a new bundle off the request path and swaps it in
+// atomically. A bundle that fails any step is not activated: the last good
+// snapshot keeps serving and the failure is recorded in status, logs and
+// metrics.
+type reloader struct {
+	src      Source
+	key      ed25519.PublicKey
+	log      *slog.Logger
+	metrics  *metrics
+	current  atomic.Pointer[served]
+	onChange func(serving bool)
+	debounce time.Duration
+	poll     time.Duration
+
+	mu          sync.Mutex
+	history     []activation // newest first
+	lastFailure *activation
+	// failed is the pointer whose activation failed last; the same pointer
+	// is not retried (stored bundles never change), a new one is.
+	failed store.Pointer
+}
+
+// sync activates the source's active bundle if it is not the one served.
+func (r *reloader) sync() {
+	p, err := r.src.Active()
+	if errors.Is(err, store.ErrNoActive) {
+		return
+	}
+	if err != nil {
+		r.fail(bundle.Ref{}, time.Now(), 0, err)
+		return
+	}
+	if cur := r.current.Load(); cur != nil && cur.ref.Revision == p.Revision && cur.ref.Digest == p.Digest {
+		return
+	}
+	r.mu.Lock()
+	skip := r.failed == p
+	r.mu.Unlock()
+	if skip {
+		return
+	}
+	start := time.Now()
+	ref := bundle.Ref{Revision: p.Revision, Digest: p.Digest}
+	b, err := r.src.Load(p, r.key)
+	if err != nil {
+		r.failPointer(p, ref, start, err)
+		return
+	}
+	ref = b.Ref()
+	snap, err := engine.New(b)
+	if err != nil {
+		r.failPointer(p, ref, start, fmt.Errorf("compiling bundle %s: %w", p.Revision, err))
+		return
+	}
+	now := time.Now()
+	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref),
+		logRef: decisionlog.Bundle{Revision: ref.Revision, Digest: ref.Digest, Environment: ref.Environment}}
+	prev := r.current.Swap(next)
+	took := now.Sub(start)
+	var prevRef *bundle.Ref
+	if prev != nil {
+		prevRef = &prev.ref
+	}
+	r.metrics.activated(prevRef, ref, float64(now.UnixNano())/1e9)
+	r.record(activation{ref: ref, at: now, took: took})
+	r.log.Info("bundle activated", "revision", ref.Revision, "digest", ref.Digest, "environment", ref.Environment,
+		"policies", snap.PolicyCount(), "entities", snap.EntityCount(), "took_ms", took.Milliseconds())
+	if prev == nil && r.onChange != nil {
+		r.onChange(true)
+	}
+}
+
+func (r *reloader) failPointer(p store.Pointer, ref bundle.Ref, start time.Time, err error) {
+	r.mu.Lock()
+	r.failed = p
+	r.mu.Unlock()
+	r.fail(ref, start, time.Since(start), err)
+}
+
+func (r *reloader) fail(ref bundle.Ref, at time.Time, took time.Duration, err error) {
+	r.metrics.failed()
+	r.record(activation{ref: ref, at: at.Add(took), took: took, err: err})
+	serving := "nothing"
+	if cur := r.current.Load(); cur != nil {
+		serving = cur.ref.Revision
+	}
+	r.log.Error("bundle activation failed; keeping the last good bundle", "revision", ref.Revision, "error", err.Error(), "serving", serving)
+}
+
+func (r *reloader) record(a activation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.history = append([]activation{a}, r.history...)
+	if len(r.history) > historySize {
+		r.history = r.history[:historySize]
+	}
+	if a.err != nil {
+		r.lastFailure = &a
+	}
+}
+
+// snapshotHistory returns the recent attempts, newest first, and the last
+// failure.
+func (r *reloader) snapshotHistory() ([]activation, *activation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]activation(nil), r.history...), r.lastFailure
+}
+
+// run follows the source until ctx ends. Notifications are debounced: a
+// burst of file events (a build writing a bundle, then the pointer) leads
+// to one reload. A periodic poll catches changes a watch can miss (for
+// example on network file systems).
+func (r *reloader) run(ctx context.Context, changes <-chan struct{}) {
+	var tick <-chan time.Time
+	if r.poll > 0 {
+		t := time.NewTicker(r.poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			timer := time.NewTimer(r.debounce)
+		quiet:
+			for {
+				select {
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				case <-changes:
+					timer.Reset(r.debounce)
+				case <-timer.C:
+					break quiet
+				}
+			}
+			r.sync()
+		case <-tick:
+			r.sync()
+		}
+	}
+}

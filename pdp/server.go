@@ -1,0 +1,327 @@
+package pdp
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/pdp/decisionlog"
+	"github.com/cedargate/cedargate/pdp/engine"
+	"github.com/cedargate/cedargate/pdp/wire"
+	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
+)
+
+// Options configure a PDP server.
+type Options struct {
+	// Source provides bundles; required.
+	Source Source
+	// Listen is the gRPC address, for example "127.0.0.1:9191" or ":9191".
+	Listen string
+	// MetricsListen is the address of the HTTP listener serving /metrics,
+	// /healthz and /readyz; empty means none.
+	MetricsListen string
+	// DecisionLog configures the decision log; an empty Path turns it off.
+	DecisionLog decisionlog.Options
+	// VerifyKey, when set, makes the PDP refuse bundles without a valid
+	// signature by this key.
+	VerifyKey ed25519.PublicKey
+	// Limits bound each request; zero fields take wire's defaults.
+	Limits wire.Limits
+	// MaxRecvMsgBytes bounds a request message; default 4 MiB.
+	MaxRecvMsgBytes int
+	// TLS, when set, serves gRPC over TLS (set ClientAuth for mTLS: the
+	// decision log then records the caller's certificate identity).
+	TLS *tls.Config
+	// Logger receives the server's structured logs; default slog.Default().
+	Logger *slog.Logger
+	// Poll is how often the source is re-read even without a change
+	// notification; default 30s, negative disables polling.
+	Poll time.Duration
+	// Debounce is how long the reloader waits for a burst of change
+	// notifications to end; default 25ms.
+	Debounce time.Duration
+	// ShutdownTimeout bounds how long shutdown waits for requests in
+	// flight before closing connections; default 15s.
+	ShutdownTimeout time.Duration
+	// Extra registers further services on the gRPC server (for example
+	// Envoy's ext_authz); it runs before the server starts.
+	Extra func(*grpc.Server, *Server)
+}
+
+// Server is a running PDP.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	reload  *reloader
+	authz   *authzService
+	dlog    *decisionlog.Log
+	metrics *metrics
+	lis     net.Listener
+	mlis    net.Listener
+	http    *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
+	errc    chan error
+}
+
+// New builds a PDP: it opens the decision log, binds the listeners,
+// activates the source's active bundle (if any; without one the PDP
+// answers UNAVAILABLE and reports NOT_SERVING until one arrives) and
+// starts following the source. Call Serve to answer requests.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("pdp: no bundle source")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxRecvMsgBytes <= 0 {
+		opts.MaxRecvMsgBytes = 4 << 20
+	}
+	if opts.Poll == 0 {
+		opts.Poll = 30 * time.Second
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = 25 * time.Millisecond
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 15 * time.Second
+	}
+	s := &Server{opts: opts, log: opts.Logger, errc: make(chan error, 2)}
+	var err error
+	if opts.DecisionLog.Path != "" {
+		if opts.DecisionLog.Logger == nil {
+			opts.DecisionLog.Logger = opts.Logger
+		}
+		if s.dlog, err = decisionlog.Open(opts.DecisionLog); err != nil {
+			return nil, fmt.Errorf("opening decision log: %w", err)
+		}
+	}
+	s.metrics = newMetrics(func() float64 {
+		if s.dlog == nil {
+			return 0
+		}
+		return float64(s.dlog.Dropped())
+	})
+	s.health = health.NewServer()
+	s.reload = &reloader{src: opts.Source, key: opts.VerifyKey, log: opts.Logger, metrics: s.metrics,
+		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing}
+	s.setServing(false)
+
+	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
+		s.closeLog()
+		return nil, fmt.Errorf("listening on %s: %w", opts.Listen, err)
+	}
+	if opts.MetricsListen != "" {
+		if s.mlis, err = net.Listen("tcp", opts.MetricsListen); err != nil {
+			s.lis.Close()
+			s.closeLog()
+			return nil, fmt.Errorf("listening on %s: %w", opts.MetricsListen, err)
+		}
+	}
+
+	srvMetrics := grpcprom.NewServerMetrics()
+	s.metrics.registry.MustRegister(srvMetrics)
+	gopts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
+		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor()),
+	}
+	if opts.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	s.grpc = grpc.NewServer(gopts...)
+	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource()}
+	pb.RegisterAuthorizationServiceServer(s.grpc, s.authz)
+	pb.RegisterAdminServiceServer(s.grpc, newAdminService(s.reload, time.Now()))
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	if opts.Extra != nil {
+		opts.Extra(s.grpc, s)
+	}
+	srvMetrics.InitializeMetrics(s.grpc)
+
+	// Activate what is active now before answering anything, so a
+	// restarted replica never answers UNAVAILABLE when a bundle exists.
+	s.reload.sync()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	changes, err := opts.Source.Watch(ctx, func(err error) { s.log.Warn("watching bundle source", "error", err.Error()) })
+	if err != nil {
+		cancel()
+		s.lis.Close()
+		if s.mlis != nil {
+			s.mlis.Close()
+		}
+		s.closeLog()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.reload.run(ctx, changes)
+	}()
+	return s, nil
+}
+
+// setServing ties gRPC health to bundle state: SERVING only while a bundle
+// is active.
+func (s *Server) setServing(ok bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	for _, svc := range []string{"", pb.AuthorizationService_ServiceDesc.ServiceName, "envoy.service.auth.v3.Authorization"} {
+		s.health.SetServingStatus(svc, st)
+	}
+}
+
+// Addr is the gRPC listener's address.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// MetricsAddr is the metrics listener's address, or nil.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.mlis == nil {
+		return nil
+	}
+	return s.mlis.Addr()
+}
+
+// Serving reports whether a bundle is active.
+func (s *Server) Serving() bool { return s.reload.current.Load() != nil }
+
+// Serve answers requests until ctx ends, then shuts down gracefully (see
+// Shutdown). It returns the first serving error, or nil after a clean
+// shutdown.
+func (s *Server) Serve(ctx context.Context) error {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(s.lis); err != nil {
+			s.errc <- fmt.Errorf("serving gRPC: %w", err)
+		}
+	}()
+	if s.mlis != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if !s.Serving() {
+				http.Error(w, "no active bundle", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.http.Serve(s.mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.errc <- fmt.Errorf("serving metrics: %w", err)
+			}
+		}()
+	}
+	s.log.Info("serving", "addr", s.Addr().String(), "source", s.opts.Source.String(), "serving", s.Serving())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-s.errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	if serr := s.Shutdown(shutdownCtx); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown stops the PDP in the order that loses nothing: health reports
+// NOT_SERVING so load balancers move away, the gRPC server stops accepting
+// and finishes requests in flight (up to ShutdownTimeout), the decision log
+// is flushed with every decision made, then the watcher and the metrics
+// listener stop.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.health.Shutdown()
+		done := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(s.opts.ShutdownTimeout):
+			s.log.Warn("shutdown timeout: closing connections with requests in flight")
+			s.grpc.Stop()
+			<-done
+		}
+		err = s.closeLog()
+		if s.http != nil {
+			if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
+				err = herr
+			}
+		} else if s.mlis != nil {
+			s.mlis.Close()
+		}
+		s.cancel()
+		s.wg.Wait()
+		s.log.Info("stopped")
+	})
+	return err
+}
+
+func (s *Server) closeLog() error {
+	if s.dlog == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.dlog.Close(ctx); err != nil {
+		return fmt.Errorf("flushing decision log: %w", err)
+	}
+	return nil
+}
+
+// Result is a decision made by the server, with what identifies it.
+type Result struct {
+	engine.Decision
+	// ID is the decision id, as in the decision log.
+	ID string
+	// Bundle is the bundle that decided.
+	Bundle bundle.Ref
+}
+
+// Decide decides req against the served bundle exactly as Authorize does:
+// it is counted in the metrics and recorded in the decision log. It fails
+// with gRPC UNAVAILABLE when no bundle is active. In-process front ends
+// (the Envoy ext_authz adapter) use it.
+func (s *Server) Decide(ctx context.Context, req *engine.Request) (Result, error) {
+	cur := s.reload.current.Load()
+	if cur == nil {
+		return Result{}, errUnavailable
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, wire.Status(err)
+	}
+	d, id := s.authz.decide(ctx, cur, req, time.Now())
+	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
+}

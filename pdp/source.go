@@ -1,0 +1,28 @@
+package pdp
+
+import (
+	"context"
+	"crypto/ed25519"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/store"
+)
+
+// Source is where a PDP gets its bundles: it names the active bundle,
+// loads and verifies bundles, and says when the active bundle may have
+// changed. The directory store is one; a registry could be another.
+type Source interface {
+	// Active returns the pointer to the bundle that should be active, or
+	// an error wrapping store.ErrNoActive when there is none.
+	Active() (store.Pointer, error)
+	// Load reads the bundle p names and verifies its digest and, when key
+	// is set, its signature.
+	Load(p store.Pointer, key ed25519.PublicKey) (*bundle.Bundle, error)
+	// Watch signals on the returned channel when the active pointer may
+	// have changed, until ctx ends.
+	Watch(ctx context.Context, onError func(error)) (<-chan struct{}, error)
+	// String describes the source for status and logs.
+	String() string
+}
+
+var _ Source = (*store.Store)(nil)
