@@ -147,8 +147,10 @@ func editDistance(a, b string) int {
 // strings: strings, integers and booleans as themselves, lists as sets,
 // mappings as records. Entity references and extension values use Cedar's
 // escapes ({"__entity": {"type": ..., "id": ...}}, {"__extn": {"fn": ...,
-// "arg": ...}}); where the schema declares an attribute's type, a plain
-// string is enough and is converted against the schema later.
+// "arg": ...}}). Where the schema declares an attribute's type, the shorter
+// forms of Cedar's schema-based parsing work too: a plain string for an
+// extension value ("10.0.0.1" for an ipaddr) and {"type": ..., "id": ...}
+// for an entity.
 func (v *Value) JSON() ([]byte, error) {
 	var b []byte
 	return appendJSON(b, v.n, v.env, 0)
