@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp"
+	"github.com/cedargate/cedargate/pdp/client"
+	"github.com/cedargate/cedargate/pdp/decisionlog"
+)
+
+func serveCmd() *cobra.Command {
+	var (
+		storeDir, verifyKey, logFormat, logLevel, overflow string
+		tlsCert, tlsKey, clientCA                          string
+		opts                                               pdp.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --store STORE --listen ADDR",
+		Short: "Serve decisions from a bundle store over gRPC",
+		Long: `Serve runs the policy decision point. It activates the active bundle of
+STORE, watches the store and hot-reloads bundles as they are rolled out or
+back (a bundle that fails to load, verify or compile is refused and the last
+good one keeps serving), and answers cedargate.v1.AuthorizationService,
+AdminService, grpc.health.v1.Health (SERVING only while a bundle is active)
+and server reflection on --listen. Prometheus metrics, /healthz and /readyz
+are served on --metrics-listen. Every decision is written to the decision
+log. SIGINT or SIGTERM stop it gracefully: health turns NOT_SERVING,
+requests in flight finish, the decision log is flushed.`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlag("store", storeDir); err != nil {
+				return err
+			}
+			logger, err := newLogger(logFormat, logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			opts.Logger = logger
+			st, err := store.Open(storeDir)
+			if err != nil {
+				return err
+			}
+			opts.Source = st
+			if verifyKey != "" {
+				data, err := os.ReadFile(verifyKey)
+				if err != nil {
+					return fmt.Errorf("--verify-key: %w", err)
+				}
+				if opts.VerifyKey, err = bundle.ParsePublicKey(data); err != nil {
+					return fmt.Errorf("--verify-key %s: %w", verifyKey, err)
+				}
+			}
+			switch overflow {
+			case "drop":
+				opts.DecisionLog.OnFull = decisionlog.Drop
+			case "block":
+				opts.DecisionLog.OnFull = decisionlog.Block
+			default:
+				return usageError{fmt.Errorf("--decision-log-overflow must be drop or block, not %q", overflow)}
+			}
+			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
+				return err
+			}
+			srv, err := pdp.New(opts)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&storeDir, "store", "", "bundle store directory to serve (required)")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9191", "gRPC listen address")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "127.0.0.1:9192", "HTTP listen address for /metrics, /healthz and /readyz (empty: none)")
+	f.StringVar(&opts.DecisionLog.Path, "decision-log", "-", "decision log file (rotated), - for standard output, empty to turn it off")
+	f.StringVar(&overflow, "decision-log-overflow", "drop", "when the decision log buffer is full: drop (and count) or block (up to --decision-log-block-timeout, then drop and count)")
+	f.IntVar(&opts.DecisionLog.BufferSize, "decision-log-buffer", decisionlog.DefaultBufferSize, "decision log buffer, in entries")
+	f.DurationVar(&opts.DecisionLog.BlockTimeout, "decision-log-block-timeout", decisionlog.DefaultBlockTimeout, "longest a decision waits for room in the decision log buffer in block mode")
+	f.IntVar(&opts.DecisionLog.MaxSizeMB, "decision-log-max-size", decisionlog.DefaultMaxSizeMB, "rotate the decision log file at this size, in MB")
+	f.IntVar(&opts.DecisionLog.MaxBackups, "decision-log-max-backups", 10, "rotated decision log files to keep (0: all)")
+	f.StringVar(&verifyKey, "verify-key", "", "ed25519 public key (PEM); bundles without a valid signature by it are refused")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve gRPC over TLS with this certificate (PEM)")
+	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	f.StringVar(&clientCA, "client-ca", "", "require client certificates signed by this CA (mTLS); the decision log then records the caller's identity")
+	f.IntVar(&opts.Limits.MaxEntities, "max-request-entities", 0, "most request-scoped entities per request (0: default 100)")
+	f.IntVar(&opts.Limits.MaxDepth, "max-value-depth", 0, "deepest value nesting per request (0: default 16)")
+	f.IntVar(&opts.Limits.MaxValues, "max-request-values", 0, "most values per request (0: default 10000)")
+	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, "most requests per BatchAuthorize (0: default 100)")
+	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", 4<<20, "largest request message")
+	f.DurationVar(&opts.Poll, "poll", 30*time.Second, "re-read the store this often even without a change notification (0: default, negative: never)")
+	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "longest shutdown waits for requests in flight")
+	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
+	f.StringVar(&logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}
+
+func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pool, err := certPool(caFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+func certPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// connFlags are the flags of commands that call a PDP.
+type connFlags struct {
+	addr, caFile, certFile, keyFile string
+	timeout                         time.Duration
+}
+
+func (c *connFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.addr, "addr", "127.0.0.1:9191", "PDP gRPC address")
+	f.StringVar(&c.caFile, "tls-ca", "", "use TLS, trusting this CA (PEM); without it the connection is plaintext")
+	f.StringVar(&c.certFile, "tls-cert", "", "client certificate for mTLS (PEM)")
+	f.StringVar(&c.keyFile, "tls-key", "", "key of --tls-cert (PEM)")
+	f.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline of the call")
+}
+
+func (c *connFlags) dial() (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if c.caFile != "" {
+		pool, err := certPool(c.caFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if c.certFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	return grpc.NewClient(c.addr, grpc.WithTransportCredentials(creds))
+}
+
+func checkCmd() *cobra.Command {
+	var conn connFlags
+	var principal, action, resource, contextJSON, entitiesJSON string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   `check --principal 'T::"id"' --action 'Action::"a"' --resource 'T::"id"'`,
+		Short: "Ask a running PDP for one decision",
+		Long: `Check sends one Authorize request to the PDP at --addr and prints the
+decision, the determining policies with their source (file:line:column), any
+evaluation errors, the decision id and the bundle revision that decided.
+Entities are Cedar UIDs: 'Acme::User::"alice"'. --context is a JSON object in
+Cedar's JSON value format ({"src": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}}});
+--entities a JSON array of Cedar JSON entities, request-scoped.
+Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var r client.Request
+			var err error
+			for _, p := range []struct {
+				name, val string
+				dst       *types.EntityUID
+			}{{"principal", principal, &r.Principal}, {"action", action, &r.Action}, {"resource", resource, &r.Resource}} {
+				if p.val == "" {
+					return usageError{fmt.Errorf("--%s is required", p.name)}
+				}
+				if *p.dst, err = repo.ParseEntityUID(p.val); err != nil {
+					return usageError{fmt.Errorf("--%s: %w", p.name, err)}
+				}
+			}
+			if contextJSON != "" {
+				if err := r.Context.UnmarshalJSON([]byte(contextJSON)); err != nil {
+					return usageError{fmt.Errorf("--context: %w", err)}
+				}
+			}
+			if entitiesJSON != "" {
+				var ents types.EntityMap
+				if err := ents.UnmarshalJSON([]byte(entitiesJSON)); err != nil {
+					return usageError{fmt.Errorf("--entities: %w", err)}
+				}
+				for _, e := range ents {
+					r.Entities = append(r.Entities, e)
+				}
+			}
+			cc, err := conn.dial()
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), conn.timeout)
+			defer cancel()
+			d, err := client.New(cc).Authorize(ctx, r)
+			if err != nil {
+				return codeError{exitFailure, fmt.Errorf("no decision: %w", err)}
+			}
+			printDecision(cmd, d, asJSON)
+			if !d.Allow {
+				return codeError{code: exitProblems}
+			}
+			return nil
+		},
+	}
+	conn.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&principal, "principal", "", `principal, a Cedar UID such as 'Acme::User::"alice"' (required)`)
+	f.StringVar(&action, "action", "", `action, a Cedar UID such as 'Acme::Action::"read"' (required)`)
+	f.StringVar(&resource, "resource", "", `resource, a Cedar UID (required)`)
+	f.StringVar(&contextJSON, "context", "", "request context as a JSON object")
+	f.StringVar(&entitiesJSON, "entities", "", "request-scoped entities as a JSON array")
+	f.BoolVar(&asJSON, "json", false, "print the decision as JSON")
+	return cmd
+}
+
+func printDecision(cmd *cobra.Command, d client.Decision, asJSON bool) {
+	w := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(d)
+		return
+	}
+	word := "DENY"
+	if d.Allow {
+		word = "ALLOW"
+	}
+	fmt.Fprintln(w, word)
+	if len(d.Reasons) == 0 && !d.Allow {
+		fmt.Fprintln(w, "  no policy applies (default deny)")
+	}
+	for _, p := range d.Reasons {
+		fmt.Fprintf(w, "  by %s  (%s)\n", p.ID, p.Source)
+	}
+	for _, e := range d.Errors {
+		fmt.Fprintf(w, "  error in %s: %s\n", e.PolicyID, e.Message)
+	}
+	fmt.Fprintf(w, "  decision %s, bundle %s (%s, %s)\n", d.ID, d.Bundle.Revision, d.Bundle.Environment, bundle.ShortDigest(d.Bundle.Digest))
+}
+
+func statusCmd() *cobra.Command {
+	var conn connFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status --addr ADDR",
+		Short: "Show what a running PDP serves",
+		Long: `Status asks the PDP at --addr which bundle it serves (revision, digest,
+environment, when it was activated), its last failed activation and the
+recent activation attempts. Run it against each replica to see drift.`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, err := conn.dial()
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), conn.timeout)
+			defer cancel()
+			st, err := client.New(cc).Status(ctx)
+			if err != nil {
+				return codeError{exitFailure, fmt.Errorf("no status: %w", err)}
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				out, _ := protojson.MarshalOptions{Multiline: true}.Marshal(st)
+				fmt.Fprintln(w, string(out))
+				return nil
+			}
+			if !st.GetServing() {
+				fmt.Fprintln(w, "serving:    nothing (no active bundle)")
+			} else {
+				b := st.GetBundle()
+				fmt.Fprintf(w, "serving:    %s\nenvironment: %s\ndigest:     %s\nactivated:  %s\n", b.GetRevision(), b.GetEnvironment(), b.GetDigest(),
+					st.GetActivationTime().AsTime().Format(time.RFC3339))
+				bi := st.GetBuild()
+				fmt.Fprintf(w, "bundle:     %d policies (%d grants), %d entities, built by %s\n", bi.GetPolicyCount(), bi.GetGrantCount(), bi.GetEntityCount(), bi.GetCompilerVersion())
+			}
+			fmt.Fprintf(w, "source:     %s\nreplica:    %s, cedargate %s, up since %s\n", st.GetSource(), st.GetHostname(), st.GetVersion(), st.GetStartTime().AsTime().Format(time.RFC3339))
+			if f := st.GetLastFailedActivation(); f != nil {
+				fmt.Fprintf(w, "last failure: %s at %s: %s\n", f.GetBundle().GetRevision(), f.GetTime().AsTime().Format(time.RFC3339), f.GetError())
+			}
+			if len(st.GetRecentActivations()) > 0 {
+				fmt.Fprintln(w, "recent activations:")
+				for _, a := range st.GetRecentActivations() {
+					result := strings.TrimPrefix(a.GetResult().String(), "ACTIVATION_RESULT_")
+					fmt.Fprintf(w, "  %s  %-7s %s (%s)", a.GetTime().AsTime().Format(time.RFC3339), strings.ToLower(result), a.GetBundle().GetRevision(), a.GetDuration().AsDuration().Round(time.Millisecond))
+					if a.GetError() != "" {
+						fmt.Fprintf(w, ": %s", a.GetError())
+					}
+					fmt.Fprintln(w)
+				}
+			}
+			return nil
+		},
+	}
+	conn.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
