@@ -310,11 +310,13 @@ type Result struct {
 	Bundle bundle.Ref
 }
 
-// Decide decides req against the served bundle exactly as Authorize does:
-// it is counted in the metrics and recorded in the decision log. It fails
-// with gRPC UNAVAILABLE when no bundle is active. In-process front ends
-// (the Envoy ext_authz adapter) use it.
-func (s *Server) Decide(ctx context.Context, req *engine.Request) (Result, error) {
+// Decide decides the request build makes exactly as Authorize does: it is
+// counted in the metrics and recorded in the decision log. build receives
+// the snapshot that will decide, so that a front end can look entities up
+// (BySPIFFEID) in the same bundle; an error from build is returned as it
+// is. Decide fails with gRPC UNAVAILABLE when no bundle is active. In-process
+// front ends (the Envoy ext_authz adapter) use it.
+func (s *Server) Decide(ctx context.Context, build func(*engine.Snapshot) (*engine.Request, error)) (Result, error) {
 	cur := s.reload.current.Load()
 	if cur == nil {
 		return Result{}, errUnavailable
@@ -322,6 +324,11 @@ func (s *Server) Decide(ctx context.Context, req *engine.Request) (Result, error
 	if err := ctx.Err(); err != nil {
 		return Result{}, wire.Status(err)
 	}
-	d, id := s.authz.decide(ctx, cur, req, time.Now())
+	start := time.Now()
+	req, err := build(cur.snap)
+	if err != nil {
+		return Result{}, err
+	}
+	d, id := s.authz.decide(ctx, cur, req, start)
 	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

@@ -36,6 +36,9 @@ type Snapshot struct {
 	index     [dims]dimIndex
 	// windowed is true when some policy is time-bound.
 	windowed bool
+	// spiffe maps a SPIFFE id to the entity whose spiffe_id attribute it
+	// is, for front ends that know callers by workload identity.
+	spiffe map[string]types.EntityUID
 }
 
 // policy is a bundle policy ready to evaluate.
@@ -102,8 +105,14 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 	}
 	s.nodes = make(map[types.EntityUID]*node, len(entities))
 	s.ancestors = map[types.EntityUID]struct{}{}
+	s.spiffe = map[string]types.EntityUID{}
 	for uid, e := range entities {
 		s.nodes[uid] = &node{entity: e, parents: e.Parents}
+		if id, ok := e.Attributes.Get("spiffe_id"); ok {
+			if str, ok := id.(types.String); ok {
+				s.spiffe[string(str)] = uid
+			}
+		}
 		for p := range e.Parents.All() {
 			s.ancestors[p] = struct{}{}
 		}
@@ -150,6 +159,19 @@ func (s *Snapshot) Source(id string) string {
 		return s.policies[i].source
 	}
 	return ""
+}
+
+// BySPIFFEID returns the entity whose spiffe_id attribute is id (the
+// ServiceAccount of a workload), if any.
+func (s *Snapshot) BySPIFFEID(id string) (types.EntityUID, bool) {
+	uid, ok := s.spiffe[id]
+	return uid, ok
+}
+
+// HasEntity reports whether uid is a bundle entity.
+func (s *Snapshot) HasEntity(uid types.EntityUID) bool {
+	_, ok := s.nodes[uid]
+	return ok
 }
 
 // PolicyCount returns the number of policies.
