@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/pdp/client"
+)
+
+// served is a `cedargate serve` child process.
+type served struct {
+	cmd  *exec.Cmd
+	addr string
+	exit chan error
+}
+
+// serve starts `cedargate serve` on a free port and waits until it logs the
+// address it serves on.
+func serve(t *testing.T, args ...string) *served {
+	t.Helper()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", ""}, args...)...)
+	cmd.Env = append(os.Environ(), "CEDARGATE_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{cmd: cmd, exit: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
+				addrc <- line.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	go func() { s.exit <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	select {
+	case s.addr = <-addrc:
+	case err := <-s.exit:
+		t.Fatalf("serve exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return s
+}
+
+// TestServeRecordsEveryDecisionBeforeSIGTERM runs the real binary, makes
+// decisions over gRPC, stops it with SIGTERM and checks that every decision
+// answered is in the decision log, with the revision that made it.
+func TestServeRecordsEveryDecisionBeforeSIGTERM(t *testing.T) {
+	dir := scaffold(t)
+	storeDir := filepath.Join(t.TempDir(), "store")
+	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--now", refDate, "--revision", "r1"); r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	logFile := filepath.Join(t.TempDir(), "decisions.log")
+	s := serve(t, "--store", storeDir, "--decision-log", logFile, "--decision-log-overflow", "block")
+
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := client.New(conn)
+	principal, _ := repo.ParseEntityUID(`App::ServiceAccount::"deployer-prod"`)
+	action, _ := repo.ParseEntityUID(`App::Action::"read"`)
+	resource, _ := repo.ParseEntityUID(`App::Service::"api"`)
+	var ids []string
+	for range 300 {
+		d, err := c.Authorize(context.Background(), client.Request{Principal: principal, Action: action, Resource: resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Allow {
+			t.Fatalf("decision: %+v", d)
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct {
+			ID       string `json:"decision_id"`
+			Decision string `json:"decision"`
+			Policies []string
+			Bundle   struct{ Revision string }
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("decision log line %q: %v", line, err)
+		}
+		logged[e.ID] = e.Bundle.Revision + "/" + e.Decision + "/" + strings.Join(e.Policies, ",")
+	}
+	for _, id := range ids {
+		if got := logged[id]; got != "r1/allow/entitlement:ServiceAccount/deployer-prod:api-reader#0" {
+			t.Fatalf("decision %s logged as %q", id, got)
+		}
+	}
+}
+
+// TestCheckStatusAndReflection drives a running PDP with the CLI's check and
+// status commands and lists its services through server reflection, as
+// grpcurl does.
+func TestCheckStatusAndReflection(t *testing.T) {
+	dir := scaffold(t)
+	storeDir := filepath.Join(t.TempDir(), "store")
+	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--now", refDate, "--revision", "r1"); r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	s := serve(t, "--store", storeDir, "--decision-log", "")
+
+	allow := cedargate(t, "check", "--addr", s.addr, "--principal", `App::ServiceAccount::"deployer-prod"`, "--action", `App::Action::"read"`, "--resource", `App::Service::"api"`)
+	if allow.code != exitOK || !strings.HasPrefix(allow.stdout, "ALLOW\n") ||
+		!strings.Contains(allow.stdout, "by entitlement:ServiceAccount/deployer-prod:api-reader#0  (identities/deployer.yaml:") ||
+		!strings.Contains(allow.stdout, "bundle r1 (prod,") {
+		t.Fatalf("check allow: %+v", allow)
+	}
+	deny := cedargate(t, "check", "--addr", s.addr, "--principal", `App::ServiceAccount::"deployer-prod"`, "--action", `App::Action::"write"`, "--resource", `App::Service::"api"`)
+	if deny.code != exitProblems || !strings.HasPrefix(deny.stdout, "DENY\n") || !strings.Contains(deny.stdout, "default deny") {
+		t.Fatalf("check deny: %+v", deny)
+	}
+	bad := cedargate(t, "check", "--addr", s.addr, "--principal", `App::ServiceAccount::"deployer-prod"`, "--action", `App::Action::"read"`, "--resource", `App::Service::"api"`,
+		"--context", `{"x": {"__extn": {"fn": "ip", "arg": "nope"}}}`)
+	if bad.code != exitUsage {
+		t.Fatalf("check with a bad context: %+v", bad)
+	}
+	st := cedargate(t, "status", "--addr", s.addr)
+	if st.code != 0 || !strings.Contains(st.stdout, "serving:    r1") || !strings.Contains(st.stdout, "environment: prod") {
+		t.Fatalf("status: %+v", st)
+	}
+	down := cedargate(t, "check", "--addr", "127.0.0.1:1", "--timeout", "1s", "--principal", `A::"a"`, "--action", `A::"a"`, "--resource", `A::"a"`)
+	if down.code != exitFailure || !strings.Contains(down.stderr, "no decision") {
+		t.Fatalf("check against nothing: %+v", down)
+	}
+
+	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, svc := range resp.GetListServicesResponse().GetService() {
+		names = append(names, svc.GetName())
+	}
+	for _, want := range []string{"cedargate.v1.AuthorizationService", "cedargate.v1.AdminService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("reflection lists %v, missing %s", names, want)
+		}
+	}
+}
