@@ -23,6 +23,7 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/internal/demo"
 	"github.com/cedargate/cedargate/pdp"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
@@ -353,5 +354,26 @@ recent activation attempts. Run it against each replica to see drift.`,
 	}
 	conn.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
+
+func demoCmd() *cobra.Command {
+	var opts demo.Options
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Build examples/acme, serve it on loopback and show decisions",
+		Long: `Demo builds the example repository (examples/acme, from the cedargate
+checkout) for prod, judging its guardrails as of the date it was written for,
+starts a PDP on a loopback port, asks it a few questions over gRPC (an allow
+by entitlement, denies by forbid and by an expired grant), stops it
+gracefully and prints the decision log. Nothing is left behind.`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out = cmd.OutOrStdout()
+			return demo.Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Repo, "repo", "examples/acme", "identity repository to demonstrate")
+	cmd.Flags().StringVar(&opts.Env, "env", "prod", "environment to build")
 	return cmd
 }

@@ -32,7 +32,7 @@ Exit codes: 0 success (check: allow), 1 problems found (check: deny),
 	root.AddCommand(
 		initCmd(), buildCmd(), testCmd(), lintCmd(), keygenCmd(),
 		rolloutCmd(), rollbackCmd(), historyCmd(),
-		serveCmd(), checkCmd(), statusCmd(),
+		serveCmd(), checkCmd(), statusCmd(), demoCmd(),
 	)
 	return root
 }
