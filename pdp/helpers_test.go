@@ -64,8 +64,8 @@ func buildInto(t testing.TB, dir, rev string, key ed25519.PrivateKey) *store.Sto
 	t.Helper()
 	repoDir := filepath.Join(t.TempDir(), "repo-"+rev)
 	files := map[string]string{
-		"schema.cedarschema": schema,
-		"entities/docs.json": entities,
+		"schema.cedarschema":  schema,
+		"entities/docs.json":  entities,
 		"policies/docs.cedar": revisions[rev],
 	}
 	for name, content := range files {
@@ -170,7 +170,9 @@ func (h *harness) stop(t testing.TB) {
 	}
 }
 
-func uid(typ, id string) types.EntityUID { return types.NewEntityUID(types.EntityType(typ), types.String(id)) }
+func uid(typ, id string) types.EntityUID {
+	return types.NewEntityUID(types.EntityType(typ), types.String(id))
+}
 
 // readPlan is the request whose answer differs between revisions.
 func readPlan() client.Request {
