@@ -35,9 +35,11 @@ func (c *compiler) entities() {
 		}
 	}
 	if c.out.Schema != nil {
+		// Action entities come from the schema. An entity file may spell one
+		// out too (Cedar's own entity files often do); validation then
+		// checks it agrees with the schema, and it is kept as written.
 		for uid, a := range c.out.Schema.Actions {
-			if pos, dup := c.out.EntityPos[uid]; dup {
-				c.diags.Errorf(pos, "%s is an action declared in the schema; action entities come from the schema only", uid)
+			if _, dup := c.out.EntityPos[uid]; dup {
 				continue
 			}
 			c.out.Entities[uid] = types.Entity{UID: uid, Parents: a.Entity.Parents}
