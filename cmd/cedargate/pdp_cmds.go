@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cedar-policy/cedar-go/types"
 
@@ -174,13 +172,21 @@ type connFlags struct {
 func (c *connFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&c.addr, "addr", "127.0.0.1:9191", "PDP gRPC address")
+	c.addTLS(cmd)
+}
+
+// addTLS adds the connection flags other than the address.
+func (c *connFlags) addTLS(cmd *cobra.Command) {
+	f := cmd.Flags()
 	f.StringVar(&c.caFile, "tls-ca", "", "use TLS, trusting this CA (PEM); without it the connection is plaintext")
 	f.StringVar(&c.certFile, "tls-cert", "", "client certificate for mTLS (PEM)")
 	f.StringVar(&c.keyFile, "tls-key", "", "key of --tls-cert (PEM)")
 	f.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline of the call")
 }
 
-func (c *connFlags) dial() (*grpc.ClientConn, error) {
+func (c *connFlags) dial() (*grpc.ClientConn, error) { return c.dialAddr(c.addr) }
+
+func (c *connFlags) dialAddr(addr string) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.caFile != "" {
 		pool, err := certPool(c.caFile)
@@ -197,7 +203,7 @@ func (c *connFlags) dial() (*grpc.ClientConn, error) {
 		}
 		creds = credentials.NewTLS(cfg)
 	}
-	return grpc.NewClient(c.addr, grpc.WithTransportCredentials(creds))
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 }
 
 func checkCmd() *cobra.Command {
@@ -295,66 +301,6 @@ func printDecision(cmd *cobra.Command, d client.Decision, asJSON bool) {
 		fmt.Fprintf(w, "  error in %s: %s\n", e.PolicyID, e.Message)
 	}
 	fmt.Fprintf(w, "  decision %s, bundle %s (%s, %s)\n", d.ID, d.Bundle.Revision, d.Bundle.Environment, bundle.ShortDigest(d.Bundle.Digest))
-}
-
-func statusCmd() *cobra.Command {
-	var conn connFlags
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "status --addr ADDR",
-		Short: "Show what a running PDP serves",
-		Long: `Status asks the PDP at --addr which bundle it serves (revision, digest,
-environment, when it was activated), its last failed activation and the
-recent activation attempts. Run it against each replica to see drift.`,
-		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := conn.dial()
-			if err != nil {
-				return err
-			}
-			defer cc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), conn.timeout)
-			defer cancel()
-			st, err := client.New(cc).Status(ctx)
-			if err != nil {
-				return codeError{exitFailure, fmt.Errorf("no status: %w", err)}
-			}
-			w := cmd.OutOrStdout()
-			if asJSON {
-				out, _ := protojson.MarshalOptions{Multiline: true}.Marshal(st)
-				fmt.Fprintln(w, string(out))
-				return nil
-			}
-			if !st.GetServing() {
-				fmt.Fprintln(w, "serving:    nothing (no active bundle)")
-			} else {
-				b := st.GetBundle()
-				fmt.Fprintf(w, "serving:    %s\nenvironment: %s\ndigest:     %s\nactivated:  %s\n", b.GetRevision(), b.GetEnvironment(), b.GetDigest(),
-					st.GetActivationTime().AsTime().Format(time.RFC3339))
-				bi := st.GetBuild()
-				fmt.Fprintf(w, "bundle:     %d policies (%d grants), %d entities, built by %s\n", bi.GetPolicyCount(), bi.GetGrantCount(), bi.GetEntityCount(), bi.GetCompilerVersion())
-			}
-			fmt.Fprintf(w, "source:     %s\nreplica:    %s, cedargate %s, up since %s\n", st.GetSource(), st.GetHostname(), st.GetVersion(), st.GetStartTime().AsTime().Format(time.RFC3339))
-			if f := st.GetLastFailedActivation(); f != nil {
-				fmt.Fprintf(w, "last failure: %s at %s: %s\n", f.GetBundle().GetRevision(), f.GetTime().AsTime().Format(time.RFC3339), f.GetError())
-			}
-			if len(st.GetRecentActivations()) > 0 {
-				fmt.Fprintln(w, "recent activations:")
-				for _, a := range st.GetRecentActivations() {
-					result := strings.TrimPrefix(a.GetResult().String(), "ACTIVATION_RESULT_")
-					fmt.Fprintf(w, "  %s  %-7s %s (%s)", a.GetTime().AsTime().Format(time.RFC3339), strings.ToLower(result), a.GetBundle().GetRevision(), a.GetDuration().AsDuration().Round(time.Millisecond))
-					if a.GetError() != "" {
-						fmt.Fprintf(w, ": %s", a.GetError())
-					}
-					fmt.Fprintln(w)
-				}
-			}
-			return nil
-		},
-	}
-	conn.add(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-	return cmd
 }
 
 func demoCmd() *cobra.Command {

@@ -200,3 +200,43 @@ func TestCheckStatusAndReflection(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusShowsDrift runs three replicas, two on one store and one on a
+// store with another revision, and checks that status across them reports
+// the drift, and that it reports them in step once the odd one catches up.
+func TestStatusShowsDrift(t *testing.T) {
+	dir := scaffold(t)
+	stores := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+	for i, rev := range []string{"r1", "r2"} {
+		if r := cedargate(t, "build", dir, "--env", "prod", "--store", stores[i], "--activate", "--now", refDate, "--revision", rev); r.code != 0 {
+			t.Fatalf("build: %+v", r)
+		}
+	}
+	a1 := serve(t, "--store", stores[0], "--decision-log", "")
+	a2 := serve(t, "--store", stores[0], "--decision-log", "")
+	b := serve(t, "--store", stores[1], "--decision-log", "")
+
+	r := cedargate(t, "status", "--addr", a1.addr, "--addr", a2.addr+","+b.addr)
+	if r.code != exitProblems || !strings.Contains(r.stdout, "DRIFT: the replicas serve 2 different bundles") ||
+		strings.Count(r.stdout, " r1 ") != 2 || strings.Count(r.stdout, " r2 ") != 1 {
+		t.Fatalf("status of drifting replicas: %+v", r)
+	}
+	// Bring store a to r2: build it there and roll out.
+	if r := cedargate(t, "build", dir, "--env", "prod", "--store", stores[0], "--now", refDate, "--revision", "r2"); r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	if r := cedargate(t, "rollout", "r2", "--store", stores[0]); r.code != 0 {
+		t.Fatalf("rollout: %+v", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = cedargate(t, "status", "--addr", a1.addr, "--addr", a2.addr, "--addr", b.addr)
+		if r.code == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "in step") {
+		t.Fatalf("status after catching up: %+v", r)
+	}
+}
