@@ -49,6 +49,13 @@ func newStore(t *testing.T, activate bool) *store.Store {
 	if err != nil {
 		t.Fatalf("building examples/acme: %v", err)
 	}
+	return storeWith(t, archive, activate)
+}
+
+// storeWith returns a bundle store in a temporary directory holding
+// archive, of revision `revision` for prod.
+func storeWith(t *testing.T, archive []byte, activate bool) *store.Store {
+	t.Helper()
 	st, err := store.Create(filepath.Join(t.TempDir(), "store"), "prod")
 	if err != nil {
 		t.Fatal(err)

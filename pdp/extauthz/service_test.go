@@ -2,6 +2,8 @@ package extauthz_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/pdp/extauthz"
 )
 
@@ -231,6 +234,63 @@ func TestConfiguredMapping(t *testing.T) {
 					t.Errorf("deny headers = %q, want the decision id %s", hdrs, id)
 				}
 			}
+		})
+	}
+}
+
+// TestContextReachesPolicies serves a variant of examples/acme whose
+// policies read the HTTP context (as docs/envoy.md shows) and checks that
+// path and allow-listed headers decide.
+func TestContextReachesPolicies(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "acme")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "acme"))); err != nil {
+		t.Fatal(err)
+	}
+	schema := filepath.Join(dir, "schema.cedarschema")
+	data, err := os.ReadFile(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "    mfa?: Bool,\n") {
+		t.Fatal("examples/acme's context type changed; update this test")
+	}
+	data = []byte(strings.Replace(string(data), "    mfa?: Bool,\n",
+		"    mfa?: Bool,\n    method?: String, path?: String, query?: String, host?: String,\n    headers?: { \"x-tenant\"?: String },\n", 1))
+	if err := os.WriteFile(schema, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	policies := `@id("no-admin-through-the-mesh")
+forbid (principal, action, resource == Acme::Service::"ledger")
+when { context has path && context.path like "/admin/*" };
+
+@id("blocked-tenant")
+forbid (principal, action, resource)
+when { context has headers && context.headers has "x-tenant" && context.headers["x-tenant"] == "blocked" };
+`
+	if err := os.WriteFile(filepath.Join(dir, "policies", "http.cedar"), []byte(policies), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := build.Build(dir, build.Options{Env: "prod", Now: refNow, Revision: revision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPDP(t, storeWith(t, out.Archive, true), extauthz.Config{Namespace: "Acme", Context: extauthz.ContextConfig{Headers: []string{"x-tenant"}}})
+	for _, tc := range []struct {
+		name string
+		req  request
+		want outcome
+	}{
+		{"ordinary path", request{path: "/v1/balances?at=now", source: settlementWorker}, allowed(settlementSA, readAction, ledgerService)},
+		{"admin path", request{path: "/admin/users?all", source: settlementWorker},
+			denied(settlementSA, readAction, ledgerService, "no-admin-through-the-mesh")},
+		{"blocked tenant header", request{source: settlementWorker, headers: map[string]string{"x-tenant": "blocked"}},
+			denied(settlementSA, readAction, ledgerService, "blocked-tenant")},
+		{"other tenant", request{source: settlementWorker, headers: map[string]string{"x-tenant": "acme"}},
+			allowed(settlementSA, readAction, ledgerService)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := p.check(t, envoyRequest(tc.req))
+			expect(t, resp, err, tc.want)
 		})
 	}
 }
