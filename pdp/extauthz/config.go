@@ -39,11 +39,10 @@ const (
 	// DefaultMaxHostBytes bounds the host with its port: a DNS name is at
 	// most 253 bytes, so anything much longer is not a host.
 	DefaultMaxHostBytes = 512
-	// DefaultMaxHeaderBytes bounds the value of each allow-listed header
-	// (and of the principal header).
+	// DefaultMaxHeaderBytes bounds the value of each allow-listed header.
 	DefaultMaxHeaderBytes = 8 << 10
-	// DefaultMaxPrincipalBytes bounds a SPIFFE id: the SPIFFE standard
-	// caps SPIFFE ids at 2048 bytes.
+	// DefaultMaxPrincipalBytes bounds a SPIFFE id (the SPIFFE standard
+	// caps them at 2048 bytes) and the principal header's UID.
 	DefaultMaxPrincipalBytes = 2048
 )
 
@@ -126,10 +125,10 @@ type Limits struct {
 	MaxPathBytes int `yaml:"max_path_bytes"`
 	// MaxHostBytes bounds the host, port included.
 	MaxHostBytes int `yaml:"max_host_bytes"`
-	// MaxHeaderBytes bounds each allow-listed header's value and the
-	// principal header's value.
+	// MaxHeaderBytes bounds each allow-listed header's value.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
-	// MaxPrincipalBytes bounds the source and destination principals.
+	// MaxPrincipalBytes bounds the source and destination principals and
+	// the principal header's value.
 	MaxPrincipalBytes int `yaml:"max_principal_bytes"`
 }
 
