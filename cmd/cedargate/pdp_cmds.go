@@ -25,12 +25,15 @@ import (
 	"github.com/cedargate/cedargate/pdp"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
+	"github.com/cedargate/cedargate/pdp/extauthz"
 )
 
 func serveCmd() *cobra.Command {
 	var (
 		storeDir, verifyKey, logFormat, logLevel, overflow string
 		tlsCert, tlsKey, clientCA                          string
+		extauthzFile, extauthzNS                           string
+		extauthzOn                                         bool
 		opts                                               pdp.Options
 	)
 	cmd := &cobra.Command{
@@ -44,7 +47,14 @@ AdminService, grpc.health.v1.Health (SERVING only while a bundle is active)
 and server reflection on --listen. Prometheus metrics, /healthz and /readyz
 are served on --metrics-listen. Every decision is written to the decision
 log. SIGINT or SIGTERM stop it gracefully: health turns NOT_SERVING,
-requests in flight finish, the decision log is flushed.`,
+requests in flight finish, the decision log is flushed.
+
+--extauthz also serves Envoy's ext_authz API
+(envoy.service.auth.v3.Authorization/Check) on --listen, mapping each HTTP
+request to a Cedar request: the caller's SPIFFE id is the principal, the
+method the action, the host the resource. --extauthz-config FILE (YAML)
+changes the mapping; docs/envoy.md describes it and deploy/envoy/envoy.yaml
+is an Envoy configuration to start from.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlag("store", storeDir); err != nil {
@@ -55,6 +65,9 @@ requests in flight finish, the decision log is flushed.`,
 				return usageError{err}
 			}
 			opts.Logger = logger
+			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
+				return err
+			}
 			st, err := store.Open(storeDir)
 			if err != nil {
 				return err
@@ -110,7 +123,38 @@ requests in flight finish, the decision log is flushed.`,
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "longest shutdown waits for requests in flight")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	f.BoolVar(&extauthzOn, "extauthz", false, "also serve Envoy's ext_authz API (envoy.service.auth.v3.Authorization) on --listen")
+	f.StringVar(&extauthzFile, "extauthz-config", "", "YAML file mapping Envoy's requests to Cedar requests (default: the mapping in docs/envoy.md)")
+	f.StringVar(&extauthzNS, "extauthz-namespace", "", "Cedar namespace of ext_authz actions and resources, e.g. Acme (overrides namespace in --extauthz-config)")
 	return cmd
+}
+
+// extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the
+// --extauthz flags say, or nil when it is off. A bad configuration is a
+// usage error, reported before anything starts.
+func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Logger) (func(*grpc.Server, *pdp.Server), error) {
+	nsSet := cmd.Flags().Changed("extauthz-namespace")
+	if !on {
+		if file != "" || nsSet {
+			return nil, usageError{errors.New("--extauthz-config and --extauthz-namespace need --extauthz")}
+		}
+		return nil, nil
+	}
+	var cfg extauthz.Config
+	if file != "" {
+		var err error
+		if cfg, err = extauthz.LoadConfig(file); err != nil {
+			return nil, usageError{fmt.Errorf("--extauthz-config: %w", err)}
+		}
+	}
+	if nsSet {
+		cfg.Namespace = ns
+	}
+	m, err := extauthz.NewMapper(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return extauthz.Extra(m, logger), nil
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
