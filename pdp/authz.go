@@ -29,6 +29,9 @@ type authzService struct {
 	metrics *metrics
 	log     *decisionlog.Log // nil when decision logging is off
 	ids     *idSource
+	// clock gives the decision instant; latency is measured on the
+	// monotonic wall clock whatever it says.
+	clock func() time.Time
 }
 
 // Authorize implements AuthorizationServiceServer.
@@ -79,8 +82,12 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 
 // decide decides one request against cur, counts it, and records it in the
 // decision log with cur's revision. It returns the decision and its id.
+// The decision instant is req.Time, or the clock's when unset; start is
+// when handling began, for the latency.
 func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Request, start time.Time) (engine.Decision, string) {
-	req.Time = start
+	if req.Time.IsZero() {
+		req.Time = a.clock()
+	}
 	d := cur.snap.Decide(req)
 	id := a.ids.next()
 	latency := time.Since(start)
@@ -91,7 +98,7 @@ func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Requ
 	}
 	a.metrics.duration.Observe(latency.Seconds())
 	if a.log != nil {
-		e := decisionlog.Entry{DecisionID: id, Time: start, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
+		e := decisionlog.Entry{DecisionID: id, Time: req.Time, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
 			Allow: d.Allow, Bundle: cur.logRef, Latency: latency, Caller: callerIdentity(ctx)}
 		if len(d.Reasons) > 0 {
 			e.Policies = make([]string, len(d.Reasons))

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -60,8 +62,12 @@ type Options struct {
 	// flight before closing connections; default 15s.
 	ShutdownTimeout time.Duration
 	// Extra registers further services on the gRPC server (for example
-	// Envoy's ext_authz); it runs before the server starts.
+	// Envoy's ext_authz); it runs before the server starts. Every service
+	// registered has its gRPC health tied to bundle state.
 	Extra func(*grpc.Server, *Server)
+	// Clock gives the decision instant, against which time-bound grants are
+	// judged; default time.Now. Tests and replays set it.
+	Clock func() time.Time
 }
 
 // Server is a running PDP.
@@ -106,6 +112,9 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 15 * time.Second
 	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	s := &Server{opts: opts, log: opts.Logger, errc: make(chan error, 2)}
 	var err error
 	if opts.DecisionLog.Path != "" {
@@ -125,7 +134,6 @@ func New(opts Options) (*Server, error) {
 	s.health = health.NewServer()
 	s.reload = &reloader{src: opts.Source, key: opts.VerifyKey, log: opts.Logger, metrics: s.metrics,
 		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing}
-	s.setServing(false)
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
 		s.closeLog()
@@ -149,7 +157,7 @@ func New(opts Options) (*Server, error) {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource()}
+	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock}
 	pb.RegisterAuthorizationServiceServer(s.grpc, s.authz)
 	pb.RegisterAdminServiceServer(s.grpc, newAdminService(s.reload, time.Now()))
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -158,6 +166,7 @@ func New(opts Options) (*Server, error) {
 		opts.Extra(s.grpc, s)
 	}
 	srvMetrics.InitializeMetrics(s.grpc)
+	s.setServing(false)
 
 	// Activate what is active now before answering anything, so a
 	// restarted replica never answers UNAVAILABLE when a bundle exists.
@@ -182,17 +191,25 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// setServing ties gRPC health to bundle state: SERVING only while a bundle
-// is active.
+// setServing ties gRPC health to bundle state: the server as a whole ("")
+// and every decision service registered on it are SERVING only while a
+// bundle is active.
 func (s *Server) setServing(ok bool) {
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if ok {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	for _, svc := range []string{"", pb.AuthorizationService_ServiceDesc.ServiceName, "envoy.service.auth.v3.Authorization"} {
-		s.health.SetServingStatus(svc, st)
+	s.health.SetServingStatus("", st)
+	for name := range s.grpc.GetServiceInfo() {
+		if name != healthpb.Health_ServiceDesc.ServiceName && !strings.HasPrefix(name, "grpc.reflection.") {
+			s.health.SetServingStatus(name, st)
+		}
 	}
 }
+
+// Registerer is where in-process front ends register metrics of their own,
+// served with the PDP's on the metrics listener.
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.registry }
 
 // Addr is the gRPC listener's address.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
@@ -313,10 +330,12 @@ type Result struct {
 // Decide decides the request build makes exactly as Authorize does: it is
 // counted in the metrics and recorded in the decision log. build receives
 // the snapshot that will decide, so that a front end can look entities up
-// (BySPIFFEID) in the same bundle; an error from build is returned as it
-// is. Decide fails with gRPC UNAVAILABLE when no bundle is active. In-process
-// front ends (the Envoy ext_authz adapter) use it.
-func (s *Server) Decide(ctx context.Context, build func(*engine.Snapshot) (*engine.Request, error)) (Result, error) {
+// (BySPIFFEID) in the same bundle, and the decision instant, so that a
+// context's time agrees with the one grants are judged at; an error from
+// build is returned as it is. Decide fails with gRPC UNAVAILABLE when no
+// bundle is active. In-process front ends (the Envoy ext_authz adapter)
+// use it.
+func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, now time.Time) (*engine.Request, error)) (Result, error) {
 	cur := s.reload.current.Load()
 	if cur == nil {
 		return Result{}, errUnavailable
@@ -325,10 +344,12 @@ func (s *Server) Decide(ctx context.Context, build func(*engine.Snapshot) (*engi
 		return Result{}, wire.Status(err)
 	}
 	start := time.Now()
-	req, err := build(cur.snap)
+	now := s.opts.Clock()
+	req, err := build(cur.snap, now)
 	if err != nil {
 		return Result{}, err
 	}
+	req.Time = now
 	d, id := s.authz.decide(ctx, cur, req, start)
 	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

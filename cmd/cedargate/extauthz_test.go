@@ -57,8 +57,10 @@ func TestServeExtauthzFlags(t *testing.T) {
 func TestServeExtauthz(t *testing.T) {
 	dir := t.TempDir()
 	storeDir, dlog := filepath.Join(dir, "store"), filepath.Join(dir, "decisions.log")
-	if r := cedargate(t, "build", filepath.Join("..", "..", "examples", "acme"), "--env", "prod", "--store", storeDir,
-		"--activate", "--revision", "r1", "--now", refDate); r.code != 0 {
+	// The server decides by the clock, so the repository is dated from
+	// today (examples/acme's grants expire in 2027).
+	if r := cedargate(t, "build", scaffoldToday(t), "--env", "prod", "--store", storeDir,
+		"--activate", "--revision", "r1"); r.code != 0 {
 		t.Fatalf("build: %+v", r)
 	}
 
@@ -67,7 +69,7 @@ func TestServeExtauthz(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "serve", "--store", storeDir, "--listen", "127.0.0.1:0", "--metrics-listen", "",
-		"--decision-log", dlog, "--extauthz", "--extauthz-namespace", "Acme")
+		"--decision-log", dlog, "--extauthz", "--extauthz-namespace", "App")
 	cmd.Env = append(os.Environ(), "CEDARGATE_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -116,12 +118,12 @@ func TestServeExtauthz(t *testing.T) {
 	defer cancel()
 	resp, err := authv3.NewAuthorizationClient(cc).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Source: &authv3.AttributeContext_Peer{
-			Principal: "spiffe://acme.example/prod/ns/payments/sa/settlement-worker",
+			Principal: "spiffe://example.org/prod/deployer",
 			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
 				Address: "10.20.8.15", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}}}},
 		},
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Method: "GET", Path: "/v1/balances", Host: "ledger:8080",
+			Method: "GET", Path: "/v1/status", Host: "api:8080",
 		}},
 	}})
 	if err != nil || codes.Code(resp.GetStatus().GetCode()) != codes.OK {

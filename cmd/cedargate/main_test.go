@@ -55,14 +55,23 @@ func cedargate(t *testing.T, args ...string) result {
 // depend on the day the tests run.
 const refDate = "2026-11-23"
 
-// scaffold writes `cedargate init`'s repository dated refDate into a new
-// directory.
-func scaffold(t *testing.T) string {
+// scaffoldToday writes `cedargate init`'s repository, dated from today as
+// init dates it, into a new directory. Tests that serve decisions by the
+// clock use it, so that its grants are live whenever the tests run.
+func scaffoldToday(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	if r := cedargate(t, "init", dir); r.code != 0 {
 		t.Fatalf("init: %+v", r)
 	}
+	return dir
+}
+
+// scaffold writes `cedargate init`'s repository dated refDate into a new
+// directory, for tests that judge guardrails with --now refDate.
+func scaffold(t *testing.T) string {
+	t.Helper()
+	dir := scaffoldToday(t)
 	// init dates the repository from the clock; rewrite the dates to the
 	// reference date so the guardrails judge them as of refDate.
 	ref, _ := time.Parse(time.DateOnly, refDate)

@@ -76,9 +76,9 @@ func serve(t *testing.T, args ...string) *served {
 // decisions over gRPC, stops it with SIGTERM and checks that every decision
 // answered is in the decision log, with the revision that made it.
 func TestServeRecordsEveryDecisionBeforeSIGTERM(t *testing.T) {
-	dir := scaffold(t)
+	dir := scaffoldToday(t)
 	storeDir := filepath.Join(t.TempDir(), "store")
-	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--now", refDate, "--revision", "r1"); r.code != 0 {
+	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--revision", "r1"); r.code != 0 {
 		t.Fatalf("build: %+v", r)
 	}
 	logFile := filepath.Join(t.TempDir(), "decisions.log")
@@ -143,9 +143,9 @@ func TestServeRecordsEveryDecisionBeforeSIGTERM(t *testing.T) {
 // status commands and lists its services through server reflection, as
 // grpcurl does.
 func TestCheckStatusAndReflection(t *testing.T) {
-	dir := scaffold(t)
+	dir := scaffoldToday(t)
 	storeDir := filepath.Join(t.TempDir(), "store")
-	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--now", refDate, "--revision", "r1"); r.code != 0 {
+	if r := cedargate(t, "build", dir, "--env", "prod", "--store", storeDir, "--activate", "--revision", "r1"); r.code != 0 {
 		t.Fatalf("build: %+v", r)
 	}
 	s := serve(t, "--store", storeDir, "--decision-log", "")

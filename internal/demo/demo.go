@@ -29,9 +29,10 @@ import (
 )
 
 // ReferenceDate is the instant examples/acme is written for: its review,
-// rotation and expiry dates are relative to it, so the demo judges the
-// guardrails as of this date and the example keeps building as the
-// calendar moves. Decisions still use the clock, as in production.
+// rotation and expiry dates are relative to it. The demo judges the
+// guardrails and makes its decisions as of this date (its PDP's clock
+// starts there), so it shows the same thing whenever it runs; a
+// production PDP uses the real clock.
 var ReferenceDate = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 // Options configure a demo run.
@@ -108,8 +109,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	logPath := filepath.Join(work, "decisions.log")
+	started := time.Now()
 	srv, err := pdp.New(pdp.Options{
 		Source: st, Listen: "127.0.0.1:0",
+		Clock:  func() time.Time { return ReferenceDate.Add(time.Since(started)) },
 		DecisionLog: decisionlog.Options{Path: logPath, OnFull: decisionlog.Block},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -119,7 +122,8 @@ func Run(ctx context.Context, opts Options) error {
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx) }()
-	fmt.Fprintf(out, "\n== 2. serve it: PDP on %s, bundle %s (%s)\n", srv.Addr(), m.Revision, bundle.ShortDigest(built.Bundle.Digest))
+	fmt.Fprintf(out, "\n== 2. serve it: PDP on %s, bundle %s (%s), its clock set to %s\n", srv.Addr(), m.Revision,
+		bundle.ShortDigest(built.Bundle.Digest), ReferenceDate.Format(time.DateOnly))
 
 	fmt.Fprintf(out, "\n== 3. ask it over gRPC\n")
 	askErr := ask(ctx, srv.Addr().String(), out)
@@ -151,7 +155,7 @@ func ask(ctx context.Context, addr string, out io.Writer) error {
 	}
 	defer conn.Close()
 	c := client.New(conn)
-	now, err := types.ParseDatetime(time.Now().UTC().Format("2006-01-02T15:04:05Z"))
+	now, err := types.ParseDatetime(ReferenceDate.Format("2006-01-02T15:04:05Z"))
 	if err != nil {
 		return err
 	}
@@ -186,7 +190,7 @@ func ask(ctx context.Context, addr string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "      because %s\n", strings.Join(by, "; "))
 		if d.Allow != s.want {
-			fmt.Fprintf(out, "      (the example expected %v: its dates are relative to %s and may have passed)\n", map[bool]string{true: "allow", false: "deny"}[s.want], ReferenceDate.Format(time.DateOnly))
+			return fmt.Errorf("scenario %d: the PDP answered %v, the example expects the opposite", i+1, d.Allow)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -24,7 +25,7 @@ import (
 // Decider decides a request exactly as the PDP's Authorize does: counted,
 // logged, against one snapshot. [*pdp.Server] is the one that serves.
 type Decider interface {
-	Decide(ctx context.Context, build func(*engine.Snapshot) (*engine.Request, error)) (pdp.Result, error)
+	Decide(ctx context.Context, build func(snap *engine.Snapshot, now time.Time) (*engine.Request, error)) (pdp.Result, error)
 }
 
 var _ Decider = (*pdp.Server)(nil)
@@ -36,6 +37,10 @@ type Service struct {
 	m   *Mapper
 	d   Decider
 	log *slog.Logger
+	// refusals counts requests answered without a decision, by reason
+	// (invalid: malformed or oversized; refused: not mapped), which the
+	// decision metrics and log cannot show.
+	refusals *prometheus.CounterVec
 }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
@@ -47,16 +52,24 @@ func NewService(m *Mapper, d Decider, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{m: m, d: d, log: log}
+	return &Service{m: m, d: d, log: log, refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cedargate_extauthz_refusals_total",
+		Help: "ext_authz requests answered without a decision, by reason: invalid (malformed or oversized) or refused (not mapped).",
+	}, []string{"reason"})}
 }
 
 // Extra returns a function for pdp.Options.Extra that registers the Check
-// service on the PDP's gRPC server, deciding with that PDP. The server
-// already reports the service's health ("envoy.service.auth.v3.Authorization")
-// as SERVING exactly while a bundle is active.
+// service on the PDP's gRPC server, deciding with that PDP, and its
+// refusal counter on the PDP's metrics. The server reports the service's
+// health ("envoy.service.auth.v3.Authorization") as SERVING exactly while
+// a bundle is active.
 func Extra(m *Mapper, log *slog.Logger) func(*grpc.Server, *pdp.Server) {
 	return func(g *grpc.Server, s *pdp.Server) {
-		authv3.RegisterAuthorizationServer(g, NewService(m, s, log))
+		svc := NewService(m, s, log)
+		svc.refusals.WithLabelValues("invalid")
+		svc.refusals.WithLabelValues("refused")
+		s.Registerer().MustRegister(svc.refusals)
+		authv3.RegisterAuthorizationServer(g, svc)
 	}
 }
 
@@ -81,9 +94,9 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		built *engine.Request
 		ref   bundle.Ref
 	)
-	res, err := s.d.Decide(ctx, func(snap *engine.Snapshot) (*engine.Request, error) {
+	res, err := s.d.Decide(ctx, func(snap *engine.Snapshot, now time.Time) (*engine.Request, error) {
 		ref = snap.Ref()
-		r, err := s.m.Build(snap, req, time.Now())
+		r, err := s.m.Build(snap, req, now)
 		built = r
 		return r, err
 	})
@@ -156,6 +169,7 @@ func (s *Service) decided(res pdp.Result, req *engine.Request) *authv3.CheckResp
 // The reason goes to Envoy (status message and metadata, for its logs),
 // never to the client: the client gets a bare 400 or 403.
 func (s *Service) refused(code codes.Code, httpCode typev3.StatusCode, word, reason string, ref bundle.Ref) *authv3.CheckResponse {
+	s.refusals.WithLabelValues(word).Inc()
 	body := "access denied\n"
 	if httpCode == typev3.StatusCode_BadRequest {
 		body = "bad request\n"
