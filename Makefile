@@ -7,6 +7,9 @@ GO          ?= go
 BUF         ?= $(GO) tool -modfile=tools/buf.mod buf
 STATICCHECK ?= $(GO) tool -modfile=tools/staticcheck.mod staticcheck
 PROTOC_GEN  ?= $(GO) tool -modfile=tools/protoc-gen.mod
+# grpcurl is used by docs/api.md's examples, which cmd/cedargate's
+# TestAPIDocExamples runs against a real PDP.
+GRPCURL     ?= $(GO) tool -modfile=tools/grpcurl.mod grpcurl
 
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X github.com/cedargate/cedargate/internal/version.Version=$(VERSION)
@@ -73,3 +76,4 @@ tools:
 	$(PROTOC_GEN) protoc-gen-go --version
 	$(PROTOC_GEN) protoc-gen-go-grpc --version
 	$(STATICCHECK) -version
+	$(GRPCURL) -version

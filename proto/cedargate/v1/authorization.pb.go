@@ -391,8 +391,12 @@ func (x *EvaluationError) GetMessage() string {
 type BatchAuthorizeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The requests, each validated and decided as by Authorize. Absent or
-	// empty yields an empty BatchAuthorizeResponse.responses. The number of
-	// requests is bounded only by the server's maximum message size.
+	// empty yields an empty BatchAuthorizeResponse.responses. At most the
+	// server's batch limit (100 by default; `cedargate serve --max-batch`):
+	// a longer batch is rejected with INVALID_ARGUMENT naming `requests`,
+	// and no request is decided. Each request is also held to the per-request
+	// limits, and the whole message to the server's maximum message size
+	// (RESOURCE_EXHAUSTED).
 	Requests      []*AuthorizeRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
