@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"os"
@@ -163,7 +164,7 @@ func TestSignatures(t *testing.T) {
 	}
 	unsignedArchive, _ := Encode(sample())
 
-	if b, err := Decode(bytes.NewReader(signedArchive), DecodeOptions{VerifyKey: pub}); err != nil || b.Signature.KeyID != KeyID(pub) {
+	if b, err := Decode(bytes.NewReader(signedArchive), DecodeOptions{VerifyKeys: []ed25519.PublicKey{pub}}); err != nil || b.Signature.KeyID != KeyID(pub) {
 		t.Fatalf("valid signature refused: %v", err)
 	}
 	for name, tc := range map[string]struct {
@@ -176,7 +177,7 @@ func TestSignatures(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			k, _ := ParsePublicKey(tc.key)
-			_, err := Decode(bytes.NewReader(tc.archive), DecodeOptions{VerifyKey: k})
+			_, err := Decode(bytes.NewReader(tc.archive), DecodeOptions{VerifyKeys: []ed25519.PublicKey{k}})
 			if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Decode error = %v, want ErrSignature containing %q", err, tc.want)
 			}
@@ -223,4 +224,41 @@ func TestOpenSSLKeys(t *testing.T) {
 	if err := Verify(b, p); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestVerifyAnyAcceptsEitherKeyOfARotation checks that a bundle signed with
+// the old key still verifies while both keys are trusted, and that the
+// error names the signing key when neither is.
+func TestVerifyAnyAcceptsEitherKeyOfARotation(t *testing.T) {
+	oldPriv, oldPub := keyPair(t)
+	_, newPub := keyPair(t)
+	_, otherPub := keyPair(t)
+	b := sample()
+	if err := Sign(b, oldPriv); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyAny(b, []ed25519.PublicKey{newPub, oldPub}); err != nil {
+		t.Fatalf("old-key bundle with both keys trusted: %v", err)
+	}
+	err := VerifyAny(b, []ed25519.PublicKey{newPub, otherPub})
+	if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "signed by key "+KeyID(oldPub)+", which is not one of the 2 keys trusted") {
+		t.Fatalf("untrusted signer: %v", err)
+	}
+}
+
+func keyPair(t *testing.T) (ed25519.PrivateKey, ed25519.PublicKey) {
+	t.Helper()
+	privPEM, pubPEM, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ParsePrivateKey(privPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, pub
 }

@@ -20,8 +20,9 @@ type DecodeOptions struct {
 	// Digest, when set, is the digest the bundle must have (for example the
 	// one an active pointer names).
 	Digest string
-	// VerifyKey, when set, requires a valid signature by this key.
-	VerifyKey ed25519.PublicKey
+	// VerifyKeys, when set, require a valid signature by one of these keys
+	// (several, so that bundles signed before a key rotation still load).
+	VerifyKeys []ed25519.PublicKey
 	// MaxSize limits the uncompressed size; zero means DefaultMaxSize.
 	MaxSize int64
 }
@@ -36,7 +37,7 @@ var ErrSignature = errors.New("signature verification failed")
 // Decode reads a bundle archive written by Encode and verifies it: every
 // file is listed in SHA256SUMS with the right hash, nothing else is in the
 // archive, the digest matches opts.Digest when given and the signature
-// verifies when opts.VerifyKey is given. A bundle that fails any check is
+// verifies with one of opts.VerifyKeys when they are given. A bundle that fails any check is
 // not returned.
 func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	maxSize := opts.MaxSize
@@ -72,8 +73,8 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		}
 		b.Signature = &sig
 	}
-	if opts.VerifyKey != nil {
-		if err := Verify(b, opts.VerifyKey); err != nil {
+	if len(opts.VerifyKeys) > 0 {
+		if err := VerifyAny(b, opts.VerifyKeys); err != nil {
 			return nil, fmt.Errorf("reading bundle: %w", err)
 		}
 	}

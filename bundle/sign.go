@@ -67,6 +67,28 @@ func Verify(b *Bundle, pub ed25519.PublicKey) error {
 	return nil
 }
 
+// VerifyAny checks that b carries a valid signature by one of keys. The
+// error, when none verifies, names the key the bundle says signed it.
+func VerifyAny(b *Bundle, keys []ed25519.PublicKey) error {
+	var first error
+	for _, k := range keys {
+		err := Verify(b, k)
+		if err == nil {
+			return nil
+		}
+		if first == nil || (b.Signature != nil && KeyID(k) == b.Signature.KeyID) {
+			first = err
+		}
+	}
+	if first == nil {
+		return fmt.Errorf("%w: no verification key", ErrSignature)
+	}
+	if len(keys) > 1 && b.Signature != nil {
+		return fmt.Errorf("%w: signed by key %s, which is not one of the %d keys trusted", ErrSignature, b.Signature.KeyID, len(keys))
+	}
+	return first
+}
+
 // GenerateKey returns a new ed25519 key pair as PEM: the private key in
 // PKCS #8 and the public key in SubjectPublicKeyInfo form, the formats
 // `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` use.

@@ -67,7 +67,11 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 		return nil, wire.Status(err)
 	}
 	resp := &pb.BatchAuthorizeResponse{Bundle: cur.wire, Responses: make([]*pb.AuthorizeResponse, len(reqs))}
+	// One decision instant for the whole batch, as one snapshot: the
+	// answers are consistent with each other even across a grant's expiry.
+	now := a.clock()
 	for i, r := range reqs {
+		r.Time = now
 		// A batch that outlives its deadline stops: the caller is gone,
 		// and a partial batch is never returned.
 		if err := ctx.Err(); err != nil {

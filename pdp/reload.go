@@ -49,7 +49,7 @@ const historySize = 20
 // metrics.
 type reloader struct {
 	src      Source
-	key      ed25519.PublicKey
+	keys     []ed25519.PublicKey
 	log      *slog.Logger
 	metrics  *metrics
 	current  atomic.Pointer[served]
@@ -60,13 +60,17 @@ type reloader struct {
 	mu          sync.Mutex
 	history     []activation // newest first
 	lastFailure *activation
-	// failed is the pointer whose activation failed last; the same pointer
-	// is not retried (stored bundles never change), a new one is.
+	// failed is the pointer whose activation failed last. The periodic poll
+	// does not retry it, so a broken bundle costs one attempt per change
+	// rather than one per poll; a change notification (a rollout, even of
+	// the same revision, or a sync tool rewriting the pointer) does, since
+	// the failure may have been temporary (a bundle file not there yet).
 	failed store.Pointer
 }
 
 // sync activates the source's active bundle if it is not the one served.
-func (r *reloader) sync() {
+// retry says whether to try a pointer whose activation failed last.
+func (r *reloader) sync(retry bool) {
 	p, err := r.src.Active()
 	if errors.Is(err, store.ErrNoActive) {
 		return
@@ -79,14 +83,14 @@ func (r *reloader) sync() {
 		return
 	}
 	r.mu.Lock()
-	skip := r.failed == p
+	skip := !retry && r.failed == p
 	r.mu.Unlock()
 	if skip {
 		return
 	}
 	start := time.Now()
 	ref := bundle.Ref{Revision: p.Revision, Digest: p.Digest}
-	b, err := r.src.Load(p, r.key)
+	b, err := r.src.Load(p, r.keys)
 	if err != nil {
 		r.failPointer(p, ref, start, err)
 		return
@@ -185,9 +189,9 @@ func (r *reloader) run(ctx context.Context, changes <-chan struct{}) {
 					break quiet
 				}
 			}
-			r.sync()
+			r.sync(true)
 		case <-tick:
-			r.sync()
+			r.sync(false)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -40,9 +41,10 @@ type Options struct {
 	MetricsListen string
 	// DecisionLog configures the decision log; an empty Path turns it off.
 	DecisionLog decisionlog.Options
-	// VerifyKey, when set, makes the PDP refuse bundles without a valid
-	// signature by this key.
-	VerifyKey ed25519.PublicKey
+	// VerifyKeys, when set, make the PDP refuse bundles without a valid
+	// signature by one of these keys. Keeping the old key beside the new one
+	// during a key rotation lets rollbacks to older bundles work.
+	VerifyKeys []ed25519.PublicKey
 	// Limits bound each request; zero fields take wire's defaults.
 	Limits wire.Limits
 	// MaxRecvMsgBytes bounds a request message; default 4 MiB.
@@ -87,6 +89,9 @@ type Server struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	errc    chan error
+	// stopping turns /readyz unready as shutdown begins, as gRPC health
+	// turns NOT_SERVING.
+	stopping atomic.Bool
 }
 
 // New builds a PDP: it opens the decision log, binds the listeners,
@@ -132,7 +137,7 @@ func New(opts Options) (*Server, error) {
 		return float64(s.dlog.Dropped())
 	})
 	s.health = health.NewServer()
-	s.reload = &reloader{src: opts.Source, key: opts.VerifyKey, log: opts.Logger, metrics: s.metrics,
+	s.reload = &reloader{src: opts.Source, keys: opts.VerifyKeys, log: opts.Logger, metrics: s.metrics,
 		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing}
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
@@ -147,7 +152,11 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 
-	srvMetrics := grpcprom.NewServerMetrics()
+	// The handling-time histogram gives end-to-end RPC latency, which the
+	// decision histogram (decode to answer) does not.
+	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets([]float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 1}),
+	))
 	s.metrics.registry.MustRegister(srvMetrics)
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
@@ -170,7 +179,7 @@ func New(opts Options) (*Server, error) {
 
 	// Activate what is active now before answering anything, so a
 	// restarted replica never answers UNAVAILABLE when a bundle exists.
-	s.reload.sync()
+	s.reload.sync(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	changes, err := opts.Source.Watch(ctx, func(err error) { s.log.Warn("watching bundle source", "error", err.Error()) })
@@ -241,6 +250,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if s.stopping.Load() {
+				http.Error(w, "shutting down", http.StatusServiceUnavailable)
+				return
+			}
 			if !s.Serving() {
 				http.Error(w, "no active bundle", http.StatusServiceUnavailable)
 				return
@@ -278,6 +291,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		s.stopping.Store(true)
 		s.health.Shutdown()
 		done := make(chan struct{})
 		go func() {

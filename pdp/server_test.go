@@ -3,6 +3,7 @@ package pdp_test
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -213,7 +214,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, st, func(o *pdp.Options) { o.VerifyKey = pub })
+	h := start(t, st, func(o *pdp.Options) { o.VerifyKeys = []ed25519.PublicKey{pub} })
 	ctx := context.Background()
 	if d, err := h.client.Authorize(ctx, readPlan()); err != nil || !d.Allow {
 		t.Fatalf("signed bundle: %+v %v", d, err)
@@ -239,7 +240,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	buildInto(t, corruptDir, "deny", priv)
-	h2 := start(t, cst, func(o *pdp.Options) { o.VerifyKey = pub })
+	h2 := start(t, cst, func(o *pdp.Options) { o.VerifyKeys = []ed25519.PublicKey{pub} })
 	path := filepath.Join(corruptDir, store.BundlesDir, "deny.tar.gz")
 	data, _ := os.ReadFile(path)
 	if err := os.WriteFile(path, data[:len(data)-40], 0o644); err != nil {
@@ -469,4 +470,73 @@ func TestGracefulShutdownFlushesTheDecisionLog(t *testing.T) {
 			t.Fatalf("decision %s is not in the log after shutdown", id)
 		}
 	}
+}
+
+// TestServeWaitsForAStoreToBeCreated starts a PDP on an empty directory, as
+// on a freshly provisioned volume, and checks it serves once a build
+// creates the store there and activates a bundle.
+func TestServeWaitsForAStoreToBeCreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "volume")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := store.OpenForServing(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, empty, nil)
+	if _, err := h.client.Authorize(context.Background(), readPlan()); status.Code(err) != codes.Unavailable {
+		t.Fatalf("on an empty volume: %v, want UNAVAILABLE", err)
+	}
+	st := buildInto(t, dir, "allow", nil)
+	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first bundle on the new store", func() bool {
+		d, err := h.client.Authorize(context.Background(), readPlan())
+		return err == nil && d.Allow
+	})
+}
+
+// TestFailedActivationIsRetriedOnTheNextChange points the store at a
+// bundle file that is not there yet (as a sync tool may, writing the
+// pointer before the bundle), then adds the file and writes the same
+// pointer again: the PDP must retry the revision it failed on and serve it.
+func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", nil)
+	buildInto(t, dir, "deny", nil)
+	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, st, nil)
+	path := filepath.Join(dir, store.BundlesDir, "deny.tar.gz")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".later"); err != nil {
+		t.Fatal(err)
+	}
+	ptr, _ := json.Marshal(map[string]string{"revision": "deny", "digest": digestOf(t, data), "time": t0.Format(time.RFC3339), "action": "rollout"})
+	pointer := filepath.Join(dir, store.ActiveFile)
+	if err := os.WriteFile(pointer, ptr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the missing bundle to fail", func() bool {
+		return metric(t, h, `cedargate_bundle_activations_total{result="failure"}`) == "1"
+	})
+	if d, err := h.client.Authorize(context.Background(), readPlan()); err != nil || d.Bundle.Revision != "allow" {
+		t.Fatalf("after the failure: %+v %v, want allow still serving", d, err)
+	}
+	if err := os.Rename(path+".later", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pointer, ptr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the retried bundle to be served", func() bool {
+		d, err := h.client.Authorize(context.Background(), readPlan())
+		return err == nil && d.Bundle.Revision == "deny" && !d.Allow
+	})
 }

@@ -15,9 +15,9 @@ type Source interface {
 	// Active returns the pointer to the bundle that should be active, or
 	// an error wrapping store.ErrNoActive when there is none.
 	Active() (store.Pointer, error)
-	// Load reads the bundle p names and verifies its digest and, when key
-	// is set, its signature.
-	Load(p store.Pointer, key ed25519.PublicKey) (*bundle.Bundle, error)
+	// Load reads the bundle p names and verifies its digest and, when keys
+	// are given, its signature by one of them.
+	Load(p store.Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error)
 	// Watch signals on the returned channel when the active pointer may
 	// have changed, until ctx ends.
 	Watch(ctx context.Context, onError func(error)) (<-chan struct{}, error)

@@ -47,6 +47,14 @@ func (c *checker) report(rule string, pos diag.Position, object, subject, format
 func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 	var out diag.List
 	severity := severities(r.Config, &out)
+	// Crossover compares environments, so it is found once and offered to
+	// every environment's waivers: a waiver in any of them may cover it.
+	var crossover []finding
+	if len(results) > 0 {
+		c := &checker{r: r, res: results[0], v: results[0].View, now: now, g: r.Config.Guardrails}
+		c.crossover()
+		crossover = c.findings
+	}
 	for _, res := range results {
 		c := &checker{r: r, res: res, v: res.View, now: now, g: r.Config.Guardrails}
 		c.serviceAccounts()
@@ -55,9 +63,7 @@ func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 		c.broadGrants()
 		c.sharedIdentity()
 		c.orphans()
-		if res == results[0] {
-			c.crossover()
-		}
+		c.findings = append(c.findings, crossover...)
 		out.Append(c.waive(severity))
 	}
 	return out
@@ -145,8 +151,9 @@ func (c *checker) waive(severity map[string]string) diag.List {
 
 // waives reports whether a waiver's subject names the object of a finding:
 // an empty subject waives the rule everywhere; otherwise the subject is the
-// object's key (Kind/name or a policy id) or, when unambiguous enough to
-// write, the bare name of an identity object.
+// object's key (Kind/name, a grant's Entitlement/<subject>:<profile>, or a
+// policy id) or the bare name of an identity object (its key without
+// "Kind/"). A bare name never matches part of a policy id.
 func waives(subject, object string) bool {
 	if subject == "" || subject == object {
 		return true
@@ -154,8 +161,8 @@ func waives(subject, object string) bool {
 	if strings.Contains(subject, "/") {
 		return false
 	}
-	_, name, ok := strings.Cut(object, "/")
-	return ok && name == subject
+	kind, name, ok := strings.Cut(object, "/")
+	return ok && slices.Contains(repo.Kinds, repo.Kind(kind)) && name == subject
 }
 
 func orAll(s string) string {
@@ -431,25 +438,17 @@ func (c *checker) sharedIdentity() {
 }
 
 func (c *checker) orphans() {
-	members := map[string]bool{}
-	note := func(tokens []repo.Token) {
-		for _, t := range tokens {
-			if ref, err := repo.ParseRef(t.Text); err == nil {
-				members[ref.Name] = true
-			}
+	// A group has members when any entity, from identity files or entity
+	// files, has it as a parent.
+	members := map[types.EntityUID]bool{}
+	for _, e := range c.res.Entities {
+		for p := range e.Parents.All() {
+			members[p] = true
 		}
 	}
-	for _, u := range c.v.Users {
-		note(u.Groups)
-	}
-	for _, s := range c.v.ServiceAccounts {
-		note(s.Groups)
-	}
 	for _, g := range c.v.Groups {
-		note(g.Groups)
-	}
-	for _, g := range c.v.Groups {
-		if !members[g.Name] {
+		uid := types.NewEntityUID(types.EntityType(c.v.Config.Qualify(string(repo.KindGroup))), types.String(g.Name))
+		if !members[uid] {
 			c.report(OrphanObject, g.Pos, g.Key(), g.Label(), "has no members in environment %q", c.v.Env)
 		}
 	}

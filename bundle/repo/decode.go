@@ -271,8 +271,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 		}
 		if e.IsGrant() {
 			e.display = e.Subject + ":" + e.Profile
-		} else {
+		} else if e.Subject != "" {
 			e.display = e.Rule + ":" + e.Subject
+		} else {
+			e.display = e.Rule
 		}
 		obj = e
 	}

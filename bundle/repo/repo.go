@@ -11,6 +11,7 @@ package repo
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -194,6 +195,10 @@ func digestFiles(files []*File) string {
 // layer (has identity files), as opposed to being a plain Cedar project.
 func (r *Repo) HasIdentities() bool { return len(r.identities) > 0 }
 
+// ErrEnv is wrapped by CheckEnv's errors: the environment asked for does
+// not fit the repository.
+var ErrEnv = errors.New("environment")
+
 // CheckEnv returns the environment to build: env itself when declared, or
 // "" when the repository declares none. It fails when env is required and
 // missing or unknown.
@@ -201,13 +206,13 @@ func (r *Repo) CheckEnv(env string) (string, error) {
 	envs := r.Config.Environments
 	switch {
 	case len(envs) == 0 && env != "":
-		return "", fmt.Errorf("--env %s: %s declares no environments", env, ConfigFile)
+		return "", fmt.Errorf("%w: --env %s: %s declares no environments", ErrEnv, env, ConfigFile)
 	case len(envs) == 0:
 		return "", nil
 	case env == "":
-		return "", fmt.Errorf("--env is required: %s declares environments %s", ConfigFile, strings.Join(envs, ", "))
+		return "", fmt.Errorf("%w: --env is required: %s declares environments %s", ErrEnv, ConfigFile, strings.Join(envs, ", "))
 	case !slices.Contains(envs, env):
-		return "", fmt.Errorf("--env %s: not one of the environments in %s (%s)", env, ConfigFile, strings.Join(envs, ", "))
+		return "", fmt.Errorf("%w: --env %s: not one of the environments in %s (%s)", ErrEnv, env, ConfigFile, strings.Join(envs, ", "))
 	}
 	return env, nil
 }

@@ -91,18 +91,58 @@ func ValidRevision(rev string) bool { return revisionRE.MatchString(rev) }
 
 // Open opens an existing store.
 func Open(dir string) (*Store, error) {
+	env, err := readMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{dir: dir, env: env}, nil
+}
+
+func readMeta(dir string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, MetaFile))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is not a bundle store (no %s); `cedargate build --store %s` creates one", dir, MetaFile, dir)
+			return "", fmt.Errorf("%s is not a bundle store (no %s); `cedargate build --store %s` creates one", dir, MetaFile, dir)
 		}
-		return nil, fmt.Errorf("opening store: %w", err)
+		return "", fmt.Errorf("opening store: %w", err)
 	}
 	var m meta
 	if err := json.Unmarshal(data, &m); err != nil || m.Environment == "" {
-		return nil, fmt.Errorf("opening store: %s is damaged: %v", filepath.Join(dir, MetaFile), err)
+		return "", fmt.Errorf("opening store: %s is damaged: %v", filepath.Join(dir, MetaFile), err)
 	}
-	return &Store{dir: dir, env: m.Environment}, nil
+	return m.Environment, nil
+}
+
+// OpenForServing opens the store a PDP serves. The directory must exist,
+// but it may not be a store yet: a freshly provisioned volume is empty
+// until the first build writes to it, and a PDP started on it waits
+// (answering UNAVAILABLE) instead of failing. Only reading methods (Active,
+// Load, Watch) may be used on it.
+func OpenForServing(dir string) (*Store, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("opening store: %s is not a directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, MetaFile)); err != nil {
+		return &Store{dir: dir}, nil
+	}
+	env, err := readMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{dir: dir, env: env}, nil
+}
+
+// environment returns the store's environment, reading store.json if a
+// store opened for serving had none yet.
+func (s *Store) environment() (string, error) {
+	if s.env != "" {
+		return s.env, nil
+	}
+	return readMeta(s.dir)
 }
 
 // Create opens the store at dir for env, creating it when dir does not
@@ -193,8 +233,8 @@ func (s *Store) read(rev string) (*bundle.Bundle, error) {
 }
 
 // Load reads and verifies the bundle p names: its digest must be p's and,
-// when key is set, it must carry a valid signature by key.
-func (s *Store) Load(p Pointer, key ed25519.PublicKey) (*bundle.Bundle, error) {
+// when keys are given, it must carry a valid signature by one of them.
+func (s *Store) Load(p Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error) {
 	if !ValidRevision(p.Revision) {
 		return nil, fmt.Errorf("revision %q is not valid", p.Revision)
 	}
@@ -202,12 +242,16 @@ func (s *Store) Load(p Pointer, key ed25519.PublicKey) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, err)
 	}
-	b, err := bundle.Decode(bytes.NewReader(data), bundle.DecodeOptions{Digest: p.Digest, VerifyKey: key})
+	b, err := bundle.Decode(bytes.NewReader(data), bundle.DecodeOptions{Digest: p.Digest, VerifyKeys: keys})
 	if err != nil {
 		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, err)
 	}
-	if b.Manifest.Revision != p.Revision || b.Manifest.Environment != s.env {
-		return nil, fmt.Errorf("loading bundle %s: it says it is revision %q of environment %q", p.Revision, b.Manifest.Revision, b.Manifest.Environment)
+	env, err := s.environment()
+	if err != nil {
+		return nil, err
+	}
+	if b.Manifest.Revision != p.Revision || b.Manifest.Environment != env {
+		return nil, fmt.Errorf("loading bundle %s: it says it is revision %q of environment %q, in a store of %q", p.Revision, b.Manifest.Revision, b.Manifest.Environment, env)
 	}
 	return b, nil
 }

@@ -151,3 +151,32 @@ func TestBrokenInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageErrors checks the exit code and message of command lines that
+// are wrong rather than repositories that are.
+func TestUsageErrors(t *testing.T) {
+	dir := scaffold(t)
+	store := filepath.Join(t.TempDir(), "store")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown command", []string{"biuld", dir}, `unknown command "biuld"`},
+		{"unknown flag", []string{"lint", dir, "--evn", "prod"}, "unknown flag: --evn"},
+		{"missing argument", []string{"lint"}, "takes 1 argument(s)"},
+		{"env required", []string{"build", dir, "--store", store, "--now", refDate}, "--env is required: cedargate.yaml declares environments dev, prod"},
+		{"env not declared", []string{"build", dir, "--env", "staging", "--store", store, "--now", refDate}, "--env staging: not one of the environments in cedargate.yaml (dev, prod)"},
+		{"store required", []string{"build", dir, "--env", "prod"}, "--store is required"},
+		{"bad --now", []string{"lint", dir, "--now", "tomorrow"}, `--now: "tomorrow" is not a date`},
+		{"client cert without CA", []string{"status", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "--tls-cert and --tls-key need --tls-ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := cedargate(t, tt.args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", r.code, r.stderr, exitUsage, tt.want)
+			}
+		})
+	}
+}

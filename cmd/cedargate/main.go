@@ -11,16 +11,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 // Exit codes, documented in docs/cli.md.
 const (
 	exitOK       = 0
-	exitProblems = 1 // the repository has problems, a test failed, or check's decision is deny
-	exitUsage    = 2 // bad command line
+	exitProblems = 1 // the repository has problems (a dirty work tree too), a test failed, check's decision is deny, or status finds drift
+	exitUsage    = 2 // bad command line, including an --env the repository does not declare
 	exitFailure  = 3 // the command could not do its work (I/O, store, network)
 )
 
@@ -52,9 +55,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cedargate: %v\n", c.err)
 		}
 		return c.code
-	case errors.As(err, &u), isFlagError(err):
+	case errors.As(err, &u), isFlagError(err), strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintf(stderr, "cedargate: %v\nRun 'cedargate --help' for usage.\n", err)
 		return exitUsage
+	case errors.Is(err, repo.ErrEnv):
+		// "environment: --env ..." reads better without the sentinel's word.
+		fmt.Fprintf(stderr, "cedargate: %s\n", strings.TrimPrefix(err.Error(), repo.ErrEnv.Error()+": "))
+		return exitUsage
+	case errors.Is(err, build.ErrDirty):
+		fmt.Fprintf(stderr, "cedargate: %v\n", err)
+		return exitProblems
 	}
 	fmt.Fprintf(stderr, "cedargate: %v\n", err)
 	return exitFailure

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -30,11 +31,12 @@ import (
 
 func serveCmd() *cobra.Command {
 	var (
-		storeDir, verifyKey, logFormat, logLevel, overflow string
-		tlsCert, tlsKey, clientCA                          string
-		extauthzFile, extauthzNS                           string
-		extauthzOn                                         bool
-		opts                                               pdp.Options
+		storeDir, logFormat, logLevel, overflow string
+		verifyKeys                              []string
+		tlsCert, tlsKey, clientCA               string
+		extauthzFile, extauthzNS                string
+		extauthzOn                              bool
+		opts                                    pdp.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --store STORE --listen ADDR",
@@ -68,19 +70,13 @@ is an Envoy configuration to start from.`,
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}
-			st, err := store.Open(storeDir)
+			st, err := store.OpenForServing(storeDir)
 			if err != nil {
 				return err
 			}
 			opts.Source = st
-			if verifyKey != "" {
-				data, err := os.ReadFile(verifyKey)
-				if err != nil {
-					return fmt.Errorf("--verify-key: %w", err)
-				}
-				if opts.VerifyKey, err = bundle.ParsePublicKey(data); err != nil {
-					return fmt.Errorf("--verify-key %s: %w", verifyKey, err)
-				}
+			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
+				return err
 			}
 			switch overflow {
 			case "drop":
@@ -108,9 +104,11 @@ is an Envoy configuration to start from.`,
 	f.StringVar(&overflow, "decision-log-overflow", "drop", "when the decision log buffer is full: drop (and count) or block (up to --decision-log-block-timeout, then drop and count)")
 	f.IntVar(&opts.DecisionLog.BufferSize, "decision-log-buffer", decisionlog.DefaultBufferSize, "decision log buffer, in entries")
 	f.DurationVar(&opts.DecisionLog.BlockTimeout, "decision-log-block-timeout", decisionlog.DefaultBlockTimeout, "longest a decision waits for room in the decision log buffer in block mode")
-	f.IntVar(&opts.DecisionLog.MaxSizeMB, "decision-log-max-size", decisionlog.DefaultMaxSizeMB, "rotate the decision log file at this size, in MB")
+	f.IntVar(&opts.DecisionLog.MaxSizeMB, "decision-log-max-size", decisionlog.DefaultMaxSizeMB, "rotate the decision log file at this size, in MiB")
 	f.IntVar(&opts.DecisionLog.MaxBackups, "decision-log-max-backups", 10, "rotated decision log files to keep (0: all)")
-	f.StringVar(&verifyKey, "verify-key", "", "ed25519 public key (PEM); bundles without a valid signature by it are refused")
+	f.IntVar(&opts.DecisionLog.MaxAgeDays, "decision-log-max-age", 0, "delete rotated decision log files older than this many days (0: keep them)")
+	f.BoolVar(&opts.DecisionLog.Compress, "decision-log-compress", false, "gzip rotated decision log files")
+	f.StringArrayVar(&verifyKeys, "verify-key", nil, "ed25519 public key (PEM); bundles without a valid signature by one of the keys given are refused (repeat for several, e.g. during a key rotation)")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve gRPC over TLS with this certificate (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	f.StringVar(&clientCA, "client-ca", "", "require client certificates signed by this CA (mTLS); the decision log then records the caller's identity")
@@ -118,6 +116,8 @@ is an Envoy configuration to start from.`,
 	f.IntVar(&opts.Limits.MaxDepth, "max-value-depth", 0, "deepest value nesting per request (0: default 16)")
 	f.IntVar(&opts.Limits.MaxValues, "max-request-values", 0, "most values per request (0: default 10000)")
 	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, "most requests per BatchAuthorize (0: default 100)")
+	f.IntVar(&opts.Limits.MaxSetElements, "max-set-elements", 0, "most elements of one set value (0: default 1000)")
+	f.IntVar(&opts.Limits.MaxStringBytes, "max-string-bytes", 0, "longest string value, entity type, id or key, in bytes (0: default 65536)")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", 4<<20, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", 30*time.Second, "re-read the store this often even without a change notification (0: default, negative: never)")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "longest shutdown waits for requests in flight")
@@ -155,6 +155,23 @@ func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Lo
 		return nil, usageError{err}
 	}
 	return extauthz.Extra(m, logger), nil
+}
+
+// loadPublicKeys reads the --verify-key files.
+func loadPublicKeys(files []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--verify-key: %w", err)
+		}
+		k, err := bundle.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("--verify-key %s: %w", f, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
@@ -230,6 +247,14 @@ func (c *connFlags) addTLS(cmd *cobra.Command) {
 
 func (c *connFlags) dial() (*grpc.ClientConn, error) { return c.dialAddr(c.addr) }
 
+// validate refuses connection flags that would not do what they say.
+func (c *connFlags) validate() error {
+	if (c.certFile != "" || c.keyFile != "") && c.caFile == "" {
+		return usageError{errors.New("--tls-cert and --tls-key need --tls-ca: without it the connection is plaintext")}
+	}
+	return nil
+}
+
 func (c *connFlags) dialAddr(addr string) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if c.caFile != "" {
@@ -293,6 +318,9 @@ Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
 					r.Entities = append(r.Entities, e)
 				}
 			}
+			if err := conn.validate(); err != nil {
+				return err
+			}
 			cc, err := conn.dial()
 			if err != nil {
 				return err
@@ -325,9 +353,34 @@ Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
 func printDecision(cmd *cobra.Command, d client.Decision, asJSON bool) {
 	w := cmd.OutOrStdout()
 	if asJSON {
+		// The API's field names, as grpcurl would print the response.
+		type ref struct {
+			ID     string `json:"id"`
+			Source string `json:"source"`
+		}
+		type evalErr struct {
+			PolicyID string `json:"policy_id"`
+			Message  string `json:"message"`
+		}
+		out := struct {
+			Decision            string     `json:"decision"`
+			DeterminingPolicies []ref      `json:"determining_policies"`
+			Errors              []evalErr  `json:"errors"`
+			DecisionID          string     `json:"decision_id"`
+			Bundle              bundle.Ref `json:"bundle"`
+		}{Decision: "deny", DeterminingPolicies: []ref{}, Errors: []evalErr{}, DecisionID: d.ID, Bundle: d.Bundle}
+		if d.Allow {
+			out.Decision = "allow"
+		}
+		for _, r := range d.Reasons {
+			out.DeterminingPolicies = append(out.DeterminingPolicies, ref{r.ID, r.Source})
+		}
+		for _, e := range d.Errors {
+			out.Errors = append(out.Errors, evalErr{e.PolicyID, e.Message})
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(d)
+		_ = enc.Encode(out)
 		return
 	}
 	word := "DENY"

@@ -137,7 +137,13 @@ the expected and actual decisions and the determining policies.`,
 				return err
 			}
 			if rep.Failures.Errors() > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed\n", rep.Passed, rep.Failed)
+				msg := fmt.Sprintf("%d passed, %d failed", rep.Passed, rep.Failed)
+				// Problems in the test files or the repository kept cases
+				// from being read at all; say so rather than print "0 failed".
+				if other := rep.Failures.Errors() - rep.Failed; other > 0 {
+					msg += fmt.Sprintf(", %d other problem(s) in the repository or its test files", other)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), msg)
 				return rep.Failures.Err()
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d passed\n", rep.Passed)

@@ -20,8 +20,9 @@ profiles, entitlements, exceptions and Cedar policies kept in Git), compiles it
 into signed, versioned bundles per environment, and serves decisions from them
 over gRPC with hot reload, a decision log and Prometheus metrics.
 
-Exit codes: 0 success (check: allow), 1 problems found (check: deny),
-2 bad command line, 3 the command failed (I/O, store, network).`,
+Exit codes: 0 success (check: allow), 1 problems found (check: deny;
+status: replicas drift), 2 bad command line, 3 the command failed (I/O,
+store, network).`,
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -34,6 +34,9 @@ different revisions, or none. Exit code 1 when replicas drift, 3 when a
 replica does not answer.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := conn.validate(); err != nil {
+				return err
+			}
 			statuses := make([]*pb.GetStatusResponse, len(addrs))
 			errs := make([]error, len(addrs))
 			var wg sync.WaitGroup
