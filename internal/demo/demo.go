@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 	started := time.Now()
 	srv, err := pdp.New(pdp.Options{
 		Source: st, Listen: "127.0.0.1:0",
-		Clock:  func() time.Time { return ReferenceDate.Add(time.Since(started)) },
+		Clock:       func() time.Time { return ReferenceDate.Add(time.Since(started)) },
 		DecisionLog: decisionlog.Options{Path: logPath, OnFull: decisionlog.Block},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
