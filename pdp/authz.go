@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -50,6 +52,9 @@ func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) 
 	if err != nil {
 		return nil, wire.Status(err)
 	}
+	if err := cur.check(ereq, ""); err != nil {
+		return nil, wire.Status(err)
+	}
 	d, id := a.decide(ctx, cur, ereq, start)
 	return wire.EncodeResponse(d, id, cur.wire), nil
 }
@@ -65,6 +70,11 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 	reqs, err := wire.DecodeBatch(req, a.limits)
 	if err != nil {
 		return nil, wire.Status(err)
+	}
+	for i, r := range reqs {
+		if err := cur.check(r, fmt.Sprintf("requests[%d]", i)); err != nil {
+			return nil, wire.Status(err)
+		}
 	}
 	resp := &pb.BatchAuthorizeResponse{Bundle: cur.wire, Responses: make([]*pb.AuthorizeResponse, len(reqs))}
 	// One decision instant for the whole batch, as one snapshot: the
@@ -116,6 +126,28 @@ func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Requ
 		a.log.Record(e)
 	}
 	return d, id
+}
+
+// check validates a request against the schema when the server validates
+// requests; field prefixes the field path in the error.
+func (s *served) check(req *engine.Request, field string) error {
+	if s.validator == nil {
+		return nil
+	}
+	err := s.validator.Request(types.Request{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context})
+	if err != nil {
+		return &wire.FieldError{Field: field, Reason: "request does not match the schema: " + err.Error()}
+	}
+	for i, e := range req.Entities {
+		if err := s.validator.Entity(e); err != nil {
+			f := fmt.Sprintf("entities[%d]", i)
+			if field != "" {
+				f = field + "." + f
+			}
+			return &wire.FieldError{Field: f, Reason: fmt.Sprintf("%s does not match the schema: %v", e.UID, err)}
+		}
+	}
+	return nil
 }
 
 // idSource makes decision ids: a random prefix per process and a counter,

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/x/exp/schema"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
+
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
@@ -29,6 +32,27 @@ type served struct {
 	wire *pb.BundleRef
 	// logRef is the bundle as the decision log records it.
 	logRef decisionlog.Bundle
+	// validator checks requests against the bundle's schema when the
+	// server validates requests; nil otherwise.
+	validator *validate.Validator
+}
+
+// schemaValidator parses a bundle's schema for request validation. A
+// bundle without a schema cannot be served when requests must be
+// validated: the server would otherwise accept anything silently.
+func schemaValidator(b *bundle.Bundle) (*validate.Validator, error) {
+	if len(b.Schema) == 0 {
+		return nil, errors.New("requests must be validated, but the bundle has no schema")
+	}
+	var s schema.Schema
+	if err := s.UnmarshalCedar(b.Schema); err != nil {
+		return nil, fmt.Errorf("parsing its schema: %w", err)
+	}
+	rs, err := s.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("resolving its schema: %w", err)
+	}
+	return validate.New(rs), nil
 }
 
 // activation is one attempt to activate a bundle, for status.
@@ -56,6 +80,8 @@ type reloader struct {
 	onChange func(serving bool)
 	debounce time.Duration
 	poll     time.Duration
+	// validate makes activation prepare a schema validator for requests.
+	validate bool
 
 	mu          sync.Mutex
 	history     []activation // newest first
@@ -101,8 +127,15 @@ func (r *reloader) sync(retry bool) {
 		r.failPointer(p, ref, start, fmt.Errorf("compiling bundle %s: %w", p.Revision, err))
 		return
 	}
+	var v *validate.Validator
+	if r.validate {
+		if v, err = schemaValidator(b); err != nil {
+			r.failPointer(p, ref, start, fmt.Errorf("bundle %s: %w", p.Revision, err))
+			return
+		}
+	}
 	now := time.Now()
-	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref),
+	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref), validator: v,
 		logRef: decisionlog.Bundle{Revision: ref.Revision, Digest: ref.Digest, Environment: ref.Environment}}
 	prev := r.current.Swap(next)
 	took := now.Sub(start)

@@ -67,6 +67,15 @@ type Options struct {
 	// Envoy's ext_authz); it runs before the server starts. Every service
 	// registered has its gRPC health tied to bundle state.
 	Extra func(*grpc.Server, *Server)
+	// ValidateRequests refuses, with INVALID_ARGUMENT, requests that do
+	// not match the bundle's schema: unknown entity types or actions, a
+	// principal or resource type the action does not apply to, a context
+	// or request entity of the wrong shape. Cedar itself decides such
+	// requests (a policy that fails on a missing attribute is skipped,
+	// which can turn a forbid off), so callers that cannot guarantee their
+	// requests should turn this on. Bundles without a schema are then
+	// refused.
+	ValidateRequests bool
 	// Clock gives the decision instant, against which time-bound grants are
 	// judged; default time.Now. Tests and replays set it.
 	Clock func() time.Time
@@ -138,7 +147,7 @@ func New(opts Options) (*Server, error) {
 	})
 	s.health = health.NewServer()
 	s.reload = &reloader{src: opts.Source, keys: opts.VerifyKeys, log: opts.Logger, metrics: s.metrics,
-		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing}
+		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing, validate: opts.ValidateRequests}
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
 		s.closeLog()
@@ -361,6 +370,9 @@ func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, n
 	now := s.opts.Clock()
 	req, err := build(cur.snap, now)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := cur.check(req, ""); err != nil {
 		return Result{}, err
 	}
 	req.Time = now

@@ -540,3 +540,46 @@ func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
 		return err == nil && d.Bundle.Revision == "deny" && !d.Allow
 	})
 }
+
+// TestValidateRequests checks that, with request validation on, requests
+// the schema rejects are refused with INVALID_ARGUMENT instead of decided,
+// and that valid ones are decided as before.
+func TestValidateRequests(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", nil)
+	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := readPlan()
+	wrongType.Principal = uid("Docs::Doc", "plan")
+	wrongContext := readPlan()
+	wrongContext.Context = types.NewRecord(types.RecordMap{"mfa": types.String("yes")})
+	badEntity := readPlan()
+	badEntity.Entities = []types.Entity{{UID: uid("Docs::Doc", "plan"), Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
+
+	plain := start(t, st, nil)
+	if d, err := plain.client.Authorize(context.Background(), wrongType); err != nil || d.Allow {
+		t.Fatalf("without validation a wrong request is decided (deny): %+v %v", d, err)
+	}
+	h := start(t, st, func(o *pdp.Options) { o.ValidateRequests = true })
+	for name, tc := range map[string]struct {
+		req  client.Request
+		want string
+	}{
+		"principal type": {wrongType, "principal type `Docs::Doc` is not valid"},
+		"context":        {wrongContext, "context"},
+		"entity":         {badEntity, `entities[0]: Docs::Doc::"plan" does not match the schema`},
+	} {
+		_, err := h.client.Authorize(context.Background(), tc.req)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), tc.want) {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT containing %q", name, err, tc.want)
+		}
+	}
+	if d, err := h.client.Authorize(context.Background(), readPlan()); err != nil || !d.Allow {
+		t.Fatalf("a valid request: %+v %v", d, err)
+	}
+	if _, err := h.client.BatchAuthorize(context.Background(), []client.Request{readPlan(), wrongType}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(status.Convert(err).Message(), "requests[1]") {
+		t.Fatalf("batch with an invalid request: %v", err)
+	}
+}

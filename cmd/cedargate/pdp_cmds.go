@@ -118,6 +118,7 @@ is an Envoy configuration to start from.`,
 	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, "most requests per BatchAuthorize (0: default 100)")
 	f.IntVar(&opts.Limits.MaxSetElements, "max-set-elements", 0, "most elements of one set value (0: default 1000)")
 	f.IntVar(&opts.Limits.MaxStringBytes, "max-string-bytes", 0, "longest string value, entity type, id or key, in bytes (0: default 65536)")
+	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", 4<<20, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", 30*time.Second, "re-read the store this often even without a change notification (0: default, negative: never)")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "longest shutdown waits for requests in flight")
