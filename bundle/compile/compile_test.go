@@ -108,3 +108,69 @@ func TestValidationOffAcceptsNonConformingPolicies(t *testing.T) {
 		t.Fatalf("validation off: %s", diags)
 	}
 }
+
+// TestIdentityLoopholesAreClosed feeds the compiler the inputs a security
+// review found could grant more than the identity code says.
+func TestIdentityLoopholesAreClosed(t *testing.T) {
+	base := map[string]string{
+		"cedargate.yaml": "namespace: Acme\n",
+		"schema.cedarschema": `namespace Acme {
+  entity Service;
+  action read appliesTo { principal: [User, ServiceAccount], resource: Service, context: {} };
+}`,
+		"identities/a.yaml": `kind: Team
+name: ops
+---
+kind: ServiceAccount
+name: ledger
+owner: ops
+expires: 2027-01-01
+spiffe_id: spiffe://acme/ledger
+---
+kind: Resource
+type: Service
+name: api
+---
+kind: AccessProfile
+name: reader
+permissions:
+  - actions: [read]
+    resources: [api]
+`,
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"identity in an entity file", map[string]string{"entities/x.json": `[{"uid": {"type": "Acme::ServiceAccount", "id": "ghost"}, "attrs": {}, "parents": []}]`},
+			`entities/x.json:1:2: Acme::ServiceAccount::"ghost": users, service accounts, groups and teams are declared in identities/`},
+		{"spiffe id as an attribute", map[string]string{"identities/b.yaml": "kind: ServiceAccount\nname: shadow\nowner: ops\nexpires: 2027-01-01\nattributes: {spiffe_id: \"spiffe://acme/ledger\"}\n"},
+			`attribute "spiffe_id" is set by cedargate from the object's fields`},
+		{"two entities with one spiffe id", map[string]string{"identities/b.yaml": "kind: ServiceAccount\nname: twin\nowner: ops\nexpires: 2027-01-01\nspiffe_id: spiffe://acme/ledger\n"},
+			`SPIFFE id spiffe://acme/ledger is already the spiffe_id of Acme::ServiceAccount::"ledger"`},
+		{"when that ends the policy", map[string]string{"identities/b.yaml": "kind: AccessProfile\nname: sneaky\npermissions:\n  - actions: [read]\n    resources: [api]\n    when: 'true }; permit (principal, action, resource) when { true'\n---\nkind: Entitlement\nsubject: ServiceAccount/ledger\nprofile: sneaky\napproved_by: ops\n"},
+			`when: must be one Cedar expression`},
+		{"year typo", map[string]string{"identities/b.yaml": "kind: Entitlement\nsubject: ServiceAccount/ledger\nprofile: reader\napproved_by: ops\nexpires: 1026-10-01\n"},
+			`the year must be between 1970 and 2262`},
+		{"break-glass without expiry", map[string]string{"identities/b.yaml": "kind: Exception\nsubject: ServiceAccount/ledger\nprofile: reader\napproved_by: ops\nreason: r\n"},
+			`a break-glass grant needs expires`},
+		{"bad type selector", map[string]string{"identities/b.yaml": "kind: AccessProfile\nname: odd\npermissions:\n  - actions: [read]\n    resources: ['Service, action, resource) when { true }; permit(principal/*']\n"},
+			`is not a Cedar entity type`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			for k, v := range base {
+				files[k] = v
+			}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			_, diags := Compile(load(t, files), "")
+			if !strings.Contains(diags.String(), tt.want) {
+				t.Fatalf("want %q in\n%s", tt.want, diags)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,7 @@ func (c *compiler) entities() {
 	for _, f := range c.repo.Entities {
 		c.entityFile(f)
 	}
+	c.checkSPIFFEIDs()
 	// Resource parents may be defined in entity files, so they are checked
 	// once every entity is known.
 	for _, p := range c.parentRefs {
@@ -91,10 +93,14 @@ func (c *compiler) identityEntities() {
 		c.addIdentity(&u.Meta, c.uidOf(&u.Meta), append(groups(u.Groups), memberOf[&u.Meta]...), u.Attributes, nil)
 	}
 	for _, s := range v.ServiceAccounts {
-		var extra map[string]json.RawMessage
+		// spiffe_id is always cedargate's on a ServiceAccount, even when the
+		// account lists none or several (shared-identity reports those), so
+		// that the workload identity front ends map callers by is always
+		// the one guardrails check.
+		extra := map[string]json.RawMessage{"spiffe_id": nil}
 		if len(s.SPIFFEIDs) == 1 {
 			id, _ := json.Marshal(s.SPIFFEIDs[0].Text)
-			extra = map[string]json.RawMessage{"spiffe_id": id}
+			extra["spiffe_id"] = id
 		}
 		c.addIdentity(&s.Meta, c.uidOf(&s.Meta), append(groups(s.Groups), memberOf[&s.Meta]...), s.Attributes, extra)
 	}
@@ -175,7 +181,9 @@ func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, att
 		e.Parents = []jsonUID{}
 	}
 	for k, v := range extra {
-		e.Attrs[k] = v
+		if v != nil {
+			e.Attrs[k] = v
+		}
 	}
 	ok := true
 	for name, v := range attrs {
@@ -288,7 +296,14 @@ func (c *compiler) entityFile(f *repo.File) {
 		if jsonv2.Unmarshal(val, &probe) == nil && probe.UID != nil {
 			subject = probe.UID.String()
 		}
-		c.addEntityJSON(val, lines.pos(f.Path, start), subject)
+		pos := lines.pos(f.Path, start)
+		if probe.UID != nil && c.repo.HasIdentities() && c.isIdentityType(probe.UID.Type) {
+			// Guardrails check identity objects; an identity defined here
+			// would escape every one of them (owner, expiry, review).
+			c.diags.Errorf(pos, "%s: users, service accounts, groups and teams are declared in identities/, where the guardrails check them, not in entity files", subject)
+			continue
+		}
+		c.addEntityJSON(val, pos, subject)
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		fail(err)
@@ -296,6 +311,44 @@ func (c *compiler) entityFile(f *repo.File) {
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		c.diags.Errorf(lines.pos(f.Path, dec.InputOffset()), "unexpected data after the entities array")
+	}
+}
+
+// isIdentityType reports whether typ is one of the entity types cedargate
+// generates for identity kinds.
+func (c *compiler) isIdentityType(typ types.EntityType) bool {
+	for _, k := range []repo.Kind{repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam} {
+		if string(typ) == c.cfg.Qualify(string(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSPIFFEIDs refuses two entities claiming one SPIFFE id: front ends
+// map a caller's workload identity to the entity that has it, which must
+// be one.
+func (c *compiler) checkSPIFFEIDs() {
+	owner := map[string]types.EntityUID{}
+	uids := make([]types.EntityUID, 0, len(c.out.Entities))
+	for uid := range c.out.Entities {
+		uids = append(uids, uid)
+	}
+	slices.SortFunc(uids, func(a, b types.EntityUID) int { return strings.Compare(a.String(), b.String()) })
+	for _, uid := range uids {
+		v, ok := c.out.Entities[uid].Attributes.Get("spiffe_id")
+		if !ok {
+			continue
+		}
+		id, ok := v.(types.String)
+		if !ok {
+			continue
+		}
+		if prev, dup := owner[string(id)]; dup {
+			c.diags.Errorf(c.out.EntityPos[uid], "%s: SPIFFE id %s is already the spiffe_id of %s (%s); a workload identity names one entity", uid, id, prev, c.out.EntityPos[prev])
+			continue
+		}
+		owner[string(id)] = uid
 	}
 }
 

@@ -27,6 +27,11 @@ func (c *compiler) policies() {
 	for _, f := range c.repo.Policies {
 		c.policyFile(f)
 	}
+	// Every profile is checked, granted or not: a broken profile nobody
+	// holds yet must not wait for its first grant to fail.
+	for _, ap := range c.view.Profiles {
+		c.profile(ap.Name, ap.Pos, ap.Label())
+	}
 	for _, e := range c.view.Entitlements {
 		c.grant("entitlement", OriginEntitlement, &e.Meta, e.Subject, e.Profile, e.Expires)
 	}
@@ -134,7 +139,11 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 // error is reported at its line and column in the YAML file.
 func (c *compiler) checkWhen(meta *repo.AccessProfile, perm repo.Permission) {
 	const prefix = "permit (principal, action, resource) when { "
-	_, err := cedar.NewPolicyListFromBytes("", []byte(prefix+perm.When+" };"))
+	list, err := cedar.NewPolicyListFromBytes("", []byte(prefix+perm.When+" };"))
+	if err == nil && len(list) != 1 {
+		c.diags.Add(diag.Diagnostic{Pos: perm.WhenPos, Subject: meta.Label(), Message: "when: must be one Cedar expression; it closes the condition and starts another policy"})
+		return
+	}
 	if err == nil {
 		return
 	}
@@ -200,6 +209,10 @@ func (c *compiler) resourceScope(t repo.Token) string {
 		return "resource"
 	}
 	if typ, ok := strings.CutSuffix(t.Text, "/*"); ok {
+		if _, err := types.NewEntityType(typ); err != nil {
+			c.diags.Errorf(t.Pos, "%q is not a Cedar entity type", typ)
+			return "resource"
+		}
 		typ = c.cfg.Qualify(typ)
 		if c.out.Schema != nil {
 			if _, known := c.out.Schema.Entities[types.EntityType(typ)]; !known {
@@ -254,11 +267,9 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 			text += ";"
 			list, err := cedar.NewPolicyListFromBytes("", []byte(text))
 			if err != nil || len(list) != 1 {
-				// checkWhen has reported a broken condition; anything else
-				// is a cedargate bug, reported where the grant is.
-				if perm.when == "" {
-					c.diags.Add(diag.Diagnostic{Pos: perm.pos, Subject: p.meta.Label(), Message: fmt.Sprintf("generated policy does not parse: %v", err)})
-				}
+				// checkWhen reports a broken condition too, but a grant is
+				// never dropped without an error where it is written.
+				c.diags.Add(diag.Diagnostic{Pos: m.Pos, Subject: m.Label(), Message: fmt.Sprintf("cannot generate its policy from %s: %v", p.meta.Label(), err)})
 				return
 			}
 			id := fmt.Sprintf("%s:%s#%d", prefix, key, n)

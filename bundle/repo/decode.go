@@ -268,6 +268,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 			d.errorf(f.pos["rule"], subject, "an Exception is either a grant (subject and profile) or a waiver (rule), not both")
 		case e.Profile != "" && e.Subject == "":
 			d.errorf(f.pos["profile"], subject, "a break-glass grant needs a subject")
+		case e.Profile != "" && e.Expires == nil && f.n.get("expires") == nil:
+			// Not only a guardrail: with the guardrail off, a grant without
+			// expiry would grant forever.
+			d.errorf(n.pos, subject, "a break-glass grant needs expires")
 		}
 		if e.IsGrant() {
 			e.display = e.Subject + ":" + e.Profile

@@ -44,14 +44,22 @@ func expand(s, env string) (string, error) {
 
 // ParseTime reads an instant as RFC 3339 ("2026-12-01T09:00:00Z") or as a
 // date ("2026-12-01"), which means 00:00 UTC at the start of that day.
+//
+// Years outside 1970 to 2262 are refused: nothing in identity code is
+// dated before Unix time, and the decision engine keeps instants as
+// nanoseconds, which cannot count past 2262. A typo such as 1026 for 2026
+// is an error rather than an instant the engine would misread.
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a date (2026-12-01) or an RFC 3339 time (2026-12-01T09:00:00Z)", s)
+		}
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	if y := t.UTC().Year(); y < 1970 || y > 2262 {
+		return time.Time{}, fmt.Errorf("%q: the year must be between 1970 and 2262", s)
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date (2026-12-01) or an RFC 3339 time (2026-12-01T09:00:00Z)", s)
+	return t.UTC(), nil
 }
 
 // ParseDuration reads a duration with Go's units (h, m, s) plus d for days

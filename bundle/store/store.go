@@ -297,6 +297,9 @@ func (s *Store) history() ([]Activation, error) {
 // Resolve finds the stored revision that rev names exactly or as a unique
 // prefix.
 func (s *Store) Resolve(rev string) (string, error) {
+	if rev == "" {
+		return "", fmt.Errorf("%w: an empty revision names nothing", ErrNotFound)
+	}
 	revs, err := s.Revisions()
 	if err != nil {
 		return "", err

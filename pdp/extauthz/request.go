@@ -81,8 +81,11 @@ func (m *Mapper) host(raw string) (string, error) {
 			return bad()
 		}
 		for _, s := range m.suffixes {
-			if len(h) > len(s) && strings.HasSuffix(h, s) {
-				h = strings.TrimSuffix(h[:len(h)-len(s)], ".")
+			// A suffix ends the host at a label boundary: with suffix
+			// svc.cluster.local, evilsvc.cluster.local is not "evil".
+			dot := strings.TrimPrefix(s, ".")
+			if len(h) > len(dot)+1 && strings.HasSuffix(h, "."+dot) {
+				h = h[:len(h)-len(dot)-1]
 				break
 			}
 		}
