@@ -119,7 +119,7 @@ func TestHost(t *testing.T) {
 		{"ledger.payments.svc.cluster.local", "ledger.payments"},
 		{"ledger.payments.svc.cluster.local.:80", "ledger.payments"},
 		{"api.acme.example", "api"},
-		{"svc.cluster.local", "svc.cluster.local"}, // a suffix never removes the whole host
+		{"svc.cluster.local", "svc.cluster.local"},         // a suffix never removes the whole host
 		{"evilsvc.cluster.local", "evilsvc.cluster.local"}, // nor part of a label
 		{".svc.cluster.local", ".svc.cluster.local"},
 		{"10.0.0.1:9000", "10.0.0.1"},
