@@ -76,7 +76,11 @@ func VerifyAny(b *Bundle, keys []ed25519.PublicKey) error {
 		if err == nil {
 			return nil
 		}
-		if first == nil || (b.Signature != nil && KeyID(k) == b.Signature.KeyID) {
+		// The key the bundle names is the one whose failure explains it.
+		if b.Signature != nil && KeyID(k) == b.Signature.KeyID {
+			return err
+		}
+		if first == nil {
 			first = err
 		}
 	}

@@ -82,16 +82,22 @@ type reloader struct {
 	poll     time.Duration
 	// validate makes activation prepare a schema validator for requests.
 	validate bool
+	// retryAfter is how long the periodic poll leaves a failed pointer
+	// alone.
+	retryAfter time.Duration
 
 	mu          sync.Mutex
 	history     []activation // newest first
 	lastFailure *activation
-	// failed is the pointer whose activation failed last. The periodic poll
-	// does not retry it, so a broken bundle costs one attempt per change
-	// rather than one per poll; a change notification (a rollout, even of
-	// the same revision, or a sync tool rewriting the pointer) does, since
-	// the failure may have been temporary (a bundle file not there yet).
-	failed store.Pointer
+	// failed is the pointer whose activation failed last, and failedAt
+	// when. A change notification (a rollout, even of the same revision, or
+	// a sync tool rewriting the pointer) retries it at once, since the
+	// failure may have been temporary (a bundle file not there yet); the
+	// periodic poll retries it only after retryAfter, so a broken bundle
+	// costs an attempt now and then rather than one per poll, and still
+	// recovers where no notification arrives (network file systems).
+	failed   store.Pointer
+	failedAt time.Time
 }
 
 // sync activates the source's active bundle if it is not the one served.
@@ -109,7 +115,7 @@ func (r *reloader) sync(retry bool) {
 		return
 	}
 	r.mu.Lock()
-	skip := !retry && r.failed == p
+	skip := !retry && r.failed == p && time.Since(r.failedAt) < r.retryAfter
 	r.mu.Unlock()
 	if skip {
 		return
@@ -143,6 +149,9 @@ func (r *reloader) sync(retry bool) {
 	if prev != nil {
 		prevRef = &prev.ref
 	}
+	r.mu.Lock()
+	r.failed = store.Pointer{}
+	r.mu.Unlock()
 	r.metrics.activated(prevRef, ref, float64(now.UnixNano())/1e9)
 	r.record(activation{ref: ref, at: now, took: took})
 	r.log.Info("bundle activated", "revision", ref.Revision, "digest", ref.Digest, "environment", ref.Environment,
@@ -154,7 +163,7 @@ func (r *reloader) sync(retry bool) {
 
 func (r *reloader) failPointer(p store.Pointer, ref bundle.Ref, start time.Time, err error) {
 	r.mu.Lock()
-	r.failed = p
+	r.failed, r.failedAt = p, time.Now()
 	r.mu.Unlock()
 	r.fail(ref, start, time.Since(start), err)
 }

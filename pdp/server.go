@@ -57,6 +57,10 @@ type Options struct {
 	// Poll is how often the source is re-read even without a change
 	// notification; default 30s, negative disables polling.
 	Poll time.Duration
+	// RetryFailedAfter is how long the periodic poll leaves alone a bundle
+	// whose activation failed before trying it again; default 5m. A change
+	// notification retries it at once.
+	RetryFailedAfter time.Duration
 	// Debounce is how long the reloader waits for a burst of change
 	// notifications to end; default 25ms.
 	Debounce time.Duration
@@ -129,6 +133,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	if opts.RetryFailedAfter <= 0 {
+		opts.RetryFailedAfter = 5 * time.Minute
+	}
 	s := &Server{opts: opts, log: opts.Logger, errc: make(chan error, 2)}
 	var err error
 	if opts.DecisionLog.Path != "" {
@@ -147,7 +154,8 @@ func New(opts Options) (*Server, error) {
 	})
 	s.health = health.NewServer()
 	s.reload = &reloader{src: opts.Source, keys: opts.VerifyKeys, log: opts.Logger, metrics: s.metrics,
-		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing, validate: opts.ValidateRequests}
+		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing, validate: opts.ValidateRequests,
+		retryAfter: opts.RetryFailedAfter}
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
 		s.closeLog()

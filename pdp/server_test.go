@@ -583,3 +583,41 @@ func TestValidateRequests(t *testing.T) {
 		t.Fatalf("batch with an invalid request: %v", err)
 	}
 }
+
+// TestPollRetriesAFailedBundle is the retry without change notifications,
+// as on a network file system: the pointer names a bundle that is missing,
+// the file appears later, and the periodic poll activates it once the
+// retry delay has passed.
+func TestPollRetriesAFailedBundle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", nil)
+	buildInto(t, dir, "deny", nil)
+	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, store.BundlesDir, "deny.tar.gz")
+	data, _ := os.ReadFile(path)
+	if err := os.Rename(path, path+".later"); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, st, func(o *pdp.Options) {
+		o.Poll = 20 * time.Millisecond
+		o.RetryFailedAfter = 200 * time.Millisecond
+	})
+	ptr, _ := json.Marshal(map[string]string{"revision": "deny", "digest": digestOf(t, data), "time": t0.Format(time.RFC3339), "action": "rollout"})
+	if err := os.WriteFile(filepath.Join(dir, store.ActiveFile), ptr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the missing bundle to fail", func() bool {
+		return metric(t, h, `cedargate_bundle_activations_total{result="failure"}`) != "0"
+	})
+	// The file appears with no change to the pointer, so no notification:
+	// only the poll can notice.
+	if err := os.Rename(path+".later", path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the poll to retry and serve the bundle", func() bool {
+		d, err := h.client.Authorize(context.Background(), readPlan())
+		return err == nil && d.Bundle.Revision == "deny"
+	})
+}

@@ -64,7 +64,7 @@ func Build(dir string, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := r.CheckEnv(opts.Env)
+	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +206,22 @@ func Test(dir, env string, now time.Time) (dectest.Report, error) {
 	return total, nil
 }
 
+// checkEnv is Repo.CheckEnv, except that when the repository could not be
+// read (a broken cedargate.yaml declares no environments) the problems
+// that explain it are returned instead.
+func checkEnv(r *repo.Repo, env string) (string, error) {
+	e, err := r.CheckEnv(env)
+	if err != nil && r.Problems.Errors() > 0 {
+		return "", r.Problems.Err()
+	}
+	return e, err
+}
+
 func environments(r *repo.Repo, env string) ([]string, error) {
 	if env == "" && len(r.Config.Environments) > 0 {
 		return r.Config.Environments, nil
 	}
-	e, err := r.CheckEnv(env)
+	e, err := checkEnv(r, env)
 	if err != nil {
 		return nil, err
 	}

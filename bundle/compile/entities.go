@@ -344,6 +344,12 @@ func (c *compiler) checkSPIFFEIDs() {
 		if !ok {
 			continue
 		}
+		if c.repo.HasIdentities() && string(uid.Type) != c.cfg.Qualify(string(repo.KindServiceAccount)) {
+			// Front ends map a SPIFFE id to the entity that has it; only a
+			// ServiceAccount, which the guardrails check, may be one.
+			c.diags.Errorf(c.out.EntityPos[uid], "%s: only a ServiceAccount may have a spiffe_id (it names a workload's identity)", uid)
+			continue
+		}
 		if prev, dup := owner[string(id)]; dup {
 			c.diags.Errorf(c.out.EntityPos[uid], "%s: SPIFFE id %s is already the spiffe_id of %s (%s); a workload identity names one entity", uid, id, prev, c.out.EntityPos[prev])
 			continue

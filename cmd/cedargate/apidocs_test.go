@@ -279,7 +279,9 @@ func runDocCommand(t *testing.T, where, line, tmp, acme string, rewrite map[stri
 			listen = value
 		}
 	}
-	s := serve(t, keep...)
+	// examples/acme is dated around 2026-11-23; the PDP decides as of then,
+	// so that the doc's answers stay true as the calendar moves.
+	s := serve(t, append(keep, "--decide-as-of", refDate)...)
 	rewrite[listen] = s.addr
 }
 

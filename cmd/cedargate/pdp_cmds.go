@@ -31,7 +31,7 @@ import (
 
 func serveCmd() *cobra.Command {
 	var (
-		storeDir, logFormat, logLevel, overflow string
+		storeDir, logFormat, logLevel, overflow, asOf string
 		verifyKeys                              []string
 		tlsCert, tlsKey, clientCA               string
 		extauthzFile, extauthzNS                string
@@ -89,6 +89,15 @@ is an Envoy configuration to start from.`,
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
 				return err
 			}
+			if asOf != "" {
+				start, err := repo.ParseTime(asOf)
+				if err != nil {
+					return usageError{fmt.Errorf("--decide-as-of: %w", err)}
+				}
+				started := time.Now()
+				opts.Clock = func() time.Time { return start.Add(time.Since(started)) }
+				logger.Warn("deciding as of a fixed start instant, not the real clock", "decide_as_of", start.Format(time.RFC3339))
+			}
 			srv, err := pdp.New(opts)
 			if err != nil {
 				return err
@@ -122,6 +131,7 @@ is an Envoy configuration to start from.`,
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", 4<<20, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", 30*time.Second, "re-read the store this often even without a change notification (0: default, negative: never)")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "longest shutdown waits for requests in flight")
+	f.StringVar(&asOf, "decide-as-of", "", "decide as if the clock had started at this instant (RFC 3339 or YYYY-MM-DD): for demos, replays and tests, never in production")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	f.BoolVar(&extauthzOn, "extauthz", false, "also serve Envoy's ext_authz API (envoy.service.auth.v3.Authorization) on --listen")

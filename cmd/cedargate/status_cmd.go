@@ -37,6 +37,9 @@ replica does not answer.`,
 			if err := conn.validate(); err != nil {
 				return err
 			}
+			if asJSON && len(addrs) > 1 {
+				return usageError{fmt.Errorf("--json prints one replica's status; give one --addr")}
+			}
 			statuses := make([]*pb.GetStatusResponse, len(addrs))
 			errs := make([]error, len(addrs))
 			var wg sync.WaitGroup
