@@ -32,11 +32,11 @@ import (
 func serveCmd() *cobra.Command {
 	var (
 		storeDir, logFormat, logLevel, overflow, asOf string
-		verifyKeys                              []string
-		tlsCert, tlsKey, clientCA               string
-		extauthzFile, extauthzNS                string
-		extauthzOn                              bool
-		opts                                    pdp.Options
+		verifyKeys                                    []string
+		tlsCert, tlsKey, clientCA                     string
+		extauthzFile, extauthzNS                      string
+		extauthzOn                                    bool
+		opts                                          pdp.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --store STORE --listen ADDR",
