@@ -113,14 +113,59 @@ func (g *getter) Get(uid types.EntityUID) (types.Entity, bool) {
 // whose scope the request's principal, action and resource satisfy and
 // whose validity window contains the decision instant.
 func (s *Snapshot) Decide(req *Request) Decision {
+	st := s.acquire()
+	defer st.release()
+	st.selectCandidates(req)
+
+	d, diag := cedar.Authorize(st, &st.get, cedar.Request{
+		Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context,
+	})
+	out := Decision{Allow: d == cedar.Allow}
+	if len(diag.Reasons) > 0 {
+		out.Reasons = make([]Reason, len(diag.Reasons))
+		for i, r := range diag.Reasons {
+			out.Reasons[i] = Reason{ID: string(r.PolicyID), Source: s.policies[s.byID[r.PolicyID]].source}
+		}
+	}
+	if len(diag.Errors) > 0 {
+		out.Errors = make([]EvalError, len(diag.Errors))
+		for i, e := range diag.Errors {
+			out.Errors[i] = EvalError{PolicyID: string(e.PolicyID), Message: e.Message}
+		}
+	}
+	return out
+}
+
+// Candidates returns how many policies Decide evaluates for req: those
+// whose scope can match it and whose validity window holds at its
+// instant. Benchmarks use it to show that a decision does not scan every
+// policy; Decide does not call it.
+func (s *Snapshot) Candidates(req *Request) int {
+	st := s.acquire()
+	defer st.release()
+	st.selectCandidates(req)
+	return len(st.idx)
+}
+
+// acquire takes a pooled decision state for s.
+func (s *Snapshot) acquire() *state {
 	st := statePool.Get().(*state)
-	defer func() {
-		st.snap, st.get = nil, getter{}
-		statePool.Put(st)
-	}()
 	st.snap = s
 	st.get = getter{snap: s}
 	st.extra = st.extra[:0]
+	return st
+}
+
+// release returns st to the pool, dropping what it references.
+func (st *state) release() {
+	st.snap, st.get = nil, getter{}
+	statePool.Put(st)
+}
+
+// selectCandidates puts the candidate policies of req into st.idx, in
+// policy order, after installing req's request-scoped entities.
+func (st *state) selectCandidates(req *Request) {
+	s := st.snap
 	now := req.Time
 	if now.IsZero() {
 		now = time.Now()
@@ -166,24 +211,6 @@ func (s *Snapshot) Decide(req *Request) Decision {
 	// the union gives cedar-go the policies in id order, which makes the
 	// order of reasons and errors deterministic.
 	sortUnique(st.idx)
-
-	d, diag := cedar.Authorize(st, &st.get, cedar.Request{
-		Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context,
-	})
-	out := Decision{Allow: d == cedar.Allow}
-	if len(diag.Reasons) > 0 {
-		out.Reasons = make([]Reason, len(diag.Reasons))
-		for i, r := range diag.Reasons {
-			out.Reasons[i] = Reason{ID: string(r.PolicyID), Source: s.policies[s.byID[r.PolicyID]].source}
-		}
-	}
-	if len(diag.Errors) > 0 {
-		out.Errors = make([]EvalError, len(diag.Errors))
-		for i, e := range diag.Errors {
-			out.Errors[i] = EvalError{PolicyID: string(e.PolicyID), Message: e.Message}
-		}
-	}
-	return out
 }
 
 // side resolves one of the request's entities: its ancestors and
