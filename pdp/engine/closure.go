@@ -26,18 +26,17 @@ func (s *Snapshot) computeViews() {
 		visiting
 		done
 	)
-	state := make(map[*node]uint8, len(s.nodes))
 	cyclic := false
 	var visit func(n *node) []int32
 	visit = func(n *node) []int32 {
-		switch state[n] {
+		switch n.mark {
 		case done:
 			return n.view.tanc
 		case visiting:
 			cyclic = true
 			return nil
 		}
-		state[n] = visiting
+		n.mark = visiting
 		var list []int32
 		if n.view.self >= 0 {
 			list = append(list, n.view.self)
@@ -47,7 +46,7 @@ func (s *Snapshot) computeViews() {
 			if pn, ok := s.nodes[p]; ok {
 				pt := visit(pn)
 				if single {
-					n.view.tanc, state[n] = pt, done
+					n.view.tanc, n.mark = pt, done
 					return pt
 				}
 				list = append(list, pt...)
@@ -60,7 +59,7 @@ func (s *Snapshot) computeViews() {
 		if len(list) == 0 {
 			list = nil
 		}
-		n.view.tanc, state[n] = list, done
+		n.view.tanc, n.mark = list, done
 		return list
 	}
 	for _, n := range s.nodes {

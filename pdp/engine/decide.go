@@ -306,10 +306,10 @@ func (st *state) selectCandidates(req *Request) {
 			st.idx = append(st.idx, e.p())
 		}
 	}
-	// The three lists are each sorted and hold different policies; sorting
-	// the union gives cedar-go the policies in id order, which makes the
-	// order of reasons and errors deterministic.
-	sortUnique(st.idx)
+	// Sorting the candidates (and dropping a policy listed under two of an
+	// entity's targets) gives cedar-go the policies in id order, which
+	// makes the order of reasons and errors deterministic.
+	st.idx = sortUnique(st.idx)
 }
 
 // side resolves one of the request's entities: its targeted ancestors and

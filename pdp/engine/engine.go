@@ -87,8 +87,10 @@ type policy struct {
 type node struct {
 	entity types.Entity
 	view   view
+	// mark is computeViews' visit state, used only while New runs.
+	mark uint8
 	// cands lists, per dimension, the policies whose ==, in, in [...] or
-	// is-in scope this entity satisfies, sorted.
+	// is-in scope this entity satisfies (see gather).
 	cands [dims][]entry
 }
 
@@ -217,11 +219,13 @@ func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int
 	return v, buf
 }
 
-// gather appends to dst, sorted by policy and without duplicates, the
-// policies of dimension d whose targeted scope (==, in, in [...], is-in)
-// the entity v describes satisfies.
+// gather appends to dst the policies of dimension d whose targeted scope
+// (==, in, in [...], is-in) the entity v describes satisfies. They are
+// grouped by target, not sorted, and a policy naming several of v's
+// targets (in [...]) appears once per target: selection sorts and
+// deduplicates the few candidates that survive, which is far cheaper than
+// sorting every entity's list when a bundle loads.
 func (s *Snapshot) gather(d dim, v *view, dst []entry) []entry {
-	start := len(dst)
 	idx := &s.index[d]
 	for _, t := range v.tanc {
 		for _, e := range idx.byTarget[t] {
@@ -230,7 +234,7 @@ func (s *Snapshot) gather(d dim, v *view, dst []entry) []entry {
 			}
 		}
 	}
-	return dst[:start+len(sortEntries(dst[start:]))]
+	return dst
 }
 
 // Ref returns the revision, digest and environment of the snapshot's

@@ -261,10 +261,3 @@ func requestBits(v *view, bits []uint32) uint32 {
 	}
 	return b
 }
-
-// sortEntries sorts entries by policy and removes duplicates in place (a
-// policy's entries all carry the same bits).
-func sortEntries(s []entry) []entry {
-	slices.Sort(s)
-	return slices.Compact(s)
-}

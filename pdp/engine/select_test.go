@@ -121,3 +121,29 @@ func TestPlainAndConditional(t *testing.T) {
 		})
 	}
 }
+
+// TestNewRefusesBadPolicies covers the errors of policies parsed
+// together: the one at fault is named, whatever its neighbours.
+func TestNewRefusesBadPolicies(t *testing.T) {
+	good := `permit (principal, action, resource);`
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"syntax error", `permit (principal, action, resource`, `policy "p1"`},
+		{"two policies", good + "\n" + good, `policy "p1": holds 2 policies, want 1`},
+		{"no policy", `// nothing here`, `policy "p1": holds 0 policies, want 1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &bundle.Bundle{Entities: []byte("[]"), Policies: []bundle.Policy{
+				{ID: "p0", Source: "a.cedar:1:1", Cedar: good},
+				{ID: "p1", Source: "b.cedar:1:1", Cedar: tc.text},
+				{ID: "p2", Source: "c.cedar:1:1", Cedar: `// lead
+forbid (principal, action, resource);`},
+			}}
+			_, err := engine.New(b)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
