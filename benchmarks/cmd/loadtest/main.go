@@ -44,6 +44,8 @@ func main() {
 	flag.StringVar(&d.sizes, "sizes", "1k,10k,100k", "repository sizes to serve and build")
 	flag.StringVar(&d.engineBench, "engine-bench", ".", "-bench pattern of the engine benchmarks (empty: skip)")
 	flag.StringVar(&d.engineTime, "engine-benchtime", "1s", "-benchtime of the engine benchmarks")
+	flag.StringVar(&d.steps, "steps", "builds,floor,log,sizes,reload,peers,engine",
+		"steps to run; without builds, the stores of an earlier run in -work are reused (floor must run for the rates of later steps)")
 	now := flag.String("now", "", "day the repositories are written for, YYYY-MM-DD (default today, UTC)")
 	render := flag.String("render", "", "only rewrite the Markdown report of this results .json (after changing the report's format)")
 	flag.Parse()
@@ -105,7 +107,7 @@ type driver struct {
 	dur                         time.Duration
 	rounds                      int
 	concurrency, connections    int
-	sizes                       string
+	sizes, steps                string
 	engineBench, engineTime     string
 	res                         results
 }
@@ -119,8 +121,14 @@ func (d *driver) run() error {
 	d.res.Machine = describeMachine()
 	d.res.RunDuration = d.dur
 	d.res.Concurrency, d.res.Connections = d.concurrency, d.connections
-	if err := os.RemoveAll(d.work); err != nil {
-		return err
+	run := map[string]bool{}
+	for _, s := range strings.Split(d.steps, ",") {
+		run[strings.TrimSpace(s)] = true
+	}
+	if run["builds"] {
+		if err := os.RemoveAll(d.work); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(d.work, 0o755); err != nil {
 		return err
@@ -145,13 +153,16 @@ func (d *driver) run() error {
 	}{
 		{"builds", func() error { return d.builds(sizes) }},
 		{"floor", d.floor},
-		{"decision log", d.decisionLog},
+		{"log", d.decisionLog},
 		{"sizes", func() error { return d.bySize(sizes) }},
-		{"hot reload", func() error { return d.reload(sizes[len(sizes)-1]) }},
+		{"reload", func() error { return d.reload(sizes[len(sizes)-1]) }},
 		{"peers", d.peers},
 		{"engine", d.engine},
 	}
 	for _, s := range steps {
+		if !run[s.name] {
+			continue
+		}
 		d.logf("== %s", s.name)
 		if err := s.f(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)

@@ -49,10 +49,13 @@ type batchResult struct {
 	Sat, AtRate load
 }
 
+// logResult compares servers with the decision log on (Sat, Half) and off
+// (OffSat, OffHalf), measured in alternating rounds.
 type logResult struct {
-	Sat, Half []load
-	Dropped   float64
-	Bytes     int64
+	Sat, Half       []load
+	OffSat, OffHalf []load
+	Dropped         float64
+	Bytes           int64
 }
 
 type sizeResult struct {

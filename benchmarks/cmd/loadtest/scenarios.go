@@ -246,40 +246,62 @@ func (d *driver) floor() error {
 	return nil
 }
 
-// decisionLog measures Authorize with the decision log on, against the
-// log-off runs of floor at the same rate.
+// decisionLog measures Authorize with the decision log on against a
+// server with it off, in alternating rounds on two servers running side
+// by side, so that a change in the machine's load between rounds affects
+// both alike.
 func (d *driver) decisionLog() error {
 	logPath := filepath.Join(d.work, "decisions.jsonl")
-	s, err := d.startPDP("pdp-10k-log", d.storeDir("10k"), logPath)
+	on, err := d.startPDP("pdp-10k-log", d.storeDir("10k"), logPath)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer on.close()
+	off, err := d.startPDP("pdp-10k-nolog", d.storeDir("10k"), "")
+	if err != nil {
+		return err
+	}
+	defer off.close()
 	allow, err := d.requestFile("10k", workload.Allow, 0)
 	if err != nil {
 		return err
 	}
-	est, err := d.warm(s, callAuthorize, allow)
+	estOn, err := d.warm(on, callAuthorize, allow)
+	if err != nil {
+		return err
+	}
+	estOff, err := d.warm(off, callAuthorize, allow)
 	if err != nil {
 		return err
 	}
 	lr := &d.res.Log
 	for round := range d.rounds {
-		d.logf("decision log on, round %d", round+1)
-		sat, err := d.saturate(s, callAuthorize, allow, est, 1)
-		if err != nil {
-			return err
+		d.logf("decision log off and on, round %d", round+1)
+		for _, run := range []struct {
+			s      *pdpServer
+			est    float64
+			sat    *[]load
+			atRate *[]load
+		}{{off, estOff, &lr.OffSat, &lr.OffHalf}, {on, estOn, &lr.Sat, &lr.Half}} {
+			sat, err := d.saturate(run.s, callAuthorize, allow, run.est, 1)
+			if err != nil {
+				return err
+			}
+			half, err := d.atRate(run.s, callAuthorize, allow, d.res.Floor.Rate, 1)
+			if err != nil {
+				return err
+			}
+			*run.sat, *run.atRate = append(*run.sat, sat), append(*run.atRate, half)
 		}
-		half, err := d.atRate(s, callAuthorize, allow, d.res.Floor.Rate, 1)
-		if err != nil {
-			return err
-		}
-		lr.Sat, lr.Half = append(lr.Sat, sat), append(lr.Half, half)
 	}
-	_, _, dropped, err := s.counters()
+	_, _, dropped, err := on.counters()
 	lr.Dropped = dropped
-	if st, err := os.Stat(logPath); err == nil {
-		lr.Bytes = st.Size()
+	// The log rotates at 100 MB: count the rotated files too.
+	files, _ := filepath.Glob(filepath.Join(d.work, "decisions*.jsonl"))
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			lr.Bytes += st.Size()
+		}
 	}
 	return err
 }
