@@ -48,23 +48,32 @@ type parsedPolicy struct {
 	err  error
 }
 
-// parsePolicies parses every policy of ps. Each worker parses its share
-// as one document: cedar-go's tokenizer allocates several kilobytes per
+// parsePolicies parses every policy of ps, several at a time as one
+// document: cedar-go's tokenizer allocates several kilobytes per
 // call, which for a bundle of 60k policies was half a gigabyte of garbage
 // and most of the collector's work during a reload. A policy that is not
-// exactly one policy on its own, or a share that does not parse, is parsed
-// again policy by policy, for the exact error.
+// exactly one policy on its own, or a document that does not parse, is
+// parsed again policy by policy, for the exact error.
 func parsePolicies(ps []bundle.Policy) []parsedPolicy {
 	out := make([]parsedPolicy, len(ps))
 	parallel(len(ps), func(lo, hi int) {
-		if !parseTogether(ps[lo:hi], out[lo:hi]) {
-			for i := lo; i < hi; i++ {
-				out[i] = parseOne(&ps[i])
+		// Documents of policiesPerDocument: the tokenizer's fixed cost is
+		// spread thin, and its token slice stays small (one document of a
+		// worker's whole share grew a slice of millions of tokens).
+		for start := lo; start < hi; start += policiesPerDocument {
+			end := min(hi, start+policiesPerDocument)
+			if !parseTogether(ps[start:end], out[start:end]) {
+				for i := start; i < end; i++ {
+					out[i] = parseOne(&ps[i])
+				}
 			}
 		}
 	})
 	return out
 }
+
+// policiesPerDocument is how many policies parsePolicies parses at once.
+const policiesPerDocument = 256
 
 // parseTogether parses ps as one document into out. It reports false,
 // having set nothing, unless the document holds exactly one policy per
