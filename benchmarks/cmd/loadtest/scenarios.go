@@ -352,11 +352,22 @@ func (d *driver) bySize(sizes []string) error {
 // reload serves the largest bundle under Authorize load at the floor's
 // rate and rolls out revision b in the middle of the run.
 func (d *driver) reload(size string) error {
+	// Start from revision a, whatever an earlier run left active.
+	st, err := store.Open(d.storeDir(size))
+	if err != nil {
+		return err
+	}
+	if _, err := st.Activate(revA, store.ActionRollout, time.Now()); err != nil {
+		return err
+	}
 	s, err := d.startPDP("pdp-reload", d.storeDir(size), "")
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	if status, err := s.status(); err != nil || status.GetBundle().GetRevision() != revA {
+		return fmt.Errorf("the reload server does not serve %s (%v)", revA, err)
+	}
 	file, err := d.requestFile(size, workload.Allow, 0)
 	if err != nil {
 		return err
@@ -367,10 +378,6 @@ func (d *driver) reload(size string) error {
 	rate := d.res.Floor.Rate
 	runFor := max(30*time.Second, 3*d.dur)
 	before := runFor / 3
-	st, err := store.Open(d.storeDir(size))
-	if err != nil {
-		return err
-	}
 	sampler := sampleRSS(s.pid(), 10*time.Millisecond)
 	type result struct {
 		l   load
