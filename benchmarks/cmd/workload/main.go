@@ -42,7 +42,8 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New(fmt.Sprintf(usage, strings.Join(workload.SizeNames(), ", ")))
+		fmt.Fprintf(os.Stderr, usage, strings.Join(workload.SizeNames(), ", "))
+		return errors.New("no command")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -127,5 +128,6 @@ func run(args []string) error {
 		}
 		return os.WriteFile(filepath.Join(out, "policy.rego"), []byte(workload.OPAPolicy), 0o644)
 	}
-	return fmt.Errorf("unknown command %q\n"+usage, cmd, strings.Join(workload.SizeNames(), ", "))
+	fmt.Fprintf(os.Stderr, usage, strings.Join(workload.SizeNames(), ", "))
+	return fmt.Errorf("unknown command %q", cmd)
 }
