@@ -14,6 +14,7 @@ GRPCURL     ?= $(GO) tool -modfile=tools/grpcurl.mod grpcurl
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X github.com/cedargate/cedargate/internal/version.Version=$(VERSION)
 BIN         := bin/cedargate
+BENCH_TOOLS := bin/ghz bin/opa bin/vegeta
 
 .PHONY: all build test test-short bench demo proto proto-check lint tools clean
 
@@ -32,6 +33,26 @@ test:
 # test-short skips the race detector for a quick local loop.
 test-short:
 	$(GO) test -count=1 ./...
+
+# bench runs the performance benchmarks of issue 4 and writes
+# benchmarks/results/<date>-<host>.md (and .json): the engine benchmarks
+# (go test -bench ./benchmarks/), and the service benchmarks, which serve
+# generated bundles with bin/cedargate on loopback and drive them with
+# ghz beside a bare gRPC health check, with OPA as a peer. It takes about
+# 15 minutes on 2 cores; BENCH_FLAGS passes flags to the driver, e.g.
+# BENCH_FLAGS='-duration 4s -rounds 1 -sizes 1k,10k' for a quick look.
+# docs/performance.md explains the results.
+bench: build $(BENCH_TOOLS)
+	$(GO) run ./benchmarks/cmd/loadtest $(BENCH_FLAGS)
+
+# The load generators and the peer, built from their pinned modfiles
+# (the same binaries `go tool -modfile=tools/ghz.mod ghz` runs).
+bin/ghz: tools/ghz.mod tools/ghz.sum
+	$(GO) build -modfile=tools/ghz.mod -o $@ github.com/bojand/ghz/cmd/ghz
+bin/opa: tools/opa.mod tools/opa.sum
+	$(GO) build -modfile=tools/opa.mod -o $@ github.com/open-policy-agent/opa
+bin/vegeta: tools/vegeta.mod tools/vegeta.sum
+	$(GO) build -modfile=tools/vegeta.mod -o $@ github.com/tsenart/vegeta/v12
 
 # demo builds examples/acme, starts a PDP on loopback, shows decisions and
 # their decision-log lines, and stops.

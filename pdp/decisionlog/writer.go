@@ -39,35 +39,79 @@ type writer struct {
 	lastErrWarn  time.Time
 }
 
-// run is the writer goroutine. It writes whenever the queue runs empty, so
-// lines appear promptly when the PDP is idle and in large batches when it is
-// busy.
+// linger is how long the writer lets a burst of entries accumulate before
+// taking them. Waking the writer for every entry, and writing each one on
+// its own, cost more than encoding it: at a few thousand decisions per
+// second the decision log made each decision cost 40-70% more CPU. With
+// the writer asleep through the linger, Record hands entries over without
+// waking anyone, and a write carries every entry of the burst. Lines then
+// reach the file at most this late, which nobody reading a log notices,
+// and Close still writes everything.
+const linger = 5 * time.Millisecond
+
+// busyBatch is the burst size at which the writer stops napping: when a
+// linger gathered this many entries, the next burst is taken at once, so
+// that a PDP busy enough to fill the buffer is never kept waiting by the
+// nap (wake-ups cost nothing there: the writer never parks).
+const busyBatch = 1024
+
+// run is the writer goroutine. Idle, it waits for an entry; once one
+// arrives it sleeps for the linger, then takes and writes everything
+// queued, so lines appear promptly when the PDP is quiet and in large
+// batches when it is busy.
 func (w *writer) run() {
 	defer close(w.log.done)
 	tick := time.NewTicker(w.warnEvery)
 	defer tick.Stop()
+	nap := time.NewTimer(linger)
+	nap.Stop()
+	busy := false
 	for {
-		select {
-		case e, ok := <-w.log.ch:
-			if !ok {
-				w.finish()
-				return
-			}
-			if w.log.aborted.Load() {
-				w.log.dropped.Add(1)
+		if !busy {
+			select {
+			case e, ok := <-w.log.ch:
+				if !ok {
+					w.finish()
+					return
+				}
+				w.take(&e)
+			case <-tick.C:
+				// Drops reported late because of rate limiting, while no
+				// entries arrive, would otherwise wait for the next entry.
+				w.report(false)
 				continue
 			}
-			w.add(&e)
-			if len(w.log.ch) == 0 {
-				w.flush()
-				w.report(false)
-			}
-		case <-tick.C:
-			// Drops reported late because of rate limiting, while no
-			// entries arrive, would otherwise wait for the next entry.
-			w.report(false)
+			nap.Reset(linger)
+			<-nap.C
 		}
+		n := 0
+		for drained := false; !drained; {
+			select {
+			case e, ok := <-w.log.ch:
+				if !ok {
+					w.finish()
+					return
+				}
+				w.take(&e)
+				n++
+			default:
+				drained = true
+			}
+		}
+		w.flush()
+		w.report(false)
+		busy = n >= busyBatch
 	}
+}
+
+// take adds a queued entry to the batch, or drops it once Close has given
+// up waiting.
+func (w *writer) take(e *Entry) {
+	if w.log.aborted.Load() {
+		w.log.dropped.Add(1)
+		return
+	}
+	w.add(e)
 }
 
 // add encodes e into the batch and writes the batch once it is big enough.

@@ -6,88 +6,77 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 )
 
-// computeClosures replaces every node's Parents with its ancestors, the
-// transitive closure of its parents. Parents that are not entities are
-// kept (Cedar's `in` is true for a parent named but not defined) and
-// contribute no ancestors of their own.
+// computeViews gives every node its view's targeted ancestors: the target
+// ids of the node and of its ancestors (the transitive closure of its
+// parents), which is all that scope matching needs. They are computed
+// once per node, from its parents' (each parent's own id among them), so
+// that the cost grows with the graph and not with the sum of the
+// closures. A node with a single parent and no target id of its own shares
+// its parent's list, which keeps the memory of large identity graphs close
+// to that of the graph itself.
 //
-// Closures are shared where possible: every child of a group with the
-// group as its only parent gets the same set, which keeps the memory of
-// large identity graphs close to that of the graph itself.
-func computeClosures(nodes map[types.EntityUID]*node) {
+// Parents that are not entities count when a scope names them (Cedar's
+// `in` is true for a parent named but not defined) and contribute no
+// ancestors of their own. The entities keep their parents as written:
+// cedar-go only walks the graph for an `in` in a condition, since
+// selection matches scopes.
+func (s *Snapshot) computeViews() {
 	const (
 		unvisited = iota
 		visiting
 		done
 	)
-	state := make(map[types.EntityUID]uint8, len(nodes))
-	closure := make(map[types.EntityUID]types.EntityUIDSet, len(nodes))
-	// withSelf[p] is {p} ∪ ancestors(p), shared by p's single-parent
-	// children.
-	withSelf := map[types.EntityUID]types.EntityUIDSet{}
 	cyclic := false
-
-	var visit func(uid types.EntityUID) types.EntityUIDSet
-	visit = func(uid types.EntityUID) types.EntityUIDSet {
-		n, ok := nodes[uid]
-		if !ok {
-			return types.EntityUIDSet{}
-		}
-		switch state[uid] {
+	var visit func(n *node) []int32
+	visit = func(n *node) []int32 {
+		switch n.mark {
 		case done:
-			return closure[uid]
+			return n.view.tanc
 		case visiting:
 			cyclic = true
-			return types.EntityUIDSet{}
+			return nil
 		}
-		state[uid] = visiting
-		var result types.EntityUIDSet
-		switch n.parents.Len() {
-		case 0:
-		case 1:
-			var p types.EntityUID
-			for p = range n.parents.All() {
-			}
-			if ws, ok := withSelf[p]; ok {
-				result = ws
-				break
-			}
-			anc := visit(p)
-			list := append(slices.Collect(anc.All()), p)
-			result = types.NewEntityUIDSet(list...)
-			if _, isNode := nodes[p]; isNode && state[p] == done {
-				withSelf[p] = result
-			}
-		default:
-			var list []types.EntityUID
-			for p := range n.parents.All() {
-				list = append(list, p)
-				list = append(list, slices.Collect(visit(p).All())...)
-			}
-			result = types.NewEntityUIDSet(list...)
+		n.mark = visiting
+		var list []int32
+		if n.view.self >= 0 {
+			list = append(list, n.view.self)
 		}
-		state[uid] = done
-		closure[uid] = result
-		return result
+		single := n.entity.Parents.Len() == 1 && n.view.self < 0
+		for p := range n.entity.Parents.All() {
+			if pn, ok := s.nodes[p]; ok {
+				pt := visit(pn)
+				if single {
+					n.view.tanc, n.mark = pt, done
+					return pt
+				}
+				list = append(list, pt...)
+			} else if id, ok := s.targets[p]; ok {
+				list = append(list, id)
+			}
+		}
+		slices.Sort(list)
+		list = slices.Clip(slices.Compact(list))
+		if len(list) == 0 {
+			list = nil
+		}
+		n.view.tanc, n.mark = list, done
+		return list
 	}
-	for uid := range nodes {
-		visit(uid)
+	for _, n := range s.nodes {
+		visit(n)
 	}
 	if cyclic {
-		// A cycle leaves the memoised closures of its members incomplete;
-		// recompute every closure by search, which cycles cannot fool.
-		for uid := range nodes {
-			closure[uid] = searchAncestors(uid, func(u types.EntityUID) (types.EntityUIDSet, bool) {
-				n, ok := nodes[u]
-				if !ok {
-					return types.EntityUIDSet{}, false
-				}
-				return n.parents, true
-			})
+		// A cycle leaves the memoised lists of its members incomplete;
+		// recompute every list by search, which cycles cannot fool.
+		parentsOf := func(u types.EntityUID) (types.EntityUIDSet, bool) {
+			if n, ok := s.nodes[u]; ok {
+				return n.entity.Parents, true
+			}
+			return types.EntityUIDSet{}, false
 		}
-	}
-	for uid, n := range nodes {
-		n.entity.Parents = closure[uid]
+		for uid, n := range s.nodes {
+			n.view, _ = s.viewOf(uid, searchAncestors(uid, parentsOf), nil)
+		}
 	}
 }
 

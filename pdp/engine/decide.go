@@ -2,6 +2,7 @@ package engine
 
 import (
 	"iter"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,11 +48,10 @@ type EvalError struct {
 
 // side is what a decision needs about its principal, action or resource.
 type side struct {
-	uid types.EntityUID
-	anc types.EntityUIDSet
-	// cands are the targeted-scope policies uid satisfies; byType and all
-	// complete the candidates of the dimension.
-	cands, byType, all []int32
+	view view
+	// cands are the targeted-scope policies the entity satisfies; byType
+	// and all complete the candidates of the dimension.
+	cands, byType, all []entry
 }
 
 func (s *side) size() int { return len(s.cands) + len(s.byType) + len(s.all) }
@@ -61,20 +61,28 @@ func (s *side) size() int { return len(s.cands) + len(s.byType) + len(s.all) }
 type state struct {
 	snap  *Snapshot
 	idx   []int32
-	extra []int32
+	extra []entry
+	tanc  []int32
+	// cond are the candidates cedar-go evaluates (those with conditions);
+	// match collects the policies that matched.
+	cond, match []int32
+	// seen and stack serve the ancestor search of request entities.
+	seen  []bool
+	stack []int32
 	get   getter
 	seq   iter.Seq2[cedar.PolicyID, *cedar.Policy]
 }
 
-// All implements cedar.PolicyIterator over the candidate policies.
+// All implements cedar.PolicyIterator over the candidates with
+// conditions.
 func (st *state) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] { return st.seq }
 
 var statePool = sync.Pool{New: func() any {
 	st := &state{}
 	st.seq = func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for _, i := range st.idx {
+		for _, i := range st.cond {
 			p := &st.snap.policies[i]
-			if !yield(p.id, p.parsed) {
+			if !yield(p.id, p.eval) {
 				return
 			}
 		}
@@ -82,45 +90,179 @@ var statePool = sync.Pool{New: func() any {
 	return st
 }}
 
-// getter serves entities to cedar-go: request entities first, then bundle
-// entities, with ancestors as parents unless slow is set.
+// getter serves entities to cedar-go, as written: request entities first,
+// then bundle entities.
 type getter struct {
 	snap *Snapshot
-	req  map[types.EntityUID]*types.Entity
+	// reqs are the request's entities, as the request wrote them; byUID
+	// indexes them when there are more than a linear search suits.
+	reqs  []types.Entity
+	byUID map[types.EntityUID]int32
+	// slow is set when a request entity is an ancestor of a bundle
+	// entity: the bundle's precomputed views do not hold for this request.
 	slow bool
+	// hot are the request's principal, action and resource when they are
+	// bundle entities: conditions read their attributes, and comparing a
+	// uid is cheaper than a lookup in a map of every entity (a cache miss
+	// or several in a large bundle).
+	hot [dims]*node
 }
 
 // Get implements types.EntityGetter.
 func (g *getter) Get(uid types.EntityUID) (types.Entity, bool) {
-	if g.req != nil {
-		if e, ok := g.req[uid]; ok {
-			return *e, true
+	if e := g.request(uid); e != nil {
+		return *e, true
+	}
+	var n *node
+	for _, h := range g.hot {
+		if h != nil && h.entity.UID == uid {
+			n = h
+			break
 		}
 	}
-	n, ok := g.snap.nodes[uid]
-	if !ok {
-		return types.Entity{}, false
-	}
-	if g.slow {
-		e := n.entity
-		e.Parents = n.parents
-		return e, true
+	if n == nil {
+		var ok bool
+		if n, ok = g.snap.nodes[uid]; !ok {
+			return types.Entity{}, false
+		}
 	}
 	return n.entity, true
+}
+
+// linearEntities is how many request entities are searched linearly
+// rather than through a map.
+const linearEntities = 8
+
+// request returns the request entity uid, or nil.
+func (g *getter) request(uid types.EntityUID) *types.Entity {
+	if i := g.find(uid); i >= 0 {
+		return &g.reqs[i]
+	}
+	return nil
+}
+
+// find returns the index of request entity uid, or -1.
+func (g *getter) find(uid types.EntityUID) int32 {
+	if len(g.reqs) > linearEntities {
+		if i, ok := g.byUID[uid]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range g.reqs {
+		if g.reqs[i].UID == uid {
+			return int32(i)
+		}
+	}
+	return -1
 }
 
 // Decide decides req. It evaluates only the candidate policies: those
 // whose scope the request's principal, action and resource satisfy and
 // whose validity window contains the decision instant.
 func (s *Snapshot) Decide(req *Request) Decision {
+	st := s.acquire()
+	defer st.release()
+	st.selectCandidates(req)
+
+	// A candidate without conditions is satisfied: its scope matched, and
+	// a scope cannot fail to evaluate. Only the others go to cedar-go, and
+	// a decision whose candidates are all plain (most RBAC decisions)
+	// never calls it, saving its fixed cost (eight allocations).
+	st.cond, st.match = st.cond[:0], st.match[:0]
+	forbidden := false
+	for _, i := range st.idx {
+		if p := &s.policies[i]; p.plain {
+			st.match = append(st.match, i)
+			forbidden = forbidden || p.forbid
+		} else {
+			st.cond = append(st.cond, i)
+		}
+	}
+	var out Decision
+	cedarAllow := false
+	if len(st.cond) > 0 {
+		d, diag := cedar.Authorize(st, &st.get, cedar.Request{
+			Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context,
+		})
+		// Cedar reports the forbids that matched when it denies, else the
+		// permits: exactly one effect, and every reason is a candidate.
+		cedarAllow = d == cedar.Allow
+		for _, r := range diag.Reasons {
+			st.match = append(st.match, st.condIndex(r.PolicyID))
+		}
+		forbidden = forbidden || (!cedarAllow && len(diag.Reasons) > 0)
+		if len(diag.Errors) > 0 {
+			out.Errors = make([]EvalError, len(diag.Errors))
+			for i, e := range diag.Errors {
+				out.Errors[i] = EvalError{PolicyID: string(e.PolicyID), Message: e.Message}
+			}
+		}
+	}
+	// The determining policies: the forbids that matched if any did,
+	// otherwise the permits, in policy (id) order.
+	n := 0
+	for _, i := range st.match {
+		if s.policies[i].forbid == forbidden {
+			st.match[n] = i
+			n++
+		}
+	}
+	reasons := sortUnique(st.match[:n])
+	out.Allow = !forbidden && len(reasons) > 0
+	if len(reasons) > 0 {
+		out.Reasons = make([]Reason, len(reasons))
+		for k, i := range reasons {
+			out.Reasons[k] = Reason{ID: string(s.policies[i].id), Source: s.policies[i].source}
+		}
+	}
+	return out
+}
+
+// Candidates returns how many policies Decide evaluates for req: those
+// whose scope can match it and whose validity window holds at its
+// instant. Benchmarks use it to show that a decision does not scan every
+// policy; Decide does not call it.
+func (s *Snapshot) Candidates(req *Request) int {
+	st := s.acquire()
+	defer st.release()
+	st.selectCandidates(req)
+	return len(st.idx)
+}
+
+// acquire takes a pooled decision state for s.
+func (s *Snapshot) acquire() *state {
 	st := statePool.Get().(*state)
-	defer func() {
-		st.snap, st.get = nil, getter{}
-		statePool.Put(st)
-	}()
 	st.snap = s
-	st.get = getter{snap: s}
+	st.get = getter{snap: s, byUID: st.get.byUID}
 	st.extra = st.extra[:0]
+	st.tanc = st.tanc[:0]
+	return st
+}
+
+// condIndex returns the policy index of id, one of the policies handed to
+// cedar-go. They are few: searching them beats hashing id.
+func (st *state) condIndex(id cedar.PolicyID) int32 {
+	for _, i := range st.cond {
+		if st.snap.policies[i].id == id {
+			return i
+		}
+	}
+	return st.snap.byID[id]
+}
+
+// release returns st to the pool, dropping what it references.
+func (st *state) release() {
+	clear(st.get.byUID)
+	st.snap, st.get = nil, getter{byUID: st.get.byUID}
+	clear(st.seen)
+	statePool.Put(st)
+}
+
+// selectCandidates puts the candidate policies of req into st.idx, in
+// policy order, after installing req's request-scoped entities.
+func (st *state) selectCandidates(req *Request) {
+	s := st.snap
 	now := req.Time
 	if now.IsZero() {
 		now = time.Now()
@@ -134,8 +276,10 @@ func (s *Snapshot) Decide(req *Request) Decision {
 	for d, uid := range [dims]types.EntityUID{req.Principal, req.Action, req.Resource} {
 		sides[d] = st.side(dim(d), uid)
 	}
-	// Enumerate the dimension with the fewest candidates; test the other
-	// two dimensions' scopes and the validity window on each.
+	mask := requestBits(&sides[actionDim].view, s.actionBit)
+	// Enumerate the dimension with the fewest candidates; test the action
+	// bits, the validity window and the other two dimensions' scopes on
+	// each.
 	best := principalDim
 	for d := actionDim; d < dims; d++ {
 		if sides[d].size() < sides[best].size() {
@@ -144,67 +288,66 @@ func (s *Snapshot) Decide(req *Request) Decision {
 	}
 	st.idx = st.idx[:0]
 	b := &sides[best]
-	for _, list := range [3][]int32{b.cands, b.byType, b.all} {
-		for _, i := range list {
-			p := &s.policies[i]
-			if s.windowed && !p.active(nowNs) {
+	for _, list := range [3][]entry{b.cands, b.byType, b.all} {
+	next:
+		for _, e := range list {
+			if e.bits()&mask == 0 {
 				continue
 			}
-			ok := true
+			f := &s.filters[e.p()]
+			if s.windowed && !f.active(nowNs) {
+				continue
+			}
 			for d := range dims {
-				if d != best && !p.scopes[d].matches(sides[d].uid, sides[d].anc) {
-					ok = false
-					break
+				if d != best && !f.scopes[d].matches(&sides[d].view, s.sets) {
+					continue next
 				}
 			}
-			if ok {
-				st.idx = append(st.idx, i)
-			}
+			st.idx = append(st.idx, e.p())
 		}
 	}
-	// The three lists are each sorted and hold different policies; sorting
-	// the union gives cedar-go the policies in id order, which makes the
-	// order of reasons and errors deterministic.
-	sortUnique(st.idx)
-
-	d, diag := cedar.Authorize(st, &st.get, cedar.Request{
-		Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context,
-	})
-	out := Decision{Allow: d == cedar.Allow}
-	if len(diag.Reasons) > 0 {
-		out.Reasons = make([]Reason, len(diag.Reasons))
-		for i, r := range diag.Reasons {
-			out.Reasons[i] = Reason{ID: string(r.PolicyID), Source: s.policies[s.byID[r.PolicyID]].source}
-		}
-	}
-	if len(diag.Errors) > 0 {
-		out.Errors = make([]EvalError, len(diag.Errors))
-		for i, e := range diag.Errors {
-			out.Errors[i] = EvalError{PolicyID: string(e.PolicyID), Message: e.Message}
-		}
-	}
-	return out
+	// Sorting the candidates (and dropping a policy listed under two of an
+	// entity's targets) gives cedar-go the policies in id order, which
+	// makes the order of reasons and errors deterministic.
+	st.idx = sortUnique(st.idx)
 }
 
-// side resolves one of the request's entities: its ancestors and
+// side resolves one of the request's entities: its targeted ancestors and
 // candidate policies, from the bundle when it is a bundle entity the
 // request does not replace, computed otherwise.
 func (st *state) side(d dim, uid types.EntityUID) side {
 	s := st.snap
-	sd := side{uid: uid, all: s.index[d].all, byType: s.index[d].byType[uid.Type]}
-	re, inReq := st.get.req[uid]
+	idx := &s.index[d]
+	sd := side{all: idx.all}
+	ri := st.get.find(uid)
 	n, inBundle := s.nodes[uid]
+	var anc types.EntityUIDSet
 	switch {
-	case st.get.slow && (inReq || inBundle):
-		sd.anc = searchAncestors(uid, st.parentsOf)
-	case inReq:
-		sd.anc = re.Parents // layer computed the closure
+	case st.get.slow && (ri >= 0 || inBundle):
+		anc = searchAncestors(uid, st.parentsOf)
+	case ri >= 0:
+		sd.view = st.requestView(ri)
+		if sd.view.typ >= 0 {
+			sd.byType = idx.byType[sd.view.typ]
+		}
+		start := len(st.extra)
+		st.extra = s.gather(d, &sd.view, st.extra)
+		sd.cands = st.extra[start:]
+		return sd
 	case inBundle:
-		sd.anc, sd.cands = n.entity.Parents, n.cands[d]
+		sd.view, sd.cands = n.view, n.cands[d]
+		if n.view.typ >= 0 {
+			sd.byType = idx.byType[n.view.typ]
+		}
+		st.get.hot[d] = n
 		return sd
 	}
+	sd.view, st.tanc = s.viewOf(uid, anc, st.tanc)
+	if sd.view.typ >= 0 {
+		sd.byType = idx.byType[sd.view.typ]
+	}
 	start := len(st.extra)
-	st.extra = s.gather(d, uid, sd.anc, st.extra)
+	st.extra = s.gather(d, &sd.view, st.extra)
 	sd.cands = st.extra[start:]
 	return sd
 }
@@ -212,50 +355,99 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 // parentsOf returns an entity's parents as written, request entities
 // first; it serves the ancestor search of the slow path.
 func (st *state) parentsOf(uid types.EntityUID) (types.EntityUIDSet, bool) {
-	if e, ok := st.get.req[uid]; ok {
+	if e := st.get.request(uid); e != nil {
 		return e.Parents, true
 	}
 	if n, ok := st.snap.nodes[uid]; ok {
-		return n.parents, true
+		return n.entity.Parents, true
 	}
 	return types.EntityUIDSet{}, false
 }
 
 // layer installs request-scoped entities. When none of them is an ancestor
-// of a bundle entity, bundle closures stay valid and the request entities
-// get closures of their own. Otherwise the request changes the ancestry of
-// bundle entities and the decision takes the slow path: parents as
-// written, ancestors searched per request.
+// of a bundle entity, the bundle's precomputed views stay valid: a request
+// entity's targeted ancestors are those of its request-entity ancestors
+// and the views of the bundle entities among its ancestors
+// (requestView). Otherwise the request changes the ancestry of bundle
+// entities and the decision takes the slow path: ancestors searched per
+// request.
+//
+// Entities are served to cedar-go as written, with their parents: cedar-go
+// walks the graph only for an `in` in a condition, since selection has
+// matched the scopes.
 func (st *state) layer(entities []types.Entity) {
 	s := st.snap
-	st.get.req = make(map[types.EntityUID]*types.Entity, len(entities))
-	for i := range entities {
-		e := &entities[i]
-		st.get.req[e.UID] = e
-		if _, ok := s.ancestors[e.UID]; ok {
-			st.get.slow = true
+	g := &st.get
+	g.reqs = entities
+	if len(entities) > linearEntities {
+		if g.byUID == nil {
+			g.byUID = make(map[types.EntityUID]int32, len(entities))
+		}
+		for i := range entities {
+			g.byUID[entities[i].UID] = int32(i)
 		}
 	}
-	if st.get.slow {
-		return
+	for i := range entities {
+		if _, ok := s.ancestors[entities[i].UID]; ok {
+			g.slow = true
+			return
+		}
 	}
-	// Give each request entity its ancestors: its parents, their bundle
-	// closures, and the ancestors of parents that are request entities.
-	withClosure := make(map[types.EntityUID]*types.Entity, len(entities))
-	for uid, e := range st.get.req {
-		c := *e
-		c.Parents = searchAncestors(uid, func(u types.EntityUID) (types.EntityUIDSet, bool) {
-			if re, ok := st.get.req[u]; ok {
-				return re.Parents, true
-			}
-			if n, ok := s.nodes[u]; ok {
-				// The bundle closure is complete: return it as the
-				// parents and the search adds nothing beyond it.
-				return n.entity.Parents, true
-			}
-			return types.EntityUIDSet{}, false
-		})
-		withClosure[uid] = &c
+}
+
+// requestView describes request entity e to scopes: its targeted
+// ancestors are found by a search over request entities that stops at
+// bundle entities, whose precomputed views hold their own.
+func (st *state) requestView(ri int32) view {
+	e := &st.get.reqs[ri]
+	s := st.snap
+	g := &st.get
+	v := view{self: -1, typ: -1}
+	if id, ok := s.targets[e.UID]; ok {
+		v.self = id
 	}
-	st.get.req = withClosure
+	if id, ok := s.typeIDs[e.UID.Type]; ok {
+		v.typ = id
+	}
+	if cap(st.seen) < len(g.reqs) {
+		st.seen = make([]bool, len(g.reqs))
+	}
+	seen := st.seen[:len(g.reqs)]
+	clear(seen)
+	start := len(st.tanc)
+	buf := st.tanc
+	if v.self >= 0 {
+		buf = append(buf, v.self)
+	}
+	stack := append(st.stack[:0], ri)
+	seen[ri] = true
+	for len(stack) > 0 {
+		cur := &g.reqs[stack[len(stack)-1]]
+		stack = stack[:len(stack)-1]
+		for p := range cur.Parents.All() {
+			if i := g.find(p); i >= 0 {
+				if !seen[i] {
+					seen[i] = true
+					stack = append(stack, i)
+					if id, ok := s.targets[p]; ok {
+						buf = append(buf, id)
+					}
+				}
+				continue
+			}
+			if n, ok := s.nodes[p]; ok {
+				buf = append(buf, n.view.tanc...)
+			} else if id, ok := s.targets[p]; ok {
+				buf = append(buf, id)
+			}
+		}
+	}
+	st.stack = stack
+	slices.Sort(buf[start:])
+	buf = buf[:start+len(slices.Compact(buf[start:]))]
+	if len(buf) > start {
+		v.tanc = slices.Clip(buf[start:])
+	}
+	st.tanc = buf
+	return v
 }

@@ -5,15 +5,29 @@
 // without locks. Building it parses the policies, computes every entity's
 // ancestors (the transitive closure of its parents) and indexes the
 // policies by their scope, so a decision evaluates only the policies whose
-// scope can match the request, whatever the bundle's size; cedar-go
-// evaluates those through its policy iterator. Time-bound policies (expiring
-// grants) are skipped outside their validity window at the decision
-// instant, with no rebuild.
+// scope can match the request, whatever the bundle's size.
+//
+// Selection works on interned ids: every entity a scope names gets a small
+// integer id, each bundle entity knows the ids among itself and its
+// ancestors and the policies its scopes can match, and each policy's
+// scopes and validity window are packed into one cache line. A decision
+// scans the candidate list of its principal, action or resource
+// (whichever is shortest), drops policies of other actions by a bit mask,
+// and tests the other scopes and the window by comparing integers.
+//
+// The candidates are decided with Cedar's semantics: those without
+// conditions are satisfied once their scope matches, and the others go to
+// cedar-go through its policy iterator, with their scope removed since it
+// has already been matched. Time-bound policies (expiring grants) are
+// skipped outside their validity window at the decision instant, with no
+// rebuild. Cedar's integration corpus runs against all of this (see
+// corpus_test.go).
 package engine
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -27,8 +41,19 @@ type Snapshot struct {
 	ref      bundle.Ref
 	manifest bundle.Manifest
 	policies []policy
-	byID     map[cedar.PolicyID]int32
-	nodes    map[types.EntityUID]*node
+	// filters holds, by policy index, what candidate selection tests,
+	// packed apart from the rest so that a scan touches one cache line per
+	// policy.
+	filters []filter
+	// sets backs the targets of `in [...]` scopes.
+	sets  []int32
+	byID  map[cedar.PolicyID]int32
+	nodes map[types.EntityUID]*node
+	// targets and typeIDs intern the entities and types scopes name;
+	// actionBit gives some action targets a bit (see actionBits).
+	targets   map[types.EntityUID]int32
+	typeIDs   map[types.EntityType]int32
+	actionBit []uint32
 	// ancestors holds every entity that is a parent of another; a request
 	// entity with one of these uids changes bundle entities' ancestry, so
 	// the precomputed closures cannot be used for that request.
@@ -45,23 +70,28 @@ type Snapshot struct {
 type policy struct {
 	id     cedar.PolicyID
 	source string
-	parsed *cedar.Policy
-	scopes [dims]scope
-	// notBefore and notAfter are the validity window in Unix nanoseconds.
-	notBefore, notAfter int64
+	// eval is the policy with its scope removed: `permit (principal,
+	// action, resource) when {...}` with the original conditions. Decide
+	// hands cedar-go only policies whose scope it has already matched,
+	// exactly, so evaluating the scope again would only repeat entity
+	// lookups (for `in`, one per ancestor when it fails). Effect,
+	// annotations, conditions and thus errors are the original's.
+	eval *cedar.Policy
+	// plain is true when the policy has no when or unless clause: once
+	// its scope matches, it is satisfied.
+	plain  bool
+	forbid bool
 }
 
-// node is a bundle entity. entity.Parents holds the entity's ancestors (the
-// closure of its parents), which is what cedar-go's `in` needs: with the
-// closure, `in` succeeds on the first lookup instead of walking the graph.
+// node is a bundle entity, as written, with what selection needs.
 type node struct {
 	entity types.Entity
-	// parents are the parents as written, for requests that override an
-	// ancestor (see Snapshot.ancestors).
-	parents types.EntityUIDSet
-	// cands lists, per dimension, the policies whose ==, in or is-in scope
-	// this entity satisfies, sorted.
-	cands [dims][]int32
+	view   view
+	// mark is computeViews' visit state, used only while New runs.
+	mark uint8
+	// cands lists, per dimension, the policies whose ==, in, in [...] or
+	// is-in scope this entity satisfies (see gather).
+	cands [dims][]entry
 }
 
 // New compiles b into a Snapshot. It fails if a policy does not parse or
@@ -69,45 +99,75 @@ type node struct {
 // be activated.
 func New(b *bundle.Bundle) (*Snapshot, error) {
 	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
-	for i := range dims {
-		s.index[i] = newDimIndex()
-	}
+	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
 	s.policies = make([]policy, 0, len(b.Policies))
-	for i, bp := range b.Policies {
-		list, err := cedar.NewPolicyListFromBytes(bp.Source, []byte(bp.Cedar))
-		if err != nil {
-			return nil, fmt.Errorf("policy %q: %w", bp.ID, err)
-		}
-		if len(list) != 1 {
-			return nil, fmt.Errorf("policy %q: holds %d policies, want 1", bp.ID, len(list))
+	s.filters = make([]filter, 0, len(b.Policies))
+	for i, pp := range parsePolicies(b.Policies) {
+		bp := &b.Policies[i]
+		if pp.err != nil {
+			return nil, pp.err
 		}
 		if _, dup := s.byID[cedar.PolicyID(bp.ID)]; dup {
 			return nil, fmt.Errorf("policy %q appears twice", bp.ID)
 		}
-		p := policy{id: cedar.PolicyID(bp.ID), source: bp.Source, parsed: list[0], notBefore: math.MinInt64, notAfter: math.MaxInt64}
+		f := filter{notBefore: math.MinInt64, notAfter: math.MaxInt64}
 		if bp.NotBefore != nil {
-			p.notBefore, s.windowed = bp.NotBefore.UnixNano(), true
+			f.notBefore, s.windowed = bp.NotBefore.UnixNano(), true
 		}
 		if bp.NotAfter != nil {
-			p.notAfter, s.windowed = bp.NotAfter.UnixNano(), true
+			f.notAfter, s.windowed = bp.NotAfter.UnixNano(), true
 		}
-		a := (*expast.Policy)(list[0].AST())
-		p.scopes = [dims]scope{scopeOf(a.Principal), scopeOf(a.Action), scopeOf(a.Resource)}
-		for d := range dims {
-			s.index[d].add(int32(i), &p.scopes[d])
-		}
-		s.byID[p.id] = int32(i)
-		s.policies = append(s.policies, p)
+		a := pp.ast
+		f.scopes = [dims]scope{in.scope(a.Principal), in.scope(a.Action), in.scope(a.Resource)}
+		s.byID[cedar.PolicyID(bp.ID)] = int32(len(s.policies))
+		s.policies = append(s.policies, policy{id: cedar.PolicyID(bp.ID), source: bp.Source, eval: pp.eval,
+			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid})
+		s.filters = append(s.filters, f)
 	}
-	var entities types.EntityMap
-	if err := entities.UnmarshalJSON(b.Entities); err != nil {
+	s.targets, s.typeIDs, s.sets = in.targets, in.types, in.sets
+	s.actionBit = actionBits(s.filters, s.sets, len(s.targets))
+	for d := range dims {
+		s.index[d] = dimIndex{byType: make([][]entry, len(s.typeIDs)), byTarget: make([][]entry, len(s.targets))}
+	}
+	for i := range s.filters {
+		f := &s.filters[i]
+		e := newEntry(int32(i), entryBits(&f.scopes[actionDim], s.sets, s.actionBit))
+		for d := range dims {
+			s.index[d].add(e, &f.scopes[d], s.sets)
+		}
+	}
+
+	entities, err := parseEntities(b.Entities)
+	if err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
 	s.nodes = make(map[types.EntityUID]*node, len(entities))
 	s.ancestors = map[types.EntityUID]struct{}{}
 	s.spiffe = map[string]types.EntityUID{}
-	for uid, e := range entities {
-		s.nodes[uid] = &node{entity: e, parents: e.Parents}
+	// Entities of one type share one type string: a lookup then compares
+	// type bytes that are already in the cache, and misses on the id only.
+	typeNames := map[types.EntityType]types.EntityType{}
+	all := make([]*node, 0, len(entities))
+	for _, e := range entities {
+		uid := e.UID
+		if _, dup := s.nodes[uid]; dup {
+			return nil, fmt.Errorf("entities: duplicate entity %s", uid)
+		}
+		t, ok := typeNames[uid.Type]
+		if !ok {
+			t = uid.Type
+			typeNames[t] = t
+		}
+		uid.Type, e.UID.Type = t, t
+		n := &node{entity: e, view: view{self: -1, typ: -1}}
+		if id, ok := s.targets[uid]; ok {
+			n.view.self = id
+		}
+		if id, ok := s.typeIDs[uid.Type]; ok {
+			n.view.typ = id
+		}
+		s.nodes[uid] = n
+		all = append(all, n)
 		if id, ok := e.Attributes.Get("spiffe_id"); ok {
 			if str, ok := id.(types.String); ok {
 				s.spiffe[string(str)] = uid
@@ -117,33 +177,64 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 			s.ancestors[p] = struct{}{}
 		}
 	}
-	computeClosures(s.nodes)
-	for uid, n := range s.nodes {
-		for d := range dims {
-			n.cands[d] = s.gather(d, uid, n.entity.Parents, nil)
+	s.computeViews()
+	parallel(len(all), func(lo, hi int) {
+		var buf []entry
+		for _, n := range all[lo:hi] {
+			for d := range dims {
+				if buf = s.gather(d, &n.view, buf[:0]); len(buf) > 0 {
+					n.cands[d] = slices.Clone(buf)
+				}
+			}
 		}
-	}
+	})
 	return s, nil
 }
 
-// gather appends to dst, sorted and without duplicates, the policies of
-// dimension d whose targeted scope (==, in, is-in) uid satisfies, given
-// uid's ancestors anc.
-func (s *Snapshot) gather(d dim, uid types.EntityUID, anc types.EntityUIDSet, dst []int32) []int32 {
-	start := len(dst)
+// viewOf describes uid, whose ancestors are anc, to scopes. The view's
+// targeted ancestors are appended to buf, which is returned.
+func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int32) (view, []int32) {
+	v := view{self: -1, typ: -1}
+	if id, ok := s.targets[uid]; ok {
+		v.self = id
+	}
+	if id, ok := s.typeIDs[uid.Type]; ok {
+		v.typ = id
+	}
+	start := len(buf)
+	if v.self >= 0 {
+		buf = append(buf, v.self)
+	}
+	for a := range anc.All() {
+		if id, ok := s.targets[a]; ok {
+			buf = append(buf, id)
+		}
+	}
+	slices.Sort(buf[start:])
+	buf = buf[:start+len(slices.Compact(buf[start:]))]
+	if len(buf) > start {
+		// Clipped, so that appending to buf never writes into the view.
+		v.tanc = slices.Clip(buf[start:])
+	}
+	return v, buf
+}
+
+// gather appends to dst the policies of dimension d whose targeted scope
+// (==, in, in [...], is-in) the entity v describes satisfies. They are
+// grouped by target, not sorted, and a policy naming several of v's
+// targets (in [...]) appears once per target: selection sorts and
+// deduplicates the few candidates that survive, which is far cheaper than
+// sorting every entity's list when a bundle loads.
+func (s *Snapshot) gather(d dim, v *view, dst []entry) []entry {
 	idx := &s.index[d]
-	add := func(t types.EntityUID) {
-		for _, i := range idx.byTarget[t] {
-			if s.policies[i].scopes[d].matches(uid, anc) {
-				dst = append(dst, i)
+	for _, t := range v.tanc {
+		for _, e := range idx.byTarget[t] {
+			if s.filters[e.p()].scopes[d].matches(v, s.sets) {
+				dst = append(dst, e)
 			}
 		}
 	}
-	add(uid)
-	for a := range anc.All() {
-		add(a)
-	}
-	return dst[:start+len(sortUnique(dst[start:]))]
+	return dst
 }
 
 // Ref returns the revision, digest and environment of the snapshot's
@@ -179,11 +270,6 @@ func (s *Snapshot) PolicyCount() int { return len(s.policies) }
 
 // EntityCount returns the number of bundle entities.
 func (s *Snapshot) EntityCount() int { return len(s.nodes) }
-
-// active reports whether policy i applies at instant now (Unix ns).
-func (p *policy) active(now int64) bool {
-	return p.notBefore <= now && now < p.notAfter
-}
 
 // String describes the snapshot for logs.
 func (s *Snapshot) String() string {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -101,8 +102,9 @@ func decodeWith[T any](lim Limits, f func(*decoder) (T, *FieldError)) (T, error)
 // decodeRequest decodes one request, with the ordered second pass on
 // error.
 func decodeRequest(req *cedargatev1.AuthorizeRequest, lim Limits) (*engine.Request, *FieldError) {
-	d := decoder{lim: lim}
+	d := decoder{lim: lim, maps: mapPool.Get().(*recordMaps)}
 	r, fe := d.request(req)
+	mapPool.Put(d.maps)
 	if fe == nil {
 		return r, nil
 	}
@@ -123,6 +125,39 @@ type decoder struct {
 	values int
 	// sorted visits map entries in key order, for a deterministic error.
 	sorted bool
+	// maps are scratch maps for records, or nil.
+	maps *recordMaps
+}
+
+// recordMaps are scratch maps a decoder fills and hands to
+// types.NewRecord, which copies them: reusing them saves a map per
+// record, the largest allocation of a typical request.
+type recordMaps struct{ free []types.RecordMap }
+
+var mapPool = sync.Pool{New: func() any { return &recordMaps{} }}
+
+// maxPooledEntries bounds the maps kept for reuse, so that one huge
+// request does not pin its maps' memory.
+const maxPooledEntries = 64
+
+// takeMap returns an empty map for n entries.
+func (d *decoder) takeMap(n int) types.RecordMap {
+	if d.maps != nil && n <= maxPooledEntries {
+		if k := len(d.maps.free); k > 0 {
+			m := d.maps.free[k-1]
+			d.maps.free = d.maps.free[:k-1]
+			return m
+		}
+	}
+	return make(types.RecordMap, n)
+}
+
+// putMap returns m, no longer referenced, for reuse.
+func (d *decoder) putMap(m types.RecordMap) {
+	if d.maps != nil && len(m) <= maxPooledEntries {
+		clear(m)
+		d.maps.free = append(d.maps.free, m)
+	}
 }
 
 func (d *decoder) request(req *cedargatev1.AuthorizeRequest) (*engine.Request, *FieldError) {
@@ -278,7 +313,8 @@ func (d *decoder) record(m map[string]*cedargatev1.Value, depth int) (types.Reco
 	if len(m) == 0 {
 		return types.Record{}, nil
 	}
-	rm := make(types.RecordMap, len(m))
+	rm := d.takeMap(len(m))
+	defer d.putMap(rm)
 	if d.sorted {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if fe := d.entry(rm, k, m[k], depth); fe != nil {
@@ -292,6 +328,7 @@ func (d *decoder) record(m map[string]*cedargatev1.Value, depth int) (types.Reco
 			}
 		}
 	}
+	// NewRecord copies rm, which can therefore be reused.
 	return types.NewRecord(rm), nil
 }
 

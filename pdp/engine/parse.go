@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/ast"
+	"github.com/cedar-policy/cedar-go/types"
+	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/cedargate/cedargate/bundle"
+)
+
+// Parsing a bundle's policies and entities dominates building a snapshot
+// (seconds for 100k identities) and every element parses on its own, so
+// New spreads the work over the processors. This runs off the request
+// path, during activation, where a shorter activation is worth a burst of
+// CPU.
+
+// minChunk is the least work worth a goroutine of its own.
+const minChunk = 256
+
+// parallel calls f on consecutive chunks of [0, n), one per processor,
+// and returns when all have returned.
+func parallel(n int, f func(lo, hi int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/minChunk))
+	if workers == 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Go(func() { f(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// parsedPolicy is a bundle policy parsed: its AST, and its evaluator with
+// the scope removed (see policy.eval).
+type parsedPolicy struct {
+	ast  *expast.Policy
+	eval *cedar.Policy
+	err  error
+}
+
+// parsePolicies parses every policy of ps, several at a time as one
+// document: cedar-go's tokenizer allocates several kilobytes per
+// call, which for a bundle of 60k policies was half a gigabyte of garbage
+// and most of the collector's work during a reload. A policy that is not
+// exactly one policy on its own, or a document that does not parse, is
+// parsed again policy by policy, for the exact error.
+func parsePolicies(ps []bundle.Policy) []parsedPolicy {
+	out := make([]parsedPolicy, len(ps))
+	parallel(len(ps), func(lo, hi int) {
+		// Documents of policiesPerDocument: the tokenizer's fixed cost is
+		// spread thin, and its token slice stays small (one document of a
+		// worker's whole share grew a slice of millions of tokens).
+		for start := lo; start < hi; start += policiesPerDocument {
+			end := min(hi, start+policiesPerDocument)
+			if !parseTogether(ps[start:end], out[start:end]) {
+				for i := start; i < end; i++ {
+					out[i] = parseOne(&ps[i])
+				}
+			}
+		}
+	})
+	return out
+}
+
+// policiesPerDocument is how many policies parsePolicies parses at once.
+const policiesPerDocument = 256
+
+// parseTogether parses ps as one document into out. It reports false,
+// having set nothing, unless the document holds exactly one policy per
+// element of ps, each starting within that element's text.
+func parseTogether(ps []bundle.Policy, out []parsedPolicy) bool {
+	var doc bytes.Buffer
+	starts := make([]int, len(ps)+1)
+	for i := range ps {
+		starts[i] = doc.Len()
+		doc.WriteString(ps[i].Cedar)
+		doc.WriteByte('\n')
+	}
+	starts[len(ps)] = doc.Len()
+	list, err := cedar.NewPolicyListFromBytes("", doc.Bytes())
+	if err != nil || len(list) != len(ps) {
+		return false
+	}
+	for i, p := range list {
+		if off := p.Position().Offset; off < starts[i] || off >= starts[i+1] {
+			return false
+		}
+	}
+	for i, p := range list {
+		p.SetFilename(ps[i].Source)
+		out[i] = compiled(p)
+	}
+	return true
+}
+
+// parseOne parses a policy on its own.
+func parseOne(bp *bundle.Policy) parsedPolicy {
+	list, err := cedar.NewPolicyListFromBytes(bp.Source, []byte(bp.Cedar))
+	switch {
+	case err != nil:
+		return parsedPolicy{err: fmt.Errorf("policy %q: %w", bp.ID, err)}
+	case len(list) != 1:
+		return parsedPolicy{err: fmt.Errorf("policy %q: holds %d policies, want 1", bp.ID, len(list))}
+	}
+	return compiled(list[0])
+}
+
+// compiled returns p's AST and its evaluator without the scope.
+func compiled(p *cedar.Policy) parsedPolicy {
+	a := (*expast.Policy)(p.AST())
+	unscoped := *a
+	unscoped.Principal, unscoped.Action, unscoped.Resource = expast.ScopeTypeAll{}, expast.ScopeTypeAll{}, expast.ScopeTypeAll{}
+	return parsedPolicy{ast: a, eval: cedar.NewPolicyFromAST((*ast.Policy)(&unscoped))}
+}
+
+// parseEntities decodes a JSON array of entities in Cedar's format. It
+// finds the elements with a tokenizer, which is cheap, and decodes them
+// in parallel, which is not.
+func parseEntities(data []byte) ([]types.Entity, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	if tok.Kind() != '[' {
+		return nil, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
+	}
+	var raw [][]byte
+	for dec.PeekKind() != ']' {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		end := dec.InputOffset()
+		raw = append(raw, data[end-int64(len(v)):end])
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	ents := make([]types.Entity, len(raw))
+	errs := make([]error, len(raw))
+	parallel(len(raw), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			errs[i] = ents[i].UnmarshalJSON(raw[i])
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("entity %d: %w", i, err)
+		}
+	}
+	return ents, nil
+}
