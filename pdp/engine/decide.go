@@ -267,7 +267,7 @@ func (st *state) selectCandidates(req *Request) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	nowNs := now.UnixNano()
+	nowNs := unixNanos(now)
 
 	if len(req.Entities) > 0 {
 		st.layer(req.Entities)

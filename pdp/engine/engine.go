@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -112,10 +113,10 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		}
 		f := filter{notBefore: math.MinInt64, notAfter: math.MaxInt64}
 		if bp.NotBefore != nil {
-			f.notBefore, s.windowed = bp.NotBefore.UnixNano(), true
+			f.notBefore, s.windowed = unixNanos(*bp.NotBefore), true
 		}
 		if bp.NotAfter != nil {
-			f.notAfter, s.windowed = bp.NotAfter.UnixNano(), true
+			f.notAfter, s.windowed = unixNanos(*bp.NotAfter), true
 		}
 		a := pp.ast
 		f.scopes = [dims]scope{in.scope(a.Principal), in.scope(a.Action), in.scope(a.Resource)}
@@ -170,6 +171,12 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		all = append(all, n)
 		if id, ok := e.Attributes.Get("spiffe_id"); ok {
 			if str, ok := id.(types.String); ok {
+				// Which entity a caller is must not depend on map order: a
+				// bundle where two entities claim one SPIFFE id is refused
+				// (the compiler refuses to build one).
+				if prev, dup := s.spiffe[string(str)]; dup {
+					return nil, fmt.Errorf("entities: %s and %s both have spiffe_id %q", prev, uid, str)
+				}
 				s.spiffe[string(str)] = uid
 			}
 		}
@@ -250,6 +257,19 @@ func (s *Snapshot) Source(id string) string {
 		return s.policies[i].source
 	}
 	return ""
+}
+
+// unixNanos is t.UnixNano clamped to the int64 range, where UnixNano
+// would wrap: a window bound in the year 1000 must stay in the past, one in
+// 3000 in the future.
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // BySPIFFEID returns the entity whose spiffe_id attribute is id (the
