@@ -19,7 +19,12 @@ import (
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema"
+	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
 	"github.com/go-json-experiment/json"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/compile"
 )
 
 // Case is one corpus test: a schema, policies, entities and requests with
@@ -130,4 +135,33 @@ func Load(path string) ([]Case, error) {
 	}
 	slices.SortFunc(cases, func(a, b Case) int { return strings.Compare(a.Name, b.Name) })
 	return cases, nil
+}
+
+// Bundle turns a case into a bundle the way a plain Cedar repository
+// would be, with policy ids "policy<n>" as the corpus expects, and returns
+// the entities too (parsed against the schema, as Cedar does).
+func (c Case) Bundle() (*bundle.Bundle, types.EntityMap, error) {
+	var s schema.Schema
+	if err := s.UnmarshalCedar(c.Schema); err != nil {
+		return nil, nil, fmt.Errorf("%s: schema: %w", c.Name, err)
+	}
+	rs, err := s.Resolve()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: schema: %w", c.Name, err)
+	}
+	var ents exptypes.EntityMap
+	if err := ents.UnmarshalJSONWithSchema(c.Entities, rs); err != nil {
+		return nil, nil, fmt.Errorf("%s: entities: %w", c.Name, err)
+	}
+	list, err := cedar.NewPolicyListFromBytes("policy.cedar", c.Policies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: policies: %w", c.Name, err)
+	}
+	b := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: c.Name, Environment: "corpus"},
+		Entities: compile.EntitiesJSON(types.EntityMap(ents))}
+	for i, p := range list {
+		b.Policies = append(b.Policies, bundle.Policy{ID: fmt.Sprintf("policy%d", i), Source: "policy.cedar", Cedar: string(p.MarshalCedar())})
+	}
+	slices.SortFunc(b.Policies, func(x, y bundle.Policy) int { return strings.Compare(x.ID, y.ID) })
+	return b, types.EntityMap(ents), nil
 }

@@ -1,49 +1,25 @@
 package engine_test
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
-	"github.com/cedar-policy/cedar-go/x/exp/schema"
-	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
 
 	"github.com/cedargate/cedargate/bundle"
-	"github.com/cedargate/cedargate/bundle/compile"
 	"github.com/cedargate/cedargate/internal/cedarcorpus"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
-// corpusBundle turns a corpus case into a bundle the way a plain Cedar
-// repository would be, with policy ids "policy<n>" as the corpus expects.
+// corpusBundle is cedarcorpus.Case.Bundle for a test.
 func corpusBundle(t *testing.T, c cedarcorpus.Case) (*bundle.Bundle, types.EntityMap) {
 	t.Helper()
-	var s schema.Schema
-	if err := s.UnmarshalCedar(c.Schema); err != nil {
-		t.Fatal(err)
-	}
-	rs, err := s.Resolve()
+	b, ents, err := c.Bundle()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ents exptypes.EntityMap
-	if err := ents.UnmarshalJSONWithSchema(c.Entities, rs); err != nil {
-		t.Fatal(err)
-	}
-	list, err := cedar.NewPolicyListFromBytes("policy.cedar", c.Policies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: c.Name, Environment: "corpus"},
-		Entities: compile.EntitiesJSON(types.EntityMap(ents))}
-	for i, p := range list {
-		b.Policies = append(b.Policies, bundle.Policy{ID: fmt.Sprintf("policy%d", i), Source: "policy.cedar", Cedar: string(p.MarshalCedar())})
-	}
-	slices.SortFunc(b.Policies, func(x, y bundle.Policy) int { return strings.Compare(x.ID, y.ID) })
-	return b, types.EntityMap(ents)
+	return b, ents
 }
 
 // TestCorpus decides every request of Cedar's integration-test corpus and
