@@ -197,7 +197,7 @@ func (m *Mapper) Build(snap *engine.Snapshot, req *authv3.CheckRequest, now time
 	case method == "":
 		return nil, fieldError(fMethod, "required")
 	case len(method) > maxMethodBytes || !isToken(method):
-		return nil, fieldError(fMethod, "%s is not an HTTP method", quote(method))
+		return nil, fieldError(fMethod, "%s is not an HTTP method", wire.Quote(method))
 	}
 	path, query, err := m.splitTarget(http.GetPath())
 	if err != nil {
@@ -244,7 +244,7 @@ func (m *Mapper) Build(snap *engine.Snapshot, req *authv3.CheckRequest, now time
 	}
 	action, ok := m.actions[method]
 	if !ok {
-		return nil, &refusal{"method " + quote(method) + " is not mapped to an action"}
+		return nil, &refusal{"method " + wire.Quote(method) + " is not mapped to an action"}
 	}
 	return &engine.Request{Principal: principal, Action: action, Resource: resource, Context: types.NewRecord(ctx)}, nil
 }
@@ -267,10 +267,10 @@ func (m *Mapper) principal(snap *engine.Snapshot, spiffeID string, hdrs headerRe
 		if ok {
 			uid, err := repo.ParseEntityUID(v)
 			if err != nil {
-				return types.EntityUID{}, fieldError(headerPath(m.principalHeader), "%s is not a Cedar entity UID (want Type::\"id\")", quote(v))
+				return types.EntityUID{}, fieldError(headerPath(m.principalHeader), "%s is not a Cedar entity UID (want Type::\"id\")", wire.Quote(v))
 			}
 			if !snap.HasEntity(uid) && m.denyUnknown {
-				return types.EntityUID{}, &refusal{"principal " + quote(uid.String()) + " is not in the bundle"}
+				return types.EntityUID{}, &refusal{"principal " + wire.Quote(uid.String()) + " is not in the bundle"}
 			}
 			return uid, nil
 		}
@@ -287,7 +287,7 @@ func (m *Mapper) principal(snap *engine.Snapshot, spiffeID string, hdrs headerRe
 		if spiffeID == "" {
 			return types.EntityUID{}, &refusal{"the caller has no identity (no mTLS client certificate)"}
 		}
-		return types.EntityUID{}, &refusal{"no bundle entity has spiffe_id " + quote(spiffeID)}
+		return types.EntityUID{}, &refusal{"no bundle entity has spiffe_id " + wire.Quote(spiffeID)}
 	}
 	return types.NewEntityUID(m.unknownType, types.String(spiffeID)), nil
 }

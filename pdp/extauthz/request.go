@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cedargate/cedargate/pdp/wire"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -26,14 +27,14 @@ func (m *Mapper) splitTarget(target string) (path, query string, err error) {
 	case len(target) > m.lim.MaxPathBytes:
 		return "", "", fieldError(fPath, "%d bytes, more than the limit of %d", len(target), m.lim.MaxPathBytes)
 	case target != "*" && target[0] != '/':
-		return "", "", fieldError(fPath, "%s is not an origin-form request target (want /path?query)", quote(target))
+		return "", "", fieldError(fPath, "%s is not an origin-form request target (want /path?query)", wire.Quote(target))
 	}
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c >= 0x7f || c == '#' {
 			// Clients send anything else percent-encoded, and a
 			// fragment is never sent: such a target is not one a
 			// policy can be written for.
-			return "", "", fieldError(fPath, "%s holds %q at byte %d", quote(target), c, i)
+			return "", "", fieldError(fPath, "%s holds %q at byte %d", wire.Quote(target), c, i)
 		}
 	}
 	path, query, _ = strings.Cut(target, "?")
@@ -52,7 +53,7 @@ func (m *Mapper) host(raw string) (string, error) {
 	}
 	h := strings.ToLower(raw)
 	bad := func() (string, error) {
-		return "", fieldError(fHost, "%s is not a host name or address with an optional port", quote(raw))
+		return "", fieldError(fHost, "%s is not a host name or address with an optional port", wire.Quote(raw))
 	}
 	var port string
 	if strings.HasPrefix(h, "[") {
@@ -122,7 +123,7 @@ func sourceIP(addr string) (types.IPAddr, error) {
 	}
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
-		return types.IPAddr{}, fieldError(fSourceAddr, "%s is not an IP address", quote(addr))
+		return types.IPAddr{}, fieldError(fSourceAddr, "%s is not an IP address", wire.Quote(addr))
 	}
 	// A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d, which
 	// isInRange(ip("10.0.0.0/8")) would not match.
@@ -182,20 +183,3 @@ func (r headerReader) get(name string, limit int) (string, bool, error) {
 
 // headerPath is the field path of request header name.
 func headerPath(name string) string { return fHTTP + ".headers[" + strconv.Quote(name) + "]" }
-
-// maxShown is how much of a caller's string an error shows: enough to
-// recognise it, not enough to bloat a response.
-const maxShown = 64
-
-// quote renders a caller's string for an error message: Go-quoted, so
-// control characters are visible, and cut after maxShown bytes.
-func quote(s string) string {
-	if len(s) <= maxShown {
-		return strconv.Quote(s)
-	}
-	cut := maxShown
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}

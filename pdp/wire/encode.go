@@ -132,7 +132,7 @@ func encodeValue(v types.Value) (*cedargatev1.Value, *FieldError) {
 	case types.IPAddr, types.Decimal, types.Datetime, types.Duration:
 		fn, arg, ok := extensionArg(v)
 		if !ok {
-			return nil, (&FieldError{Reason: fn + " value " + quote(v.String()) +
+			return nil, (&FieldError{Reason: fn + " value " + Quote(v.String()) +
 				" has no text form that cedar-go parses back to it"}).under(".extension")
 		}
 		return &cedargatev1.Value{Kind: &cedargatev1.Value_Extension{Extension: &cedargatev1.Extension{Fn: fn, Arg: arg}}}, nil
@@ -141,7 +141,7 @@ func encodeValue(v types.Value) (*cedargatev1.Value, *FieldError) {
 	}
 	// Unreachable: types.Value has an unexported method, so cedar-go's
 	// types are all there is.
-	return nil, &FieldError{Reason: "unsupported Cedar value " + quote(v.String())}
+	return nil, &FieldError{Reason: "unsupported Cedar value " + Quote(v.String())}
 }
 
 // encodeSet encodes a set's elements in the order of their Cedar text.

@@ -63,7 +63,7 @@ func duplicate(ents []types.Entity) (j, i int) {
 // uidString renders a uid for an error message, as Cedar writes it
 // (Acme::Doc::"d1") but with a long id shortened.
 func uidString(uid types.EntityUID) string {
-	return string(uid.Type) + "::" + quote(string(uid.ID))
+	return string(uid.Type) + "::" + Quote(string(uid.ID))
 }
 
 // entity decodes one entity.

@@ -92,10 +92,11 @@ func Status(err error) error {
 // (which travels in a gRPC trailer).
 const maxShown = 64
 
-// quote renders a caller's string for an error message: Go-quoted, so
-// that control characters and invalid UTF-8 are visible, and cut after
-// maxShown bytes with an ellipsis outside the quotes.
-func quote(s string) string {
+// Quote renders a caller's string for an error message: Go-quoted, so
+// that control characters and invalid UTF-8 are visible, and cut after 64
+// bytes with an ellipsis outside the quotes. Front ends that report their
+// own field errors use it too.
+func Quote(s string) string {
 	if len(s) <= maxShown {
 		return strconv.Quote(s)
 	}
@@ -107,7 +108,7 @@ func quote(s string) string {
 }
 
 // keyPath is the path segment of map entry k.
-func keyPath(k string) string { return "[" + quote(k) + "]" }
+func keyPath(k string) string { return "[" + Quote(k) + "]" }
 
 // indexPath is the path segment of list element i.
 func indexPath(i int) string { return "[" + strconv.Itoa(i) + "]" }

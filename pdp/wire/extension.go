@@ -60,14 +60,14 @@ func (d *decoder) extension(x *cedargatev1.Extension) (types.Value, *FieldError)
 	case "":
 		return nil, required().under(".fn")
 	}
-	return nil, (&FieldError{Reason: quote(fn) + " is not a Cedar extension function; want ip, decimal, datetime or duration"}).under(".fn")
+	return nil, (&FieldError{Reason: Quote(fn) + " is not a Cedar extension function; want ip, decimal, datetime or duration"}).under(".fn")
 }
 
 const decimalWant = `want an optional "-", digits, "." and 1 to 4 digits, e.g. "-12.3456", between -922337203685477.5808 and 922337203685477.5807`
 
 // badArg is the error of an argument its constructor refuses.
 func badArg(arg, fn, want string) *FieldError {
-	return (&FieldError{Reason: quote(arg) + " is not a valid " + fn + " (" + want + ")"}).under(".arg")
+	return (&FieldError{Reason: Quote(arg) + " is not a valid " + fn + " (" + want + ")"}).under(".arg")
 }
 
 // detail returns what cedar-go says is wrong with a datetime or duration,

@@ -29,7 +29,7 @@ func entityType(s string) *FieldError {
 	if _, err := types.NewEntityType(s); err == nil {
 		return nil
 	}
-	return &FieldError{Reason: quote(s) + " is not a valid Cedar entity type: " + whyNotType(s)}
+	return &FieldError{Reason: Quote(s) + " is not a valid Cedar entity type: " + whyNotType(s)}
 }
 
 // whyNotType explains why s, which cedar-go refused as an entity type,
@@ -47,12 +47,12 @@ func whyNotType(s string) string {
 		for j, r := range seg {
 			ok := r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || j > 0 && '0' <= r && r <= '9'
 			if !ok {
-				return where + quote(seg) + " holds " + strconv.QuoteRune(r) + " at byte " + strconv.Itoa(j) +
+				return where + Quote(seg) + " holds " + strconv.QuoteRune(r) + " at byte " + strconv.Itoa(j) +
 					" (an identifier is ASCII letters, digits and _, not starting with a digit)"
 			}
 		}
 		if isReserved(seg) {
-			return where + quote(seg) + " is a reserved word"
+			return where + Quote(seg) + " is a reserved word"
 		}
 	}
 	// Unreachable while the rules above match cedar-go's; the test that
