@@ -165,3 +165,24 @@ func (c Case) Bundle() (*bundle.Bundle, types.EntityMap, error) {
 	slices.SortFunc(b.Policies, func(x, y bundle.Policy) int { return strings.Compare(x.ID, y.ID) })
 	return b, types.EntityMap(ents), nil
 }
+
+// Size is the number of cases in the corpus of the cedar-go version this
+// module uses; LoadAll fails when it holds another number, so that a
+// corpus that stopped loading cannot pass unnoticed.
+const Size = 7750
+
+// LoadAll loads every case of the corpus that ships with cedar-go.
+func LoadAll() ([]Case, error) {
+	path, err := Archive()
+	if err != nil {
+		return nil, err
+	}
+	cases, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(cases) != Size {
+		return nil, fmt.Errorf("corpus %s holds %d cases, want %d", path, len(cases), Size)
+	}
+	return cases, nil
+}

@@ -30,16 +30,9 @@ func corpusBundle(t *testing.T, c cedarcorpus.Case) (*bundle.Bundle, types.Entit
 // the entities both in the bundle and in the request (request entities
 // overriding bundle ancestors: the slow path).
 func TestCorpus(t *testing.T) {
-	path, err := cedarcorpus.Archive()
+	cases, err := cedarcorpus.LoadAll()
 	if err != nil {
 		t.Fatal(err)
-	}
-	cases, err := cedarcorpus.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cases) != 7750 {
-		t.Fatalf("corpus holds %d cases, want 7750", len(cases))
 	}
 	requests := 0
 	for _, c := range cases {

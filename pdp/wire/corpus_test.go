@@ -53,16 +53,9 @@ func sendAndDecode(t *testing.T, orig *engine.Request, lim wire.Limits) *engine.
 // snapshot holding the case's entities; and with all those entities sent
 // as request entities, against a snapshot with none.
 func TestCorpus(t *testing.T) {
-	path, err := cedarcorpus.Archive()
+	cases, err := cedarcorpus.LoadAll()
 	if err != nil {
 		t.Fatal(err)
-	}
-	cases, err := cedarcorpus.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cases) != 7750 {
-		t.Fatalf("corpus holds %d cases, want 7750", len(cases))
 	}
 	var requests, raised atomic.Int64
 	t.Run("cases", func(t *testing.T) {
