@@ -44,20 +44,12 @@ func expand(s, env string) (string, error) {
 
 // ParseTime reads an instant as RFC 3339 ("2026-12-01T09:00:00Z") or as a
 // date ("2026-12-01"), which means 00:00 UTC at the start of that day.
-//
-// Years outside 1970 to 2261 are refused: nothing in identity code is
-// dated before Unix time, and the decision engine keeps instants as
-// nanoseconds, which cannot count past April 2262. A typo such as 1026 for 2026
-// is an error rather than an instant the engine would misread.
 func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		if t, err = time.Parse(time.DateOnly, s); err != nil {
 			return time.Time{}, fmt.Errorf("%q is not a date (2026-12-01) or an RFC 3339 time (2026-12-01T09:00:00Z)", s)
 		}
-	}
-	if y := t.UTC().Year(); y < 1970 || y > 2261 {
-		return time.Time{}, fmt.Errorf("%q: the year must be between 1970 and 2261", s)
 	}
 	return t.UTC(), nil
 }
