@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,20 +40,15 @@ type authzService struct {
 // Authorize implements AuthorizationServiceServer.
 func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) (*pb.AuthorizeResponse, error) {
 	start := time.Now()
-	// The snapshot is taken once: a reload during this request does not
-	// change what decides it.
-	cur := a.r.current.Load()
-	if cur == nil {
-		return nil, errUnavailable
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, wire.Status(err)
+	cur, err := a.admit(ctx)
+	if err != nil {
+		return nil, err
 	}
 	ereq, err := wire.DecodeRequest(req, a.limits)
 	if err != nil {
 		return nil, wire.Status(err)
 	}
-	if err := cur.check(ereq, ""); err != nil {
+	if err := a.prepare(cur, []*engine.Request{ereq}, "", a.clock()); err != nil {
 		return nil, wire.Status(err)
 	}
 	d, id := a.decide(ctx, cur, ereq, start)
@@ -60,28 +56,23 @@ func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) 
 }
 
 // BatchAuthorize implements AuthorizationServiceServer: every request of
-// the batch is decided against the same snapshot.
+// the batch is decided against the same snapshot, at the same instant, so
+// the answers are consistent with each other even across a grant's expiry.
 func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthorizeRequest) (*pb.BatchAuthorizeResponse, error) {
 	start := time.Now()
-	cur := a.r.current.Load()
-	if cur == nil {
-		return nil, errUnavailable
+	cur, err := a.admit(ctx)
+	if err != nil {
+		return nil, err
 	}
 	reqs, err := wire.DecodeBatch(req, a.limits)
 	if err != nil {
 		return nil, wire.Status(err)
 	}
-	for i, r := range reqs {
-		if err := cur.check(r, fmt.Sprintf("requests[%d]", i)); err != nil {
-			return nil, wire.Status(err)
-		}
+	if err := a.prepare(cur, reqs, "requests", a.clock()); err != nil {
+		return nil, wire.Status(err)
 	}
 	resp := &pb.BatchAuthorizeResponse{Bundle: cur.wire, Responses: make([]*pb.AuthorizeResponse, len(reqs))}
-	// One decision instant for the whole batch, as one snapshot: the
-	// answers are consistent with each other even across a grant's expiry.
-	now := a.clock()
 	for i, r := range reqs {
-		r.Time = now
 		// A batch that outlives its deadline stops: the caller is gone,
 		// and a partial batch is never returned.
 		if err := ctx.Err(); err != nil {
@@ -89,19 +80,48 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 		}
 		d, id := a.decide(ctx, cur, r, start)
 		resp.Responses[i] = wire.EncodeResponse(d, id, cur.wire)
-		start = time.Now()
 	}
 	return resp, nil
 }
 
-// decide decides one request against cur, counts it, and records it in the
-// decision log with cur's revision. It returns the decision and its id.
-// The decision instant is req.Time, or the clock's when unset; start is
-// when handling began, for the latency.
-func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Request, start time.Time) (engine.Decision, string) {
-	if req.Time.IsZero() {
-		req.Time = a.clock()
+// admit starts every decision, from any front end: it takes the served
+// snapshot once (a reload during the request does not change what decides
+// it) and fails closed when there is none or the caller has gone.
+func (a *authzService) admit(ctx context.Context) (*served, error) {
+	cur := a.r.current.Load()
+	if cur == nil {
+		return nil, errUnavailable
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, wire.Status(err)
+	}
+	return cur, nil
+}
+
+// prepare makes decoded requests ready to decide against cur: checked
+// against the schema when the server validates requests, and all given
+// the decision instant now. field names the list the requests came in (for
+// error paths such as requests[3].entities[0]), empty for one request.
+func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string, now time.Time) error {
+	for i, r := range reqs {
+		if err := cur.check(r); err != nil {
+			if field != "" {
+				// Built only for a refused request: no fmt on the hot path.
+				err.Field = strings.TrimSuffix(fmt.Sprintf("%s[%d].%s", field, i, err.Field), ".")
+			}
+			return err
+		}
+		r.Time = now
+	}
+	return nil
+}
+
+// decide decides one prepared request against cur, counts it, and records
+// it in the decision log with cur's revision. It returns the decision and
+// its id. start is when the request (for a batch, the whole batch) was
+// received: the latency recorded is how long the caller has waited for
+// this decision.
+func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Request, start time.Time) (engine.Decision, string) {
 	d := cur.snap.Decide(req)
 	id := a.ids.next()
 	latency := time.Since(start)
@@ -129,22 +149,18 @@ func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Requ
 }
 
 // check validates a request against the schema when the server validates
-// requests; field prefixes the field path in the error.
-func (s *served) check(req *engine.Request, field string) error {
+// requests; the error's field is relative to the request.
+func (s *served) check(req *engine.Request) *wire.FieldError {
 	if s.validator == nil {
 		return nil
 	}
 	err := s.validator.Request(types.Request{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context})
 	if err != nil {
-		return &wire.FieldError{Field: field, Reason: "request does not match the schema: " + err.Error()}
+		return &wire.FieldError{Reason: "request does not match the schema: " + err.Error()}
 	}
 	for i, e := range req.Entities {
 		if err := s.validator.Entity(e); err != nil {
-			f := fmt.Sprintf("entities[%d]", i)
-			if field != "" {
-				f = field + "." + f
-			}
-			return &wire.FieldError{Field: f, Reason: fmt.Sprintf("%s does not match the schema: %v", e.UID, err)}
+			return &wire.FieldError{Field: fmt.Sprintf("entities[%d]", i), Reason: fmt.Sprintf("%s does not match the schema: %v", e.UID, err)}
 		}
 	}
 	return nil

@@ -30,7 +30,7 @@ func newMetrics(dropped func() float64) *metrics {
 		deny:     decisions.WithLabelValues("deny"),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cedargate_decision_duration_seconds",
-			Help: "Time to decide one request, from decoding it to encoding the answer.",
+			Help: "Time from receiving a request (for BatchAuthorize, the whole batch) to deciding it: decoding, schema check, evaluation; not network or response encoding.",
 			// Decisions take microseconds; the default buckets start at 5 ms.
 			Buckets: []float64{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3},
 		}),

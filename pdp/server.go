@@ -367,23 +367,19 @@ type Result struct {
 // bundle is active. In-process front ends (the Envoy ext_authz adapter)
 // use it.
 func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, now time.Time) (*engine.Request, error)) (Result, error) {
-	cur := s.reload.current.Load()
-	if cur == nil {
-		return Result{}, errUnavailable
-	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, wire.Status(err)
-	}
 	start := time.Now()
+	cur, err := s.authz.admit(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	now := s.opts.Clock()
 	req, err := build(cur.snap, now)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := cur.check(req, ""); err != nil {
-		return Result{}, err
+	if ferr := s.authz.prepare(cur, []*engine.Request{req}, "", now); ferr != nil {
+		return Result{}, ferr
 	}
-	req.Time = now
 	d, id := s.authz.decide(ctx, cur, req, start)
 	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

@@ -48,7 +48,7 @@ good one keeps serving), and answers cedargate.v1.AuthorizationService,
 AdminService, grpc.health.v1.Health (SERVING only while a bundle is active)
 and server reflection on --listen. Prometheus metrics, /healthz and /readyz
 are served on --metrics-listen. Every decision is written to the decision
-log. SIGINT or SIGTERM stop it gracefully: health turns NOT_SERVING,
+log (--decision-log; empty turns it off). SIGINT or SIGTERM stop it gracefully: health turns NOT_SERVING,
 requests in flight finish, the decision log is flushed.
 
 --extauthz also serves Envoy's ext_authz API
@@ -78,13 +78,8 @@ is an Envoy configuration to start from.`,
 			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
 				return err
 			}
-			switch overflow {
-			case "drop":
-				opts.DecisionLog.OnFull = decisionlog.Drop
-			case "block":
-				opts.DecisionLog.OnFull = decisionlog.Block
-			default:
-				return usageError{fmt.Errorf("--decision-log-overflow must be drop or block, not %q", overflow)}
+			if err := opts.DecisionLog.OnFull.UnmarshalText([]byte(overflow)); err != nil {
+				return usageError{fmt.Errorf("--decision-log-overflow: %w", err)}
 			}
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
 				return err

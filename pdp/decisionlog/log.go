@@ -46,7 +46,7 @@ const (
 	Block
 )
 
-// String returns "drop" or "block", as a configuration file would spell it.
+// String returns "drop" or "block", as UnmarshalText reads them.
 func (o Overflow) String() string {
 	switch o {
 	case Drop:
@@ -55,6 +55,20 @@ func (o Overflow) String() string {
 		return "block"
 	}
 	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// UnmarshalText reads "drop" or "block", so that flags and configuration
+// files can name the overflow behaviour.
+func (o *Overflow) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "drop":
+		*o = Drop
+	case "block":
+		*o = Block
+	default:
+		return fmt.Errorf("overflow must be drop or block, not %q", text)
+	}
+	return nil
 }
 
 // Options configures [Open]. Only Path is required.
