@@ -158,13 +158,13 @@ func New(opts Options) (*Server, error) {
 		retryAfter: opts.RetryFailedAfter}
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
-		s.closeLog()
+		s.closeLog(context.Background())
 		return nil, fmt.Errorf("listening on %s: %w", opts.Listen, err)
 	}
 	if opts.MetricsListen != "" {
 		if s.mlis, err = net.Listen("tcp", opts.MetricsListen); err != nil {
 			s.lis.Close()
-			s.closeLog()
+			s.closeLog(context.Background())
 			return nil, fmt.Errorf("listening on %s: %w", opts.MetricsListen, err)
 		}
 	}
@@ -206,13 +206,17 @@ func New(opts Options) (*Server, error) {
 		if s.mlis != nil {
 			s.mlis.Close()
 		}
-		s.closeLog()
+		s.closeLog(context.Background())
 		return nil, err
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.reload.run(ctx, changes)
+		// The watcher closes the channel once it has stopped: waiting for
+		// that here makes Shutdown wait for the watcher too.
+		for range changes {
+		}
 	}()
 	return s, nil
 }
@@ -292,7 +296,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-s.errc:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout+10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout+FlushTimeout)
 	defer cancel()
 	if serr := s.Shutdown(shutdownCtx); err == nil {
 		err = serr
@@ -303,8 +307,8 @@ func (s *Server) Serve(ctx context.Context) error {
 // Shutdown stops the PDP in the order that loses nothing: health reports
 // NOT_SERVING so load balancers move away, the gRPC server stops accepting
 // and finishes requests in flight (up to ShutdownTimeout), the decision log
-// is flushed with every decision made, then the watcher and the metrics
-// listener stop.
+// is flushed with every decision made (until ctx ends; Serve allows
+// FlushTimeout), then the watcher and the metrics listener stop.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
@@ -322,7 +326,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 			<-done
 		}
-		err = s.closeLog()
+		err = s.closeLog(ctx)
 		if s.http != nil {
 			if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
 				err = herr
@@ -337,12 +341,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) closeLog() error {
+// FlushTimeout is how long Serve's shutdown gives the decision log to
+// flush after requests in flight have finished (ShutdownTimeout).
+const FlushTimeout = 30 * time.Second
+
+func (s *Server) closeLog(ctx context.Context) error {
 	if s.dlog == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if err := s.dlog.Close(ctx); err != nil {
 		return fmt.Errorf("flushing decision log: %w", err)
 	}

@@ -45,10 +45,9 @@ const deployDir = "../../deploy"
 // cedargateImage is the image repository the manifests run cedargate from.
 const cedargateImage = "ghcr.io/cedargate/cedargate"
 
-// decisionLogFlushBound is how long pdp.Server waits for the decision log
-// to flush at shutdown (closeLog in pdp/server.go), on top of
-// --shutdown-timeout. The grace period has to cover both.
-const decisionLogFlushBound = 30 * time.Second
+// decisionLogFlushBound is how long pdp.Server's shutdown allows the
+// decision log to flush after requests in flight have finished.
+const decisionLogFlushBound = pdp.FlushTimeout
 
 // yamlDocs returns the documents of a (multi-document) YAML file.
 func yamlDocs(t *testing.T, path string) []map[string]any {
