@@ -183,29 +183,3 @@ func strictUnmarshal(data []byte, v any) error {
 	}
 	return nil
 }
-
-// PeekManifest reads only the manifest of a bundle archive, without
-// verifying anything. It is for listing bundles, never for serving them.
-func PeekManifest(r io.Reader) (Manifest, error) {
-	var m Manifest
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return m, fmt.Errorf("not a gzip archive: %w", err)
-	}
-	defer gz.Close()
-	tr := tar.NewReader(gz)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			return m, fmt.Errorf("no %s: %w", ManifestFile, err)
-		}
-		if hdr.Name == ManifestFile && hdr.Size < 1<<20 {
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				return m, err
-			}
-			err = json.Unmarshal(data, &m)
-			return m, err
-		}
-	}
-}

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -108,7 +107,7 @@ func parseConfig(file string, src []byte, diags *diag.List) *Config {
 		}
 		c.Environments = append(c.Environments, t.Text)
 	}
-	if _, written := fieldWritten(f, "production"); written {
+	if f.written("production") {
 		// Written, even empty: the repository says which environments are
 		// production (none, when empty).
 		c.Production = []string{}
@@ -218,9 +217,4 @@ func (c *Config) Qualify(name string) string {
 		return name
 	}
 	return c.Namespace + "::" + name
-}
-
-// String summarises the configuration for `cedargate lint -v`.
-func (c *Config) String() string {
-	return fmt.Sprintf("name=%q namespace=%q environments=%v production=%v validation=%s", c.Name, c.Namespace, c.Environments, c.Production, c.Validation)
 }

@@ -54,6 +54,13 @@ func (f *fields) get(key string) *node {
 	return v
 }
 
+// written marks key as known and reports whether it is written, even with
+// an empty value (where "written empty" and "absent" mean different things).
+func (f *fields) written(key string) bool {
+	f.get(key)
+	return f.n.get(key) != nil
+}
+
 // scalar expands and returns a scalar's text; it reports other shapes.
 func (f *fields) scalar(key string, v *node) (string, bool) {
 	if v.kind != scalarNode {

@@ -25,12 +25,6 @@ const (
 // Kinds lists every kind, in the order the documentation presents them.
 var Kinds = []Kind{KindUser, KindServiceAccount, KindGroup, KindTeam, KindResource, KindAccessProfile, KindEntitlement, KindException}
 
-// IsPrincipal reports whether objects of kind k can be the principal of a
-// request or the subject of a grant.
-func (k Kind) IsPrincipal() bool {
-	return k == KindUser || k == KindServiceAccount || k == KindGroup || k == KindTeam
-}
-
 // Meta is what every identity object has.
 type Meta struct {
 	Kind Kind
@@ -59,12 +53,6 @@ func (m *Meta) FieldPos(field string) diag.Position {
 		return p
 	}
 	return m.Pos
-}
-
-// Has reports whether the field was written in the object.
-func (m *Meta) Has(field string) bool {
-	_, ok := m.fields[field]
-	return ok
 }
 
 // Label names the object in messages: `ServiceAccount "ledger-bot"`.

@@ -45,14 +45,6 @@ type Case struct {
 	CheckPolicies bool
 }
 
-// fieldWritten marks key as known and reports whether it is written, even
-// with an empty value.
-func fieldWritten(f *fields, key string) (*node, bool) {
-	f.get(key)
-	v := f.n.get(key)
-	return v, v != nil
-}
-
 // Suites decodes the decision tests that apply to env.
 func (r *Repo) Suites(env string) ([]*Suite, diag.List) {
 	var diags diag.List
@@ -135,7 +127,7 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 		}
 		// `policies:` written empty means "no determining policy", so its
 		// presence matters, not only its items.
-		if _, written := fieldWritten(cf, "policies"); written {
+		if cf.written("policies") {
 			c.CheckPolicies = true
 			c.Policies = cf.tokens("policies")
 		}

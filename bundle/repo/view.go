@@ -96,12 +96,6 @@ func (v *View) Lookup(k Kind, name string) *Meta {
 	return v.byKey[string(k)+"/"+name]
 }
 
-// LookupResource returns the Resource object of Cedar type typ named name,
-// or nil.
-func (v *View) LookupResource(typ, name string) *Meta {
-	return v.byKey[typ+"/"+name]
-}
-
 // Resolve finds the object a reference names among kinds. A bare name must
 // match exactly one object of those kinds; Kind/name must name one of them.
 func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
@@ -173,23 +167,4 @@ func kindsList(kinds []Kind) string {
 		s += string(k)
 	}
 	return s
-}
-
-// Principals returns every principal object (users, service accounts,
-// groups and teams).
-func (v *View) Principals() []*Meta {
-	var out []*Meta
-	for _, u := range v.Users {
-		out = append(out, &u.Meta)
-	}
-	for _, s := range v.ServiceAccounts {
-		out = append(out, &s.Meta)
-	}
-	for _, g := range v.Groups {
-		out = append(out, &g.Meta)
-	}
-	for _, t := range v.Teams {
-		out = append(out, &t.Meta)
-	}
-	return out
 }

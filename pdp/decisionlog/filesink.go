@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/DeRuina/timberjack"
+	"github.com/cedargate/cedargate/internal/atomicfile"
 )
 
 // fileSink writes to a size-rotated file.
@@ -73,23 +74,8 @@ func (s *fileSink) close() error {
 	if err := s.rot.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close %s: %w", s.path, err))
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync directory: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -251,14 +251,6 @@ func (s *Snapshot) Ref() bundle.Ref { return s.ref }
 // Manifest returns the snapshot's bundle manifest.
 func (s *Snapshot) Manifest() bundle.Manifest { return s.manifest }
 
-// Source returns the source position of policy id, or "".
-func (s *Snapshot) Source(id string) string {
-	if i, ok := s.byID[cedar.PolicyID(id)]; ok {
-		return s.policies[i].source
-	}
-	return ""
-}
-
 // unixNanos is t.UnixNano clamped to the int64 range, where UnixNano
 // would wrap: a window bound in the year 1000 must stay in the past, one in
 // 3000 in the future.
