@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cedargate/cedargate/internal/version"
+	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
 
@@ -37,7 +38,7 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 	if cur := a.r.current.Load(); cur != nil {
 		m := cur.snap.Manifest()
 		resp.Serving = true
-		resp.Bundle = &pb.BundleRef{Revision: cur.ref.Revision, Digest: cur.ref.Digest, Environment: cur.ref.Environment}
+		resp.Bundle = cur.wire
 		resp.ActivationTime = timestamppb.New(cur.activatedAt)
 		resp.Build = &pb.BundleBuildInfo{
 			CompilerVersion: m.CompilerVersion,
@@ -64,7 +65,7 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 
 func activationProto(a activation) *pb.Activation {
 	out := &pb.Activation{
-		Bundle:   &pb.BundleRef{Revision: a.ref.Revision, Digest: a.ref.Digest, Environment: a.ref.Environment},
+		Bundle:   wire.EncodeBundleRef(a.ref),
 		Time:     timestamppb.New(a.at),
 		Result:   pb.ActivationResult_ACTIVATION_RESULT_SUCCESS,
 		Duration: durationpb.New(a.took),

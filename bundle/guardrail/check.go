@@ -162,7 +162,7 @@ func waives(subject, object string) bool {
 		return false
 	}
 	kind, name, ok := strings.Cut(object, "/")
-	return ok && slices.Contains(repo.Kinds, repo.Kind(kind)) && name == subject
+	return ok && slices.Contains(repo.Kinds(), repo.Kind(kind)) && name == subject
 }
 
 func orAll(s string) string {
@@ -547,8 +547,9 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func closest(name string) string {
-	names := make([]string, len(Rules))
-	for i, r := range Rules {
+	rules := Rules()
+	names := make([]string, len(rules))
+	for i, r := range rules {
 		names[i] = r.Name
 	}
 	return repo.Suggest(name, names)

@@ -38,7 +38,7 @@ func TestDocsCoverEveryRule(t *testing.T) {
 		}
 	}
 	var names []string
-	for _, r := range guardrail.Rules {
+	for _, r := range guardrail.Rules() {
 		names = append(names, r.Name)
 		sec, ok := sections[r.Name]
 		if !ok {

@@ -10,6 +10,8 @@
 // suppression.
 package guardrail
 
+import "slices"
+
 // Rule is a guardrail.
 type Rule struct {
 	Name string
@@ -37,8 +39,10 @@ const (
 )
 
 // Rules lists every guardrail, in the order the documentation presents
-// them.
-var Rules = []Rule{
+// them. It returns a new slice, so no caller can change another's.
+func Rules() []Rule { return slices.Clone(rules) }
+
+var rules = []Rule{
 	{NHIOwnerMissing, "every ServiceAccount names an owner"},
 	{NHIOwnerUnknown, "a ServiceAccount's owner is a Team or User of the repository"},
 	{NHIExpiryMissing, "every ServiceAccount has an expiry"},
@@ -58,7 +62,7 @@ var Rules = []Rule{
 
 // Known reports whether name is a rule.
 func Known(name string) bool {
-	for _, r := range Rules {
+	for _, r := range rules {
 		if r.Name == name {
 			return true
 		}

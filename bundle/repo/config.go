@@ -66,8 +66,11 @@ type Setting struct {
 	Pos   diag.Position
 }
 
-// DefaultGuardrails are the settings used where cedargate.yaml is silent.
-var DefaultGuardrails = Guardrails{
+// DefaultGuardrails returns the settings used where cedargate.yaml is
+// silent.
+func DefaultGuardrails() Guardrails { return defaultGuardrails }
+
+var defaultGuardrails = Guardrails{
 	NHIMaxLifetime:        365 * 24 * time.Hour,
 	CredentialMaxRotation: 90 * 24 * time.Hour,
 	ReviewCadence:         90 * 24 * time.Hour,
@@ -78,7 +81,7 @@ var DefaultGuardrails = Guardrails{
 func (c *Config) IsProduction(env string) bool { return slices.Contains(c.Production, env) }
 
 func parseConfig(file string, src []byte, diags *diag.List) *Config {
-	c := &Config{Validation: ValidationStrict, Guardrails: DefaultGuardrails, Pos: map[string]diag.Position{}}
+	c := &Config{Validation: ValidationStrict, Guardrails: DefaultGuardrails(), Pos: map[string]diag.Position{}}
 	c.Guardrails.Severity = map[string]Setting{}
 	docs, err := parseYAML(file, src)
 	if err != nil {

@@ -200,7 +200,7 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 		return nil
 	}
 	kind := Kind(kn.text)
-	if !slices.Contains(Kinds, kind) {
+	if !slices.Contains(Kinds(), kind) {
 		msg := fmt.Sprintf("unknown kind %q", kn.text)
 		if s := Suggest(kn.text, kindNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -405,8 +405,9 @@ func profileName(s string) string {
 }
 
 func kindNames() []string {
-	out := make([]string, len(Kinds))
-	for i, k := range Kinds {
+	kinds := Kinds()
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
 		out[i] = string(k)
 	}
 	return out

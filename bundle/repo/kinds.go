@@ -23,7 +23,10 @@ const (
 )
 
 // Kinds lists every kind, in the order the documentation presents them.
-var Kinds = []Kind{KindUser, KindServiceAccount, KindGroup, KindTeam, KindResource, KindAccessProfile, KindEntitlement, KindException}
+// It returns a new slice, so no caller can change another's.
+func Kinds() []Kind {
+	return []Kind{KindUser, KindServiceAccount, KindGroup, KindTeam, KindResource, KindAccessProfile, KindEntitlement, KindException}
+}
 
 // Meta is what every identity object has.
 type Meta struct {

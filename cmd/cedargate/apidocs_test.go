@@ -151,11 +151,11 @@ func outputMatches(want, got string) (string, bool) {
 func TestAPIDocExamples(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to run grpcurl and the Go example with")
+		t.Fatalf("no go command to run grpcurl and the Go example with: %v", err)
 	}
 	shell, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash to run the documented commands with")
+		t.Fatalf("no bash to run the documented commands with: %v", err)
 	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
