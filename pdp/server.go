@@ -30,6 +30,13 @@ import (
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
 
+// Defaults of Options, for the fields left zero.
+const (
+	DefaultMaxRecvMsgBytes = 4 << 20
+	DefaultPoll            = 30 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
 // Options configure a PDP server.
 type Options struct {
 	// Source provides bundles; required.
@@ -119,16 +126,16 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxRecvMsgBytes <= 0 {
-		opts.MaxRecvMsgBytes = 4 << 20
+		opts.MaxRecvMsgBytes = DefaultMaxRecvMsgBytes
 	}
 	if opts.Poll == 0 {
-		opts.Poll = 30 * time.Second
+		opts.Poll = DefaultPoll
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 25 * time.Millisecond
 	}
 	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 15 * time.Second
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
