@@ -125,8 +125,34 @@ func compiled(p *cedar.Policy) parsedPolicy {
 
 // parseEntities decodes a JSON array of entities in Cedar's format. It
 // finds the elements with a tokenizer, which is cheap, and decodes them
-// in parallel, which is not.
+// in parallel, which is not: with an entityDecoder, and with cedar-go
+// where that declines.
 func parseEntities(data []byte) ([]types.Entity, error) {
+	raw, err := splitArray(data)
+	if err != nil {
+		return nil, err
+	}
+	ents := make([]types.Entity, len(raw))
+	errs := make([]error, len(raw))
+	parallel(len(raw), func(lo, hi int) {
+		d := newEntityDecoder()
+		for i := lo; i < hi; i++ {
+			if !d.decode(raw[i], &ents[i]) {
+				ents[i] = types.Entity{}
+				errs[i] = ents[i].UnmarshalJSON(raw[i])
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("entity %d: %w", i, err)
+		}
+	}
+	return ents, nil
+}
+
+// splitArray returns the elements of the JSON array data, as slices of it.
+func splitArray(data []byte) ([][]byte, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.ReadToken()
 	if err != nil {
@@ -147,17 +173,5 @@ func parseEntities(data []byte) ([]types.Entity, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err
 	}
-	ents := make([]types.Entity, len(raw))
-	errs := make([]error, len(raw))
-	parallel(len(raw), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			errs[i] = ents[i].UnmarshalJSON(raw[i])
-		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("entity %d: %w", i, err)
-		}
-	}
-	return ents, nil
+	return raw, nil
 }
