@@ -139,20 +139,8 @@ func TestDecodeRefusesDamagedBundles(t *testing.T) {
 }
 
 func TestSignatures(t *testing.T) {
-	privPEM, pubPEM, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := ParsePrivateKey(privPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := ParsePublicKey(pubPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, otherPubPEM, _ := GenerateKey()
-	otherPub, _ := ParsePublicKey(otherPubPEM)
+	priv, pub := keyPair(t)
+	_, otherPub := keyPair(t)
 
 	signed := sample()
 	if err := Sign(signed, priv); err != nil {
@@ -169,15 +157,14 @@ func TestSignatures(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		archive []byte
-		key     []byte
+		key     ed25519.PublicKey
 		want    string
 	}{
-		"unsigned":  {unsignedArchive, pubPEM, "not signed"},
-		"wrong key": {signedArchive, otherPubPEM, "does not verify with key " + KeyID(otherPub)},
+		"unsigned":  {unsignedArchive, pub, "not signed"},
+		"wrong key": {signedArchive, otherPub, "does not verify with key " + KeyID(otherPub)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			k, _ := ParsePublicKey(tc.key)
-			_, err := Decode(bytes.NewReader(tc.archive), DecodeOptions{VerifyKeys: []ed25519.PublicKey{k}})
+			_, err := Decode(bytes.NewReader(tc.archive), DecodeOptions{VerifyKeys: []ed25519.PublicKey{tc.key}})
 			if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Decode error = %v, want ErrSignature containing %q", err, tc.want)
 			}

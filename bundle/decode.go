@@ -58,11 +58,11 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 			return nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
-	sums := Sums(files)
-	if !bytes.Equal(sums, files[SumsFile]) {
-		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], sums)
+	listing := sums(files)
+	if !bytes.Equal(listing, files[SumsFile]) {
+		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
-	b := &Bundle{Digest: DigestOf(sums), Schema: files[SchemaFile], Entities: files[EntitiesFile]}
+	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile]}
 	if opts.Digest != "" && opts.Digest != b.Digest {
 		return nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
 	}

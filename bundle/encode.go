@@ -37,8 +37,8 @@ func Encode(b *Bundle) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sums := Sums(files)
-	b.Digest = DigestOf(sums)
+	listing := sums(files)
+	b.Digest = digestOf(listing)
 	if b.Signature != nil && b.Signature.Digest != b.Digest {
 		return nil, fmt.Errorf("signature is over digest %s, but the bundle's digest is %s", b.Signature.Digest, b.Digest)
 	}
@@ -70,7 +70,7 @@ func Encode(b *Bundle) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if err := write(SumsFile, sums); err != nil {
+	if err := write(SumsFile, listing); err != nil {
 		return nil, err
 	}
 	if b.Signature != nil {
@@ -98,7 +98,7 @@ func ComputeDigest(b *Bundle) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return DigestOf(Sums(files)), nil
+	return digestOf(sums(files)), nil
 }
 
 func contentOf(b *Bundle) (map[string][]byte, error) {
@@ -152,10 +152,10 @@ func marshalIndent(v any) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// Sums renders the SHA256SUMS listing of the content files, in the format of
+// sums renders the SHA256SUMS listing of the content files, in the format of
 // sha256sum(1), so that anyone can check an unpacked bundle with
 // `sha256sum -c SHA256SUMS`.
-func Sums(files map[string][]byte) []byte {
+func sums(files map[string][]byte) []byte {
 	var buf bytes.Buffer
 	for _, name := range contentFiles {
 		sum := sha256.Sum256(files[name])
@@ -167,8 +167,8 @@ func Sums(files map[string][]byte) []byte {
 	return buf.Bytes()
 }
 
-// DigestOf returns the bundle digest for a SHA256SUMS listing.
-func DigestOf(sums []byte) string {
-	sum := sha256.Sum256(sums)
+// digestOf returns the bundle digest for a SHA256SUMS listing.
+func digestOf(listing []byte) string {
+	sum := sha256.Sum256(listing)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }

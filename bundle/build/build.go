@@ -110,12 +110,10 @@ var ErrDirty = errors.New("work tree has uncommitted changes")
 
 // revision decides the bundle's revision and build time.
 func revision(r *repo.Repo, opts Options) (string, time.Time, error) {
+	// On error info is zero, which is what --revision needs.
 	info, err := gitrev.Describe(r.Dir)
-	if err != nil {
-		if opts.Revision == "" {
-			return "", time.Time{}, err
-		}
-		info = gitrev.Info{}
+	if err != nil && opts.Revision == "" {
+		return "", time.Time{}, err
 	}
 	srcHex := strings.TrimPrefix(r.SourceDigest, "sha256:")
 	rev := opts.Revision

@@ -54,7 +54,7 @@ type UnknownSubject struct {
 type Policy struct {
 	bundle.Policy
 	Pos diag.Position
-	// Cedar is the parsed policy.
+	// Parsed is the parsed policy.
 	Parsed *cedar.Policy
 	// Object is the key ("Kind/name") of the identity object the policy
 	// was generated from, empty for hand-written policies.

@@ -43,64 +43,62 @@ func TestCorpus(t *testing.T) {
 }
 
 func compileAndDecide(t *testing.T, root string, c cedarcorpus.Case, strictOK *atomic.Int64) {
-	{
-		dir := filepath.Join(root, c.Name)
-		files := map[string][]byte{
-			repo.SchemaFile:          c.Schema,
-			"policies/policy.cedar":  c.Policies,
-			"entities/entities.json": c.Entities,
-		}
-		if !c.ShouldValidate {
-			files[repo.ConfigFile] = []byte("validation: off\n")
-		}
-		for name, data := range files {
-			p := filepath.Join(dir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		r, err := repo.Load(dir)
-		if err != nil {
+	dir := filepath.Join(root, c.Name)
+	files := map[string][]byte{
+		repo.SchemaFile:          c.Schema,
+		"policies/policy.cedar":  c.Policies,
+		"entities/entities.json": c.Entities,
+	}
+	if !c.ShouldValidate {
+		files[repo.ConfigFile] = []byte("validation: off\n")
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		res, diags := compile.Compile(r, "")
-		if diags.Errors() > 0 {
-			t.Fatalf("shouldValidate=%v: compile failed:\n%s", c.ShouldValidate, diags)
-		}
-		if c.ShouldValidate {
-			strictOK.Add(1)
-		}
-		archive, err := bundle.Encode(res.Bundle(bundle.Manifest{Revision: "corpus"}))
-		if err != nil {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		b, err := bundle.Decode(strings.NewReader(string(archive)), bundle.DecodeOptions{})
-		if err != nil {
-			t.Fatal(err)
+	}
+	r, err := repo.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, diags := compile.Compile(r, "")
+	if diags.Errors() > 0 {
+		t.Fatalf("shouldValidate=%v: compile failed:\n%s", c.ShouldValidate, diags)
+	}
+	if c.ShouldValidate {
+		strictOK.Add(1)
+	}
+	archive, err := bundle.Encode(res.Bundle(bundle.Manifest{Revision: "corpus"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(strings.NewReader(string(archive)), bundle.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := engine.New(b)
+	if err != nil {
+		t.Fatalf("%s: %v", c.Name, err)
+	}
+	for _, q := range c.Requests {
+		d := snap.Decide(&engine.Request{Principal: q.Principal, Action: q.Action, Resource: q.Resource, Context: q.Context})
+		// The compiler names unannotated policies policies/policy.cedar#n,
+		// the corpus policy<n>.
+		var reasons, errs []string
+		for _, x := range d.Reasons {
+			reasons = append(reasons, corpusID(x.ID))
 		}
-		snap, err := engine.New(b)
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
+		for _, x := range d.Errors {
+			errs = append(errs, corpusID(x.PolicyID))
 		}
-		for _, q := range c.Requests {
-			d := snap.Decide(&engine.Request{Principal: q.Principal, Action: q.Action, Resource: q.Resource, Context: q.Context})
-			// The compiler names unannotated policies policies/policy.cedar#n,
-			// the corpus policy<n>.
-			var reasons, errs []string
-			for _, x := range d.Reasons {
-				reasons = append(reasons, corpusID(x.ID))
-			}
-			for _, x := range d.Errors {
-				errs = append(errs, corpusID(x.PolicyID))
-			}
-			slices.Sort(reasons)
-			slices.Sort(errs)
-			if d.Allow != (q.Decision == cedar.Allow) || !slices.Equal(reasons, q.Reasons) || !slices.Equal(errs, q.Errors) {
-				t.Errorf("%s: got allow=%v reasons=%v errors=%v, want %v %v %v", q.Description, d.Allow, reasons, errs, q.Decision, q.Reasons, q.Errors)
-			}
+		slices.Sort(reasons)
+		slices.Sort(errs)
+		if d.Allow != (q.Decision == cedar.Allow) || !slices.Equal(reasons, q.Reasons) || !slices.Equal(errs, q.Errors) {
+			t.Errorf("%s: got allow=%v reasons=%v errors=%v, want %v %v %v", q.Description, d.Allow, reasons, errs, q.Decision, q.Reasons, q.Errors)
 		}
 	}
 }

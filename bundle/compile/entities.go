@@ -125,7 +125,8 @@ func (c *compiler) identityEntities() {
 // uidOf returns the Cedar UID of a principal object (user, service
 // account, group or team).
 func (c *compiler) uidOf(m *repo.Meta) jsonUID {
-	return jsonUID{c.cfg.Qualify(string(m.Kind)), m.Name}
+	u := c.cfg.UID(m)
+	return jsonUID{string(u.Type), string(u.ID)}
 }
 
 // resolve resolves a reference token among kinds, reporting failures at
@@ -286,8 +287,8 @@ func (c *compiler) entityFile(f *repo.File) {
 			fail(err)
 			return
 		}
-		// InputOffset is before any white space that precedes the value.
-		start += int64(len(val)) - int64(len(bytes.TrimLeft(val, " \t\r\n,")))
+		// InputOffset is before the comma and white space that precede
+		// the value.
 		start = skipSpace(f.Data, start)
 		var probe struct {
 			UID *types.EntityUID `json:"uid"`
@@ -379,9 +380,10 @@ func newLineIndex(data []byte) lineIndex {
 }
 
 func (l lineIndex) pos(file string, off int64) diag.Position {
-	line := 0
-	for line+1 < len(l) && int64(l[line+1]) <= off {
-		line++
+	// l[0] is 0, so the line is the last start at or before off.
+	line, found := slices.BinarySearch(l, int(off))
+	if !found {
+		line--
 	}
 	return diag.Position{File: file, Line: line + 1, Col: int(off) - l[line] + 1}
 }

@@ -89,11 +89,9 @@ type profile struct {
 }
 
 type permission struct {
-	pos       diag.Position
 	action    string
 	resources []string
 	when      string
-	whenPos   diag.Position
 }
 
 func (c *compiler) profile(name string, at diag.Position, subject string) *profile {
@@ -121,7 +119,7 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	p := &profile{meta: meta, ok: true}
 	before := c.diags.Errors()
 	for _, perm := range meta.Permissions {
-		out := permission{pos: perm.Pos, action: c.actionScope(perm.Actions), when: perm.When, whenPos: perm.WhenPos}
+		out := permission{action: c.actionScope(perm.Actions), when: perm.When}
 		if perm.When != "" {
 			c.checkWhen(meta, perm)
 		}
@@ -252,11 +250,11 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 	// The id names the subject canonically (Kind/name), however it is
 	// written, so that ids do not change when a reference is respelled.
 	key := repo.GrantKey(m.Name, target.Key(), profileName)
-	uid := c.uidOf(target)
-	principal := "principal in " + types.NewEntityUID(types.EntityType(uid.Type), types.String(uid.ID)).String()
+	op := "in"
 	if target.Kind == repo.KindUser || target.Kind == repo.KindServiceAccount {
-		principal = "principal == " + strings.TrimPrefix(principal, "principal in ")
+		op = "=="
 	}
+	principal := "principal " + op + " " + c.cfg.UID(target).String()
 	n := 0
 	for _, perm := range p.perms {
 		for _, res := range perm.resources {
@@ -289,8 +287,7 @@ func (c *compiler) expiry(s *repo.ServiceAccount) {
 	if s.Expires == nil {
 		return
 	}
-	uid := c.uidOf(&s.Meta)
-	text := fmt.Sprintf("forbid (principal == %s, action, resource);", types.NewEntityUID(types.EntityType(uid.Type), types.String(uid.ID)))
+	text := fmt.Sprintf("forbid (principal == %s, action, resource);", c.cfg.UID(&s.Meta))
 	list, err := cedar.NewPolicyListFromBytes("", []byte(text))
 	if err != nil {
 		c.diags.Errorf(s.Pos, "generating expiry policy: %v", err)

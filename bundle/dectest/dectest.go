@@ -155,7 +155,7 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 		}
 		raw, err := v.JSON()
 		if err != nil {
-			r.diags.Append(failureList(err))
+			r.diags.Append(diag.ListOf(err))
 			return nil, false
 		}
 		var rec types.Record
@@ -176,7 +176,7 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 	if c.Entities != nil {
 		raw, err := c.Entities.JSON()
 		if err != nil {
-			r.diags.Append(failureList(err))
+			r.diags.Append(diag.ListOf(err))
 			return nil, false
 		}
 		var ents types.EntityMap
@@ -340,11 +340,4 @@ func (r *runner) coerce(v types.Value, t resolved.IsType) (types.Value, error) {
 		}
 	}
 	return v, nil
-}
-
-func failureList(err error) diag.List {
-	if f, ok := err.(*diag.Failure); ok {
-		return f.List
-	}
-	return diag.List{{Message: err.Error()}}
 }

@@ -132,7 +132,7 @@ func (l List) Errors() int {
 	return n
 }
 
-// Err returns an *Error holding the sorted list when it contains at least one
+// Err returns a *Failure holding the sorted list when it contains at least one
 // error, and nil otherwise (warnings alone are not an error).
 func (l List) Err() error {
 	if l.Errors() == 0 {
@@ -160,4 +160,13 @@ type Failure struct {
 // Error renders every diagnostic on its own line.
 func (e *Failure) Error() string {
 	return strings.TrimSuffix(e.List.String(), "\n")
+}
+
+// ListOf returns the diagnostics of a *Failure, or any other error as one
+// diagnostic without a position.
+func ListOf(err error) List {
+	if f, ok := err.(*Failure); ok {
+		return f.List
+	}
+	return List{{Message: err.Error()}}
 }

@@ -2,6 +2,7 @@ package guardrail
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 	var crossover []finding
 	if len(results) > 0 {
 		c := &checker{r: r, res: results[0], v: results[0].View, now: now, g: r.Config.Guardrails}
-		c.crossover()
+		c.crossover(results)
 		crossover = c.findings
 	}
 	for _, res := range results {
@@ -299,12 +300,9 @@ func (c *checker) approval(rule string, m *repo.Meta, key, subj, approver, subje
 // memberOf reports whether principal u is, directly or through groups and
 // teams, a member of group or team g in the compiled entities.
 func (c *checker) memberOf(u, g *repo.Meta) bool {
-	uid := func(m *repo.Meta) types.EntityUID {
-		return types.NewEntityUID(types.EntityType(c.v.Config.Qualify(string(m.Kind))), types.String(m.Name))
-	}
-	target := uid(g)
+	target := c.v.Config.UID(g)
 	seen := map[types.EntityUID]bool{}
-	queue := []types.EntityUID{uid(u)}
+	queue := []types.EntityUID{c.v.Config.UID(u)}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
@@ -424,7 +422,7 @@ func (c *checker) sharedIdentity() {
 		}
 		if len(seen) > 1 {
 			c.report(SharedIdentity, s.FieldPos("spiffe_id"), s.Key(), s.Label(), "used by %d workloads (%s): give each workload its own ServiceAccount",
-				len(seen), strings.Join(sortedKeys(seen), ", "))
+				len(seen), strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
 		}
 	}
 	for id, sas := range owners {
@@ -447,7 +445,7 @@ func (c *checker) orphans() {
 		}
 	}
 	for _, g := range c.v.Groups {
-		uid := types.NewEntityUID(types.EntityType(c.v.Config.Qualify(string(repo.KindGroup))), types.String(g.Name))
+		uid := c.v.Config.UID(&g.Meta)
 		if !members[uid] {
 			c.report(OrphanObject, g.Pos, g.Key(), g.Label(), "has no members in environment %q", c.v.Env)
 		}
@@ -470,8 +468,9 @@ func (c *checker) orphans() {
 }
 
 // crossover reports service accounts and SPIFFE ids present both in a
-// production environment and in another one.
-func (c *checker) crossover() {
+// production environment and in another one. It decodes the views of the
+// environments results has not compiled.
+func (c *checker) crossover(results []*compile.Result) {
 	cfg := c.r.Config
 	if len(cfg.Production) == 0 || len(cfg.Production) == len(cfg.Environments) {
 		return
@@ -483,8 +482,15 @@ func (c *checker) crossover() {
 	byName := map[string]*seen{}
 	byID := map[string]*seen{}
 	var order []*repo.ServiceAccount
+	compiled := map[string]*repo.View{}
+	for _, res := range results {
+		compiled[res.Env] = res.View
+	}
 	for _, env := range cfg.Environments {
-		v, _ := c.r.View(env)
+		v := compiled[env]
+		if v == nil {
+			v, _ = c.r.View(env)
+		}
 		for _, s := range v.ServiceAccounts {
 			if byName[s.Name] == nil {
 				byName[s.Name] = &seen{sa: s}
@@ -518,7 +524,7 @@ func (c *checker) crossover() {
 				strings.Join(e.envs, ", "))
 		}
 	}
-	for _, id := range sortedKeys(byID) {
+	for _, id := range slices.Sorted(maps.Keys(byID)) {
 		if e := byID[id]; mixed(e.envs) && !mixed(byName[e.sa.Name].envs) {
 			c.report(EnvironmentCrossover, e.sa.FieldPos("spiffe_id"), e.sa.Key(), e.sa.Label(), "SPIFFE id %s is used in production and in other environments (%s): put ${env} in it",
 				id, strings.Join(e.envs, ", "))
@@ -535,15 +541,6 @@ func day(t time.Time) string {
 		return t.Format(time.DateOnly)
 	}
 	return t.Format(time.RFC3339)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func closest(name string) string {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/types"
+
 	"github.com/cedargate/cedargate/bundle/diag"
 )
 
@@ -85,7 +87,7 @@ func parseConfig(file string, src []byte, diags *diag.List) *Config {
 	c.Guardrails.Severity = map[string]Setting{}
 	docs, err := parseYAML(file, src)
 	if err != nil {
-		diags.Append(failureList(err))
+		diags.Append(diag.ListOf(err))
 		return c
 	}
 	if len(docs) == 0 {
@@ -204,15 +206,6 @@ func isCedarIdent(s string) bool {
 	return true
 }
 
-// failureList extracts the diagnostics of a *diag.Failure, or wraps any
-// other error as one diagnostic.
-func failureList(err error) diag.List {
-	if f, ok := err.(*diag.Failure); ok {
-		return f.List
-	}
-	return diag.List{{Message: err.Error()}}
-}
-
 // Qualify prefixes a Cedar type or action type name with the repository
 // namespace unless it already has one.
 func (c *Config) Qualify(name string) string {
@@ -220,4 +213,9 @@ func (c *Config) Qualify(name string) string {
 		return name
 	}
 	return c.Namespace + "::" + name
+}
+
+// UID returns the Cedar entity UID of identity object m.
+func (c *Config) UID(m *Meta) types.EntityUID {
+	return types.NewEntityUID(types.EntityType(c.Qualify(string(m.Kind))), types.String(m.Name))
 }

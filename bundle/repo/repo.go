@@ -3,7 +3,8 @@
 // (policies/**/*.cedar), extra entities (entities/**/*.json) and decision
 // tests (tests/**/*.yaml).
 //
-// [Load] reads and parses every file once; [Repo.View] decodes the identity
+// [Load] reads every file once and parses cedargate.yaml and the identity
+// files; [Repo.View] decodes the identity
 // objects for one environment, expanding ${env}, dropping objects that are
 // not in that environment and applying its overrides. Every problem is
 // reported with its path:line:column.
@@ -135,7 +136,7 @@ func Load(dir string) (*Repo, error) {
 			}
 			docs, err := parseYAML(f.Path, f.Data)
 			if err != nil {
-				r.Problems.Append(failureList(err))
+				r.Problems.Append(diag.ListOf(err))
 			}
 			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
 		}

@@ -53,7 +53,7 @@ func (r *Repo) Suites(env string) ([]*Suite, diag.List) {
 	for _, f := range r.Tests {
 		docs, err := parseYAML(f.Path, f.Data)
 		if err != nil {
-			diags.Append(failureList(err))
+			diags.Append(diag.ListOf(err))
 			continue
 		}
 		if len(docs) != 1 {

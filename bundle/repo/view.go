@@ -91,8 +91,8 @@ func (v *View) add(obj any, diags *diag.List) {
 	}
 }
 
-// Lookup returns the object of kind k named name, or nil.
-func (v *View) Lookup(k Kind, name string) *Meta {
+// lookup returns the object of kind k named name, or nil.
+func (v *View) lookup(k Kind, name string) *Meta {
 	return v.byKey[string(k)+"/"+name]
 }
 
@@ -104,7 +104,7 @@ func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
 		// type in the repository namespace.
 		for _, k := range kinds {
 			if ref.Type == v.Config.Qualify(string(k)) {
-				if m := v.Lookup(k, ref.Name); m != nil {
+				if m := v.lookup(k, ref.Name); m != nil {
 					return m, nil
 				}
 				return nil, fmt.Errorf("no %s named %q in environment %q%s", k, ref.Name, v.Env, v.hint(ref.Name, kinds))
@@ -117,7 +117,7 @@ func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
 		if !slices.Contains(kinds, k) {
 			return nil, fmt.Errorf("%s is a %s, but only %s fit here", ref, k, kindsList(kinds))
 		}
-		if m := v.Lookup(k, ref.Name); m != nil {
+		if m := v.lookup(k, ref.Name); m != nil {
 			return m, nil
 		}
 		return nil, fmt.Errorf("no %s named %q in environment %q%s", k, ref.Name, v.Env, v.hint(ref.Name, kinds))

@@ -129,11 +129,7 @@ func OpenForServing(dir string) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, MetaFile)); err != nil {
 		return &Store{dir: dir}, nil
 	}
-	env, err := readMeta(dir)
-	if err != nil {
-		return nil, err
-	}
-	return &Store{dir: dir, env: env}, nil
+	return Open(dir)
 }
 
 // environment returns the store's environment, reading store.json if a
@@ -164,13 +160,9 @@ func Create(dir, env string) (*Store, error) {
 	return &Store{dir: dir, env: env}, nil
 }
 
-// Dir returns the store's directory.
-func (s *Store) Dir() string { return s.dir }
-
-// Environment returns the environment the store holds.
-func (s *Store) Environment() string { return s.env }
-
-func (s *Store) bundlePath(rev string) string {
+// BundlePath returns the file that holds, or would hold, the bundle of
+// revision rev.
+func (s *Store) BundlePath(rev string) string {
 	return filepath.Join(s.dir, BundlesDir, rev+".tar.gz")
 }
 
@@ -210,26 +202,27 @@ func (s *Store) Put(archive []byte) (Pointer, error) {
 		return p, err
 	}
 	defer unlock()
-	if existing, err := s.read(p.Revision); err == nil {
+	if existing, err := s.read(p.Revision, bundle.DecodeOptions{}); err == nil {
 		if existing.Digest == p.Digest {
 			return p, nil
 		}
 		return p, fmt.Errorf("revision %s is already in the store with digest %s (this build: %s); stored bundles never change, so build a new revision",
 			p.Revision, existing.Digest, p.Digest)
 	}
-	if err := atomicfile.WriteFile(s.bundlePath(p.Revision), archive, 0o644); err != nil {
+	if err := atomicfile.WriteFile(s.BundlePath(p.Revision), archive, 0o644); err != nil {
 		return p, err
 	}
 	return p, nil
 }
 
-// read decodes a stored bundle without checks beyond its own integrity.
-func (s *Store) read(rev string) (*bundle.Bundle, error) {
-	data, err := os.ReadFile(s.bundlePath(rev))
+// read decodes a stored bundle, checked as opts say beyond its own
+// integrity.
+func (s *Store) read(rev string, opts bundle.DecodeOptions) (*bundle.Bundle, error) {
+	data, err := os.ReadFile(s.BundlePath(rev))
 	if err != nil {
 		return nil, err
 	}
-	return bundle.Decode(bytes.NewReader(data), bundle.DecodeOptions{})
+	return bundle.Decode(bytes.NewReader(data), opts)
 }
 
 // Load reads and verifies the bundle p names: its digest must be p's and,
@@ -238,11 +231,7 @@ func (s *Store) Load(p Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error
 	if !ValidRevision(p.Revision) {
 		return nil, fmt.Errorf("revision %q is not valid", p.Revision)
 	}
-	data, err := os.ReadFile(s.bundlePath(p.Revision))
-	if err != nil {
-		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, err)
-	}
-	b, err := bundle.Decode(bytes.NewReader(data), bundle.DecodeOptions{Digest: p.Digest, VerifyKeys: keys})
+	b, err := s.read(p.Revision, bundle.DecodeOptions{Digest: p.Digest, VerifyKeys: keys})
 	if err != nil {
 		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, err)
 	}
@@ -300,7 +289,7 @@ func (s *Store) Resolve(rev string) (string, error) {
 	if rev == "" {
 		return "", fmt.Errorf("%w: an empty revision names nothing", ErrNotFound)
 	}
-	revs, err := s.Revisions()
+	revs, err := s.revisions()
 	if err != nil {
 		return "", err
 	}
@@ -322,8 +311,8 @@ func (s *Store) Resolve(rev string) (string, error) {
 	return "", fmt.Errorf("revision prefix %q is ambiguous: %s", rev, strings.Join(matches, ", "))
 }
 
-// Revisions lists the stored revisions, sorted.
-func (s *Store) Revisions() ([]string, error) {
+// revisions lists the stored revisions, sorted.
+func (s *Store) revisions() ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.dir, BundlesDir))
 	if err != nil {
 		return nil, fmt.Errorf("listing bundles: %w", err)
@@ -334,6 +323,7 @@ func (s *Store) Revisions() ([]string, error) {
 			out = append(out, rev)
 		}
 	}
+	slices.Sort(out)
 	return out, nil
 }
 
@@ -350,7 +340,7 @@ func (s *Store) Activate(rev, action string, now time.Time) (Activation, error) 
 	if err != nil {
 		return Activation{}, err
 	}
-	b, err := s.read(full)
+	b, err := s.read(full, bundle.DecodeOptions{})
 	if err != nil {
 		return Activation{}, fmt.Errorf("bundle %s is damaged, not activating it: %w", full, err)
 	}
@@ -373,7 +363,7 @@ func (s *Store) Rollback(now time.Time) (Activation, error) {
 		return Activation{}, errors.New("nothing to roll back to: no revision was active before the current one")
 	}
 	prev := h[len(h)-1].Previous
-	b, err := s.read(prev)
+	b, err := s.read(prev, bundle.DecodeOptions{})
 	if err != nil {
 		return Activation{}, fmt.Errorf("bundle %s is damaged, not rolling back to it: %w", prev, err)
 	}

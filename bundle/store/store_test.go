@@ -45,7 +45,7 @@ func newStore(t *testing.T, revs ...string) *Store {
 
 func TestCreateKeepsOneEnvironmentPerStore(t *testing.T) {
 	s := newStore(t)
-	if _, err := Create(s.Dir(), "dev"); err == nil || !strings.Contains(err.Error(), `holds environment "prod", not "dev"`) {
+	if _, err := Create(s.dir, "dev"); err == nil || !strings.Contains(err.Error(), `holds environment "prod", not "dev"`) {
 		t.Fatalf("Create for another environment: %v", err)
 	}
 	if _, err := s.Put(archive(t, "r1", "dev", "permit (principal, action, resource);")); err == nil || !strings.Contains(err.Error(), `bundle is for environment "dev"`) {
@@ -124,7 +124,7 @@ func TestDamagedBundleIsNeverActivated(t *testing.T) {
 	if _, err := s.Activate("good", ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(s.Dir(), BundlesDir, "bad.tar.gz")
+	path := filepath.Join(s.dir, BundlesDir, "bad.tar.gz")
 	data, _ := os.ReadFile(path)
 	if err := os.WriteFile(path, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestConcurrentActivationsSerialise(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			other, err := Open(s.Dir())
+			other, err := Open(s.dir)
 			if err != nil {
 				t.Error(err)
 				return

@@ -30,7 +30,7 @@ type Info struct {
 	Changes []string
 }
 
-// Describe returns the Git state of dir.
+// Describe returns the Git state of dir, or a zero Info and an error.
 func Describe(dir string) (Info, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return Info{}, nil
