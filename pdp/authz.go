@@ -51,7 +51,7 @@ func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) 
 	if err := a.prepare(cur, []*engine.Request{ereq}, "", a.clock()); err != nil {
 		return nil, wire.Status(err)
 	}
-	d, id := a.decide(ctx, cur, ereq, start)
+	d, id := a.decide(cur, ereq, start, a.caller(ctx))
 	return wire.EncodeResponse(d, id, cur.wire), nil
 }
 
@@ -72,13 +72,14 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 		return nil, wire.Status(err)
 	}
 	resp := &pb.BatchAuthorizeResponse{Bundle: cur.wire, Responses: make([]*pb.AuthorizeResponse, len(reqs))}
+	caller := a.caller(ctx)
 	for i, r := range reqs {
 		// A batch that outlives its deadline stops: the caller is gone,
 		// and a partial batch is never returned.
 		if err := ctx.Err(); err != nil {
 			return nil, wire.Status(err)
 		}
-		d, id := a.decide(ctx, cur, r, start)
+		d, id := a.decide(cur, r, start, caller)
 		resp.Responses[i] = wire.EncodeResponse(d, id, cur.wire)
 	}
 	return resp, nil
@@ -120,8 +121,8 @@ func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string
 // it in the decision log with cur's revision. It returns the decision and
 // its id. start is when the request (for a batch, the whole batch) was
 // received: the latency recorded is how long the caller has waited for
-// this decision.
-func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Request, start time.Time) (engine.Decision, string) {
+// this decision. caller is who made the request, as a.caller found it.
+func (a *authzService) decide(cur *served, req *engine.Request, start time.Time, caller string) (engine.Decision, string) {
 	d := cur.snap.Decide(req)
 	id := a.ids.next()
 	latency := time.Since(start)
@@ -133,7 +134,7 @@ func (a *authzService) decide(ctx context.Context, cur *served, req *engine.Requ
 	a.metrics.duration.Observe(latency.Seconds())
 	if a.log != nil {
 		e := decisionlog.Entry{DecisionID: id, Time: req.Time, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
-			Allow: d.Allow, Bundle: cur.logRef, Latency: latency, Caller: callerIdentity(ctx)}
+			Allow: d.Allow, Bundle: cur.logRef, Latency: latency, Caller: caller}
 		if len(d.Reasons) > 0 {
 			e.Policies = make([]string, len(d.Reasons))
 			for i, r := range d.Reasons {

@@ -16,6 +16,9 @@ type metrics struct {
 	bundleInfo   *prometheus.GaugeVec
 	activations  *prometheus.CounterVec
 	lastActivate prometheus.Gauge
+	// activateOK and activateFail are activations' two series, curried
+	// once.
+	activateOK, activateFail prometheus.Counter
 }
 
 func newMetrics(dropped func() float64) *metrics {
@@ -49,8 +52,8 @@ func newMetrics(dropped func() float64) *metrics {
 	}
 	// Both results exist from the start, so that alerts on failures work
 	// before the first failure.
-	m.activations.WithLabelValues("success")
-	m.activations.WithLabelValues("failure")
+	m.activateOK = m.activations.WithLabelValues("success")
+	m.activateFail = m.activations.WithLabelValues("failure")
 	reg.MustRegister(decisions, m.duration, m.bundleInfo, m.activations, m.lastActivate,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_dropped_total",
@@ -69,8 +72,8 @@ func (m *metrics) activated(prev *bundle.Ref, ref bundle.Ref, unix float64) {
 		m.bundleInfo.DeleteLabelValues(prev.Revision, prev.Digest, prev.Environment)
 	}
 	m.bundleInfo.WithLabelValues(ref.Revision, ref.Digest, ref.Environment).Set(1)
-	m.activations.WithLabelValues("success").Inc()
+	m.activateOK.Inc()
 	m.lastActivate.Set(unix)
 }
 
-func (m *metrics) failed() { m.activations.WithLabelValues("failure").Inc() }
+func (m *metrics) failed() { m.activateFail.Inc() }

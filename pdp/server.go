@@ -393,6 +393,6 @@ func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, n
 	if ferr := s.authz.prepare(cur, []*engine.Request{req}, "", now); ferr != nil {
 		return Result{}, ferr
 	}
-	d, id := s.authz.decide(ctx, cur, req, start)
+	d, id := s.authz.decide(cur, req, start, s.authz.caller(ctx))
 	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,7 +248,7 @@ func TestWriteErrors(t *testing.T) {
 		e := entryFor(0, 1)
 		l.Record(e)
 		mustClose(t, l)
-		lines := splitLines(fw.buf.Bytes())
+		lines := slices.Collect(bytes.Lines(fw.buf.Bytes()))
 		if len(lines) != 2 {
 			t.Fatalf("got %d lines %q, want a torn line and a whole one", len(lines), lines)
 		}
@@ -319,7 +320,7 @@ func TestClose(t *testing.T) {
 				if got := l.Written() + l.Dropped(); got != recorders*each {
 					t.Fatalf("Written %d + Dropped %d = %d, want %d", l.Written(), l.Dropped(), got, recorders*each)
 				}
-				if got := len(splitLines(out.Bytes())); uint64(got) != l.Written() {
+				if got := len(slices.Collect(bytes.Lines(out.Bytes()))); uint64(got) != l.Written() {
 					t.Fatalf("%d lines, Written %d", got, l.Written())
 				}
 			})

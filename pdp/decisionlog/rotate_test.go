@@ -54,7 +54,7 @@ func readLogDir(t *testing.T, dir string) []logFile {
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			t.Errorf("%s does not end with a whole line", de.Name())
 		}
-		files = append(files, logFile{de.Name(), splitLines(data)})
+		files = append(files, logFile{de.Name(), slices.Collect(bytes.Lines(data))})
 	}
 	return files
 }

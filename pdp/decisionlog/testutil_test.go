@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -47,28 +48,13 @@ func parseID(t testing.TB, line []byte) (g, i int) {
 	return g, i
 }
 
-// splitLines returns the lines of data, each with its newline; a final
-// unterminated line is returned as is.
-func splitLines(data []byte) [][]byte {
-	var lines [][]byte
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return append(lines, data)
-		}
-		lines = append(lines, data[:i+1])
-		data = data[i+1:]
-	}
-	return lines
-}
-
 func readLines(t testing.TB, path string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return splitLines(data)
+	return slices.Collect(bytes.Lines(data))
 }
 
 // waitFor polls cond until it holds, failing t after a generous deadline.
@@ -136,7 +122,7 @@ func (w *gateWriter) Write(p []byte) (int, error) {
 func (w *gateWriter) lines() [][]byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return splitLines(bytes.Clone(w.buf.Bytes()))
+	return slices.Collect(bytes.Lines(bytes.Clone(w.buf.Bytes())))
 }
 
 // waitEntered waits until the writer goroutine is inside a Write.

@@ -255,7 +255,6 @@ func (st *state) condIndex(id cedar.PolicyID) int32 {
 func (st *state) release() {
 	clear(st.get.byUID)
 	st.snap, st.get = nil, getter{byUID: st.get.byUID}
-	clear(st.seen)
 	statePool.Put(st)
 }
 
@@ -321,34 +320,28 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 	sd := side{all: idx.all}
 	ri := st.get.find(uid)
 	n, inBundle := s.nodes[uid]
-	var anc types.EntityUIDSet
+	precomputed := false
 	switch {
 	case st.get.slow && (ri >= 0 || inBundle):
-		anc = searchAncestors(uid, st.parentsOf)
+		sd.view, st.tanc = s.viewOf(uid, searchAncestors(uid, st.parentsOf), st.tanc)
 	case ri >= 0:
 		sd.view = st.requestView(ri)
-		if sd.view.typ >= 0 {
-			sd.byType = idx.byType[sd.view.typ]
-		}
-		start := len(st.extra)
-		st.extra = s.gather(d, &sd.view, st.extra)
-		sd.cands = st.extra[start:]
-		return sd
 	case inBundle:
 		sd.view, sd.cands = n.view, n.cands[d]
-		if n.view.typ >= 0 {
-			sd.byType = idx.byType[n.view.typ]
-		}
 		st.get.hot[d] = n
-		return sd
+		precomputed = true
+	default:
+		// Neither in the request nor in the bundle: no ancestors.
+		sd.view, st.tanc = s.viewOf(uid, types.EntityUIDSet{}, st.tanc)
 	}
-	sd.view, st.tanc = s.viewOf(uid, anc, st.tanc)
 	if sd.view.typ >= 0 {
 		sd.byType = idx.byType[sd.view.typ]
 	}
-	start := len(st.extra)
-	st.extra = s.gather(d, &sd.view, st.extra)
-	sd.cands = st.extra[start:]
+	if !precomputed {
+		start := len(st.extra)
+		st.extra = s.gather(d, &sd.view, st.extra)
+		sd.cands = st.extra[start:]
+	}
 	return sd
 }
 
@@ -402,13 +395,7 @@ func (st *state) requestView(ri int32) view {
 	e := &st.get.reqs[ri]
 	s := st.snap
 	g := &st.get
-	v := view{self: -1, typ: -1}
-	if id, ok := s.targets[e.UID]; ok {
-		v.self = id
-	}
-	if id, ok := s.typeIDs[e.UID.Type]; ok {
-		v.typ = id
-	}
+	v := s.baseView(e.UID)
 	if cap(st.seen) < len(g.reqs) {
 		st.seen = make([]bool, len(g.reqs))
 	}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -233,9 +234,7 @@ func (g *gen) build() tcase {
 
 func reference(tc tcase) (bool, []string, []string) {
 	em := types.EntityMap{}
-	for k, v := range tc.bundleEM {
-		em[k] = v
-	}
+	maps.Copy(em, tc.bundleEM)
 	for _, e := range tc.reqEnts {
 		em[e.UID] = e
 	}

@@ -160,13 +160,7 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 			typeNames[t] = t
 		}
 		uid.Type, e.UID.Type = t, t
-		n := &node{entity: e, view: view{self: -1, typ: -1}}
-		if id, ok := s.targets[uid]; ok {
-			n.view.self = id
-		}
-		if id, ok := s.typeIDs[uid.Type]; ok {
-			n.view.typ = id
-		}
+		n := &node{entity: e, view: s.baseView(uid)}
 		s.nodes[uid] = n
 		all = append(all, n)
 		if id, ok := e.Attributes.Get("spiffe_id"); ok {
@@ -198,9 +192,9 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 	return s, nil
 }
 
-// viewOf describes uid, whose ancestors are anc, to scopes. The view's
-// targeted ancestors are appended to buf, which is returned.
-func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int32) (view, []int32) {
+// baseView describes uid to scopes by itself: whether it is a target and
+// its type's id (-1 for none), without targeted ancestors.
+func (s *Snapshot) baseView(uid types.EntityUID) view {
 	v := view{self: -1, typ: -1}
 	if id, ok := s.targets[uid]; ok {
 		v.self = id
@@ -208,6 +202,13 @@ func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int
 	if id, ok := s.typeIDs[uid.Type]; ok {
 		v.typ = id
 	}
+	return v
+}
+
+// viewOf describes uid, whose ancestors are anc, to scopes. The view's
+// targeted ancestors are appended to buf, which is returned.
+func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int32) (view, []int32) {
+	v := s.baseView(uid)
 	start := len(buf)
 	if v.self >= 0 {
 		buf = append(buf, v.self)

@@ -25,11 +25,15 @@
 // against one snapshot exactly like an Authorize call. Every value taken
 // from the request is checked against [Limits] first.
 //
-// The answers: allow is an OK CheckResponse; deny is PERMISSION_DENIED with
-// a 403; a malformed or oversized request is INVALID_ARGUMENT with a 400;
-// both carry the decision id, revision and determining policies in dynamic
-// metadata for Envoy's access log. When no decision can be made (no active
-// bundle, an internal error) the RPC fails (UNAVAILABLE, INTERNAL), so
-// Envoy applies failure_mode_allow, which must stay false. docs/envoy.md
-// is the user's guide.
+// The answers: allow is an OK CheckResponse and deny is PERMISSION_DENIED
+// with a 403; both decisions carry the decision id, revision and
+// determining policies in dynamic metadata for Envoy's access log. A
+// request refused without a decision is INVALID_ARGUMENT with a 400 when
+// it is malformed or oversized, and PERMISSION_DENIED with a 403 when it
+// is not mapped (a method no action is mapped to, or an unknown principal
+// under principal.unknown: deny); its metadata carries only the decision
+// (invalid or refused), the reason and the revision. When no decision can
+// be made (no active bundle, an internal error) the RPC fails
+// (UNAVAILABLE, INTERNAL), so Envoy applies failure_mode_allow, which must
+// stay false. docs/envoy.md is the user's guide.
 package extauthz

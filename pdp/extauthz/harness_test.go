@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -212,9 +213,7 @@ func envoyRequest(r request) *authv3.CheckRequest {
 		":method": r.method, ":path": r.path, ":authority": r.host, ":scheme": "https",
 		"x-request-id": "0d1e2f", "authorization": "Bearer secret-token", "user-agent": "test",
 	}
-	for k, v := range r.headers {
-		headers[k] = v
-	}
+	maps.Copy(headers, r.headers)
 	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Source: &authv3.AttributeContext_Peer{
 			Address:   socketAddress(r.sourceIP, 41234),

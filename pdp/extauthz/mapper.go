@@ -37,7 +37,7 @@ type Mapper struct {
 	fromDestination bool
 	resourceType    types.EntityType
 	unknownType     types.EntityType
-	suffixes        []string
+	suffixes        []string // each with its leading dot: ".svc.cluster.local"
 	headers         []string
 	decisionHeader  string
 	lim             Limits
@@ -111,7 +111,10 @@ func NewMapper(cfg Config) (*Mapper, error) {
 			bad("resource.strip_suffixes: %q is not a host suffix", s)
 			continue
 		}
-		m.suffixes = append(m.suffixes, s)
+		// Stored with one leading dot, whether or not the configuration
+		// wrote it, so that host matches at a label boundary without
+		// rebuilding the suffix per request.
+		m.suffixes = append(m.suffixes, "."+strings.TrimPrefix(s, "."))
 	}
 
 	for _, h := range cfg.Context.Headers {

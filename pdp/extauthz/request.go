@@ -83,10 +83,10 @@ func (m *Mapper) host(raw string) (string, error) {
 		}
 		for _, s := range m.suffixes {
 			// A suffix ends the host at a label boundary: with suffix
-			// svc.cluster.local, evilsvc.cluster.local is not "evil".
-			dot := strings.TrimPrefix(s, ".")
-			if len(h) > len(dot)+1 && strings.HasSuffix(h, "."+dot) {
-				h = h[:len(h)-len(dot)-1]
+			// svc.cluster.local, evilsvc.cluster.local is not "evil"
+			// (NewMapper stored s with its leading dot).
+			if len(h) > len(s) && strings.HasSuffix(h, s) {
+				h = h[:len(h)-len(s)]
 				break
 			}
 		}

@@ -41,6 +41,10 @@ type Service struct {
 	// (invalid: malformed or oversized; refused: not mapped), which the
 	// decision metrics and log cannot show.
 	refusals *prometheus.CounterVec
+	// invalid and unmapped are refusals' two series, curried once so that
+	// a refusal does not look its label up (and so that both series exist,
+	// at zero, from the start).
+	invalid, unmapped prometheus.Counter
 }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
@@ -52,10 +56,14 @@ func NewService(m *Mapper, d Decider, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{m: m, d: d, log: log, refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+	refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cedargate_extauthz_refusals_total",
 		Help: "ext_authz requests answered without a decision, by reason: invalid (malformed or oversized) or refused (not mapped).",
-	}, []string{"reason"})}
+	}, []string{"reason"})
+	return &Service{m: m, d: d, log: log, refusals: refusals,
+		invalid:  refusals.WithLabelValues("invalid"),
+		unmapped: refusals.WithLabelValues("refused"),
+	}
 }
 
 // Extra returns a function for pdp.Options.Extra that registers the Check
@@ -66,8 +74,6 @@ func NewService(m *Mapper, d Decider, log *slog.Logger) *Service {
 func Extra(m *Mapper, log *slog.Logger) func(*grpc.Server, *pdp.Server) {
 	return func(g *grpc.Server, s *pdp.Server) {
 		svc := NewService(m, s, log)
-		svc.refusals.WithLabelValues("invalid")
-		svc.refusals.WithLabelValues("refused")
 		s.Registerer().MustRegister(svc.refusals)
 		authv3.RegisterAuthorizationServer(g, svc)
 	}
@@ -105,10 +111,10 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		switch {
 		case errors.As(err, &fe):
 			s.log.Debug("ext_authz: malformed request refused", "error", fe.Error(), "revision", ref.Revision)
-			return s.refused(codes.InvalidArgument, typev3.StatusCode_BadRequest, "invalid", fe.Error(), ref), nil
+			return s.refused(codes.InvalidArgument, typev3.StatusCode_BadRequest, "invalid", s.invalid, fe.Error(), ref), nil
 		case IsRefusal(err):
 			s.log.Debug("ext_authz: request refused", "reason", err.Error(), "revision", ref.Revision)
-			return s.refused(codes.PermissionDenied, typev3.StatusCode_Forbidden, "refused", err.Error(), ref), nil
+			return s.refused(codes.PermissionDenied, typev3.StatusCode_Forbidden, "refused", s.unmapped, err.Error(), ref), nil
 		}
 		st := wire.Status(err)
 		if status.Code(st) == codes.Internal {
@@ -167,9 +173,10 @@ func (s *Service) decided(res pdp.Result, req *engine.Request) *authv3.CheckResp
 
 // refused is the CheckResponse of a request refused without a decision.
 // The reason goes to Envoy (status message and metadata, for its logs),
-// never to the client: the client gets a bare 400 or 403.
-func (s *Service) refused(code codes.Code, httpCode typev3.StatusCode, word, reason string, ref bundle.Ref) *authv3.CheckResponse {
-	s.refusals.WithLabelValues(word).Inc()
+// never to the client: the client gets a bare 400 or 403. n is the
+// refusals series of word, which it counts.
+func (s *Service) refused(code codes.Code, httpCode typev3.StatusCode, word string, n prometheus.Counter, reason string, ref bundle.Ref) *authv3.CheckResponse {
+	n.Inc()
 	body := "access denied\n"
 	if httpCode == typev3.StatusCode_BadRequest {
 		body = "bad request\n"

@@ -3,7 +3,6 @@ package wire
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -200,7 +199,7 @@ func encodeEntity(e types.Entity) (*cedargatev1.Entity, *FieldError) {
 	for i, p := range parents {
 		r, fe := encodeRef(p)
 		if fe != nil {
-			return nil, fe.under(".parents[" + strconv.Itoa(i) + "]")
+			return nil, fe.under(".parents" + indexPath(i))
 		}
 		out.Parents = append(out.Parents, r)
 	}
