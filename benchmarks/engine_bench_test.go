@@ -156,24 +156,21 @@ var engineSizes = []string{"p100", "1k", "10k", "p10k", "100k"}
 // every size and mix. Issue 4's engine target compares p50-ns of p10k
 // (10k policies, 100k entities) with p100 (100 policies, 1k entities).
 func BenchmarkDecide(b *testing.B) {
-	for _, size := range engineSizes {
-		for _, mix := range workload.Mixes {
-			b.Run(fmt.Sprintf("size=%s/mix=%s", size, mix), func(b *testing.B) {
-				bt := load(b, size)
-				_, reqs := bt.requests(b, mix)
-				run(b, reqs, func(r *engine.Request) { bt.snap.Decide(r) })
-				reportShape(b, bt, reqs)
-			})
-		}
-	}
+	benchDecide(b, engineSizes, workload.Mixes())
 }
 
 // BenchmarkDepth compares group hierarchies 1 and 10 levels deep in
 // repositories otherwise alike: the deep mix reaches its grants through
 // every level. Issue 4 asks depth 10 to cost at most twice depth 1.
 func BenchmarkDepth(b *testing.B) {
-	for _, size := range []string{"depth1", "depth10"} {
-		for _, mix := range []workload.Mix{workload.Deep, workload.Allow} {
+	benchDecide(b, []string{"depth1", "depth10"}, []workload.Mix{workload.Deep, workload.Allow})
+}
+
+// benchDecide runs one sub-benchmark size=S/mix=M of Snapshot.Decide for
+// every size and mix given.
+func benchDecide(b *testing.B, sizes []string, mixes []workload.Mix) {
+	for _, size := range sizes {
+		for _, mix := range mixes {
 			b.Run(fmt.Sprintf("size=%s/mix=%s", size, mix), func(b *testing.B) {
 				bt := load(b, size)
 				_, reqs := bt.requests(b, mix)
@@ -189,7 +186,7 @@ func BenchmarkDepth(b *testing.B) {
 // response.
 func BenchmarkDecodeDecide(b *testing.B) {
 	ref := wire.EncodeBundleRef(bundle.Ref{Revision: "r", Digest: "d", Environment: "prod"})
-	for _, mix := range workload.Mixes {
+	for _, mix := range workload.Mixes() {
 		b.Run("size=10k/mix="+string(mix), func(b *testing.B) {
 			bt := load(b, "10k")
 			reqs, _ := bt.requests(b, mix)

@@ -3,6 +3,9 @@ package workload
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -79,7 +82,7 @@ func (r *Repo) OPAData() ([]byte, error) {
 					seen[a] = true
 				}
 			}
-			groupAnc[gi] = sortedKeys(seen)
+			groupAnc[gi] = slices.Sorted(maps.Keys(seen))
 		}
 	}
 	for i, p := range m.principals {
@@ -90,7 +93,7 @@ func (r *Repo) OPAData() ([]byte, error) {
 				seen[a] = true
 			}
 		}
-		ancestors[principalKey(m, i)] = sortedKeys(seen)
+		ancestors[principalKey(m, i)] = slices.Sorted(maps.Keys(seen))
 	}
 	for _, res := range m.resources {
 		if res.parent >= 0 {
@@ -131,6 +134,22 @@ func (r *Repo) OPAData() ([]byte, error) {
 	}
 	// encoding/json writes map keys sorted: the export is deterministic.
 	return json.Marshal(map[string]any{"ancestors": ancestors, "grants": grants})
+}
+
+// WriteOPA writes what OPA serves the repository from into dir, creating
+// it if missing: data.json ([Repo.OPAData]) and policy.rego (OPAPolicy).
+func (r *Repo) WriteOPA(dir string) error {
+	data, err := r.OPAData()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), data, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "policy.rego"), []byte(OPAPolicy), 0o644)
 }
 
 func principalKey(m *model, i int) string {

@@ -3,7 +3,6 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,17 +36,18 @@ const (
 )
 
 // Mixes lists every mix, in a stable order.
-var Mixes = []Mix{Allow, Deny, Deep, Entities, Context}
+func Mixes() []Mix { return []Mix{Allow, Deny, Deep, Entities, Context} }
 
 // ParseMix returns the mix called name.
 func ParseMix(name string) (Mix, error) {
-	for _, m := range Mixes {
+	mixes := Mixes()
+	for _, m := range mixes {
 		if string(m) == name {
 			return m, nil
 		}
 	}
-	names := make([]string, len(Mixes))
-	for i, m := range Mixes {
+	names := make([]string, len(mixes))
+	for i, m := range mixes {
 		names[i] = string(m)
 	}
 	return "", fmt.Errorf("unknown mix %q (known: %s)", name, strings.Join(names, ", "))
@@ -269,14 +269,4 @@ func (g *drawer) heavyContext(req *pb.AuthorizeRequest) {
 	req.Context["risk_score"] = &pb.Value{Kind: &pb.Value_Long{Long: int64(g.r.IntN(60))}}
 	req.Context["request_bytes"] = &pb.Value{Kind: &pb.Value_Long{Long: int64(g.r.IntN(1 << 20))}}
 	req.Context["deadline"] = ext("duration", "250ms")
-}
-
-// sortedKeys returns m's keys in order, for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -46,13 +47,13 @@ type Spec struct {
 // same day are identical.
 func DefaultNow() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
 
-// Sizes are the standard repositories of the benchmarks, by name. "1k",
+// sizes are the standard repositories of the benchmarks, by name. "1k",
 // "10k" and "100k" are identity counts (users and service accounts);
 // "p100" and "p10k" are shaped for the engine target of issue 4 (about 100
 // policies over 1,000 entities, and 10,000 policies over 100,000
 // entities); "depth1" and "depth10" differ only in how deeply groups nest.
-// Fill in Now before use.
-var Sizes = map[string]Spec{
+// Size fills in Now; nothing writes to the map.
+var sizes = map[string]Spec{
 	"1k": {Name: "1k", Seed: 1, Users: 700, ServiceAccounts: 300, Teams: 10, Groups: 60, Depth: 4,
 		Profiles: 100, Entitlements: 200, Exceptions: 5, Resources: 1000},
 	"10k": {Name: "10k", Seed: 1, Users: 7000, ServiceAccounts: 3000, Teams: 50, Groups: 400, Depth: 6,
@@ -73,7 +74,7 @@ var Sizes = map[string]Spec{
 
 // Size returns the standard Spec called name, written for now.
 func Size(name string, now time.Time) (Spec, error) {
-	s, ok := Sizes[name]
+	s, ok := sizes[name]
 	if !ok {
 		return Spec{}, fmt.Errorf("unknown size %q (known: %s)", name, strings.Join(SizeNames(), ", "))
 	}
@@ -83,12 +84,7 @@ func Size(name string, now time.Time) (Spec, error) {
 
 // SizeNames lists the standard sizes, sorted.
 func SizeNames() []string {
-	names := make([]string, 0, len(Sizes))
-	for n := range Sizes {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(sizes))
 }
 
 // Check reports a Spec that cannot generate a valid repository.

@@ -75,7 +75,7 @@ func TestDeterministic(t *testing.T) {
 			t.Errorf("%s differs between two generations", p)
 		}
 	}
-	for _, mix := range workload.Mixes {
+	for _, mix := range workload.Mixes() {
 		ra, err := a.Requests(mix, 50)
 		if err != nil {
 			t.Fatal(err)

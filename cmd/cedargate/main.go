@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cedargate: %v\n", c.err)
 		}
 		return c.code
-	case errors.As(err, &u), isFlagError(err), strings.HasPrefix(err.Error(), "unknown command"):
+	case errors.As(err, &u), strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintf(stderr, "cedargate: %v\nRun 'cedargate --help' for usage.\n", err)
 		return exitUsage
 	case errors.Is(err, repo.ErrEnv):

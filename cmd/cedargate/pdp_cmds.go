@@ -27,6 +27,7 @@ import (
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
 	"github.com/cedargate/cedargate/pdp/extauthz"
+	"github.com/cedargate/cedargate/pdp/wire"
 )
 
 func serveCmd() *cobra.Command {
@@ -116,12 +117,12 @@ is an Envoy configuration to start from.`,
 	f.StringVar(&tlsCert, "tls-cert", "", "serve gRPC over TLS with this certificate (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	f.StringVar(&clientCA, "client-ca", "", "require client certificates signed by this CA (mTLS); the decision log then records the caller's identity")
-	f.IntVar(&opts.Limits.MaxEntities, "max-request-entities", 0, "most request-scoped entities per request (0: default 100)")
-	f.IntVar(&opts.Limits.MaxDepth, "max-value-depth", 0, "deepest value nesting per request (0: default 16)")
-	f.IntVar(&opts.Limits.MaxValues, "max-request-values", 0, "most values per request (0: default 10000)")
-	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, "most requests per BatchAuthorize (0: default 100)")
-	f.IntVar(&opts.Limits.MaxSetElements, "max-set-elements", 0, "most elements of one set value (0: default 1000)")
-	f.IntVar(&opts.Limits.MaxStringBytes, "max-string-bytes", 0, "longest string value, entity type, id or key, in bytes (0: default 65536)")
+	f.IntVar(&opts.Limits.MaxEntities, "max-request-entities", 0, fmt.Sprintf("most request-scoped entities per request (0: default %d)", wire.DefaultMaxEntities))
+	f.IntVar(&opts.Limits.MaxDepth, "max-value-depth", 0, fmt.Sprintf("deepest value nesting per request (0: default %d)", wire.DefaultMaxDepth))
+	f.IntVar(&opts.Limits.MaxValues, "max-request-values", 0, fmt.Sprintf("most values per request (0: default %d)", wire.DefaultMaxValues))
+	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, fmt.Sprintf("most requests per BatchAuthorize (0: default %d)", wire.DefaultMaxBatch))
+	f.IntVar(&opts.Limits.MaxSetElements, "max-set-elements", 0, fmt.Sprintf("most elements of one set value (0: default %d)", wire.DefaultMaxSetElements))
+	f.IntVar(&opts.Limits.MaxStringBytes, "max-string-bytes", 0, fmt.Sprintf("longest string value, entity type, id or key, in bytes (0: default %d)", wire.DefaultMaxStringBytes))
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never)")
@@ -422,7 +423,7 @@ gracefully and prints the decision log. Nothing is left behind.`,
 			return demo.Run(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Repo, "repo", "examples/acme", "identity repository to demonstrate")
-	cmd.Flags().StringVar(&opts.Env, "env", "prod", "environment to build")
+	cmd.Flags().StringVar(&opts.Repo, "repo", demo.DefaultRepo, "identity repository to demonstrate")
+	cmd.Flags().StringVar(&opts.Env, "env", demo.DefaultEnv, "environment to build")
 	return cmd
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,9 +20,10 @@ func initCmd() *cobra.Command {
 		Use:   "init DIR",
 		Short: "Scaffold an identity repository",
 		Long: `Init writes a small, working identity repository into DIR (created if
-missing, refused if it already holds cedargate.yaml): settings, a schema, a
-team, a user, a service account, an access profile, an entitlement, a policy
-and a decision test. It builds, lints and tests clean as written.`,
+missing, refused if it already holds cedargate.yaml): settings with the
+environments dev and prod, a schema, a team, two users, a group, a service
+account, a resource, an access profile, an entitlement, a policy and three
+decision tests. It builds, lints and tests clean as written.`,
 		Args: args("DIR"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := build.Init(a[0], build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
@@ -96,20 +96,20 @@ Every problem is printed as path:line:column: message (rule).`,
 			if out.Bundle.Signature != nil {
 				fmt.Fprintf(w, ", signed by key %s", out.Bundle.Signature.KeyID)
 			}
-			fmt.Fprintf(w, "\nstored in %s\n", filepath.Join(storeDir, store.BundlesDir, m.Revision+".tar.gz"))
+			fmt.Fprintf(w, "\nstored in %s\n", st.BundlePath(m.Revision))
 			if activate {
 				act, err := st.Activate(m.Revision, store.ActionBuild, time.Now())
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
+				printActivation(w, act)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Env, "env", "", "environment to build (required when cedargate.yaml declares environments)")
-	f.StringVar(&storeDir, "store", "", "bundle store directory (required)")
+	storeFlag(cmd, &storeDir)
 	f.BoolVar(&activate, "activate", false, "make the new bundle active")
 	f.BoolVar(&opts.AllowDirty, "allow-dirty", false, "build from a work tree with uncommitted changes")
 	f.StringVar(&opts.Revision, "revision", "", "revision to record instead of the Git commit")
@@ -206,12 +206,12 @@ func keygenCmd() *cobra.Command {
 			if err := requireFlag("out", out); err != nil {
 				return err
 			}
+			if _, err := os.Stat(out + ".key"); err == nil {
+				return fmt.Errorf("%s.key exists; refusing to overwrite a key", out)
+			}
 			priv, pub, err := bundle.GenerateKey()
 			if err != nil {
 				return err
-			}
-			if _, err := os.Stat(out + ".key"); err == nil {
-				return fmt.Errorf("%s.key exists; refusing to overwrite a key", out)
 			}
 			if err := os.WriteFile(out+".key", priv, 0o600); err != nil {
 				return err

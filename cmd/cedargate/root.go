@@ -38,11 +38,6 @@ store, network).`,
 	return root
 }
 
-func isFlagError(err error) bool {
-	_, ok := err.(usageError)
-	return ok
-}
-
 // args returns a cobra.Args that wants exactly n arguments, naming them.
 func args(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
@@ -56,6 +51,11 @@ func args(names ...string) cobra.PositionalArgs {
 // nowFlag adds --now, the instant guardrails and tests judge time by.
 func nowFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVar(dst, "now", "", "judge expiry and review dates as of this instant (RFC 3339 or YYYY-MM-DD) instead of the current time")
+}
+
+// storeFlag adds --store, the bundle store directory a command works on.
+func storeFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "store", "", "bundle store directory (required)")
 }
 
 func parseNow(s string) (time.Time, error) {

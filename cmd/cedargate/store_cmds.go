@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -30,11 +31,11 @@ moments; requests in flight finish on the bundle they started with.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
+			printActivation(cmd.OutOrStdout(), act)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "store", "", "bundle store directory (required)")
+	storeFlag(cmd, &dir)
 	return cmd
 }
 
@@ -60,7 +61,7 @@ started.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "store", "", "bundle store directory (required)")
+	storeFlag(cmd, &dir)
 	return cmd
 }
 
@@ -99,9 +100,14 @@ func historyCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dir, "store", "", "bundle store directory (required)")
+	storeFlag(cmd, &dir)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the history as JSON")
 	return cmd
+}
+
+// printActivation reports an activation by build --activate or rollout.
+func printActivation(w io.Writer, act store.Activation) {
+	fmt.Fprintf(w, "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
 }
 
 func openStore(dir string) (*store.Store, error) {

@@ -28,18 +28,28 @@ import (
 	"github.com/cedargate/cedargate/pdp/decisionlog"
 )
 
-// ReferenceDate is the instant examples/acme is written for: its review,
+// referenceDate is the instant examples/acme is written for: its review,
 // rotation and expiry dates are relative to it. The demo judges the
 // guardrails and makes its decisions as of this date (its PDP's clock
 // starts there), so it shows the same thing whenever it runs; a
 // production PDP uses the real clock.
-var ReferenceDate = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+var referenceDate = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// Defaults of Options.Repo and Options.Env, also the defaults of the demo
+// command's flags.
+const (
+	// DefaultRepo is the example identity repository, relative to the
+	// cedargate checkout (slash-separated).
+	DefaultRepo = "examples/acme"
+	// DefaultEnv is the environment of DefaultRepo the demo builds.
+	DefaultEnv = "prod"
+)
 
 // Options configure a demo run.
 type Options struct {
-	// Repo is the identity repository; default examples/acme.
+	// Repo is the identity repository; default DefaultRepo.
 	Repo string
-	// Env is the environment to build; default prod.
+	// Env is the environment to build; default DefaultEnv.
 	Env string
 	// Out receives the demo's output.
 	Out io.Writer
@@ -71,10 +81,10 @@ var scenarios = []scenario{
 // Run performs the demo.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Repo == "" {
-		opts.Repo = filepath.Join("examples", "acme")
+		opts.Repo = filepath.FromSlash(DefaultRepo)
 	}
 	if opts.Env == "" {
-		opts.Env = "prod"
+		opts.Env = DefaultEnv
 	}
 	out := opts.Out
 	if _, err := os.Stat(filepath.Join(opts.Repo, "cedargate.yaml")); err != nil {
@@ -86,8 +96,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer os.RemoveAll(work)
 
-	fmt.Fprintf(out, "== 1. build %s for %s (guardrails and tests as of %s)\n", opts.Repo, opts.Env, ReferenceDate.Format(time.DateOnly))
-	built, err := build.Build(opts.Repo, build.Options{Env: opts.Env, Now: ReferenceDate, AllowDirty: true, CompilerVersion: version.String()})
+	fmt.Fprintf(out, "== 1. build %s for %s (guardrails and tests as of %s)\n", opts.Repo, opts.Env, referenceDate.Format(time.DateOnly))
+	built, err := build.Build(opts.Repo, build.Options{Env: opts.Env, Now: referenceDate, AllowDirty: true, CompilerVersion: version.String()})
 	if err != nil {
 		return err
 	}
@@ -112,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 	started := time.Now()
 	srv, err := pdp.New(pdp.Options{
 		Source: st, Listen: "127.0.0.1:0",
-		Clock:       func() time.Time { return ReferenceDate.Add(time.Since(started)) },
+		Clock:       func() time.Time { return referenceDate.Add(time.Since(started)) },
 		DecisionLog: decisionlog.Options{Path: logPath, OnFull: decisionlog.Block},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -123,7 +133,7 @@ func Run(ctx context.Context, opts Options) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx) }()
 	fmt.Fprintf(out, "\n== 2. serve it: PDP on %s, bundle %s (%s), its clock set to %s\n", srv.Addr(), m.Revision,
-		bundle.ShortDigest(built.Bundle.Digest), ReferenceDate.Format(time.DateOnly))
+		bundle.ShortDigest(built.Bundle.Digest), referenceDate.Format(time.DateOnly))
 
 	fmt.Fprintf(out, "\n== 3. ask it over gRPC\n")
 	askErr := ask(ctx, srv.Addr().String(), out)
@@ -144,7 +154,7 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintf(out, "   %s\n", line)
 	}
 	fmt.Fprintf(out, "\nDone. Next: cedargate build %s --env %s --store /tmp/acme-%s --activate --now %s, then cedargate serve --store /tmp/acme-%s\n",
-		opts.Repo, opts.Env, opts.Env, ReferenceDate.Format(time.DateOnly), opts.Env)
+		opts.Repo, opts.Env, opts.Env, referenceDate.Format(time.DateOnly), opts.Env)
 	return nil
 }
 
@@ -155,10 +165,7 @@ func ask(ctx context.Context, addr string, out io.Writer) error {
 	}
 	defer conn.Close()
 	c := client.New(conn)
-	now, err := types.ParseDatetime(ReferenceDate.Format("2006-01-02T15:04:05Z"))
-	if err != nil {
-		return err
-	}
+	now := types.NewDatetime(referenceDate)
 	ip, _ := types.ParseIPAddr("10.8.1.20")
 	for i, s := range scenarios {
 		ctxRec := types.RecordMap{"source_ip": ip, "now": now}

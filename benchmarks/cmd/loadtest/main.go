@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cedargate/cedargate/benchmarks/workload"
 )
 
 func main() {
@@ -62,7 +64,7 @@ func main() {
 		}
 		return
 	}
-	d.now = time.Now().UTC().Truncate(24 * time.Hour)
+	d.now = workload.DefaultNow()
 	if *now != "" {
 		t, err := time.Parse("2006-01-02", *now)
 		if err != nil {

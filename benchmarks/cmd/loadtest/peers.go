@@ -33,17 +33,7 @@ func (d *driver) peers() error {
 		return err
 	}
 	dir := filepath.Join(d.work, "opa")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	data, err := repo.OPAData()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "data.json"), data, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "policy.rego"), []byte(workload.OPAPolicy), 0o644); err != nil {
+	if err := repo.WriteOPA(dir); err != nil {
 		return err
 	}
 	reqs, err := repo.Requests(workload.Allow, requestsPerFile)

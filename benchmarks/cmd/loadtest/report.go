@@ -67,14 +67,11 @@ type target struct {
 }
 
 // limitNote says by how much value misses a limit (lower is better).
-func limitNote(regime string, value, limit float64) string {
-	if regime != "" {
-		regime = " " + regime
-	}
+func limitNote(value, limit float64) string {
 	if value <= limit {
-		return "met" + regime
+		return "met"
 	}
-	return fmt.Sprintf("by %.0f%%%s", 100*(value/limit-1), regime)
+	return fmt.Sprintf("by %.0f%%", 100*(value/limit-1))
 }
 
 func (r *results) targets() []target {
@@ -93,7 +90,7 @@ func (r *results) targets() []target {
 		}
 		t := target{what: what, measured: fmt.Sprintf("%s at saturation (%s at half of it; %s)", show(sat), show(half), detail), ok: sat <= limit}
 		if !t.ok {
-			t.note = limitNote("", sat, limit)
+			t.note = limitNote(sat, limit)
 		}
 		ts = append(ts, t)
 	}
@@ -140,7 +137,7 @@ func (r *results) targets() []target {
 					us(b.Sat.CPUPerDecision()), us(medCPU(f.AuthzSat)), 100*half, f.Rate, us(b.AtRate.CPUPerDecision()), us(medCPU(f.AuthzHalf))),
 				ok: sat <= 0.25}
 			if !t.ok {
-				t.note = limitNote("", sat, 0.25)
+				t.note = limitNote(sat, 0.25)
 			}
 			ts = append(ts, t)
 		}

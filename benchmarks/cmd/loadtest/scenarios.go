@@ -209,7 +209,7 @@ func (d *driver) floor() error {
 		}
 		f.HealthHalf, f.AuthzHalf = append(f.HealthHalf, h), append(f.AuthzHalf, a)
 	}
-	for _, mix := range workload.Mixes {
+	for _, mix := range workload.Mixes() {
 		file, err := d.requestFile("10k", mix, 0)
 		if err != nil {
 			return err

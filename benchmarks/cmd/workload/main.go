@@ -2,9 +2,9 @@
 // repositories, request files and OPA peer files to disk, so that anyone
 // can inspect, build and replay them by hand:
 //
-//	go run ./benchmarks/cmd/workload repo -size 10k /tmp/bench-10k
+//	go run ./benchmarks/cmd/workload repo -size 10k -now 2026-11-23 /tmp/bench-10k
 //	cedargate build /tmp/bench-10k --env prod --now 2026-11-23 --store /tmp/store --activate
-//	go run ./benchmarks/cmd/workload requests -size 10k -mix allow -n 1000 /tmp/allow.json
+//	go run ./benchmarks/cmd/workload requests -size 10k -now 2026-11-23 -mix allow -n 1000 /tmp/allow.json
 //	go run ./benchmarks/cmd/workload opa -size rbac10k /tmp/opa
 //
 // Every output is determined by the size, the mix, the count and -now
@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,7 +29,7 @@ const usage = `usage:
   workload sizes
 
 sizes: %s
-mixes: allow, deny, deep, entities, context
+mixes: %s
 `
 
 func main() {
@@ -42,7 +41,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintf(os.Stderr, usage, strings.Join(workload.SizeNames(), ", "))
+		printUsage()
 		return errors.New("no command")
 	}
 	cmd, args := args[0], args[1:]
@@ -55,7 +54,8 @@ func run(args []string) error {
 	batch := fs.Int("batch", 10, "requests per BatchAuthorizeRequest, with -format batch")
 	if cmd == "sizes" {
 		for _, name := range workload.SizeNames() {
-			fmt.Printf("%-8s %+v\n", name, workload.Sizes[name])
+			spec, _ := workload.Size(name, time.Time{}) // a listed name: no error
+			fmt.Printf("%-8s %+v\n", name, spec)
 		}
 		return nil
 	}
@@ -116,18 +116,17 @@ func run(args []string) error {
 		}
 		return os.WriteFile(out, data, 0o644)
 	case "opa":
-		data, err := repo.OPAData()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(out, "data.json"), data, 0o644); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(out, "policy.rego"), []byte(workload.OPAPolicy), 0o644)
+		return repo.WriteOPA(out)
 	}
-	fmt.Fprintf(os.Stderr, usage, strings.Join(workload.SizeNames(), ", "))
+	printUsage()
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// printUsage writes usage, with the sizes and mixes, to standard error.
+func printUsage() {
+	mixes := make([]string, 0, len(workload.Mixes()))
+	for _, m := range workload.Mixes() {
+		mixes = append(mixes, string(m))
+	}
+	fmt.Fprintf(os.Stderr, usage, strings.Join(workload.SizeNames(), ", "), strings.Join(mixes, ", "))
 }
