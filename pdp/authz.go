@@ -134,15 +134,12 @@ func (a *authzService) decide(cur *served, req *engine.Request, start time.Time,
 	a.metrics.duration.Observe(latency.Seconds())
 	if a.log != nil {
 		e := decisionlog.Entry{DecisionID: id, Time: req.Time, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
-			Allow: d.Allow, Bundle: cur.logRef, Latency: latency, Caller: caller}
+			Allow: d.Allow, Bundle: cur.ref, Errors: d.Errors, Latency: latency, Caller: caller}
 		if len(d.Reasons) > 0 {
 			e.Policies = make([]string, len(d.Reasons))
 			for i, r := range d.Reasons {
 				e.Policies[i] = r.ID
 			}
-		}
-		for _, x := range d.Errors {
-			e.Errors = append(e.Errors, decisionlog.Error{PolicyID: x.PolicyID, Message: x.Message})
 		}
 		a.log.Record(e)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
-	"github.com/cedargate/cedargate/pdp/decisionlog"
 	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
@@ -30,8 +29,6 @@ type served struct {
 	// wire is the bundle ref every answer carries; responses share it and
 	// only read it.
 	wire *pb.BundleRef
-	// logRef is the bundle as the decision log records it.
-	logRef decisionlog.Bundle
 	// validator checks requests against the bundle's schema when the
 	// server validates requests; nil otherwise.
 	validator *validate.Validator
@@ -141,8 +138,7 @@ func (r *reloader) sync(retry bool) {
 		}
 	}
 	now := time.Now()
-	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref), validator: v,
-		logRef: decisionlog.Bundle{Revision: ref.Revision, Digest: ref.Digest, Environment: ref.Environment}}
+	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref), validator: v}
 	prev := r.current.Swap(next)
 	took := now.Sub(start)
 	var prevRef *bundle.Ref

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/pdp/engine"
 )
 
 // Entry is one decision as the log records it.
@@ -34,22 +37,10 @@ type Entry struct {
 	Caller string
 }
 
-// Error is a policy that could not be evaluated for a decision.
-type Error struct {
-	// PolicyID is the id of the policy that failed.
-	PolicyID string
-	// Message is the evaluation error.
-	Message string
-}
+// Error is a policy that could not be evaluated for a decision: the
+// engine's own, so that a decision's errors are logged as they are.
+type Error = engine.EvalError
 
 // Bundle identifies the bundle a decision was made against, so that a
 // decision can be replayed against exactly the same policies.
-type Bundle struct {
-	// Revision is the identity repository revision the bundle was built from.
-	Revision string
-	// Digest is the bundle's content digest.
-	Digest string
-	// Environment is the environment of the identity repository the bundle
-	// belongs to.
-	Environment string
-}
+type Bundle = bundle.Ref

@@ -42,8 +42,10 @@ type Reason struct {
 
 // EvalError is a policy that failed to evaluate for the request.
 type EvalError struct {
+	// PolicyID is the id of the policy that failed.
 	PolicyID string
-	Message  string
+	// Message is the evaluation error.
+	Message string
 }
 
 // side is what a decision needs about its principal, action or resource.
