@@ -26,6 +26,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RequestEntitiesMode is what a PDP does with a request entity whose uid the
+// bundle also defines.
+type RequestEntitiesMode int32
+
+const (
+	// Not a mode; never reported by a server.
+	RequestEntitiesMode_REQUEST_ENTITIES_MODE_UNSPECIFIED RequestEntitiesMode = 0
+	// The request is refused with INVALID_ARGUMENT naming the uid: callers
+	// cannot rewrite the bundle's identities or their groups. The default.
+	RequestEntitiesMode_REQUEST_ENTITIES_MODE_REFUSE_SHADOWING RequestEntitiesMode = 1
+	// The bundle's entity keeps its parents; the request's attributes and
+	// tags are added to its own, replacing those of the same name.
+	RequestEntitiesMode_REQUEST_ENTITIES_MODE_MERGE_ATTRIBUTES RequestEntitiesMode = 2
+	// The request's entity replaces the bundle's, parents included.
+	RequestEntitiesMode_REQUEST_ENTITIES_MODE_REPLACE RequestEntitiesMode = 3
+)
+
+// Enum value maps for RequestEntitiesMode.
+var (
+	RequestEntitiesMode_name = map[int32]string{
+		0: "REQUEST_ENTITIES_MODE_UNSPECIFIED",
+		1: "REQUEST_ENTITIES_MODE_REFUSE_SHADOWING",
+		2: "REQUEST_ENTITIES_MODE_MERGE_ATTRIBUTES",
+		3: "REQUEST_ENTITIES_MODE_REPLACE",
+	}
+	RequestEntitiesMode_value = map[string]int32{
+		"REQUEST_ENTITIES_MODE_UNSPECIFIED":      0,
+		"REQUEST_ENTITIES_MODE_REFUSE_SHADOWING": 1,
+		"REQUEST_ENTITIES_MODE_MERGE_ATTRIBUTES": 2,
+		"REQUEST_ENTITIES_MODE_REPLACE":          3,
+	}
+)
+
+func (x RequestEntitiesMode) Enum() *RequestEntitiesMode {
+	p := new(RequestEntitiesMode)
+	*p = x
+	return p
+}
+
+func (x RequestEntitiesMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RequestEntitiesMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_cedargate_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (RequestEntitiesMode) Type() protoreflect.EnumType {
+	return &file_cedargate_v1_admin_proto_enumTypes[0]
+}
+
+func (x RequestEntitiesMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RequestEntitiesMode.Descriptor instead.
+func (RequestEntitiesMode) EnumDescriptor() ([]byte, []int) {
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 // ActivationResult is the outcome of an Activation.
 type ActivationResult int32
 
@@ -65,11 +125,11 @@ func (x ActivationResult) String() string {
 }
 
 func (ActivationResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_cedargate_v1_admin_proto_enumTypes[0].Descriptor()
+	return file_cedargate_v1_admin_proto_enumTypes[1].Descriptor()
 }
 
 func (ActivationResult) Type() protoreflect.EnumType {
-	return &file_cedargate_v1_admin_proto_enumTypes[0]
+	return &file_cedargate_v1_admin_proto_enumTypes[1]
 }
 
 func (x ActivationResult) Number() protoreflect.EnumNumber {
@@ -78,7 +138,7 @@ func (x ActivationResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActivationResult.Descriptor instead.
 func (ActivationResult) EnumDescriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
 // GetStatusRequest asks for the status of the replica that receives it. It
@@ -155,9 +215,19 @@ type GetStatusResponse struct {
 	// pod name on Kubernetes).
 	Hostname string `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	// When this replica's process started.
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// How recently this replica could read its bundle source, so that a
+	// replica serving a stale bundle (its store deleted or unreadable) is
+	// visible. Always set.
+	SourceStatus *SourceStatus `protobuf:"bytes,11,opt,name=source_status,json=sourceStatus,proto3" json:"source_status,omitempty"`
+	// The state of the decision log: entries written, entries lost and why.
+	// Absent when the decision log is off.
+	DecisionLog *DecisionLogStatus `protobuf:"bytes,12,opt,name=decision_log,json=decisionLog,proto3" json:"decision_log,omitempty"`
+	// What this replica does with a request entity whose uid the bundle
+	// defines (`serve --request-entities`).
+	RequestEntities RequestEntitiesMode `protobuf:"varint,13,opt,name=request_entities,json=requestEntities,proto3,enum=cedargate.v1.RequestEntitiesMode" json:"request_entities,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -260,6 +330,249 @@ func (x *GetStatusResponse) GetStartTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetStatusResponse) GetSourceStatus() *SourceStatus {
+	if x != nil {
+		return x.SourceStatus
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetDecisionLog() *DecisionLogStatus {
+	if x != nil {
+		return x.DecisionLog
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetRequestEntities() RequestEntitiesMode {
+	if x != nil {
+		return x.RequestEntities
+	}
+	return RequestEntitiesMode_REQUEST_ENTITIES_MODE_UNSPECIFIED
+}
+
+// SourceStatus is how this replica's reads of its bundle source went.
+type SourceStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the replica last read the source successfully (its active
+	// pointer, and the bundle if it changed). Absent before the first
+	// successful read.
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// When the last failed read happened. Absent when no read has failed
+	// since the last success.
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// Why the last read failed, for people to read. Empty when no read has
+	// failed since the last success.
+	LastError string `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// How many reads of the source have failed since the replica started
+	// (cedargate_bundle_source_errors_total).
+	ErrorCount uint64 `protobuf:"varint,4,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	// The staleness limit (`serve --max-staleness`); absent when it is off.
+	MaxStaleness *durationpb.Duration `protobuf:"bytes,5,opt,name=max_staleness,json=maxStaleness,proto3" json:"max_staleness,omitempty"`
+	// True when the source has not been read successfully for longer than
+	// max_staleness: the replica then reports NOT_SERVING.
+	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceStatus) Reset() {
+	*x = SourceStatus{}
+	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceStatus) ProtoMessage() {}
+
+func (x *SourceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceStatus.ProtoReflect.Descriptor instead.
+func (*SourceStatus) Descriptor() ([]byte, []int) {
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SourceStatus) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *SourceStatus) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *SourceStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SourceStatus) GetErrorCount() uint64 {
+	if x != nil {
+		return x.ErrorCount
+	}
+	return 0
+}
+
+func (x *SourceStatus) GetMaxStaleness() *durationpb.Duration {
+	if x != nil {
+		return x.MaxStaleness
+	}
+	return nil
+}
+
+func (x *SourceStatus) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// DecisionLogStatus is the state of this replica's decision log.
+type DecisionLogStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log file, or "-" for standard output.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// True in durable mode (`serve --decision-log-sync`): an answer leaves
+	// only after its entry has reached the operating system.
+	Sync bool `protobuf:"varint,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	// True when `serve --decision-log-required` makes the replica report
+	// NOT_SERVING while entries are being lost.
+	Required bool `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
+	// Entries handed to the file since the replica started.
+	Written uint64 `protobuf:"varint,4,opt,name=written,proto3" json:"written,omitempty"`
+	// Entries lost since the replica started, whatever the cause
+	// (cedargate_decision_log_dropped_total).
+	Dropped uint64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Writes (or reopens) of the log file that failed since the replica
+	// started (cedargate_decision_log_errors_total).
+	WriteErrors uint64 `protobuf:"varint,6,opt,name=write_errors,json=writeErrors,proto3" json:"write_errors,omitempty"`
+	// The last write error, for people to read. Empty when the last write
+	// succeeded.
+	LastError string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the last write error happened. Absent when the last write
+	// succeeded.
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// True while entries are being lost (the last write failed, or the
+	// buffer overflowed recently).
+	Losing        bool `protobuf:"varint,9,opt,name=losing,proto3" json:"losing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecisionLogStatus) Reset() {
+	*x = DecisionLogStatus{}
+	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecisionLogStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecisionLogStatus) ProtoMessage() {}
+
+func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecisionLogStatus.ProtoReflect.Descriptor instead.
+func (*DecisionLogStatus) Descriptor() ([]byte, []int) {
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DecisionLogStatus) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DecisionLogStatus) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+func (x *DecisionLogStatus) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *DecisionLogStatus) GetWritten() uint64 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetWriteErrors() uint64 {
+	if x != nil {
+		return x.WriteErrors
+	}
+	return 0
+}
+
+func (x *DecisionLogStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DecisionLogStatus) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *DecisionLogStatus) GetLosing() bool {
+	if x != nil {
+		return x.Losing
+	}
+	return false
+}
+
 // BundleBuildInfo is what a bundle's manifest records about its build.
 type BundleBuildInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -287,7 +600,7 @@ type BundleBuildInfo struct {
 
 func (x *BundleBuildInfo) Reset() {
 	*x = BundleBuildInfo{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +612,7 @@ func (x *BundleBuildInfo) String() string {
 func (*BundleBuildInfo) ProtoMessage() {}
 
 func (x *BundleBuildInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +625,7 @@ func (x *BundleBuildInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleBuildInfo.ProtoReflect.Descriptor instead.
 func (*BundleBuildInfo) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BundleBuildInfo) GetCompilerVersion() string {
@@ -384,7 +697,7 @@ type Activation struct {
 
 func (x *Activation) Reset() {
 	*x = Activation{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +709,7 @@ func (x *Activation) String() string {
 func (*Activation) ProtoMessage() {}
 
 func (x *Activation) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +722,7 @@ func (x *Activation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Activation.ProtoReflect.Descriptor instead.
 func (*Activation) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Activation) GetBundle() *BundleRef {
@@ -452,7 +765,7 @@ var File_cedargate_v1_admin_proto protoreflect.FileDescriptor
 const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x18cedargate/v1/admin.proto\x12\fcedargate.v1\x1a\x18cedargate/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xfa\x03\n" +
+	"\x10GetStatusRequest\"\xcd\x05\n" +
 	"\x11GetStatusResponse\x12/\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x17.cedargate.v1.BundleRefR\x06bundle\x12C\n" +
 	"\x0factivation_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0eactivationTime\x123\n" +
@@ -465,7 +778,30 @@ const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\bhostname\x18\t \x01(\tR\bhostname\x129\n" +
 	"\n" +
 	"start_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\xa3\x02\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12?\n" +
+	"\rsource_status\x18\v \x01(\v2\x1a.cedargate.v1.SourceStatusR\fsourceStatus\x12B\n" +
+	"\fdecision_log\x18\f \x01(\v2\x1f.cedargate.v1.DecisionLogStatusR\vdecisionLog\x12L\n" +
+	"\x10request_entities\x18\r \x01(\x0e2!.cedargate.v1.RequestEntitiesModeR\x0frequestEntities\"\xb0\x02\n" +
+	"\fSourceStatus\x12F\n" +
+	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12B\n" +
+	"\x0flast_error_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\x12\x1f\n" +
+	"\verror_count\x18\x04 \x01(\x04R\n" +
+	"errorCount\x12>\n" +
+	"\rmax_staleness\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fmaxStaleness\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05stale\"\xa9\x02\n" +
+	"\x11DecisionLogStatus\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04sync\x18\x02 \x01(\bR\x04sync\x12\x1a\n" +
+	"\brequired\x18\x03 \x01(\bR\brequired\x12\x18\n" +
+	"\awritten\x18\x04 \x01(\x04R\awritten\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\x12!\n" +
+	"\fwrite_errors\x18\x06 \x01(\x04R\vwriteErrors\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x16\n" +
+	"\x06losing\x18\t \x01(\bR\x06losing\"\xa3\x02\n" +
 	"\x0fBundleBuildInfo\x12)\n" +
 	"\x10compiler_version\x18\x01 \x01(\tR\x0fcompilerVersion\x129\n" +
 	"\n" +
@@ -481,7 +817,12 @@ const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x126\n" +
 	"\x06result\x18\x03 \x01(\x0e2\x1e.cedargate.v1.ActivationResultR\x06result\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x125\n" +
-	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration*s\n" +
+	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration*\xb7\x01\n" +
+	"\x13RequestEntitiesMode\x12%\n" +
+	"!REQUEST_ENTITIES_MODE_UNSPECIFIED\x10\x00\x12*\n" +
+	"&REQUEST_ENTITIES_MODE_REFUSE_SHADOWING\x10\x01\x12*\n" +
+	"&REQUEST_ENTITIES_MODE_MERGE_ATTRIBUTES\x10\x02\x12!\n" +
+	"\x1dREQUEST_ENTITIES_MODE_REPLACE\x10\x03*s\n" +
 	"\x10ActivationResult\x12!\n" +
 	"\x1dACTIVATION_RESULT_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ACTIVATION_RESULT_SUCCESS\x10\x01\x12\x1d\n" +
@@ -501,38 +842,48 @@ func file_cedargate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_cedargate_v1_admin_proto_rawDescData
 }
 
-var file_cedargate_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cedargate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cedargate_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_cedargate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cedargate_v1_admin_proto_goTypes = []any{
-	(ActivationResult)(0),         // 0: cedargate.v1.ActivationResult
-	(*GetStatusRequest)(nil),      // 1: cedargate.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 2: cedargate.v1.GetStatusResponse
-	(*BundleBuildInfo)(nil),       // 3: cedargate.v1.BundleBuildInfo
-	(*Activation)(nil),            // 4: cedargate.v1.Activation
-	(*BundleRef)(nil),             // 5: cedargate.v1.BundleRef
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
+	(RequestEntitiesMode)(0),      // 0: cedargate.v1.RequestEntitiesMode
+	(ActivationResult)(0),         // 1: cedargate.v1.ActivationResult
+	(*GetStatusRequest)(nil),      // 2: cedargate.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 3: cedargate.v1.GetStatusResponse
+	(*SourceStatus)(nil),          // 4: cedargate.v1.SourceStatus
+	(*DecisionLogStatus)(nil),     // 5: cedargate.v1.DecisionLogStatus
+	(*BundleBuildInfo)(nil),       // 6: cedargate.v1.BundleBuildInfo
+	(*Activation)(nil),            // 7: cedargate.v1.Activation
+	(*BundleRef)(nil),             // 8: cedargate.v1.BundleRef
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 }
 var file_cedargate_v1_admin_proto_depIdxs = []int32{
-	5,  // 0: cedargate.v1.GetStatusResponse.bundle:type_name -> cedargate.v1.BundleRef
-	6,  // 1: cedargate.v1.GetStatusResponse.activation_time:type_name -> google.protobuf.Timestamp
-	3,  // 2: cedargate.v1.GetStatusResponse.build:type_name -> cedargate.v1.BundleBuildInfo
-	4,  // 3: cedargate.v1.GetStatusResponse.last_failed_activation:type_name -> cedargate.v1.Activation
-	4,  // 4: cedargate.v1.GetStatusResponse.recent_activations:type_name -> cedargate.v1.Activation
-	6,  // 5: cedargate.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	6,  // 6: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
-	6,  // 7: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
-	5,  // 8: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
-	6,  // 9: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
-	0,  // 10: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
-	7,  // 11: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
-	1,  // 12: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
-	2,  // 13: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
-	13, // [13:14] is the sub-list for method output_type
-	12, // [12:13] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	8,  // 0: cedargate.v1.GetStatusResponse.bundle:type_name -> cedargate.v1.BundleRef
+	9,  // 1: cedargate.v1.GetStatusResponse.activation_time:type_name -> google.protobuf.Timestamp
+	6,  // 2: cedargate.v1.GetStatusResponse.build:type_name -> cedargate.v1.BundleBuildInfo
+	7,  // 3: cedargate.v1.GetStatusResponse.last_failed_activation:type_name -> cedargate.v1.Activation
+	7,  // 4: cedargate.v1.GetStatusResponse.recent_activations:type_name -> cedargate.v1.Activation
+	9,  // 5: cedargate.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 6: cedargate.v1.GetStatusResponse.source_status:type_name -> cedargate.v1.SourceStatus
+	5,  // 7: cedargate.v1.GetStatusResponse.decision_log:type_name -> cedargate.v1.DecisionLogStatus
+	0,  // 8: cedargate.v1.GetStatusResponse.request_entities:type_name -> cedargate.v1.RequestEntitiesMode
+	9,  // 9: cedargate.v1.SourceStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	9,  // 10: cedargate.v1.SourceStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	10, // 11: cedargate.v1.SourceStatus.max_staleness:type_name -> google.protobuf.Duration
+	9,  // 12: cedargate.v1.DecisionLogStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	9,  // 13: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
+	9,  // 14: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
+	8,  // 15: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
+	9,  // 16: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
+	1,  // 17: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
+	10, // 18: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
+	2,  // 19: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
+	3,  // 20: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
+	20, // [20:21] is the sub-list for method output_type
+	19, // [19:20] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_cedargate_v1_admin_proto_init() }
@@ -546,8 +897,8 @@ func file_cedargate_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cedargate_v1_admin_proto_rawDesc), len(file_cedargate_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   4,
+			NumEnums:      2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

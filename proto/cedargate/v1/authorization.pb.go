@@ -104,11 +104,20 @@ type AuthorizeRequest struct {
 	Context map[string]*Value `protobuf:"bytes,4,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Request-scoped entities, for facts the bundle does not hold (for
 	// example the attributes of the document being accessed). They are used
-	// for this request only: an entity here replaces the bundle entity with
-	// the same uid, wholly (attributes, parents and tags), and the bundle is
-	// not changed. Two entities with the same uid are rejected with
-	// INVALID_ARGUMENT naming the second. Absent or empty means only the
-	// bundle's entities are used.
+	// for this request only; the bundle is not changed. What happens to an
+	// entity whose uid the bundle also defines is the deployment's choice
+	// (`serve --request-entities`, reported in GetStatus):
+	//   - refuse-shadowing (the default): the request is rejected with
+	//     INVALID_ARGUMENT naming the uid, so callers cannot rewrite the
+	//     bundle's identities or their groups;
+	//   - merge-attributes: the bundle's parents are kept and the entity's
+	//     attributes and tags are added, replacing those of the same name;
+	//   - replace: the entity replaces the bundle's wholly (attributes,
+	//     parents and tags).
+	//
+	// Two entities with the same uid are rejected with INVALID_ARGUMENT
+	// naming the second. Absent or empty means only the bundle's entities
+	// are used.
 	Entities      []*Entity `protobuf:"bytes,5,rep,name=entities,proto3" json:"entities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
