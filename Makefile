@@ -16,7 +16,7 @@ LDFLAGS     := -X github.com/cedargate/cedargate/internal/version.Version=$(VERS
 BIN         := bin/cedargate
 BENCH_TOOLS := bin/ghz bin/opa bin/vegeta
 
-.PHONY: all build test test-short bench demo proto proto-check lint tools clean
+.PHONY: all build test test-short fuzz bench demo proto proto-check lint tools clean
 
 all: build
 
@@ -33,6 +33,19 @@ test:
 # test-short skips the race detector for a quick local loop.
 test-short:
 	$(GO) test -count=1 ./...
+
+# fuzz runs every native Go fuzz target (func FuzzXxx in any package) for
+# FUZZTIME each, one after the other. Their seed corpora (testdata/fuzz/)
+# are committed, and `make test` runs the seeds as ordinary tests; a
+# failure found here is written to testdata/fuzz/ as a new seed.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 # bench runs the performance benchmarks of issue 4 and writes
 # benchmarks/results/<date>-<host>.md (and .json): the engine benchmarks
