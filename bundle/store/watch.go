@@ -9,7 +9,8 @@ import (
 )
 
 // Watch reports, on the returned channel, that the active pointer may have
-// changed: active.json was created, written or renamed into place. Bursts
+// changed: the state file (or, in a store of the old format, active.json)
+// was created, written or renamed into place. Bursts
 // of events coalesce into one notification (the channel holds one). The
 // channel is closed when ctx ends or the watch fails; errors after the
 // start are sent to onError.
@@ -36,7 +37,7 @@ func (s *Store) Watch(ctx context.Context, onError func(error)) (<-chan struct{}
 				if !ok {
 					return
 				}
-				if filepath.Base(ev.Name) != ActiveFile || ev.Op&(fsnotify.Create|fsnotify.Write|fsnotify.Rename) == 0 {
+				if name := filepath.Base(ev.Name); name != StateFile && name != LegacyActiveFile || ev.Op&(fsnotify.Create|fsnotify.Write|fsnotify.Rename) == 0 {
 					continue
 				}
 				select {
@@ -55,6 +56,3 @@ func (s *Store) Watch(ctx context.Context, onError func(error)) (<-chan struct{}
 	}()
 	return ch, nil
 }
-
-// String describes the store for status and logs: "dir:<path>".
-func (s *Store) String() string { return "dir:" + s.dir }
