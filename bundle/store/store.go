@@ -207,6 +207,9 @@ func Create(ctx context.Context, dir, env string) (*Store, error) {
 }
 
 func create(ctx context.Context, dir, env string, files atomicfile.Writer) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s := &Store{dir: dir, env: env, files: files}
 	if err := files.MkdirAll(filepath.Join(dir, BundlesDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating store: %w", err)

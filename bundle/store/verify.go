@@ -166,6 +166,12 @@ func (s *Store) Verify(ctx context.Context, keys []ed25519.PublicKey) (*VerifyRe
 		return rep, nil
 	case kind == stateLegacy:
 		rep.Notes = append(rep.Notes, Finding{LegacyActiveFile, "a store of the old format (active.json, history.json); the next write moves it to state.json"})
+	default:
+		for _, f := range []string{LegacyActiveFile, LegacyHistoryFile} {
+			if _, err := os.Lstat(filepath.Join(s.dir, f)); err == nil {
+				rep.Notes = append(rep.Notes, Finding{f, "ignored: state.json supersedes it (left by a crash while the store was moved to state.json, or written by an older cedargate since); the next write removes it"})
+			}
+		}
 	}
 	rep.StateRead = true
 	s.checkState(st, bc, kind, rep)

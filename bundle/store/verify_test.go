@@ -93,6 +93,10 @@ func TestVerify(t *testing.T) {
 			writeJSON(t, filepath.Join(s.dir, LegacyActiveFile), st.History[1])
 			writeJSON(t, filepath.Join(s.dir, LegacyHistoryFile), st.History)
 		}}, notes: map[string]string{LegacyActiveFile: "old format"}},
+		{damage: damage{"old format's files beside the state file", func(t *testing.T, s *Store) {
+			st, _, _ := s.readState()
+			writeJSON(t, filepath.Join(s.dir, LegacyActiveFile), st.History[0])
+		}}, notes: map[string]string{LegacyActiveFile: "ignored: state.json supersedes it"}},
 		{damage: damage{"temporary files", func(t *testing.T, s *Store) {
 			for _, p := range []string{filepath.Join(s.dir, BundlesDir, ".r4.tar.gz.tmp-1"), filepath.Join(s.dir, ".state.json.tmp-2")} {
 				if err := os.WriteFile(p, nil, 0o644); err != nil {
