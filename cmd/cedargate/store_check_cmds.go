@@ -18,6 +18,15 @@ func storeCmd() *cobra.Command {
 		Long: `The store commands check a bundle store (verify) and mend one whose state
 is damaged or missing (repair). docs/operations.md describes the store's
 files and what they guarantee.`,
+		// Runnable, so that a mistyped subcommand is a usage error
+		// (cobra prints help and succeeds for a group without Run).
+		Args: func(cmd *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", a[0], cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(storeVerifyCmd(), storeRepairCmd())
 	return cmd
