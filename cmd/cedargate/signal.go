@@ -33,7 +33,9 @@ func (s stoppedBy) Error() string {
 // command runs under it (cmd.Context()): it stops at its next check,
 // removes its temporary files and activates nothing. The first signal
 // also restores the default behaviour, so a second one ends a command
-// that does not stop at once.
+// that does not stop at once. The returned function leaves the handler in
+// place: a signal arriving after the command finished, while the process
+// exits, must not kill it and turn its exit code into a signal's.
 func signalContext(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
@@ -48,7 +50,6 @@ func signalContext(parent context.Context) (context.Context, func()) {
 		}
 	}()
 	return ctx, func() {
-		signal.Stop(ch)
 		close(done)
 		cancel(nil)
 	}
