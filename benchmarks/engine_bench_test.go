@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -65,7 +66,7 @@ func load(tb testing.TB, size string) *built {
 			if err := bt.repo.Write(dir); err != nil {
 				return err
 			}
-			out, err := build.Build(dir, build.Options{Env: workload.Env, Now: benchNow, Revision: "bench-" + size})
+			out, err := build.Build(context.Background(), dir, build.Options{Env: workload.Env, Now: benchNow, Revision: "bench-" + size})
 			if err != nil {
 				return fmt.Errorf("building %s: %w", size, err)
 			}

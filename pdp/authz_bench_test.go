@@ -24,18 +24,18 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 	if err := build.Init(dir, build.InitOptions{Now: now}); err != nil {
 		b.Fatal(err)
 	}
-	out, err := build.Build(dir, build.Options{Env: "prod", Now: now})
+	out, err := build.Build(b.Context(), dir, build.Options{Env: "prod", Now: now})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.Create(filepath.Join(b.TempDir(), "store"), "prod")
+	st, err := store.Create(b.Context(), filepath.Join(b.TempDir(), "store"), "prod")
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Put(out.Archive); err != nil {
+	if _, err := st.Put(b.Context(), out.Archive); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Activate(out.Bundle.Manifest.Revision, store.ActionBuild, now); err != nil {
+	if _, err := st.Activate(b.Context(), out.Bundle.Manifest.Revision, store.ActionBuild, now); err != nil {
 		b.Fatal(err)
 	}
 	req := &pb.AuthorizeRequest{

@@ -77,15 +77,15 @@ func buildInto(t testing.TB, dir, rev string, key ed25519.PrivateKey) *store.Sto
 			t.Fatal(err)
 		}
 	}
-	out, err := build.Build(repoDir, build.Options{Revision: rev, SignKey: key, CompilerVersion: "test"})
+	out, err := build.Build(t.Context(), repoDir, build.Options{Revision: rev, SignKey: key, CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Create(dir, out.Bundle.Manifest.Environment)
+	st, err := store.Create(t.Context(), dir, out.Bundle.Manifest.Environment)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(out.Archive); err != nil {
+	if _, err := st.Put(t.Context(), out.Archive); err != nil {
 		t.Fatal(err)
 	}
 	return st

@@ -35,7 +35,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func TestAuthorizeEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
-	act, err := st.Activate("allow", store.ActionRollout, t0)
+	act, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestAuthorizeEndToEnd(t *testing.T) {
 func TestMalformedRequestsAreInvalidArgument(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, st, func(o *pdp.Options) { o.Limits.MaxBatch = 2 })
@@ -168,7 +168,7 @@ func TestNoBundleMeansUnavailableUntilOneArrives(t *testing.T) {
 	if code := ready(); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz without a bundle = %d", code)
 	}
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the bundle to be served", func() bool {
@@ -211,7 +211,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", priv)
 	buildInto(t, dir, "deny", nil) // unsigned
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, st, func(o *pdp.Options) { o.VerifyKeys = []ed25519.PublicKey{pub} })
@@ -226,7 +226,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	}
 
 	// Unsigned: refused because a key is required.
-	if _, err := st.Activate("deny", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "deny", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the unsigned bundle to be refused", func() bool { return failures() == "1" })
@@ -236,7 +236,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	// behind the store's back, then rolled out.
 	corruptDir := filepath.Join(t.TempDir(), "corrupt-store")
 	cst := buildInto(t, corruptDir, "allow", priv)
-	if _, err := cst.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := cst.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	buildInto(t, corruptDir, "deny", priv)
@@ -249,10 +249,7 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	// The store refuses to activate a damaged bundle itself, so write the
 	// pointer as a buggy or hostile tool would.
 	digest := digestOf(t, data)
-	ptr, _ := json.Marshal(map[string]string{"revision": "deny", "digest": digest, "time": t0.Format(time.RFC3339), "action": "rollout"})
-	if err := os.WriteFile(filepath.Join(corruptDir, store.ActiveFile), ptr, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeActive(t, corruptDir, "deny", digest)
 	eventually(t, "the corrupt bundle to be refused", func() bool {
 		return metric(t, h2, `cedargate_bundle_activations_total{result="failure"}`) == "1"
 	})
@@ -260,6 +257,16 @@ func TestRefusedBundlesKeepTheLastGoodOne(t *testing.T) {
 	eventually(t, "the failure in the server log", func() bool {
 		return strings.Contains(h2.logs.String(), "bundle activation failed; keeping the last good bundle")
 	})
+}
+
+// writeActive makes rev active in the store at dir by writing its state
+// file directly, as a sync tool, or a buggy or hostile one, would.
+func writeActive(t *testing.T, dir, rev, digest string) {
+	t.Helper()
+	state, _ := json.Marshal(map[string]any{"format": 1, "active": store.Pointer{Revision: rev, Digest: digest}, "history": []store.Activation{}})
+	if err := os.WriteFile(filepath.Join(dir, store.StateFile), state, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func digestOf(t *testing.T, archive []byte) string {
@@ -305,7 +312,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
 	buildInto(t, dir, "deny", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
@@ -348,9 +355,9 @@ func TestHotReloadUnderLoad(t *testing.T) {
 		var err error
 		target := "deny"
 		if i%2 == 0 {
-			_, err = st.Activate("deny", store.ActionRollout, t0)
+			_, err = st.Activate(t.Context(), "deny", store.ActionRollout, t0)
 		} else {
-			_, err = st.Rollback(t0)
+			_, err = st.Rollback(t.Context(), t0)
 			target = "allow"
 		}
 		if err != nil {
@@ -413,14 +420,14 @@ func TestGrantExpiresWhileServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Create(filepath.Join(t.TempDir(), "store"), "prod")
+	st, err := store.Create(t.Context(), filepath.Join(t.TempDir(), "store"), "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(archive); err != nil {
+	if _, err := st.Put(t.Context(), archive); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Activate("expiring", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "expiring", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, st, nil)
@@ -447,7 +454,7 @@ func TestGrantExpiresWhileServing(t *testing.T) {
 func TestGracefulShutdownFlushesTheDecisionLog(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
@@ -489,7 +496,7 @@ func TestServeWaitsForAStoreToBeCreated(t *testing.T) {
 		t.Fatalf("on an empty volume: %v, want UNAVAILABLE", err)
 	}
 	st := buildInto(t, dir, "allow", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the first bundle on the new store", func() bool {
@@ -506,7 +513,7 @@ func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
 	buildInto(t, dir, "deny", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, st, nil)
@@ -518,11 +525,7 @@ func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
 	if err := os.Rename(path, path+".later"); err != nil {
 		t.Fatal(err)
 	}
-	ptr, _ := json.Marshal(map[string]string{"revision": "deny", "digest": digestOf(t, data), "time": t0.Format(time.RFC3339), "action": "rollout"})
-	pointer := filepath.Join(dir, store.ActiveFile)
-	if err := os.WriteFile(pointer, ptr, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeActive(t, dir, "deny", digestOf(t, data))
 	eventually(t, "the missing bundle to fail", func() bool {
 		return metric(t, h, `cedargate_bundle_activations_total{result="failure"}`) == "1"
 	})
@@ -532,9 +535,7 @@ func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
 	if err := os.Rename(path+".later", path); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(pointer, ptr, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeActive(t, dir, "deny", digestOf(t, data))
 	eventually(t, "the retried bundle to be served", func() bool {
 		d, err := h.client.Authorize(context.Background(), readPlan())
 		return err == nil && d.Bundle.Revision == "deny" && !d.Allow
@@ -547,7 +548,7 @@ func TestFailedActivationIsRetriedOnTheNextChange(t *testing.T) {
 func TestValidateRequests(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	wrongType := readPlan()
@@ -592,7 +593,7 @@ func TestPollRetriesAFailedBundle(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
 	buildInto(t, dir, "deny", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, store.BundlesDir, "deny.tar.gz")
@@ -604,10 +605,7 @@ func TestPollRetriesAFailedBundle(t *testing.T) {
 		o.Poll = 20 * time.Millisecond
 		o.RetryFailedAfter = 200 * time.Millisecond
 	})
-	ptr, _ := json.Marshal(map[string]string{"revision": "deny", "digest": digestOf(t, data), "time": t0.Format(time.RFC3339), "action": "rollout"})
-	if err := os.WriteFile(filepath.Join(dir, store.ActiveFile), ptr, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeActive(t, dir, "deny", digestOf(t, data))
 	eventually(t, "the missing bundle to fail", func() bool {
 		return metric(t, h, `cedargate_bundle_activations_total{result="failure"}`) != "0"
 	})

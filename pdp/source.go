@@ -12,8 +12,12 @@ import (
 // loads and verifies bundles, and says when the active bundle may have
 // changed. The directory store is one; a registry could be another.
 type Source interface {
-	// Active returns the pointer to the bundle that should be active, or
-	// an error wrapping store.ErrNoActive when there is none.
+	// Active returns the pointer to the bundle that should be active. It
+	// returns an error wrapping store.ErrNoActive only when the source is
+	// readable and has nothing active (an empty directory before the
+	// first build included); a source that is missing, unreadable or
+	// damaged returns another error, which the PDP counts as a failure to
+	// read its source.
 	Active() (store.Pointer, error)
 	// Load reads the bundle p names and verifies its digest and, when keys
 	// are given, its signature by one of them.

@@ -40,7 +40,7 @@ func snapshot(t *testing.T, r *workload.Repo) *engine.Snapshot {
 	if err := r.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	out, err := build.Build(dir, build.Options{Env: workload.Env, Now: r.Spec.Now, Revision: "test"})
+	out, err := build.Build(t.Context(), dir, build.Options{Env: workload.Env, Now: r.Spec.Now, Revision: "test"})
 	if err != nil {
 		t.Fatalf("the generated repository does not build: %v", err)
 	}

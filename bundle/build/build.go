@@ -6,6 +6,7 @@
 package build
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -55,12 +56,14 @@ type Output struct {
 // Build checks and compiles the repository at dir for one environment. It
 // fails with a *diag.Failure listing every problem when the repository has
 // errors, a guardrail with severity error fails, or a decision test fails.
-func Build(dir string, opts Options) (*Output, error) {
+// Once ctx is done it stops at the next file, phase or decision test and
+// returns ctx's error.
+func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r, err := repo.Load(dir)
+	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -68,16 +71,25 @@ func Build(dir string, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	rev, buildTime, err := revision(r, opts)
+	rev, buildTime, err := revision(ctx, r, opts)
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	res, diags := compile.Compile(r, env)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if r.Problems.Errors() == 0 {
 		diags.Append(guardrail.Check(r, []*compile.Result{res}, now))
 	}
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	b := res.Bundle(bundle.Manifest{Name: r.Config.Name, Revision: rev, SourceDigest: r.SourceDigest,
 		CompilerVersion: opts.CompilerVersion, BuildTime: buildTime})
@@ -85,12 +97,21 @@ func Build(dir string, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiled bundle does not load (a cedargate bug): %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	suites, problems := r.Suites(env)
 	diags.Append(problems)
-	rep := dectest.Run(res, suites, snap, now)
+	rep, err := dectest.Run(ctx, res, suites, snap, now)
+	if err != nil {
+		return nil, err
+	}
 	diags.Append(rep.Failures)
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if opts.SignKey != nil {
 		if err := bundle.Sign(b, opts.SignKey); err != nil {
@@ -109,10 +130,10 @@ func Build(dir string, opts Options) (*Output, error) {
 var ErrDirty = errors.New("work tree has uncommitted changes")
 
 // revision decides the bundle's revision and build time.
-func revision(r *repo.Repo, opts Options) (string, time.Time, error) {
+func revision(ctx context.Context, r *repo.Repo, opts Options) (string, time.Time, error) {
 	// On error info is zero, which is what --revision needs.
-	info, err := gitrev.Describe(r.Dir)
-	if err != nil && opts.Revision == "" {
+	info, err := gitrev.Describe(ctx, r.Dir)
+	if err != nil && (opts.Revision == "" || ctx.Err() != nil) {
 		return "", time.Time{}, err
 	}
 	srcHex := strings.TrimPrefix(r.SourceDigest, "sha256:")
@@ -137,9 +158,11 @@ func revision(r *repo.Repo, opts Options) (string, time.Time, error) {
 
 // Lint compiles the repository and runs the guardrails for env, or for
 // every environment when env is empty and the repository declares some.
-// It returns every problem; callers fail when the list holds errors.
-func Lint(dir, env string, now time.Time) (diag.List, error) {
-	r, err := repo.Load(dir)
+// It returns every problem; callers fail when the list holds errors. Once
+// ctx is done it stops at the next file or environment and returns ctx's
+// error.
+func Lint(ctx context.Context, dir, env string, now time.Time) (diag.List, error) {
+	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +176,15 @@ func Lint(dir, env string, now time.Time) (diag.List, error) {
 	var diags diag.List
 	var results []*compile.Result
 	for _, e := range envs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		res, d := compile.Compile(r, e)
 		diags.Append(d)
 		results = append(results, res)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if r.Problems.Errors() == 0 {
 		diags.Append(guardrail.Check(r, results, now))
@@ -165,8 +194,10 @@ func Lint(dir, env string, now time.Time) (diag.List, error) {
 
 // Test compiles the repository for env (every environment when env is
 // empty and the repository declares some) and runs its decision tests.
-func Test(dir, env string, now time.Time) (dectest.Report, error) {
-	r, err := repo.Load(dir)
+// Once ctx is done it stops at the next file, environment or decision test
+// and returns ctx's error.
+func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, error) {
+	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return dectest.Report{}, err
 	}
@@ -179,6 +210,9 @@ func Test(dir, env string, now time.Time) (dectest.Report, error) {
 	}
 	var total dectest.Report
 	for _, e := range envs {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
 		res, diags := compile.Compile(r, e)
 		if diags.Errors() > 0 {
 			total.Failures.Append(diags)
@@ -190,7 +224,10 @@ func Test(dir, env string, now time.Time) (dectest.Report, error) {
 		}
 		suites, problems := r.Suites(e)
 		total.Failures.Append(problems)
-		rep := dectest.Run(res, suites, snap, now)
+		rep, err := dectest.Run(ctx, res, suites, snap, now)
+		if err != nil {
+			return total, err
+		}
 		total.Passed += rep.Passed
 		total.Failed += rep.Failed
 		for _, f := range rep.Failures {

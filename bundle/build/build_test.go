@@ -60,11 +60,11 @@ func copyShuffled(t *testing.T, src string) string {
 // instants, and requires byte-identical bundles.
 func TestBuildIsDeterministic(t *testing.T) {
 	src := scaffold(t)
-	first, err := Build(src, Options{Env: "prod", Now: refNow, CompilerVersion: "test"})
+	first, err := Build(t.Context(), src, Options{Env: "prod", Now: refNow, CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Build(copyShuffled(t, src), Options{Env: "prod", Now: refNow.Add(11 * time.Hour), CompilerVersion: "test"})
+	second, err := Build(t.Context(), copyShuffled(t, src), Options{Env: "prod", Now: refNow.Add(11 * time.Hour), CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 	if first.Bundle.Manifest.Revision[:4] != "src-" {
 		t.Errorf("revision outside Git = %q, want one derived from the source", first.Bundle.Manifest.Revision)
 	}
-	dev, err := Build(src, Options{Env: "dev", Now: refNow, CompilerVersion: "test"})
+	dev, err := Build(t.Context(), src, Options{Env: "dev", Now: refNow, CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 // TestEntitlementExpiresWithoutRebuild builds a bundle once and decides the
 // same request just before and at the entitlement's expiry instant.
 func TestEntitlementExpiresWithoutRebuild(t *testing.T) {
-	out, err := Build(scaffold(t), Options{Env: "prod", Now: refNow})
+	out, err := Build(t.Context(), scaffold(t), Options{Env: "prod", Now: refNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestExamplesAcmeIsDeterministic(t *testing.T) {
 			var out [2]*Output
 			for i, d := range dirs {
 				var err error
-				out[i], err = Build(d, Options{Env: "prod", Now: refNow.Add(time.Duration(i) * time.Hour), AllowDirty: true, CompilerVersion: "test"})
+				out[i], err = Build(t.Context(), d, Options{Env: "prod", Now: refNow.Add(time.Duration(i) * time.Hour), AllowDirty: true, CompilerVersion: "test"})
 				if err != nil {
 					t.Fatal(err)
 				}

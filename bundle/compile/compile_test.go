@@ -24,7 +24,7 @@ func load(t *testing.T, files map[string]string) *repo.Repo {
 			t.Fatal(err)
 		}
 	}
-	r, err := repo.Load(dir)
+	r, err := repo.Load(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

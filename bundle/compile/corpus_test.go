@@ -61,7 +61,7 @@ func compileAndDecide(t *testing.T, root string, c cedarcorpus.Case, strictOK *a
 			t.Fatal(err)
 		}
 	}
-	r, err := repo.Load(dir)
+	r, err := repo.Load(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@
 package dectest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -34,12 +35,16 @@ type Report struct {
 }
 
 // Run decides every test case of suites against snap. Cases without an
-// instant of their own or their suite's are decided at now.
-func Run(res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now time.Time) Report {
+// instant of their own or their suite's are decided at now. Once ctx is
+// done it stops between cases and returns ctx's error.
+func Run(ctx context.Context, res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now time.Time) (Report, error) {
 	var rep Report
 	r := &runner{res: res, cfg: res.View.Config}
 	for _, s := range suites {
 		for _, c := range s.Cases {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
 			at := now
 			if s.At != nil {
 				at = *s.At
@@ -62,7 +67,7 @@ func Run(res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now t
 		}
 	}
 	rep.Failures.Append(r.diags)
-	return rep
+	return rep, nil
 }
 
 // check compares a decision with what the case expects and returns the

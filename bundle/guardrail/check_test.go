@@ -28,7 +28,7 @@ func lint(t *testing.T, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	r, err := repo.Load(dir)
+	r, err := repo.Load(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@
 package repo
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -68,8 +69,9 @@ type identityFile struct {
 
 // Load reads the repository at dir. I/O failures are returned as errors;
 // problems in the files' content are collected in Repo.Problems, so that a
-// build can report them together with everything else.
-func Load(dir string) (*Repo, error) {
+// build can report them together with everything else. It stops between
+// files once ctx is done, returning ctx's error.
+func Load(ctx context.Context, dir string) (*Repo, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading repository: %w", err)
@@ -126,6 +128,9 @@ func Load(dir string) (*Repo, error) {
 			return nil, fmt.Errorf("reading repository: %w", err)
 		}
 		for _, p := range paths {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			f, err := read(p)
 			if err != nil {
 				return nil, fmt.Errorf("reading repository: %w", err)

@@ -120,7 +120,7 @@ spiffe_id: spiffe://acme/${env}/ledger
 environments: [prod]
 `,
 	})
-	r, err := Load(dir)
+	r, err := Load(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ guardrails:
   severity:
     broad-grant: fatal
 `})
-	r, err := Load(dir)
+	r, err := Load(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

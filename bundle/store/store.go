@@ -1,19 +1,27 @@
 // Package store keeps the bundles of one environment in a directory, with
-// a pointer to the active bundle and the history of activations:
+// the active bundle and the history of activations in one state file:
 //
 //	STORE/store.json            the store's environment
 //	STORE/bundles/<rev>.tar.gz  one bundle per revision, never rewritten
-//	STORE/active.json           the active bundle: revision and digest
-//	STORE/history.json          every activation, oldest first
+//	STORE/state.json            the active bundle and every activation
+//	STORE/.lock                 taken by every writer
 //
 // Every write is atomic (write a temporary file, fsync, rename, fsync the
-// directory) and mutations hold an exclusive lock, so a crash or two
-// concurrent operators never leave a half-written bundle or pointer. A PDP
-// watches the directory and activates what active.json names.
+// directory), and an activation writes the state file once, so a crash at
+// any instant leaves the old state or the new one, never a mix. Writers
+// hold an exclusive lock, so two operators never interleave, and a writer
+// that opens the store removes what a crashed writer left behind
+// (temporary files) and moves a store of the old format (active.json and
+// history.json) to the state file. A PDP only reads: it watches the
+// directory and activates what the state file names.
+//
+// docs/operations.md describes the format and its guarantees for
+// operators; Verify and Repair back `cedargate store verify` and `repair`.
 package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -32,11 +40,18 @@ import (
 
 // Files of a store directory.
 const (
-	MetaFile    = "store.json"
-	ActiveFile  = "active.json"
-	HistoryFile = "history.json"
-	BundlesDir  = "bundles"
-	lockFile    = ".lock"
+	MetaFile   = "store.json"
+	StateFile  = "state.json"
+	BundlesDir = "bundles"
+	lockFile   = ".lock"
+)
+
+// Files of the old store format, which kept the active pointer and the
+// history in two files written one after the other. They are read until a
+// writer moves them into StateFile.
+const (
+	LegacyActiveFile  = "active.json"
+	LegacyHistoryFile = "history.json"
 )
 
 // Kinds of activation recorded in history.
@@ -44,18 +59,31 @@ const (
 	ActionBuild    = "build"
 	ActionRollout  = "rollout"
 	ActionRollback = "rollback"
+	// ActionRepair records that `store repair` made a revision active
+	// again because the history that said so was lost.
+	ActionRepair = "repair"
 )
 
-// ErrNoActive is returned when the store has no active bundle yet.
+// ErrNoActive is returned when the store is readable and has no active
+// bundle: nothing was activated yet, or the directory is still empty.
 var ErrNoActive = errors.New("no active bundle")
 
 // ErrNotFound is returned when no bundle matches a revision.
 var ErrNotFound = errors.New("no such revision")
 
+// errNotStore is returned when a directory has no store.json.
+var errNotStore = errors.New("not a bundle store")
+
 // Store is a bundle store directory.
 type Store struct {
 	dir string
 	env string
+	// files makes every change to the directory. Its hook is nil except
+	// in tests, which inject a crash at each filesystem step in turn.
+	files atomicfile.Writer
+	// migrated says that opening moved an old-format store to the state
+	// file, for Repair to report.
+	migrated bool
 }
 
 type meta struct {
@@ -63,7 +91,8 @@ type meta struct {
 	Environment string `json:"environment"`
 }
 
-// Pointer names a bundle: what active.json holds and what history records.
+// Pointer names a bundle: what the state file holds as active and what
+// history records.
 type Pointer struct {
 	Revision string `json:"revision"`
 	Digest   string `json:"digest"`
@@ -74,12 +103,13 @@ type Activation struct {
 	Pointer
 	// Time is when the pointer changed.
 	Time time.Time `json:"time"`
-	// Action is build, rollout or rollback.
+	// Action is build, rollout, rollback or repair.
 	Action string `json:"action"`
 	// Previous is the revision that was active before, empty for the
 	// first activation.
 	Previous string `json:"previous,omitempty"`
-	// User is who ran the command, from $USER, where known.
+	// User is who ran the command (see CurrentUser); empty only in
+	// entries written before cedargate recorded it always.
 	User string `json:"user,omitempty"`
 }
 
@@ -89,8 +119,35 @@ var revisionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
 // ". _ + -", at most 128 characters, so that it is safe as a file name.
 func ValidRevision(rev string) bool { return revisionRE.MatchString(rev) }
 
-// Open opens an existing store.
-func Open(dir string) (*Store, error) {
+// Open opens an existing store for reading and writing. Under the store's
+// lock, so that no write is in flight, it removes the temporary files a
+// crashed writer left behind and moves a store of the old format to the
+// state file. It waits for the lock until ctx ends.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	return open(ctx, dir, atomicfile.Writer{})
+}
+
+func open(ctx context.Context, dir string, files atomicfile.Writer) (*Store, error) {
+	env, err := readMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, env: env, files: files}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if s.migrated, err = s.tidy(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing store for reading only: it takes no lock
+// and changes nothing, so it works on a read-only mount (the replicas'
+// view of a shared volume). Its writing methods must not be used.
+func OpenReadOnly(dir string) (*Store, error) {
 	env, err := readMeta(dir)
 	if err != nil {
 		return nil, err
@@ -102,7 +159,7 @@ func readMeta(dir string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, MetaFile))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return "", fmt.Errorf("%s is not a bundle store (no %s); `cedargate build --store %s` creates one", dir, MetaFile, dir)
+			return "", fmt.Errorf("%s is %w (no %s); `cedargate build --store %s` creates one", dir, errNotStore, MetaFile, dir)
 		}
 		return "", fmt.Errorf("opening store: %w", err)
 	}
@@ -117,7 +174,8 @@ func readMeta(dir string) (string, error) {
 // but it may not be a store yet: a freshly provisioned volume is empty
 // until the first build writes to it, and a PDP started on it waits
 // (answering UNAVAILABLE) instead of failing. Only reading methods (Active,
-// Load, Watch) may be used on it.
+// Load, Watch) may be used on it; it never takes the lock nor removes
+// anything, so a writer's file in flight is safe from it.
 func OpenForServing(dir string) (*Store, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -129,7 +187,7 @@ func OpenForServing(dir string) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, MetaFile)); err != nil {
 		return &Store{dir: dir}, nil
 	}
-	return Open(dir)
+	return OpenReadOnly(dir)
 }
 
 // environment returns the store's environment, reading store.json if a
@@ -142,22 +200,48 @@ func (s *Store) environment() (string, error) {
 }
 
 // Create opens the store at dir for env, creating it when dir does not
-// hold one. A store holds one environment: opening it for another fails.
-func Create(dir, env string) (*Store, error) {
-	if s, err := Open(dir); err == nil {
-		if s.env != env {
-			return nil, fmt.Errorf("store %s holds environment %q, not %q: use one store per environment", dir, s.env, env)
+// hold one, and tidies it as Open does. A store holds one environment:
+// opening it for another fails. It waits for the lock until ctx ends.
+func Create(ctx context.Context, dir, env string) (*Store, error) {
+	return create(ctx, dir, env, atomicfile.Writer{})
+}
+
+func create(ctx context.Context, dir, env string, files atomicfile.Writer) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, env: env, files: files}
+	if err := files.MkdirAll(filepath.Join(dir, BundlesDir), 0o755); err != nil {
+		return nil, fmt.Errorf("creating store: %w", err)
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Read under the lock: another build may have created it meanwhile.
+	got, err := readMeta(dir)
+	switch {
+	case err == nil && got != env:
+		return nil, fmt.Errorf("store %s holds environment %q, not %q: use one store per environment", dir, got, env)
+	case errors.Is(err, errNotStore):
+		// The state file comes first: store.json is what makes the
+		// directory a store, so a crash between the two leaves a
+		// directory that is not one yet, never a store without state.
+		if err := s.writeState(ctx, &state{Format: stateFormat}); err != nil {
+			return nil, fmt.Errorf("creating store: %w", err)
 		}
-		return s, nil
+		data, _ := json.MarshalIndent(meta{Format: 1, Environment: env}, "", "  ")
+		if err := files.WriteFile(ctx, filepath.Join(dir, MetaFile), append(data, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("creating store: %w", err)
+		}
+	case err != nil:
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, BundlesDir), 0o755); err != nil {
-		return nil, fmt.Errorf("creating store: %w", err)
+	if s.migrated, err = s.tidy(); err != nil {
+		return nil, err
 	}
-	data, _ := json.MarshalIndent(meta{Format: 1, Environment: env}, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(dir, MetaFile), append(data, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("creating store: %w", err)
-	}
-	return &Store{dir: dir, env: env}, nil
+	return s, nil
 }
 
 // BundlePath returns the file that holds, or would hold, the bundle of
@@ -166,15 +250,36 @@ func (s *Store) BundlePath(rev string) string {
 	return filepath.Join(s.dir, BundlesDir, rev+".tar.gz")
 }
 
-// lock takes the store's exclusive lock; the returned function releases it.
-func (s *Store) lock() (func(), error) {
+// lock takes the store's exclusive lock, waiting until ctx ends; the
+// returned function releases it. Every writer holds it for as long as its
+// temporary files exist, which is what makes tidy's removal safe. A PDP
+// never takes it (its mount may be read-only).
+func (s *Store) lock(ctx context.Context) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking store: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking store: %w", err)
+	// flock cannot be interrupted, so wait by polling: a signal must be
+	// able to stop a command queued behind another writer.
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking store: %w", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, fmt.Errorf("waiting for the store's lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
@@ -182,10 +287,39 @@ func (s *Store) lock() (func(), error) {
 	}, nil
 }
 
+// tidy removes the temporary files of interrupted writes and moves a store
+// of the old format to the state file. The caller holds the lock, so no
+// write is in flight and every temporary file is a leftover. A damaged
+// state is left alone: the operations that need it say so, and Repair
+// mends it.
+func (s *Store) tidy() (migrated bool, err error) {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, BundlesDir)} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return false, fmt.Errorf("opening store: %w", err)
+		}
+		for _, e := range entries {
+			if atomicfile.IsTemp(e.Name()) {
+				if err := s.files.Remove(filepath.Join(d, e.Name())); err != nil {
+					return false, fmt.Errorf("removing a leftover temporary file: %w", err)
+				}
+			}
+		}
+	}
+	// A missing state is left missing: it may have been lost, which
+	// Verify reports and Repair says, and the next activation writes it.
+	st, kind, err := s.readState()
+	if err != nil || kind != stateLegacy {
+		return false, nil
+	}
+	return true, s.writeState(context.Background(), st)
+}
+
 // Put adds an encoded bundle (as bundle.Encode wrote it). Adding the same
 // bundle again changes nothing; a different bundle with the revision of
 // one already stored is refused, because stored bundles are immutable.
-func (s *Store) Put(archive []byte) (Pointer, error) {
+// Once ctx is done nothing is written.
+func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{})
 	if err != nil {
 		return Pointer{}, err
@@ -197,7 +331,7 @@ func (s *Store) Put(archive []byte) (Pointer, error) {
 	if !ValidRevision(p.Revision) {
 		return p, fmt.Errorf("revision %q cannot name a bundle: use letters, digits and . _ + -", p.Revision)
 	}
-	unlock, err := s.lock()
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return p, err
 	}
@@ -209,7 +343,7 @@ func (s *Store) Put(archive []byte) (Pointer, error) {
 		return p, fmt.Errorf("revision %s is already in the store with digest %s (this build: %s); stored bundles never change, so build a new revision",
 			p.Revision, existing.Digest, p.Digest)
 	}
-	if err := atomicfile.WriteFile(s.BundlePath(p.Revision), archive, 0o644); err != nil {
+	if err := s.files.WriteFile(ctx, s.BundlePath(p.Revision), archive, 0o644); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -218,11 +352,12 @@ func (s *Store) Put(archive []byte) (Pointer, error) {
 // read decodes a stored bundle, checked as opts say beyond its own
 // integrity.
 func (s *Store) read(rev string, opts bundle.DecodeOptions) (*bundle.Bundle, error) {
-	data, err := os.ReadFile(s.BundlePath(rev))
+	f, err := os.Open(s.BundlePath(rev))
 	if err != nil {
 		return nil, err
 	}
-	return bundle.Decode(bytes.NewReader(data), opts)
+	defer f.Close()
+	return bundle.Decode(f, opts)
 }
 
 // Load reads and verifies the bundle p names: its digest must be p's and,
@@ -243,44 +378,6 @@ func (s *Store) Load(p Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error
 		return nil, fmt.Errorf("loading bundle %s: it says it is revision %q of environment %q, in a store of %q", p.Revision, b.Manifest.Revision, b.Manifest.Environment, env)
 	}
 	return b, nil
-}
-
-// Active returns the active bundle's pointer, or ErrNoActive.
-func (s *Store) Active() (Pointer, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, ActiveFile))
-	if os.IsNotExist(err) {
-		return Pointer{}, ErrNoActive
-	}
-	if err != nil {
-		return Pointer{}, fmt.Errorf("reading active pointer: %w", err)
-	}
-	var a Activation
-	if err := json.Unmarshal(data, &a); err != nil || a.Revision == "" {
-		return Pointer{}, fmt.Errorf("reading active pointer: %s is damaged", ActiveFile)
-	}
-	return a.Pointer, nil
-}
-
-// History returns every activation, newest first.
-func (s *Store) History() ([]Activation, error) {
-	h, err := s.history()
-	slices.Reverse(h)
-	return h, err
-}
-
-func (s *Store) history() ([]Activation, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, HistoryFile))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading history: %w", err)
-	}
-	var h []Activation
-	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, fmt.Errorf("reading history: %s is damaged: %w", HistoryFile, err)
-	}
-	return h, nil
 }
 
 // Resolve finds the stored revision that rev names exactly or as a unique
@@ -327,70 +424,5 @@ func (s *Store) revisions() ([]string, error) {
 	return out, nil
 }
 
-// Activate makes the bundle rev names (exactly or as a unique prefix)
-// active, recording action in history. The bundle is verified first: a
-// damaged bundle is never made active.
-func (s *Store) Activate(rev, action string, now time.Time) (Activation, error) {
-	unlock, err := s.lock()
-	if err != nil {
-		return Activation{}, err
-	}
-	defer unlock()
-	full, err := s.Resolve(rev)
-	if err != nil {
-		return Activation{}, err
-	}
-	b, err := s.read(full, bundle.DecodeOptions{})
-	if err != nil {
-		return Activation{}, fmt.Errorf("bundle %s is damaged, not activating it: %w", full, err)
-	}
-	return s.activate(Pointer{Revision: full, Digest: b.Digest}, action, now)
-}
-
-// Rollback makes the previously active revision active again: it undoes
-// the last activation. A second rollback undoes the first one.
-func (s *Store) Rollback(now time.Time) (Activation, error) {
-	unlock, err := s.lock()
-	if err != nil {
-		return Activation{}, err
-	}
-	defer unlock()
-	h, err := s.history()
-	if err != nil {
-		return Activation{}, err
-	}
-	if len(h) == 0 || h[len(h)-1].Previous == "" {
-		return Activation{}, errors.New("nothing to roll back to: no revision was active before the current one")
-	}
-	prev := h[len(h)-1].Previous
-	b, err := s.read(prev, bundle.DecodeOptions{})
-	if err != nil {
-		return Activation{}, fmt.Errorf("bundle %s is damaged, not rolling back to it: %w", prev, err)
-	}
-	return s.activate(Pointer{Revision: prev, Digest: b.Digest}, ActionRollback, now)
-}
-
-// activate writes the pointer, then history; the caller holds the lock.
-func (s *Store) activate(p Pointer, action string, now time.Time) (Activation, error) {
-	a := Activation{Pointer: p, Time: now.UTC(), Action: action, User: os.Getenv("USER")}
-	if cur, err := s.Active(); err == nil {
-		a.Previous = cur.Revision
-	} else if !errors.Is(err, ErrNoActive) {
-		return a, err
-	}
-	h, err := s.history()
-	if err != nil {
-		return a, err
-	}
-	data, _ := json.MarshalIndent(a, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, ActiveFile), append(data, '\n'), 0o644); err != nil {
-		return a, err
-	}
-	// The pointer is what PDPs follow, so it is written first; a crash
-	// before the history write loses one history line, never an activation.
-	hist, _ := json.MarshalIndent(append(h, a), "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, HistoryFile), append(hist, '\n'), 0o644); err != nil {
-		return a, err
-	}
-	return a, nil
-}
+// String describes the store for status and logs: "dir:<path>".
+func (s *Store) String() string { return "dir:" + s.dir }

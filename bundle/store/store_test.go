@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,39 +31,70 @@ func archive(t *testing.T, rev, env, policy string) []byte {
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
+// ctx is the context of store operations that are not cancelled.
+var ctx = context.Background()
+
+// newStore creates a prod store in a new directory holding a bundle of
+// each revision.
 func newStore(t *testing.T, revs ...string) *Store {
 	t.Helper()
-	s, err := Create(filepath.Join(t.TempDir(), "store"), "prod")
+	return newStoreAt(t, filepath.Join(t.TempDir(), "store"), revs...)
+}
+
+func newStoreAt(t *testing.T, dir string, revs ...string) *Store {
+	t.Helper()
+	s, err := Create(ctx, dir, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range revs {
-		if _, err := s.Put(archive(t, r, "prod", "permit (principal, action, resource);")); err != nil {
+		if _, err := s.Put(ctx, archive(t, r, "prod", "permit (principal, action, resource);")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return s
 }
 
+// pointerOf names the stored bundle of rev.
+func pointerOf(t *testing.T, s *Store, rev string) Pointer {
+	t.Helper()
+	b, err := s.read(rev, bundle.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Pointer{Revision: rev, Digest: b.Digest}
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCreateKeepsOneEnvironmentPerStore(t *testing.T) {
 	s := newStore(t)
-	if _, err := Create(s.dir, "dev"); err == nil || !strings.Contains(err.Error(), `holds environment "prod", not "dev"`) {
+	if _, err := Create(ctx, s.dir, "dev"); err == nil || !strings.Contains(err.Error(), `holds environment "prod", not "dev"`) {
 		t.Fatalf("Create for another environment: %v", err)
 	}
-	if _, err := s.Put(archive(t, "r1", "dev", "permit (principal, action, resource);")); err == nil || !strings.Contains(err.Error(), `bundle is for environment "dev"`) {
+	if _, err := s.Put(ctx, archive(t, "r1", "dev", "permit (principal, action, resource);")); err == nil || !strings.Contains(err.Error(), `bundle is for environment "dev"`) {
 		t.Fatalf("Put of a dev bundle into a prod store: %v", err)
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "nothing")); err == nil || !strings.Contains(err.Error(), "is not a bundle store") {
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "nothing")); err == nil || !strings.Contains(err.Error(), "is not a bundle store") {
 		t.Fatalf("Open of a missing store: %v", err)
 	}
 }
 
 func TestPutIsIdempotentAndBundlesAreImmutable(t *testing.T) {
 	s := newStore(t, "r1")
-	if _, err := s.Put(archive(t, "r1", "prod", "permit (principal, action, resource);")); err != nil {
+	if _, err := s.Put(ctx, archive(t, "r1", "prod", "permit (principal, action, resource);")); err != nil {
 		t.Fatalf("re-adding the same bundle: %v", err)
 	}
-	_, err := s.Put(archive(t, "r1", "prod", "forbid (principal, action, resource);"))
+	_, err := s.Put(ctx, archive(t, "r1", "prod", "forbid (principal, action, resource);"))
 	if err == nil || !strings.Contains(err.Error(), "revision r1 is already in the store with digest") {
 		t.Fatalf("replacing r1 with other content: %v", err)
 	}
@@ -72,13 +105,13 @@ func TestActivateRollbackAndHistory(t *testing.T) {
 	if _, err := s.Active(); !errors.Is(err, ErrNoActive) {
 		t.Fatalf("Active on a new store = %v, want ErrNoActive", err)
 	}
-	if _, err := s.Rollback(t0); err == nil {
+	if _, err := s.Rollback(ctx, t0); err == nil {
 		t.Fatal("rollback with nothing active succeeded")
 	}
-	if _, err := s.Activate("aa", ActionRollout, t0); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+	if _, err := s.Activate(ctx, "aa", ActionRollout, t0); err == nil || !strings.Contains(err.Error(), "ambiguous") {
 		t.Fatalf("ambiguous prefix: %v", err)
 	}
-	if _, err := s.Activate("zzz", ActionRollout, t0); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Activate(ctx, "zzz", ActionRollout, t0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown revision: %v", err)
 	}
 	steps := []struct {
@@ -87,10 +120,10 @@ func TestActivateRollbackAndHistory(t *testing.T) {
 		wantAction   string
 		wantPrevious string
 	}{
-		{func() (Activation, error) { return s.Activate("aaa", ActionBuild, t0) }, "aaa111", "", ActionBuild, ""},
-		{func() (Activation, error) { return s.Activate("bbb333", ActionRollout, t0.Add(time.Minute)) }, "bbb333", "", ActionRollout, "aaa111"},
-		{func() (Activation, error) { return s.Rollback(t0.Add(2 * time.Minute)) }, "aaa111", "", ActionRollback, "bbb333"},
-		{func() (Activation, error) { return s.Rollback(t0.Add(3 * time.Minute)) }, "bbb333", "", ActionRollback, "aaa111"},
+		{func() (Activation, error) { return s.Activate(ctx, "aaa", ActionBuild, t0) }, "aaa111", "", ActionBuild, ""},
+		{func() (Activation, error) { return s.Activate(ctx, "bbb333", ActionRollout, t0.Add(time.Minute)) }, "bbb333", "", ActionRollout, "aaa111"},
+		{func() (Activation, error) { return s.Rollback(ctx, t0.Add(2*time.Minute)) }, "aaa111", "", ActionRollback, "bbb333"},
+		{func() (Activation, error) { return s.Rollback(ctx, t0.Add(3*time.Minute)) }, "bbb333", "", ActionRollback, "aaa111"},
 	}
 	for i, st := range steps {
 		a, err := st.do()
@@ -121,7 +154,7 @@ func TestActivateRollbackAndHistory(t *testing.T) {
 
 func TestDamagedBundleIsNeverActivated(t *testing.T) {
 	s := newStore(t, "good", "bad")
-	if _, err := s.Activate("good", ActionRollout, t0); err != nil {
+	if _, err := s.Activate(ctx, "good", ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(s.dir, BundlesDir, "bad.tar.gz")
@@ -129,7 +162,7 @@ func TestDamagedBundleIsNeverActivated(t *testing.T) {
 	if err := os.WriteFile(path, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Activate("bad", ActionRollout, t0); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, err := s.Activate(ctx, "bad", ActionRollout, t0); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("activating a truncated bundle: %v", err)
 	}
 	if a, _ := s.Active(); a.Revision != "good" {
@@ -157,12 +190,12 @@ func TestConcurrentActivationsSerialise(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			other, err := Open(s.dir)
+			other, err := Open(ctx, s.dir)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if _, err := other.Activate(revs[i%len(revs)], ActionRollout, t0); err != nil {
+			if _, err := other.Activate(ctx, revs[i%len(revs)], ActionRollout, t0); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -2,59 +2,161 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/fsnotify/fsnotify"
 )
 
 // Watch reports, on the returned channel, that the active pointer may have
-// changed: active.json was created, written or renamed into place. Bursts
-// of events coalesce into one notification (the channel holds one). The
-// channel is closed when ctx ends or the watch fails; errors after the
-// start are sent to onError.
+// changed: the state file (or, in a store of the old format, active.json)
+// was created, written or renamed into place. Bursts of events coalesce
+// into one notification (the channel holds one). The channel is closed
+// when ctx ends; errors after the start are sent to onError.
+//
+// A watch on a directory dies with it, so Watch also watches the parent
+// directory: when the store directory is removed, moved away or replaced
+// (a new directory, or a symbolic link swapped, renamed into its place),
+// the watch is set up again on whatever now has its name, onError is told
+// both that it went and that it is back, and a notification is sent, so
+// the PDP re-reads a store it could not have seen change meanwhile.
 func (s *Store) Watch(ctx context.Context, onError func(error)) (<-chan struct{}, error) {
-	w, err := fsnotify.NewWatcher()
+	dir, err := filepath.Abs(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("watching store %s: %w", s.dir, err)
 	}
-	// Watch the directory, not the file: the pointer is replaced by rename,
-	// which a watch on the old file would not see.
-	if err := w.Add(s.dir); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("watching store %s: %w", s.dir, err)
+	report := func(err error) {
+		if onError != nil {
+			onError(err)
+		}
+	}
+	w := &watcher{dir: dir, parent: filepath.Dir(dir), report: report}
+	dirErr, parentErr := w.start()
+	if dirErr != nil {
+		w.close()
+		return nil, fmt.Errorf("watching store %s: %w", s.dir, dirErr)
+	}
+	if parentErr != nil {
+		report(fmt.Errorf("watching %s, the store's parent directory: %w; if the store directory is replaced, only the poll will notice", w.parent, parentErr))
 	}
 	ch := make(chan struct{}, 1)
 	go func() {
 		defer close(ch)
-		defer w.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if filepath.Base(ev.Name) != ActiveFile || ev.Op&(fsnotify.Create|fsnotify.Write|fsnotify.Rename) == 0 {
-					continue
-				}
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				if onError != nil {
-					onError(err)
-				}
-			}
-		}
+		defer w.close()
+		w.run(ctx, ch)
 	}()
 	return ch, nil
 }
 
-// String describes the store for status and logs: "dir:<path>".
-func (s *Store) String() string { return "dir:" + s.dir }
+// watcher follows one store directory through removal and re-creation.
+type watcher struct {
+	dir, parent string
+	report      func(error)
+	fs          *fsnotify.Watcher
+	// lost is set while the directory is gone (or could not be watched
+	// again) and cleared when its watch is re-established.
+	lost bool
+}
+
+// start creates a fresh fsnotify watcher on the parent and the directory.
+// A new watcher rather than re-adding to the old one: the kernel
+// retires the watch of a removed directory asynchronously, and fsnotify
+// keeps its watches by path, so an old directory's late events could
+// remove the new directory's watch.
+func (w *watcher) start() (dirErr, parentErr error) {
+	fs, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err, err
+	}
+	w.fs = fs
+	parentErr = fs.Add(w.parent)
+	dirErr = fs.Add(w.dir)
+	return dirErr, parentErr
+}
+
+func (w *watcher) close() {
+	if w.fs != nil {
+		_ = w.fs.Close()
+		w.fs = nil
+	}
+}
+
+// interesting reports whether name, a file of the store directory, is
+// the one a PDP follows.
+func interesting(name string) bool {
+	return name == StateFile || name == LegacyActiveFile
+}
+
+func (w *watcher) run(ctx context.Context, ch chan<- struct{}) {
+	notify := func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		var events <-chan fsnotify.Event
+		var errs <-chan error
+		if w.fs != nil {
+			events, errs = w.fs.Events, w.fs.Errors
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				w.close()
+				continue
+			}
+			switch {
+			case ev.Name == w.dir && ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0:
+				if w.follow() {
+					notify()
+				}
+			case filepath.Dir(ev.Name) == w.dir && interesting(filepath.Base(ev.Name)) &&
+				ev.Op&(fsnotify.Create|fsnotify.Write|fsnotify.Rename) != 0:
+				notify()
+			}
+		case err, ok := <-errs:
+			if !ok {
+				w.close()
+				continue
+			}
+			w.report(fmt.Errorf("watching store %s: %w", w.dir, err))
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: one of them may have been a change.
+				notify()
+			}
+		}
+	}
+}
+
+// follow handles the store directory's name changing what it points at:
+// removed, moved away, created or renamed into place. It watches whatever
+// has the name now and reports whether the watch was re-established (so
+// the store should be read again).
+func (w *watcher) follow() bool {
+	info, err := os.Stat(w.dir)
+	if err != nil || !info.IsDir() {
+		if !w.lost {
+			w.lost = true
+			w.report(fmt.Errorf("store directory %s was removed or moved away: serving the last bundle, watching %s for it to come back", w.dir, w.parent))
+		}
+		return false
+	}
+	w.close()
+	dirErr, parentErr := w.start()
+	if dirErr != nil {
+		w.lost = true
+		w.report(fmt.Errorf("store directory %s is back but cannot be watched: %w; only the poll will notice changes", w.dir, dirErr))
+		return true
+	}
+	if parentErr != nil {
+		w.report(fmt.Errorf("watching %s, the store's parent directory: %w", w.parent, parentErr))
+	}
+	w.lost = false
+	w.report(fmt.Errorf("store directory %s was replaced: watch re-established, reading the store again", w.dir))
+	return true
+}

@@ -170,6 +170,9 @@ func TestUsageErrors(t *testing.T) {
 		{"store required", []string{"build", dir, "--env", "prod"}, "--store is required"},
 		{"bad --now", []string{"lint", dir, "--now", "tomorrow"}, `--now: "tomorrow" is not a date`},
 		{"client cert without CA", []string{"status", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "--tls-cert and --tls-key need --tls-ca"},
+		{"unknown store command", []string{"store", "verfiy"}, `unknown command "verfiy" for "cedargate store"`},
+		{"store verify without a store", []string{"store", "verify"}, "--store is required"},
+		{"store repair with a missing key", []string{"store", "repair", "--store", store, "--verify-key", "missing.pub"}, "--verify-key: open missing.pub"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -679,18 +679,18 @@ permit (principal == App::User::"alice", action == App::Action::"read", resource
 			t.Fatal(err)
 		}
 	}
-	out, err := build.Build(repoDir, build.Options{Revision: "r1", CompilerVersion: "test"})
+	out, err := build.Build(t.Context(), repoDir, build.Options{Revision: "r1", CompilerVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Create(filepath.Join(t.TempDir(), "store"), out.Bundle.Manifest.Environment)
+	st, err := store.Create(t.Context(), filepath.Join(t.TempDir(), "store"), out.Bundle.Manifest.Environment)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(out.Archive); err != nil {
+	if _, err := st.Put(t.Context(), out.Archive); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Activate("r1", store.ActionBuild, time.Now()); err != nil {
+	if _, err := st.Activate(t.Context(), "r1", store.ActionBuild, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := pdp.New(pdp.Options{Source: st, Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0",

@@ -162,7 +162,7 @@ func TestCLIDocExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, code := range []int{exitOK, exitProblems, exitUsage, exitFailure} {
+	for _, code := range []int{exitOK, exitProblems, exitUsage, exitFailure, exitInterrupted, exitTerminated} {
 		if !strings.Contains(string(data), "\n| "+strconv.Itoa(code)+" | ") {
 			t.Errorf("%s: exit code %d has no row in the exit code table", cliDoc, code)
 		}

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -28,7 +26,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -41,6 +39,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	// A command a signal stopped exits 130 or 143; one that finished
+	// first exited 0 above, and one that failed for another reason keeps
+	// that reason's code (serve failing to flush its log exits 3).
+	if sig, code, ok := signalled(ctx); ok && cancelled(err) {
+		fmt.Fprintf(stderr, "cedargate: %v: %v\n", sig, err)
+		return code
 	}
 	var f *diag.Failure
 	var u usageError

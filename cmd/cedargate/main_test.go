@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -18,10 +19,26 @@ import (
 // output in a separate process, as a user would.
 func TestMain(m *testing.M) {
 	if os.Getenv("CEDARGATE_MAIN") == "1" {
+		if os.Getenv("CEDARGATE_SIGNAL_READY") == "1" {
+			os.Exit(mainSignalReady())
+		}
 		main()
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// mainSignalReady is main, telling the test through file descriptor 3 when
+// its signal handling is in place: a signal sent before that would kill
+// the process, as it kills any process that has not asked for it, instead
+// of stopping the command.
+func mainSignalReady() int {
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	ready := os.NewFile(3, "ready")
+	_, _ = ready.Write([]byte{1})
+	_ = ready.Close()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // result is what a cedargate run printed and how it exited.
@@ -33,12 +50,19 @@ type result struct {
 // cedargate runs the CLI with args in a child process.
 func cedargate(t *testing.T, args ...string) result {
 	t.Helper()
+	return cedargateEnv(t, os.Environ(), args...)
+}
+
+// cedargateEnv runs the CLI with args in a child process whose
+// environment is env.
+func cedargateEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "CEDARGATE_MAIN=1")
+	cmd.Env = append(env, "CEDARGATE_MAIN=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

@@ -75,16 +75,16 @@ Every problem is printed as path:line:column: message (rule).`,
 				}
 			}
 			opts.CompilerVersion = version.String()
-			out, err := build.Build(a[0], opts)
+			out, err := build.Build(cmd.Context(), a[0], opts)
 			if err != nil {
 				return err
 			}
 			printWarnings(cmd, out.Warnings)
-			st, err := store.Create(storeDir, out.Bundle.Manifest.Environment)
+			st, err := store.Create(cmd.Context(), storeDir, out.Bundle.Manifest.Environment)
 			if err != nil {
 				return err
 			}
-			p, err := st.Put(out.Archive)
+			p, err := st.Put(cmd.Context(), out.Archive)
 			if err != nil {
 				return err
 			}
@@ -98,7 +98,7 @@ Every problem is printed as path:line:column: message (rule).`,
 			}
 			fmt.Fprintf(w, "\nstored in %s\n", st.BundlePath(m.Revision))
 			if activate {
-				act, err := st.Activate(m.Revision, store.ActionBuild, time.Now())
+				act, err := st.Activate(cmd.Context(), m.Revision, store.ActionBuild, time.Now())
 				if err != nil {
 					return err
 				}
@@ -132,7 +132,7 @@ the expected and actual decisions and the determining policies.`,
 			if err != nil {
 				return err
 			}
-			rep, err := build.Test(a[0], env, t)
+			rep, err := build.Test(cmd.Context(), a[0], env, t)
 			if err != nil {
 				return err
 			}
@@ -170,7 +170,7 @@ rules and how to set their severity or waive them with an Exception.`,
 			if err != nil {
 				return err
 			}
-			diags, err := build.Lint(a[0], env, t)
+			diags, err := build.Lint(cmd.Context(), a[0], env, t)
 			if err != nil {
 				return err
 			}

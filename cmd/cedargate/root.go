@@ -21,8 +21,10 @@ into signed, versioned bundles per environment, and serves decisions from them
 over gRPC with hot reload, a decision log and Prometheus metrics.
 
 Exit codes: 0 success (check: allow), 1 problems found (check: deny;
-status: replicas drift), 2 bad command line, 3 the command failed (I/O,
-store, network).`,
+status: replicas drift; store verify and repair: problems left in the
+store), 2 bad command line, 3 the command failed (I/O, store, network),
+130 and 143 stopped by SIGINT or SIGTERM (nothing is activated after the
+signal; serve stops gracefully and exits 0).`,
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -32,7 +34,7 @@ store, network).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		initCmd(), buildCmd(), testCmd(), lintCmd(), keygenCmd(),
-		rolloutCmd(), rollbackCmd(), historyCmd(),
+		rolloutCmd(), rollbackCmd(), historyCmd(), storeCmd(),
 		serveCmd(), checkCmd(), statusCmd(), demoCmd(),
 	)
 	return root

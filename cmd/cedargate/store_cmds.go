@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,11 +25,11 @@ The bundle is verified first. Running PDPs watching STORE activate it within
 moments; requests in flight finish on the bundle they started with.`,
 		Args: args("REVISION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			st, err := openStore(dir)
+			st, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
-			act, err := st.Activate(a[0], store.ActionRollout, time.Now())
+			act, err := st.Activate(cmd.Context(), a[0], store.ActionRollout, time.Now())
 			if err != nil {
 				return err
 			}
@@ -49,11 +51,11 @@ before it becomes active again. Rolling back twice returns to where you
 started.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(dir)
+			st, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
-			act, err := st.Rollback(time.Now())
+			act, err := st.Rollback(cmd.Context(), time.Now())
 			if err != nil {
 				return err
 			}
@@ -73,7 +75,11 @@ func historyCmd() *cobra.Command {
 		Short: "List the activations of a store, newest first",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(dir)
+			if err := requireFlag("store", dir); err != nil {
+				return err
+			}
+			// Read-only: history also runs on the replicas' read-only mount.
+			st, err := store.OpenReadOnly(dir)
 			if err != nil {
 				return err
 			}
@@ -95,7 +101,7 @@ func historyCmd() *cobra.Command {
 					mark = " (active)"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%s\t%s\t\n", a.Time.Format(time.RFC3339), a.Action, a.Revision, mark,
-					bundle.ShortDigest(a.Digest), orNone(a.Previous), a.User)
+					bundle.ShortDigest(a.Digest), orNone(a.Previous), cmp.Or(a.User, store.UnknownUser))
 			}
 			return tw.Flush()
 		},
@@ -110,9 +116,9 @@ func printActivation(w io.Writer, act store.Activation) {
 	fmt.Fprintf(w, "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
 }
 
-func openStore(dir string) (*store.Store, error) {
+func openStore(ctx context.Context, dir string) (*store.Store, error) {
 	if err := requireFlag("store", dir); err != nil {
 		return nil, err
 	}
-	return store.Open(dir)
+	return store.Open(ctx, dir)
 }

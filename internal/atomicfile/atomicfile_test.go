@@ -1,8 +1,11 @@
 package atomicfile
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -41,5 +44,72 @@ func TestWriteFileIntoMissingDirectoryFailsCleanly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing", "f")
 	if err := WriteFile(path, []byte("x"), 0o600); err == nil {
 		t.Fatal("WriteFile into a missing directory succeeded")
+	}
+}
+
+// TestWriteFileFailingAtEachStep makes each step of a write fail in turn
+// and checks that the target keeps its old content until the rename and
+// has the new one from it on, and that no temporary file is left.
+func TestWriteFileFailingAtEachStep(t *testing.T) {
+	steps := []Step{StepCreate, StepWrite, StepChmod, StepSync, StepClose, StepRename, StepSyncDir}
+	for i, failing := range steps {
+		t.Run(string(failing), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "state.json")
+			if err := WriteFile(path, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var seen []Step
+			w := Writer{Hook: func(s Step, _ string) error {
+				seen = append(seen, s)
+				if s == failing {
+					return errors.New("injected")
+				}
+				return nil
+			}}
+			if err := w.WriteFile(context.Background(), path, []byte("new"), 0o644); err == nil {
+				t.Fatal("the write succeeded despite the failing step")
+			}
+			if !slices.Equal(seen[:i+1], steps[:i+1]) {
+				t.Errorf("steps = %v, want %v first", seen, steps[:i+1])
+			}
+			want := "old"
+			if i > slices.Index(steps, StepRename) {
+				want = "new"
+			}
+			if got, _ := os.ReadFile(path); string(got) != want {
+				t.Errorf("content = %q, want %q", got, want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("directory holds %v, want only the target", entries)
+			}
+		})
+	}
+}
+
+// TestWriteFileDoesNotCommitOnceCancelled checks that a write whose
+// context ends before the rename leaves the old content and no temporary
+// file.
+func TestWriteFileDoesNotCommitOnceCancelled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := Writer{Hook: func(s Step, _ string) error {
+		if s == StepClose {
+			cancel() // the signal arrives mid-write
+		}
+		return nil
+	}}
+	if err := w.WriteFile(ctx, path, []byte("new"), 0o644); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WriteFile = %v, want context.Canceled", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("content = %q, want old", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %v, want only the target", entries)
 	}
 }

@@ -97,7 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer os.RemoveAll(work)
 
 	fmt.Fprintf(out, "== 1. build %s for %s (guardrails and tests as of %s)\n", opts.Repo, opts.Env, referenceDate.Format(time.DateOnly))
-	built, err := build.Build(opts.Repo, build.Options{Env: opts.Env, Now: referenceDate, AllowDirty: true, CompilerVersion: version.String()})
+	built, err := build.Build(ctx, opts.Repo, build.Options{Env: opts.Env, Now: referenceDate, AllowDirty: true, CompilerVersion: version.String()})
 	if err != nil {
 		return err
 	}
@@ -107,14 +107,14 @@ func Run(ctx context.Context, opts Options) error {
 	m := built.Bundle.Manifest
 	fmt.Fprintf(out, "   revision %s: %d policies (%d from grants), %d entities, %d decision tests passed\n",
 		m.Revision, m.Counts.Policies, m.Counts.Grants, m.Counts.Entities, built.Tests.Passed)
-	st, err := store.Create(filepath.Join(work, "store"), m.Environment)
+	st, err := store.Create(ctx, filepath.Join(work, "store"), m.Environment)
 	if err != nil {
 		return err
 	}
-	if _, err := st.Put(built.Archive); err != nil {
+	if _, err := st.Put(ctx, built.Archive); err != nil {
 		return err
 	}
-	if _, err := st.Activate(m.Revision, store.ActionBuild, time.Now()); err != nil {
+	if _, err := st.Activate(ctx, m.Revision, store.ActionBuild, time.Now()); err != nil {
 		return err
 	}
 

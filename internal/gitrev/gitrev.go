@@ -5,11 +5,13 @@ package gitrev
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,22 +32,34 @@ type Info struct {
 	Changes []string
 }
 
-// Describe returns the Git state of dir, or a zero Info and an error.
-func Describe(dir string) (Info, error) {
+// Describe returns the Git state of dir, or a zero Info and an error. The
+// git processes it runs are killed once ctx is done, and it then returns
+// ctx's error.
+func Describe(ctx context.Context, dir string) (Info, error) {
+	info, err := describe(ctx, dir)
+	if ctx.Err() != nil {
+		// A killed git says nothing about dir (it may look like "not a
+		// work tree" or "no commits"): report why it stopped.
+		return Info{}, ctx.Err()
+	}
+	return info, err
+}
+
+func describe(ctx context.Context, dir string) (Info, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return Info{}, nil
 	}
-	if _, err := git(dir, "rev-parse", "--is-inside-work-tree"); err != nil {
+	if _, err := git(ctx, dir, "rev-parse", "--is-inside-work-tree"); err != nil {
 		// Not a work tree: the directory is plain files.
 		return Info{}, nil
 	}
 	// The revision is the last commit that changed the directory: an
 	// identity repository kept in a subdirectory of a larger one keeps its
 	// revision (and its bundle bytes) across commits elsewhere.
-	out, err := git(dir, "log", "-1", "--format=%H %ct", "--", ".")
+	out, err := git(ctx, dir, "log", "-1", "--format=%H %ct", "--", ".")
 	if err == nil && strings.TrimSpace(out) == "" {
 		// Nothing under dir is committed yet: fall back to HEAD.
-		out, err = git(dir, "log", "-1", "--format=%H %ct")
+		out, err = git(ctx, dir, "log", "-1", "--format=%H %ct")
 	}
 	if err != nil || strings.TrimSpace(out) == "" {
 		// A repository without commits yet has no revision to record.
@@ -57,7 +71,7 @@ func Describe(dir string) (Info, error) {
 		return Info{}, fmt.Errorf("reading commit time: %w", err)
 	}
 	info := Info{InGit: true, Commit: hash, Time: time.Unix(ct, 0).UTC()}
-	status, err := git(dir, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+	status, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=normal", "--", ".")
 	if err != nil {
 		return Info{}, err
 	}
@@ -73,8 +87,15 @@ func Describe(dir string) (Info, error) {
 	return info, nil
 }
 
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	// --no-optional-locks: describing a work tree must not write to it
+	// (git status would otherwise refresh the index under index.lock).
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--no-optional-locks", "-C", dir}, args...)...)
+	// Stopped by ctx, git gets SIGTERM, on which it removes any lock file
+	// it holds; SIGKILL would leave one behind and break the user's next
+	// git command. It is killed only if it does not exit in time.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -1,6 +1,8 @@
 package gitrev
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,11 +29,11 @@ func TestDescribe(t *testing.T) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := Describe(root); err != nil || info.InGit {
+	if info, err := Describe(context.Background(), root); err != nil || info.InGit {
 		t.Fatalf("outside Git: %+v, %v", info, err)
 	}
 	gitCmd(t, root, "init", "-q")
-	if _, err := Describe(root); err == nil || !strings.Contains(err.Error(), "without commits") {
+	if _, err := Describe(context.Background(), root); err == nil || !strings.Contains(err.Error(), "without commits") {
 		t.Fatalf("repository without commits: %v", err)
 	}
 	os.WriteFile(filepath.Join(sub, "a.yaml"), []byte("a"), 0o644)
@@ -42,7 +44,7 @@ func TestDescribe(t *testing.T) {
 	gitCmd(t, root, "add", ".")
 	gitCmd(t, root, "commit", "-qm", "docs elsewhere")
 
-	info, err := Describe(sub)
+	info, err := Describe(context.Background(), sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +52,21 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("clean subdirectory: %+v, want commit %s (the last that changed it)", info, first)
 	}
 	os.WriteFile(filepath.Join(sub, "b.yaml"), []byte("b"), 0o644)
-	if info, _ := Describe(sub); !info.Dirty || len(info.Changes) != 1 {
+	if info, _ := Describe(context.Background(), sub); !info.Dirty || len(info.Changes) != 1 {
 		t.Fatalf("untracked file: %+v, want dirty", info)
 	}
-	if info, _ := Describe(root); info.Commit == first {
+	if info, _ := Describe(context.Background(), root); info.Commit == first {
 		t.Fatalf("repository root revision = %s, want HEAD", info.Commit)
+	}
+}
+
+// TestDescribeCancelled checks that a cancelled Describe says so, rather
+// than mistaking its killed git for an answer ("not a work tree", "no
+// commits").
+func TestDescribeCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Describe(ctx, "."); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Describe with a cancelled context = %v, want context.Canceled", err)
 	}
 }

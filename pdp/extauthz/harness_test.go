@@ -35,7 +35,7 @@ const revision = "acme-prod-test"
 
 // acmeArchive builds examples/acme for prod once per test binary.
 var acmeArchive = sync.OnceValues(func() ([]byte, error) {
-	out, err := build.Build(filepath.Join("..", "..", "examples", "acme"), build.Options{Env: "prod", Now: refNow, Revision: revision})
+	out, err := build.Build(context.Background(), filepath.Join("..", "..", "examples", "acme"), build.Options{Env: "prod", Now: refNow, Revision: revision})
 	if err != nil {
 		return nil, err
 	}
@@ -57,11 +57,11 @@ func newStore(t *testing.T, activate bool) *store.Store {
 // archive, of revision `revision` for prod.
 func storeWith(t *testing.T, archive []byte, activate bool) *store.Store {
 	t.Helper()
-	st, err := store.Create(filepath.Join(t.TempDir(), "store"), "prod")
+	st, err := store.Create(t.Context(), filepath.Join(t.TempDir(), "store"), "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put(archive); err != nil {
+	if _, err := st.Put(t.Context(), archive); err != nil {
 		t.Fatal(err)
 	}
 	if activate {
@@ -72,7 +72,7 @@ func storeWith(t *testing.T, archive []byte, activate bool) *store.Store {
 
 func activateBundle(t *testing.T, st *store.Store) {
 	t.Helper()
-	if _, err := st.Activate(revision, store.ActionRollout, refNow); err != nil {
+	if _, err := st.Activate(t.Context(), revision, store.ActionRollout, refNow); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ import (
 )
 
 var acmeSnapshot = sync.OnceValues(func() (*engine.Snapshot, error) {
-	out, err := build.Build(filepath.Join("..", "..", "examples", "acme"),
+	out, err := build.Build(context.Background(), filepath.Join("..", "..", "examples", "acme"),
 		build.Options{Env: "prod", Now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), Revision: "mapper-test"})
 	if err != nil {
 		return nil, err

@@ -270,7 +270,7 @@ when { context has headers && context.headers has "x-tenant" && context.headers[
 	if err := os.WriteFile(filepath.Join(dir, "policies", "http.cedar"), []byte(policies), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := build.Build(dir, build.Options{Env: "prod", Now: refNow, Revision: revision})
+	out, err := build.Build(t.Context(), dir, build.Options{Env: "prod", Now: refNow, Revision: revision})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -353,11 +354,11 @@ func (d *driver) bySize(sizes []string) error {
 // rate and rolls out revision b in the middle of the run.
 func (d *driver) reload(size string) error {
 	// Start from revision a, whatever an earlier run left active.
-	st, err := store.Open(d.storeDir(size))
+	st, err := store.Open(context.Background(), d.storeDir(size))
 	if err != nil {
 		return err
 	}
-	if _, err := st.Activate(revA, store.ActionRollout, time.Now()); err != nil {
+	if _, err := st.Activate(context.Background(), revA, store.ActionRollout, time.Now()); err != nil {
 		return err
 	}
 	s, err := d.startPDP("pdp-reload", d.storeDir(size), "")
@@ -398,7 +399,7 @@ func (d *driver) reload(size string) error {
 	}
 	d.logf("rolling out %s of %s under load", revB, size)
 	t0 := time.Now()
-	if _, err := st.Activate(revB, store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(context.Background(), revB, store.ActionRollout, t0); err != nil {
 		return err
 	}
 	for {
