@@ -11,7 +11,9 @@ import (
 // error no recover can catch. So Cedar text is scanned first, with constant
 // memory per nesting level, and refused beyond limits.cedar_depth; each
 // policy's text is also bounded (limits.policy_size), which bounds how long
-// a chain of operators (a && b && ...) can make the tree.
+// a chain of operators (a && b && ...) can make the tree. Its tokens count
+// as values of the repository (limits.repository_nodes): a parsed policy
+// holds about as much per token as a parsed YAML file per value.
 
 // cedarText says what a piece of Cedar text is.
 type cedarText int
@@ -26,6 +28,7 @@ type cedarScanner struct {
 	file string
 	src  []byte
 	lim  Limits
+	b    *budget
 	kind cedarText
 	// at, when set, is where every problem is reported: the position of a
 	// condition in its YAML file, whose text has no lines of its own.
@@ -36,9 +39,10 @@ type cedarScanner struct {
 }
 
 // scanCedar checks the nesting depth of Cedar text and, for policies and
-// conditions, the size of each policy, and returns every breach.
-func scanCedar(file string, src []byte, lim Limits, kind cedarText, at *diag.Position) diag.List {
-	s := &cedarScanner{file: file, src: src, lim: lim, kind: kind, at: at, line: 1}
+// conditions, the size of each policy, and returns every breach. Its
+// tokens are charged to b.
+func scanCedar(file string, src []byte, b *budget, kind cedarText, at *diag.Position) diag.List {
+	s := &cedarScanner{file: file, src: src, lim: b.Limits, b: b, kind: kind, at: at, line: 1}
 	s.scan()
 	return s.diags
 }
@@ -95,6 +99,10 @@ func (s *cedarScanner) scan() {
 		}
 		if start < 0 {
 			start, startPos = i, s.pos(i)
+		}
+		if s.b.nodes++; s.b.nodes > s.lim.RepositoryNodes {
+			s.diags.Add(limitError(s.pos(i), s.lim, "repository_nodes", repositoryNodesMsg, s.lim.RepositoryNodes))
+			return
 		}
 		switch {
 		case c == '"':
@@ -160,5 +168,7 @@ func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
 // checkCondition checks a when: condition written at pos against the
 // limits on Cedar text, before anything parses it.
 func checkCondition(pos diag.Position, when string, lim Limits) diag.List {
-	return scanCedar(pos.File, []byte(when), lim, cedarCondition, &pos)
+	// The condition is a value of its YAML file, counted there.
+	b := &budget{Limits: lim}
+	return scanCedar(pos.File, []byte(when), b, cedarCondition, &pos)
 }

@@ -35,7 +35,7 @@ func scanJSON(file string, src []byte, b *budget) *diag.Diagnostic {
 		}
 		values++
 		if b.nodes+values > b.RepositoryNodes {
-			d := limitError(offsetPos(file, src, dec.InputOffset()-1), b.Limits, "repository_nodes", "more than %d YAML and JSON values in the repository", b.RepositoryNodes)
+			d := limitError(offsetPos(file, src, dec.InputOffset()-1), b.Limits, "repository_nodes", repositoryNodesMsg, b.RepositoryNodes)
 			return &d
 		}
 	}

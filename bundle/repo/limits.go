@@ -31,8 +31,9 @@ type Limits struct {
 	// that path with every value, so long keys above many values cost
 	// their length once per value.
 	YAMLPathLength int
-	// RepositoryNodes bounds the YAML values and JSON values of all files
-	// together: what the loaded repository holds in memory.
+	// RepositoryNodes bounds the YAML values, JSON values and Cedar tokens
+	// of all files together: what the loaded and compiled repository holds
+	// in memory.
 	RepositoryNodes int
 	// JSONDepth bounds how deeply arrays and objects nest in entities/*.json.
 	JSONDepth int
@@ -45,9 +46,10 @@ type Limits struct {
 }
 
 // DefaultLimits returns the limits used where cedargate.yaml sets none.
-// They fit the shipped build job (1 GiB of memory): a repository at every
-// limit at once is built within it, and a file beyond one is refused for a
-// few MiB. docs/guardrails.md gives the measurements.
+// They fit the shipped build job (1 GiB of memory): loading a repository
+// at repository_nodes takes about 340 MiB, one file at yaml_nodes about
+// 90 MiB, and a file beyond a limit is refused for well under 1 MiB.
+// docs/guardrails.md gives the measurements.
 func DefaultLimits() Limits {
 	return Limits{
 		FileSize:        4 << 20,
@@ -192,6 +194,9 @@ func FormatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// repositoryNodesMsg is the breach of limits.repository_nodes.
+const repositoryNodesMsg = "more than %d values in the repository's files together (YAML and JSON values, Cedar tokens)"
 
 // limitBreach is the message of an input beyond the limit named key:
 // what was found, the limit with its value, and how to raise it.

@@ -55,7 +55,10 @@ func TestLimits(t *testing.T) {
 			"tests/a.yaml":       "cases: [" + strings.Repeat("1,", 90_000) + "1]\n",
 			"entities/many.json": "[" + strings.Repeat("1,", 90_000) + "1]\n",
 		},
-			"more than 150000 YAML and JSON values in the repository (limit repository_nodes: 150000; raise it under limits: in cedargate.yaml)",
+			"more than 150000 values in the repository's files together (YAML and JSON values, Cedar tokens) (limit repository_nodes: 150000; raise it under limits: in cedargate.yaml)",
+			"repository_nodes: 200000"},
+		{"Cedar tokens", map[string]string{"policies/many.cedar": strings.Repeat("permit (principal, action, resource);\n", 20_000)},
+			"policies/many.cedar:16667:1: more than 150000 values in the repository's files together (YAML and JSON values, Cedar tokens) (limit repository_nodes: 150000;",
 			"repository_nodes: 200000"},
 		{"JSON nesting", map[string]string{"entities/deep.json": "[\n" + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "]\n"},
 			"entities/deep.json:2:64: JSON nested deeper than 64 levels (limit json_depth: 64; raise it under limits: in cedargate.yaml)",
@@ -85,7 +88,7 @@ func TestLimits(t *testing.T) {
 			switch tt.name {
 			case "repository size":
 				base = "limits:\n  repository_size: 4MiB\n"
-			case "repository values":
+			case "repository values", "Cedar tokens":
 				base = "limits:\n  repository_nodes: 150000\n"
 			}
 			if base != "" {

@@ -103,7 +103,7 @@ func (r *Repo) load(src *source) error {
 		return err
 	}
 	if r.Schema != nil {
-		r.Problems.Append(scanCedar(r.Schema.Path, r.Schema.Data, r.Config.Limits, cedarSchema, nil))
+		r.Problems.Append(scanCedar(r.Schema.Path, r.Schema.Data, src.budget, cedarSchema, nil))
 	}
 
 	dirs := []struct {
@@ -119,7 +119,7 @@ func (r *Repo) load(src *source) error {
 			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
 		}},
 		{PoliciesDir, []string{".cedar"}, func(f *File) {
-			r.Problems.Append(scanCedar(f.Path, f.Data, r.Config.Limits, cedarPolicies, nil))
+			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarPolicies, nil))
 			r.Policies = append(r.Policies, f)
 		}},
 		{EntitiesDir, []string{".json"}, func(f *File) {

@@ -340,7 +340,7 @@ func (s *yamlScanner) node() {
 		if s.nodesKey == "yaml_nodes" {
 			s.fail("yaml_nodes", "more than %d YAML values in this file", s.lim.YAMLNodes)
 		} else {
-			s.fail("repository_nodes", "more than %d YAML and JSON values in the repository", s.lim.RepositoryNodes)
+			s.fail("repository_nodes", repositoryNodesMsg, s.lim.RepositoryNodes)
 		}
 		return
 	}
