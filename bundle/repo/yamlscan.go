@@ -102,8 +102,13 @@ func (s *yamlScanner) scan() {
 			s.i += 3
 			s.tokens()
 		case s.marker("..."):
-			// The parser reads what follows "..." on its line as the
-			// next document, so that is where it goes.
+			// "..." ends its document, and the parser reads what
+			// follows it on its line as the next one.
+			if s.restIsBlank(s.i + 3) {
+				s.skipLine()
+				s.endDoc(s.i)
+				continue
+			}
 			s.endDoc(s.i)
 			s.i += 3
 			s.tokens()
@@ -116,6 +121,21 @@ func (s *yamlScanner) scan() {
 		}
 	}
 	s.endDoc(len(s.src))
+}
+
+// restIsBlank reports whether the line holds nothing but white space and
+// a comment from i on.
+func (s *yamlScanner) restIsBlank(i int) bool {
+	for ; i < len(s.src) && !s.isBreak(i); i++ {
+		switch s.src[i] {
+		case ' ', '\t', '\r':
+		case '#':
+			return true
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // marker reports whether the line starts with a document marker.

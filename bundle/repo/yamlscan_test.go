@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -306,4 +307,42 @@ func FuzzParseYAML(f *testing.F) {
 			t.Fatalf("parsed by documents:\n%s\nparsed whole:\n%s", dump(docs), dump(whole))
 		}
 	})
+}
+
+// TestScanAgreesWithTheYAMLTestSuite reads every input of the YAML test
+// suite that goccy/go-yaml ships (in the module cache) both ways: where
+// the parser alone reads a file, reading it through the scan, document by
+// document, must give the same nodes at the same positions, or refuse it
+// for an anchor (the scan refuses an "&" that starts any token, even where
+// the parser reads it inside a plain scalar that spans lines).
+func TestScanAgreesWithTheYAMLTestSuite(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/goccy/go-yaml").Output()
+	if err != nil {
+		t.Fatalf("locating goccy/go-yaml: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "testdata", "yaml-test-suite", "*", "*.yaml"))
+	if err != nil || len(files) < 300 {
+		t.Fatalf("found %d files of the YAML test suite (%v)", len(files), err)
+	}
+	compared := 0
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole, werr := parseWhole("f.yaml", data, 64)
+		if werr != nil {
+			continue
+		}
+		compared++
+		docs, err := parseYAML("f.yaml", data, &budget{Limits: DefaultLimits()})
+		switch {
+		case err != nil && strings.Contains(err.Error(), errAnchors):
+		case err != nil:
+			t.Errorf("%s: the parser reads it, parseYAML says %v", p, err)
+		case dump(docs) != dump(whole):
+			t.Errorf("%s: parsed by documents:\n%s\nparsed whole:\n%s", p, dump(docs), dump(whole))
+		}
+	}
+	t.Logf("compared %d of %d files", compared, len(files))
 }
