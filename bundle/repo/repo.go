@@ -8,6 +8,11 @@
 // objects for one environment, expanding ${env}, dropping objects that are
 // not in that environment and applying its overrides. Every problem is
 // reported with its path:line:column.
+//
+// A repository is input from outside, so it is read as a jail (files.go:
+// nothing outside its root, whatever the symbolic links say) and within
+// [Limits] (limits.go), which the scans of yamlscan.go, cedarscan.go and
+// jsonscan.go check before any parser sees a file.
 package repo
 
 import (
