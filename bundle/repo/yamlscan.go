@@ -6,20 +6,23 @@ import (
 	"github.com/cedargate/cedargate/bundle/diag"
 )
 
-// The YAML parser (goccy/go-yaml) has no limits of its own, and three
-// shapes make it spend far more than the input: every value keeps the path
-// of keys that leads to it (so nesting, or a long key above many values,
-// costs quadratic memory: 80 KB of "[[[[" take 2.5 GB), and a file of many
-// documents is split by a recursion whose copies are quadratic in their
-// number. So before the parser sees a file, scanYAML reads it once with
-// constant memory per nesting level, checks depth, values and path length
-// against the limits, refuses anchors and aliases, and cuts the file into
-// its documents, which are then parsed one at a time.
+// The YAML parser (goccy/go-yaml) has no limits of its own, and it spends
+// far more than its input in two ways: every value keeps the path of keys
+// that leads to it, so nesting, or a long key above many values, costs
+// quadratic memory (80 KB of "[[[[" take 2.5 GB); and it splits a file
+// into documents with a recursion, one level per document, whose copies
+// are quadratic in their number. It also drops, silently, every document
+// after an empty one ("---\n---\n"). So before the parser sees a file,
+// scanYAML reads it once, with constant memory per nesting level, checks
+// depth, values and path length against the limits, refuses anchors and
+// aliases, and cuts the file into its documents, which are then parsed
+// one at a time.
 //
 // The scan knows YAML's lexical structure (indentation, flow brackets,
 // quoted and block scalars, comments, document markers), not its full
 // grammar: it may count a value the parser would not make, never the
-// other way round (FuzzParseYAML checks the parser's trees against it).
+// other way round. FuzzParseYAML checks the parser's trees against it,
+// and TestScanAgreesWithTheYAMLTestSuite that it changes no reading.
 
 // yamlScan is what scanYAML learns of a file.
 type yamlScan struct {
@@ -74,8 +77,8 @@ type yamlScanner struct {
 // documents. Its node count is taken from b, and refused when b has too
 // few left; on success b is charged with it.
 func scanYAML(file string, src []byte, b *budget) (*yamlScan, *diag.Diagnostic) {
-	// Load checks every file, but the parser must never see other bytes
-	// (it makes each a three-byte U+FFFD), whoever calls.
+	// Load has checked the files it read, but whoever calls, the parser
+	// must never see a byte that is not UTF-8: it turns each into U+FFFD.
 	if d := checkUTF8(file, src); d != nil {
 		return nil, d
 	}
@@ -98,6 +101,8 @@ func (s *yamlScanner) scan() {
 		switch {
 		case s.marker("---"):
 			s.endDoc(s.i)
+			// Even an empty document is one of its own: the parser must
+			// never see two markers in one piece.
 			s.docContent = true
 			s.i += 3
 			s.tokens()
