@@ -174,3 +174,38 @@ permissions:
 		})
 	}
 }
+
+// TestPolicyIDsHoldNoControlCharacters: an @id becomes the id that
+// decisions, logs and the command line show, so it may hold no control or
+// invisible character (an escape sequence would rewrite a terminal).
+func TestPolicyIDsHoldNoControlCharacters(t *testing.T) {
+	for name, id := range map[string]string{"escape": `\u{1b}[2J`, "NUL": `a\0b`, "bidi override": `admin\u{202e}`} {
+		t.Run(name, func(t *testing.T) {
+			r := load(t, map[string]string{"policies/p.cedar": "\n@id(\"" + id + "\")\npermit (principal, action, resource);\n"})
+			_, diags := Compile(r, "")
+			want := "policies/p.cedar:2:1: @id "
+			if got := diags.String(); !strings.Contains(got, want) || !strings.Contains(got, "must not contain control or invisible characters") {
+				t.Errorf("want %q ... control or invisible characters in\n%s", want, got)
+			}
+		})
+	}
+}
+
+// TestCedarErrorsShowOneLine: a parse error that quotes the repository's
+// text (an unterminated string, a string holding an escape sequence) shows
+// it on one line, escaped, at its position.
+func TestCedarErrorsShowOneLine(t *testing.T) {
+	r := load(t, map[string]string{
+		"policies/p.cedar": "permit (principal, action, resource)\nwhen { \"line one\nline two\nline three\" \"again\" };\n",
+		"policies/q.cedar": "permit (principal, action, resource)\nwhen { true \"\x1b[2J\" };\n",
+	})
+	_, diags := Compile(r, "")
+	if diags.Errors() == 0 {
+		t.Fatal("accepted")
+	}
+	for _, d := range diags {
+		if strings.ContainsAny(d.String(), "\n\x1b") || d.Pos.Line == 0 {
+			t.Errorf("diagnostic %q spans lines, holds a control character or has no line", d.String())
+		}
+	}
+}

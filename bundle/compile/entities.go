@@ -238,7 +238,7 @@ func (c *compiler) addEntityJSON(data []byte, pos diag.Position, subject string)
 		if err = coerced.UnmarshalJSONWithSchema(data, c.out.Schema); err == nil {
 			e = types.Entity(coerced)
 		} else if c.validator != nil {
-			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "does not match the schema: " + err.Error()})
+			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "does not match the schema: " + repo.Excerpt(err.Error())})
 			return
 		}
 	}
@@ -246,7 +246,7 @@ func (c *compiler) addEntityJSON(data []byte, pos diag.Position, subject string)
 	// entity, the entity is taken as written.
 	if c.out.Schema == nil || err != nil {
 		if err := e.UnmarshalJSON(data); err != nil {
-			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "invalid entity: " + err.Error()})
+			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "invalid entity: " + repo.Excerpt(err.Error())})
 			return
 		}
 	}
@@ -269,7 +269,7 @@ func (c *compiler) entityFile(f *repo.File) {
 		if errors.As(err, &se) {
 			off = se.ByteOffset
 		}
-		c.diags.Errorf(lines.pos(f.Path, off), "invalid JSON: %v", err)
+		c.diags.Errorf(lines.pos(f.Path, off), "invalid JSON: %s", repo.Excerpt(err.Error()))
 	}
 	tok, err := dec.ReadToken()
 	if err != nil {

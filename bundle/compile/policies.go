@@ -63,6 +63,10 @@ func (c *compiler) policyFile(f *repo.File) {
 			c.diags.Errorf(pos, "@id annotation is empty")
 			continue
 		}
+		if err := repo.CheckIdent(id); err != nil {
+			c.diags.Errorf(pos, "@id %q %v", id, err)
+			continue
+		}
 		c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: OriginPolicy}, Pos: pos, Parsed: p}, true)
 	}
 }

@@ -51,7 +51,8 @@ func cedarError(file string, base diag.Position, err error) diag.Diagnostic {
 		pos.Col = col
 		msg = msg[:m[0]] + msg[m[1]:]
 	}
-	return diag.Diagnostic{Pos: pos, Message: msg}
+	// The message quotes the token it stopped at, which may span lines.
+	return diag.Diagnostic{Pos: pos, Message: repo.Excerpt(msg)}
 }
 
 // buildSchema parses the repository schema and, for repositories with

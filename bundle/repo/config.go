@@ -40,6 +40,8 @@ type Config struct {
 	// schema: strict (the default), permissive or off.
 	Validation string
 	Guardrails Guardrails
+	// Limits bound what the repository's files can make cedargate do.
+	Limits Limits
 	// Pos is where each setting is written, for messages.
 	Pos map[string]diag.Position
 }
@@ -82,10 +84,12 @@ var defaultGuardrails = Guardrails{
 // IsProduction reports whether env is a production environment.
 func (c *Config) IsProduction(env string) bool { return slices.Contains(c.Production, env) }
 
-func parseConfig(file string, src []byte, diags *diag.List) *Config {
-	c := &Config{Validation: ValidationStrict, Guardrails: DefaultGuardrails(), Pos: map[string]diag.Position{}}
+// parseConfig reads cedargate.yaml within b, which holds the default
+// limits: no setting of the file can raise them for the file itself.
+func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
+	c := &Config{Validation: ValidationStrict, Guardrails: DefaultGuardrails(), Limits: DefaultLimits(), Pos: map[string]diag.Position{}}
 	c.Guardrails.Severity = map[string]Setting{}
-	docs, err := parseYAML(file, src)
+	docs, err := parseYAML(file, src, b)
 	if err != nil {
 		diags.Append(diag.ListOf(err))
 		return c
@@ -162,6 +166,9 @@ func parseConfig(file string, src []byte, diags *diag.List) *Config {
 			}
 		}
 		gf.done()
+	}
+	if l := f.get("limits"); l != nil {
+		d.parseLimits(l, &c.Limits)
 	}
 	f.done()
 	for k, p := range f.pos {

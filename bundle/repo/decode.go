@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cedargate/cedargate/bundle/diag"
 )
@@ -15,6 +16,8 @@ import (
 type decoder struct {
 	env   string
 	diags *diag.List
+	// lim bounds the Cedar text of when: conditions.
+	lim Limits
 	// noEnv, when set, replaces the message for ${env} where no
 	// environment applies.
 	noEnv string
@@ -225,8 +228,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	default:
 		m.Name = f.required("name")
 	}
-	if strings.ContainsAny(m.Name, "/:#\"\n\t ") {
+	if strings.ContainsAny(m.Name, "/:#\"") || strings.ContainsFunc(m.Name, unicode.IsSpace) {
 		d.errorf(f.pos["name"], subject, "name must not contain '/', ':', '#', quotes or white space")
+	} else if err := CheckIdent(m.Name); err != nil {
+		d.errorf(f.pos["name"], subject, "name %v", err)
 	}
 	m.Description = f.str("description")
 	envTokens := f.tokens("environments")
@@ -344,6 +349,19 @@ func (d *decoder) accessProfile(f *fields, m Meta) *AccessProfile {
 		pf := d.fields(item, f.subject)
 		perm := Permission{Pos: item.pos, Actions: pf.tokens("actions"), Resources: pf.tokens("resources"), When: pf.str("when")}
 		perm.WhenPos = pf.pos["when"]
+		if perm.When != "" {
+			if breach := checkCondition(perm.WhenPos, perm.When, d.lim); len(breach) > 0 {
+				for _, b := range breach {
+					b.Subject = f.subject
+					d.diags.Add(b)
+				}
+				// Dropped, so that nothing parses it; the error fails
+				// the build, and a permission without its condition
+				// would grant more than written.
+				pf.done()
+				continue
+			}
+		}
 		if len(perm.Actions) == 0 {
 			d.errorf(item.pos, f.subject, "a permission needs actions (use \"*\" for every action)")
 		}

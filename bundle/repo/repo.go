@@ -8,6 +8,11 @@
 // objects for one environment, expanding ${env}, dropping objects that are
 // not in that environment and applying its overrides. Every problem is
 // reported with its path:line:column.
+//
+// A repository is input from outside, so it is read as a jail (files.go:
+// nothing outside its root, whatever the symbolic links say) and within
+// [Limits] (limits.go), which the scans of yamlscan.go, cedarscan.go and
+// jsonscan.go check before any parser sees a file.
 package repo
 
 import (
@@ -16,10 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -34,10 +36,6 @@ const (
 	EntitiesDir   = "entities"
 	TestsDir      = "tests"
 )
-
-// MaxFileSize bounds each file read from a repository, so that a stray
-// binary cannot exhaust memory.
-const MaxFileSize = 64 << 20
 
 // File is one source file, its path relative to the repository root with
 // forward slashes.
@@ -69,8 +67,11 @@ type identityFile struct {
 
 // Load reads the repository at dir. I/O failures are returned as errors;
 // problems in the files' content are collected in Repo.Problems, so that a
-// build can report them together with everything else. It stops between
-// files once ctx is done, returning ctx's error.
+// build can report them together with everything else. Files are read
+// within the repository (see source) and within the limits of
+// cedargate.yaml, which is itself read under DefaultLimits; a file beyond
+// a limit is reported and not parsed. It stops between files once ctx is
+// done, returning ctx's error.
 func Load(ctx context.Context, dir string) (*Repo, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -80,108 +81,88 @@ func Load(ctx context.Context, dir string) (*Repo, error) {
 		return nil, fmt.Errorf("reading repository: %s is not a directory", dir)
 	}
 	r := &Repo{Dir: dir}
-	var all []*File
-	read := func(rel string) (*File, error) {
-		full := filepath.Join(dir, filepath.FromSlash(rel))
-		st, err := os.Stat(full)
-		if err != nil {
-			return nil, err
-		}
-		if st.Size() > MaxFileSize {
-			return nil, fmt.Errorf("%s is larger than %d bytes", rel, MaxFileSize)
-		}
-		data, err := os.ReadFile(full)
-		if err != nil {
-			return nil, err
-		}
-		f := &File{Path: rel, Data: data}
-		all = append(all, f)
-		return f, nil
+	src, err := openSource(dir, &r.Problems)
+	if err != nil {
+		return nil, fmt.Errorf("reading repository: %w", err)
 	}
+	defer src.close()
+	if err := r.load(ctx, src); err != nil {
+		return nil, fmt.Errorf("reading repository: %w", err)
+	}
+	r.SourceDigest = digestFiles(src.all)
+	return r, nil
+}
 
-	if f, err := read(ConfigFile); err == nil {
-		r.Config = parseConfig(f.Path, f.Data, &r.Problems)
-	} else if os.IsNotExist(err) {
-		r.Config = parseConfig(ConfigFile, nil, &r.Problems)
-	} else {
-		return nil, fmt.Errorf("reading repository: %w", err)
+// load reads every file of the repository through src.
+func (r *Repo) load(ctx context.Context, src *source) error {
+	f, err := src.read(ConfigFile)
+	if err != nil {
+		return err
 	}
-	if f, err := read(SchemaFile); err == nil {
-		r.Schema = f
-	} else if !os.IsNotExist(err) {
-		return nil, fmt.Errorf("reading repository: %w", err)
+	if f != nil {
+		r.Config = parseConfig(f.Path, f.Data, &r.Problems, src.budget)
+	} else {
+		r.Config = parseConfig(ConfigFile, nil, &r.Problems, src.budget)
+	}
+	// What cedargate.yaml used of the limits still counts.
+	src.budget.Limits = r.Config.Limits
+	if r.Schema, err = src.read(SchemaFile); err != nil {
+		return err
+	}
+	if r.Schema != nil {
+		r.Problems.Append(scanCedar(r.Schema.Path, r.Schema.Data, src.budget, cedarSchema, nil))
 	}
 
 	dirs := []struct {
-		dir  string
-		exts []string
-		dst  *[]*File
+		dir   string
+		exts  []string
+		check func(*File)
 	}{
-		{IdentitiesDir, []string{".yaml", ".yml"}, nil},
-		{PoliciesDir, []string{".cedar"}, &r.Policies},
-		{EntitiesDir, []string{".json"}, &r.Entities},
-		{TestsDir, []string{".yaml", ".yml"}, &r.Tests},
-	}
-	for _, d := range dirs {
-		paths, err := walk(dir, d.dir, d.exts)
-		if err != nil {
-			return nil, fmt.Errorf("reading repository: %w", err)
-		}
-		for _, p := range paths {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			f, err := read(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading repository: %w", err)
-			}
-			if d.dst != nil {
-				*d.dst = append(*d.dst, f)
-				continue
-			}
-			docs, err := parseYAML(f.Path, f.Data)
+		{IdentitiesDir, []string{".yaml", ".yml"}, func(f *File) {
+			docs, err := parseYAML(f.Path, f.Data, src.budget)
 			if err != nil {
 				r.Problems.Append(diag.ListOf(err))
 			}
 			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
-		}
-	}
-	r.SourceDigest = digestFiles(all)
-	return r, nil
-}
-
-// walk lists the files under root/sub with one of exts, as sorted
-// slash-separated paths relative to root. Hidden files and directories are
-// skipped; so are symbolic links, whose targets may lie outside the
-// repository.
-func walk(root, sub string, exts []string) ([]string, error) {
-	base := filepath.Join(root, sub)
-	if _, err := os.Stat(base); os.IsNotExist(err) {
-		return nil, nil
-	}
-	var out []string
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && p != base {
-			if d.IsDir() {
-				return filepath.SkipDir
+		}},
+		{PoliciesDir, []string{".cedar"}, func(f *File) {
+			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarPolicies, nil))
+			r.Policies = append(r.Policies, f)
+		}},
+		{EntitiesDir, []string{".json"}, func(f *File) {
+			if d := scanJSON(f.Path, f.Data, src.budget); d != nil {
+				r.Problems.Add(*d)
 			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !slices.Contains(exts, path.Ext(d.Name())) {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
+			r.Entities = append(r.Entities, f)
+		}},
+		{TestsDir, []string{".yaml", ".yml"}, func(f *File) {
+			// Tests are parsed when they run; their limits are checked
+			// now, with everything else.
+			if _, d := scanYAML(f.Path, f.Data, src.budget); d != nil {
+				r.Problems.Add(*d)
+			}
+			r.Tests = append(r.Tests, f)
+		}},
+	}
+	for _, d := range dirs {
+		paths, err := src.list(d.dir, d.exts)
 		if err != nil {
 			return err
 		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	slices.Sort(out)
-	return out, err
+		for _, p := range paths {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			f, err := src.read(p)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				d.check(f)
+			}
+		}
+	}
+	return nil
 }
 
 // digestFiles hashes a sha256sum-style listing of the files, sorted by

@@ -51,7 +51,8 @@ func (r *Repo) Suites(env string) ([]*Suite, diag.List) {
 	d := &decoder{env: env, diags: &diags}
 	var out []*Suite
 	for _, f := range r.Tests {
-		docs, err := parseYAML(f.Path, f.Data)
+		// The repository-wide limits were checked when it was loaded.
+		docs, err := parseYAML(f.Path, f.Data, &budget{Limits: r.Config.Limits})
 		if err != nil {
 			diags.Append(diag.ListOf(err))
 			continue

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
@@ -82,38 +83,64 @@ func (n *node) describe() string {
 
 var yamlErrPos = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
 
-// parseYAML parses a file of YAML documents into nodes. A syntax error is
-// reported at its line and column.
-func parseYAML(file string, src []byte) ([]*node, error) {
-	f, err := parser.ParseBytes(src, 0)
-	if err != nil {
-		return nil, yamlHint(yamlError(file, err), src)
+// parseYAML parses a file of YAML documents into nodes, within the limits
+// of b (see scanYAML). A syntax error or a limit is reported at its line
+// and column.
+func parseYAML(file string, src []byte, b *budget) ([]*node, error) {
+	scan, d := scanYAML(file, src, b)
+	if d != nil {
+		return nil, &diag.Failure{List: diag.List{*d}}
 	}
 	var docs []*node
-	for _, doc := range f.Docs {
-		if doc.Body == nil {
-			continue
-		}
-		n, err := convert(file, doc.Body)
+	for _, span := range scan.docs {
+		tokens := lexer.Tokenize(string(src[span.start:span.end]))
+		shiftTokens(tokens, span)
+		f, err := parser.Parse(tokens, 0)
 		if err != nil {
-			return nil, err
+			return nil, yamlHint(yamlError(file, err), src)
 		}
-		if n.kind == nullNode {
-			continue
+		for _, doc := range f.Docs {
+			if doc.Body == nil {
+				continue
+			}
+			n, err := convert(file, doc.Body, b.YAMLDepth)
+			if err != nil {
+				return nil, err
+			}
+			if n.kind == nullNode {
+				continue
+			}
+			docs = append(docs, n)
 		}
-		docs = append(docs, n)
 	}
 	return docs, nil
 }
 
+// shiftTokens moves the positions of a document's tokens from the start of
+// the document to the start of the file, so that nodes and the parser's
+// messages ("already defined at [11:1]") give the file's lines.
+func shiftTokens(tokens token.Tokens, span docSpan) {
+	if span.line == 1 && span.start == 0 {
+		return
+	}
+	for _, t := range tokens {
+		if t.Position != nil {
+			t.Position.Line += span.line - 1
+			t.Position.Offset += span.start
+		}
+	}
+}
+
 // yamlError turns the parser's message ("[2:7] sequence end token ']' not
-// found" followed by a source excerpt) into path:line:column: message.
+// found" followed by a source excerpt) into path:line:column: message. The
+// excerpt is dropped, and the message kept to one line: it may quote the
+// file's text.
 func yamlError(file string, err error) error {
 	var se *yaml.SyntaxError
 	msg := err.Error()
 	if errors.As(err, &se) && se.Token != nil {
 		return &diag.Failure{List: diag.List{{Pos: diag.Position{File: file, Line: se.Token.Position.Line, Col: se.Token.Position.Column},
-			Message: "invalid YAML: " + se.Message}}}
+			Message: "invalid YAML: " + Excerpt(se.Message)}}}
 	}
 	first, _, _ := strings.Cut(msg, "\n")
 	pos := diag.Position{File: file}
@@ -122,7 +149,7 @@ func yamlError(file string, err error) error {
 		pos.Col, _ = strconv.Atoi(m[2])
 		first = first[len(m[0]):]
 	}
-	return &diag.Failure{List: diag.List{{Pos: pos, Message: "invalid YAML: " + first}}}
+	return &diag.Failure{List: diag.List{{Pos: pos, Message: "invalid YAML: " + Excerpt(first)}}}
 }
 
 // yamlHint adds advice to a syntax error on a line that uses ${env}
@@ -149,10 +176,21 @@ func tokenPos(file string, t *token.Token) diag.Position {
 	return diag.Position{File: file, Line: t.Position.Line, Col: t.Position.Column}
 }
 
-func convert(file string, in ast.Node) (*node, error) {
+// convert turns the parser's tree into nodes. depth is how many more
+// levels of lists and mappings may nest: scanYAML has bounded them
+// already, and this bounds convert's own recursion should the two ever
+// disagree.
+func convert(file string, in ast.Node, depth int) (*node, error) {
 	pos := tokenPos(file, in.GetToken())
 	fail := func(format string, args ...any) (*node, error) {
 		return nil, &diag.Failure{List: diag.List{{Pos: pos, Message: fmt.Sprintf(format, args...)}}}
+	}
+	switch in.(type) {
+	case *ast.MappingValueNode, *ast.MappingNode, *ast.SequenceNode:
+		if depth <= 0 {
+			return fail("YAML nested too deeply")
+		}
+		depth--
 	}
 	switch v := in.(type) {
 	case *ast.NullNode:
@@ -168,7 +206,7 @@ func convert(file string, in ast.Node) (*node, error) {
 	case *ast.BoolNode:
 		return &node{kind: scalarNode, pos: pos, text: strconv.FormatBool(v.Value), scalar: boolScalar}, nil
 	case *ast.TagNode:
-		inner, err := convert(file, v.Value)
+		inner, err := convert(file, v.Value, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -177,17 +215,17 @@ func convert(file string, in ast.Node) (*node, error) {
 		}
 		return inner, nil
 	case *ast.MappingValueNode:
-		return convertMapping(file, pos, []*ast.MappingValueNode{v})
+		return convertMapping(file, pos, []*ast.MappingValueNode{v}, depth)
 	case *ast.MappingNode:
 		p := pos
 		if len(v.Values) > 0 {
 			p = tokenPos(file, v.Values[0].Key.GetToken())
 		}
-		return convertMapping(file, p, v.Values)
+		return convertMapping(file, p, v.Values, depth)
 	case *ast.SequenceNode:
 		n := &node{kind: seqNode, pos: pos}
 		for _, item := range v.Values {
-			c, err := convert(file, item)
+			c, err := convert(file, item, depth)
 			if err != nil {
 				return nil, err
 			}
@@ -195,16 +233,16 @@ func convert(file string, in ast.Node) (*node, error) {
 		}
 		return n, nil
 	case *ast.AnchorNode, *ast.AliasNode, *ast.MergeKeyNode:
-		return fail("YAML anchors, aliases and merge keys are not supported in identity files: write the value out, so each object reads on its own")
+		return fail(errAnchors)
 	}
 	return fail("unsupported YAML construct (%s)", in.Type())
 }
 
-func convertMapping(file string, pos diag.Position, pairs []*ast.MappingValueNode) (*node, error) {
+func convertMapping(file string, pos diag.Position, pairs []*ast.MappingValueNode, depth int) (*node, error) {
 	n := &node{kind: mapNode, pos: pos}
 	seen := make(map[string]diag.Position)
 	for _, mv := range pairs {
-		k, err := convert(file, mv.Key)
+		k, err := convert(file, mv.Key, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +253,7 @@ func convertMapping(file string, pos diag.Position, pairs []*ast.MappingValueNod
 			return nil, &diag.Failure{List: diag.List{{Pos: k.pos, Message: fmt.Sprintf("key %q is already set at line %d", k.text, prev.Line)}}}
 		}
 		seen[k.text] = k.pos
-		v, err := convert(file, mv.Value)
+		v, err := convert(file, mv.Value, depth)
 		if err != nil {
 			return nil, err
 		}
