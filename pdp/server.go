@@ -90,6 +90,12 @@ type Options struct {
 	// Clock gives the decision instant, against which time-bound grants are
 	// judged; default time.Now. Tests and replays set it.
 	Clock func() time.Time
+	// RequestEntities is what a request entity whose uid the bundle
+	// defines does, from every front end: refused with INVALID_ARGUMENT
+	// (the zero value, engine.RefuseShadowing), merged into the bundle's
+	// entity (engine.MergeAttributes) or used instead of it
+	// (engine.Replace). See engine.EntityMode.
+	RequestEntities engine.EntityMode
 }
 
 // Server is a running PDP.
@@ -190,9 +196,12 @@ func New(opts Options) (*Server, error) {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock}
+	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock,
+		entityMode: opts.RequestEntities}
 	pb.RegisterAuthorizationServiceServer(s.grpc, s.authz)
-	pb.RegisterAdminServiceServer(s.grpc, newAdminService(s.reload, time.Now()))
+	admin := newAdminService(s.reload, time.Now())
+	admin.entityMode = opts.RequestEntities
+	pb.RegisterAdminServiceServer(s.grpc, admin)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	if opts.Extra != nil {

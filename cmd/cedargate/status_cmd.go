@@ -95,6 +95,9 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 		fmt.Fprintf(w, "bundle:     %d policies (%d grants), %d entities, built by %s\n", bi.GetPolicyCount(), bi.GetGrantCount(), bi.GetEntityCount(), bi.GetCompilerVersion())
 	}
 	fmt.Fprintf(w, "source:     %s\nreplica:    %s, cedargate %s, up since %s\n", st.GetSource(), st.GetHostname(), st.GetVersion(), st.GetStartTime().AsTime().Format(time.RFC3339))
+	if m := st.GetRequestEntities(); m != pb.RequestEntitiesMode_REQUEST_ENTITIES_MODE_UNSPECIFIED {
+		fmt.Fprintf(w, "request entities: %s\n", entityModeName(m))
+	}
 	if f := st.GetLastFailedActivation(); f != nil {
 		fmt.Fprintf(w, "last failure: %s at %s: %s\n", f.GetBundle().GetRevision(), f.GetTime().AsTime().Format(time.RFC3339), f.GetError())
 	}
@@ -147,4 +150,10 @@ func printFleet(w io.Writer, addrs []string, statuses []*pb.GetStatusResponse, e
 	}
 	fmt.Fprintln(w, "in step: every replica serves the same bundle")
 	return nil
+}
+
+// entityModeName is m as serve --request-entities names it:
+// REQUEST_ENTITIES_MODE_MERGE_ATTRIBUTES is "merge-attributes".
+func entityModeName(m pb.RequestEntitiesMode) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(m.String(), "REQUEST_ENTITIES_MODE_")), "_", "-")
 }
