@@ -76,8 +76,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Extra registers further services on the gRPC server (for example
 	// Envoy's ext_authz); it runs before the server starts. Every service
-	// registered has its gRPC health tied to bundle state.
-	Extra func(*grpc.Server, *Server)
+	// registered has its gRPC health tied to bundle state, and answers a
+	// request body that does not decode with INVALID_ARGUMENT (see
+	// codec.go).
+	Extra func(grpc.ServiceRegistrar, *Server)
 	// ValidateRequests refuses, with INVALID_ARGUMENT, requests that do
 	// not match the bundle's schema: unknown entity types or actions, a
 	// principal or resource type the action does not apply to, a context
@@ -190,6 +192,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.registry.MustRegister(srvMetrics)
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
+		grpc.ForceServerCodecV2(newBodyCodec()),
 		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor()),
 	}
 	if opts.TLS != nil {
@@ -198,14 +201,17 @@ func New(opts Options) (*Server, error) {
 	s.grpc = grpc.NewServer(gopts...)
 	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock,
 		entityMode: opts.RequestEntities}
-	pb.RegisterAuthorizationServiceServer(s.grpc, s.authz)
+	// Every service is registered through reg, which makes an
+	// undecodable body INVALID_ARGUMENT rather than INTERNAL.
+	reg := bodyRegistrar{s.grpc}
+	pb.RegisterAuthorizationServiceServer(reg, s.authz)
 	admin := newAdminService(s.reload, time.Now())
 	admin.entityMode = opts.RequestEntities
-	pb.RegisterAdminServiceServer(s.grpc, admin)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	pb.RegisterAdminServiceServer(reg, admin)
+	healthpb.RegisterHealthServer(reg, s.health)
+	reflection.Register(reg)
 	if opts.Extra != nil {
-		opts.Extra(s.grpc, s)
+		opts.Extra(reg, s)
 	}
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.setServing(false)

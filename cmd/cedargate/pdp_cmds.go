@@ -145,7 +145,7 @@ is an Envoy configuration to start from.`,
 // extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the
 // --extauthz flags say, or nil when it is off. A bad configuration is a
 // usage error, reported before anything starts.
-func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Logger) (func(*grpc.Server, *pdp.Server), error) {
+func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Logger) (func(grpc.ServiceRegistrar, *pdp.Server), error) {
 	nsSet := cmd.Flags().Changed("extauthz-namespace")
 	if !on {
 		if file != "" || nsSet {
