@@ -110,6 +110,7 @@ func (a *authzService) admit(ctx context.Context) (*served, error) {
 // error paths such as requests[3].entities[0]), empty for one request.
 func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string, now time.Time) error {
 	for i, r := range reqs {
+		r.EntityMode = a.entityMode
 		err := shadowing(cur.snap, r, a.entityMode)
 		if err == nil {
 			err = cur.check(r)
@@ -122,7 +123,6 @@ func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string
 			return err
 		}
 		r.Time = now
-		r.EntityMode = a.entityMode
 	}
 	return nil
 }
@@ -157,7 +157,10 @@ func (a *authzService) decide(cur *served, req *engine.Request, start time.Time,
 }
 
 // check validates a request against the schema when the server validates
-// requests; the error's field is relative to the request.
+// requests; the error's field is relative to the request. A request
+// entity is checked as the decision will see it (merged into the bundle's
+// in merge-attributes mode), so that sending only the attributes to add
+// is valid.
 func (s *served) check(req *engine.Request) *wire.FieldError {
 	if s.validator == nil {
 		return nil
@@ -167,7 +170,7 @@ func (s *served) check(req *engine.Request) *wire.FieldError {
 		return &wire.FieldError{Reason: "request does not match the schema: " + err.Error()}
 	}
 	for i, e := range req.Entities {
-		if err := s.validator.Entity(e); err != nil {
+		if err := s.validator.Entity(s.snap.Layered(e, req.EntityMode)); err != nil {
 			return &wire.FieldError{Field: fmt.Sprintf("entities[%d]", i), Reason: fmt.Sprintf("%s does not match the schema: %v", e.UID, err)}
 		}
 	}

@@ -223,3 +223,34 @@ func TestFrontEndsShareEntityRules(t *testing.T) {
 		t.Fatalf("Decide = %v, want a field error naming entities[0] and carol", err)
 	}
 }
+
+// TestValidatedMergeChecksTheMergedEntity runs --validate-requests with
+// each mode that lets a request entity through: in merge-attributes mode
+// the schema is checked against the entity the decision uses (the
+// bundle's, with the request's attributes added), so sending only the
+// attribute to change is valid; in replace mode the request's entity is
+// the whole entity, and one without the bundle's attributes is refused.
+func TestValidatedMergeChecksTheMergedEntity(t *testing.T) {
+	wrongType := orgUser("carol", types.RecordMap{"clearance": types.String("high")})
+	tests := []struct {
+		mode engine.EntityMode
+		ent  types.Entity
+		want decision
+	}{
+		{engine.MergeAttributes, cleared, decision{allow: true, by: "cleared-read"}},
+		{engine.MergeAttributes, wrongType, decision{refused: `entities[0]: Org::User::"carol" does not match the schema`}},
+		{engine.Replace, cleared, decision{refused: `entities[0]: Org::User::"carol" does not match the schema`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode.String()+"/"+tt.ent.Attributes.String(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			st := buildFiles(t, dir, "org", orgFiles, nil)
+			if _, err := st.Activate("org", store.ActionRollout, t0); err != nil {
+				t.Fatal(err)
+			}
+			h := start(t, st, func(o *pdp.Options) { o.RequestEntities, o.ValidateRequests = tt.mode, true })
+			d, err := h.client.Authorize(context.Background(), carolReads("handbook", tt.ent))
+			checkDecision(t, d, err, tt.want)
+		})
+	}
+}

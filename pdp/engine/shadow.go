@@ -201,6 +201,23 @@ func (st *state) layer(entities []types.Entity, mode EntityMode) {
 	}
 }
 
+// Layered returns request entity e as a decision in mode sees it: in
+// MergeAttributes mode, when the bundle defines its uid, merged into the
+// bundle's entity (the bundle's parents, e's attributes and tags over the
+// bundle's); otherwise e itself. Front ends that check request entities
+// against the schema check this, the entity the decision uses, rather
+// than the request's partial one.
+func (s *Snapshot) Layered(e types.Entity, mode EntityMode) types.Entity {
+	if mode != MergeAttributes {
+		return e
+	}
+	n, ok := s.defines(e.UID)
+	if !ok {
+		return e
+	}
+	return merged(n, &e)
+}
+
 // merged is request entity e laid over bundle entity n (nil for a uid the
 // bundle names only as a parent): n's parents, and n's attributes and
 // tags with e's added over them.

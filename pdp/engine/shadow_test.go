@@ -124,6 +124,24 @@ func TestDecideByEntityMode(t *testing.T) {
 	}
 }
 
+func TestLayered(t *testing.T) {
+	s := shadowBundle(t)
+	raise := ent("User", "carol", types.RecordMap{"level": types.Long(5)}, admins)
+	got := s.Layered(raise, engine.MergeAttributes)
+	want := ent("User", "carol", types.RecordMap{"level": types.Long(5), "contractor": types.True}, contractors, ghost)
+	if !got.Equal(want) {
+		t.Errorf("merged: %v, want %v", got, want)
+	}
+	for _, mode := range []engine.EntityMode{engine.RefuseShadowing, engine.Replace} {
+		if got := s.Layered(raise, mode); !got.Equal(raise) {
+			t.Errorf("%s: %v, want the request's entity", mode, got)
+		}
+	}
+	if got := s.Layered(ent("Doc", "new", nil, plan), engine.MergeAttributes); !got.Equal(ent("Doc", "new", nil, plan)) {
+		t.Errorf("an entity the bundle does not define came back as %v", got)
+	}
+}
+
 func TestEntityModeText(t *testing.T) {
 	for _, m := range []engine.EntityMode{engine.RefuseShadowing, engine.MergeAttributes, engine.Replace} {
 		text, err := m.MarshalText()
