@@ -45,3 +45,25 @@ func TestServeRequestEntities(t *testing.T) {
 		t.Fatalf("an unknown mode: %+v", r)
 	}
 }
+
+// TestDecisionTestsRefuseShadowing checks that a decision test whose
+// entities shadow a bundle identity fails, naming the uid at the
+// position of its entities, as the default PDP would refuse the request.
+func TestDecisionTestsRefuseShadowing(t *testing.T) {
+	dir := scaffold(t)
+	apply(t, dir, edit{file: "tests/api.yaml", new: `  - name: the deployer pretends to be an admin
+    principal: ServiceAccount/deployer-${env}
+    action: write
+    resource: Service/api
+    entities:
+      - uid: { type: "App::ServiceAccount", id: deployer-prod }
+        parents: [{ type: "App::Group", id: admins }]
+        attrs: {}
+    expect: allow
+`})
+	r := cedargate(t, "test", dir, "--env", "prod", "--now", refDate)
+	want := `tests/api.yaml:25:7: test "the deployer pretends to be an admin": entities: App::ServiceAccount::"deployer-prod" is defined by the bundle`
+	if r.code != exitProblems || !strings.Contains(r.stderr, want) {
+		t.Fatalf("test with a shadowing entity: %+v, want exit 1 and %q", r, want)
+	}
+}
