@@ -28,9 +28,11 @@ import (
 // half-decoded message is never used. Everything else is grpc's proto
 // codec.
 
-// maxReasonBytes bounds the decoder's reason in the message: it names
-// fields and wire types from the schema, never the body, but a bound
-// keeps the trailer small whatever a future decoder says.
+// maxReasonBytes bounds the decoder's reason in the message: protobuf's
+// reasons are fixed texts ("cannot parse invalid wire-format data") that
+// never quote the body, but the bound, and the replacement of anything
+// unprintable, keep the trailer small and clean whatever a future decoder
+// says.
 const maxReasonBytes = 200
 
 // bodyCodec is grpc's proto codec, except that an unmarshal failure into
