@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cedargate/cedargate/internal/version"
+	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
@@ -20,6 +21,8 @@ type adminService struct {
 	r       *reloader
 	started time.Time
 	host    string
+	// entityMode is reported as request_entities.
+	entityMode engine.EntityMode
 }
 
 func newAdminService(r *reloader, started time.Time) *adminService {
@@ -34,6 +37,9 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 		Version:   version.Version,
 		Hostname:  a.host,
 		StartTime: timestamppb.New(a.started),
+		// Reported whether or not a bundle is active: it is the
+		// deployment's, not the bundle's.
+		RequestEntities: entityModeProto(a.entityMode),
 	}
 	if cur := a.r.current.Load(); cur != nil {
 		m := cur.snap.Manifest()

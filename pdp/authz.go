@@ -32,6 +32,9 @@ type authzService struct {
 	metrics *metrics
 	log     *decisionlog.Log // nil when decision logging is off
 	ids     *idSource
+	// entityMode is what a request entity whose uid the bundle defines
+	// does (Options.RequestEntities).
+	entityMode engine.EntityMode
 	// clock gives the decision instant; latency is measured on the
 	// monotonic wall clock whatever it says.
 	clock func() time.Time
@@ -99,13 +102,20 @@ func (a *authzService) admit(ctx context.Context) (*served, error) {
 	return cur, nil
 }
 
-// prepare makes decoded requests ready to decide against cur: checked
-// against the schema when the server validates requests, and all given
-// the decision instant now. field names the list the requests came in (for
+// prepare makes decoded requests ready to decide against cur: refused
+// when a request entity shadows the bundle as the deployment's
+// request-entity mode does not allow, checked against the schema when the
+// server validates requests, and all given that mode and the decision
+// instant now. field names the list the requests came in (for
 // error paths such as requests[3].entities[0]), empty for one request.
 func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string, now time.Time) error {
 	for i, r := range reqs {
-		if err := cur.check(r); err != nil {
+		r.EntityMode = a.entityMode
+		err := shadowing(cur.snap, r, a.entityMode)
+		if err == nil {
+			err = cur.check(r)
+		}
+		if err != nil {
 			if field != "" {
 				// Built only for a refused request: no fmt on the hot path.
 				err.Field = strings.TrimSuffix(fmt.Sprintf("%s[%d].%s", field, i, err.Field), ".")
@@ -147,7 +157,10 @@ func (a *authzService) decide(cur *served, req *engine.Request, start time.Time,
 }
 
 // check validates a request against the schema when the server validates
-// requests; the error's field is relative to the request.
+// requests; the error's field is relative to the request. A request
+// entity is checked as the decision will see it (merged into the bundle's
+// in merge-attributes mode), so that sending only the attributes to add
+// is valid.
 func (s *served) check(req *engine.Request) *wire.FieldError {
 	if s.validator == nil {
 		return nil
@@ -157,7 +170,7 @@ func (s *served) check(req *engine.Request) *wire.FieldError {
 		return &wire.FieldError{Reason: "request does not match the schema: " + err.Error()}
 	}
 	for i, e := range req.Entities {
-		if err := s.validator.Entity(e); err != nil {
+		if err := s.validator.Entity(s.snap.Layered(e, req.EntityMode)); err != nil {
 			return &wire.FieldError{Field: fmt.Sprintf("entities[%d]", i), Reason: fmt.Sprintf("%s does not match the schema: %v", e.UID, err)}
 		}
 	}

@@ -62,12 +62,19 @@ forbid (principal, action, resource == Docs::Doc::"plan");
 // set) and returns the store.
 func buildInto(t testing.TB, dir, rev string, key ed25519.PrivateKey) *store.Store {
 	t.Helper()
-	repoDir := filepath.Join(t.TempDir(), "repo-"+rev)
-	files := map[string]string{
+	return buildFiles(t, dir, rev, map[string]string{
 		"schema.cedarschema":  schema,
 		"entities/docs.json":  entities,
 		"policies/docs.cedar": revisions[rev],
-	}
+	}, key)
+}
+
+// buildFiles writes a repository of files (path → content), builds it as
+// revision rev into the store at dir (signed with key if set) and returns
+// the store.
+func buildFiles(t testing.TB, dir, rev string, files map[string]string, key ed25519.PrivateKey) *store.Store {
+	t.Helper()
+	repoDir := filepath.Join(t.TempDir(), "repo-"+rev)
 	for name, content := range files {
 		p := filepath.Join(repoDir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -76,8 +76,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Extra registers further services on the gRPC server (for example
 	// Envoy's ext_authz); it runs before the server starts. Every service
-	// registered has its gRPC health tied to bundle state.
-	Extra func(*grpc.Server, *Server)
+	// registered has its gRPC health tied to bundle state, and answers a
+	// request body that does not decode with INVALID_ARGUMENT (see
+	// codec.go).
+	Extra func(grpc.ServiceRegistrar, *Server)
 	// ValidateRequests refuses, with INVALID_ARGUMENT, requests that do
 	// not match the bundle's schema: unknown entity types or actions, a
 	// principal or resource type the action does not apply to, a context
@@ -90,6 +92,12 @@ type Options struct {
 	// Clock gives the decision instant, against which time-bound grants are
 	// judged; default time.Now. Tests and replays set it.
 	Clock func() time.Time
+	// RequestEntities is what a request entity whose uid the bundle
+	// defines does, from every front end: refused with INVALID_ARGUMENT
+	// (the zero value, engine.RefuseShadowing), merged into the bundle's
+	// entity (engine.MergeAttributes) or used instead of it
+	// (engine.Replace). See engine.EntityMode.
+	RequestEntities engine.EntityMode
 }
 
 // Server is a running PDP.
@@ -184,19 +192,26 @@ func New(opts Options) (*Server, error) {
 	s.metrics.registry.MustRegister(srvMetrics)
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
+		grpc.ForceServerCodecV2(newBodyCodec()),
 		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor()),
 	}
 	if opts.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock}
-	pb.RegisterAuthorizationServiceServer(s.grpc, s.authz)
-	pb.RegisterAdminServiceServer(s.grpc, newAdminService(s.reload, time.Now()))
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock,
+		entityMode: opts.RequestEntities}
+	// Every service is registered through reg, which makes an
+	// undecodable body INVALID_ARGUMENT rather than INTERNAL.
+	reg := bodyRegistrar{s.grpc}
+	pb.RegisterAuthorizationServiceServer(reg, s.authz)
+	admin := newAdminService(s.reload, time.Now())
+	admin.entityMode = opts.RequestEntities
+	pb.RegisterAdminServiceServer(reg, admin)
+	healthpb.RegisterHealthServer(reg, s.health)
+	reflection.Register(reg)
 	if opts.Extra != nil {
-		opts.Extra(s.grpc, s)
+		opts.Extra(reg, s)
 	}
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.setServing(false)

@@ -59,19 +59,24 @@ func TestAuthorizeEndToEnd(t *testing.T) {
 		t.Fatalf("classified doc: %+v, %v; want default deny", d, err)
 	}
 
-	// A request-scoped entity overrides the bundle's for this request only.
-	override := readPlan()
-	override.Entities = []types.Entity{{UID: uid("Docs::Doc", "plan"), Attributes: types.NewRecord(types.RecordMap{"classified": types.True})}}
-	if d, err := h.client.Authorize(ctx, override); err != nil || d.Allow {
-		t.Fatalf("overridden entity: %+v, %v; want deny", d, err)
+	// A request-scoped entity the bundle does not know is decided on, for
+	// this request only. (Request entities that shadow the bundle's:
+	// entities_test.go.)
+	draft := readPlan()
+	draft.Resource = uid("Docs::Doc", "draft")
+	draft.Entities = []types.Entity{{UID: draft.Resource, Attributes: types.NewRecord(types.RecordMap{"classified": types.False})}}
+	if d, err := h.client.Authorize(ctx, draft); err != nil || !d.Allow {
+		t.Fatalf("request-scoped entity: %+v, %v; want allow", d, err)
 	}
-	if d, _ := h.client.Authorize(ctx, readPlan()); !d.Allow {
-		t.Fatal("the request-scoped override leaked into the next request")
+	draft.Entities = nil
+	if d, err := h.client.Authorize(ctx, draft); err != nil || d.Allow || len(d.Errors) != 1 {
+		t.Fatalf("the request-scoped entity leaked into the next request: %+v, %v", d, err)
 	}
 
 	// An evaluation error is part of the decision, not a failed call.
 	bad := readPlan()
-	bad.Entities = []types.Entity{{UID: uid("Docs::Doc", "plan"), Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
+	bad.Resource = draft.Resource
+	bad.Entities = []types.Entity{{UID: draft.Resource, Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
 	d, err = h.client.Authorize(ctx, bad)
 	if err != nil || d.Allow || len(d.Errors) != 1 || d.Errors[0].PolicyID != "team-reads" {
 		t.Fatalf("erroring policy: %+v, %v; want deny with an error from team-reads", d, err)
@@ -556,7 +561,8 @@ func TestValidateRequests(t *testing.T) {
 	wrongContext := readPlan()
 	wrongContext.Context = types.NewRecord(types.RecordMap{"mfa": types.String("yes")})
 	badEntity := readPlan()
-	badEntity.Entities = []types.Entity{{UID: uid("Docs::Doc", "plan"), Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
+	badEntity.Resource = uid("Docs::Doc", "draft")
+	badEntity.Entities = []types.Entity{{UID: badEntity.Resource, Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
 
 	plain := start(t, st, nil)
 	if d, err := plain.client.Authorize(context.Background(), wrongType); err != nil || d.Allow {
@@ -569,7 +575,7 @@ func TestValidateRequests(t *testing.T) {
 	}{
 		"principal type": {wrongType, "principal type `Docs::Doc` is not valid"},
 		"context":        {wrongContext, "context"},
-		"entity":         {badEntity, `entities[0]: Docs::Doc::"plan" does not match the schema`},
+		"entity":         {badEntity, `entities[0]: Docs::Doc::"draft" does not match the schema`},
 	} {
 		_, err := h.client.Authorize(context.Background(), tc.req)
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), tc.want) {

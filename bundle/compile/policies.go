@@ -74,8 +74,10 @@ func (c *compiler) policyFile(f *repo.File) {
 // add validates a policy against the schema and adds it.
 func (c *compiler) add(p Policy, validate bool) {
 	if validate && c.validator != nil {
-		if err := c.validator.Policy(p.ID, (*expast.Policy)(p.Parsed.AST())); err != nil {
-			c.diags.Add(diag.Diagnostic{Pos: p.Pos, Subject: fmt.Sprintf("policy %q", p.ID), Message: "fails schema validation: " + err.Error()})
+		// One diagnostic per problem: the validator joins them in an
+		// order that varies from run to run.
+		for _, msg := range diag.Problems(c.validator.Policy(p.ID, (*expast.Policy)(p.Parsed.AST()))) {
+			c.diags.Add(diag.Diagnostic{Pos: p.Pos, Subject: fmt.Sprintf("policy %q", p.ID), Message: "fails schema validation: " + msg})
 		}
 	}
 	p.Cedar = string(p.Parsed.MarshalCedar())

@@ -53,6 +53,9 @@ func Run(ctx context.Context, res *compile.Result, suites []*repo.Suite, snap *e
 				at = *c.At
 			}
 			req, ok := r.request(s, c, at)
+			if ok {
+				ok = r.noShadowing(c, req, snap)
+			}
 			if !ok {
 				rep.Failed++
 				continue
@@ -220,6 +223,32 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 		}
 	}
 	return req, ok
+}
+
+// noShadowing fails the case when one of its entities has a uid the
+// bundle defines: a PDP in its default mode (serve --request-entities
+// refuse-shadowing) refuses such a request, and the engine would decide it
+// without them, so the case would state something production never
+// decides.
+func (r *runner) noShadowing(c *repo.Case, req *engine.Request, snap *engine.Snapshot) bool {
+	var uids []string
+	for _, e := range req.Entities {
+		if _, refused := snap.Shadowing([]types.Entity{e}, engine.RefuseShadowing); refused {
+			uids = append(uids, e.UID.String())
+		}
+	}
+	if len(uids) == 0 {
+		return true
+	}
+	slices.Sort(uids)
+	are := "are"
+	if len(uids) == 1 {
+		are = "is"
+	}
+	r.fail(c.Entities.Pos(), c, "entities: %s %s defined by the bundle: a PDP refuses request entities that shadow "+
+		"bundle entities (serve --request-entities refuse-shadowing, the default); give the case entities the bundle does not define",
+		strings.Join(uids, ", "), are)
+	return false
 }
 
 func (r *runner) exists(uid types.EntityUID, reqEntities []types.Entity) bool {

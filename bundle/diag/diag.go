@@ -72,24 +72,49 @@ type Diagnostic struct {
 // String renders the diagnostic the way compilers do:
 //
 //	identities/payments.yaml:14:3: ServiceAccount "ledger-bot": owner "payments-tema" is not a Team or User (nhi-owner-unknown)
+//
+// A message of several lines (cedar-go reports every schema violation of
+// a policy at once, one per line) gives one output line per message line,
+// each with the position, severity, subject and rule, as GCC and Clang
+// print every line of a diagnostic with its position: editors, CI
+// annotations and `grep path:` see every line, and none reads as
+// belonging to the diagnostic above it. Blank lines and trailing blanks
+// (a "\r" included) are dropped.
 func (d Diagnostic) String() string {
-	var b strings.Builder
+	var head, tail string
 	if pos := d.Pos.String(); pos != "" {
-		b.WriteString(pos)
-		b.WriteString(": ")
+		head = pos + ": "
 	}
 	if d.Severity == Warning {
-		b.WriteString("warning: ")
+		head += "warning: "
 	}
 	if d.Subject != "" {
-		b.WriteString(d.Subject)
-		b.WriteString(": ")
+		head += d.Subject + ": "
 	}
-	b.WriteString(d.Message)
 	if d.Rule != "" {
-		b.WriteString(" (")
-		b.WriteString(d.Rule)
-		b.WriteString(")")
+		tail = " (" + d.Rule + ")"
+	}
+	if !strings.ContainsAny(d.Message, "\r\n") {
+		return head + d.Message + tail
+	}
+	msg := strings.ReplaceAll(d.Message, "\r\n", "\n")
+	msg = strings.ReplaceAll(msg, "\r", "\n")
+	var b strings.Builder
+	for line := range strings.Lines(msg) {
+		line = strings.TrimRight(line, " \t\r\n")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(head)
+		b.WriteString(line)
+		b.WriteString(tail)
+	}
+	if b.Len() == 0 {
+		// Only blank lines: the diagnostic still has its line.
+		return strings.TrimSuffix(head, " ") + tail
 	}
 	return b.String()
 }
@@ -141,7 +166,8 @@ func (l List) Err() error {
 	return &Failure{List: l.Sorted()}
 }
 
-// String renders one diagnostic per line, sorted.
+// String renders the diagnostics sorted, each on its own line (or lines:
+// see Diagnostic.String).
 func (l List) String() string {
 	var b strings.Builder
 	for _, d := range l.Sorted() {
@@ -160,6 +186,27 @@ type Failure struct {
 // Error renders every diagnostic on its own line.
 func (e *Failure) Error() string {
 	return strings.TrimSuffix(e.List.String(), "\n")
+}
+
+// Problems returns the messages of err, one per problem: the messages of
+// the errors errors.Join joined (at any depth), or err's own. A checker
+// that reports several problems in one error (cedar-go's schema validation
+// does, in an order that can change from run to run) then gives a
+// diagnostic per problem, which List.Sorted puts in the same order every
+// time and Errors counts one by one.
+func Problems(err error) []string {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range j.Unwrap() {
+		out = append(out, Problems(e)...)
+	}
+	return out
 }
 
 // ListOf returns the diagnostics of a *Failure, or any other error as one

@@ -26,6 +26,7 @@ import (
 	"github.com/cedargate/cedargate/pdp"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
+	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/extauthz"
 	"github.com/cedargate/cedargate/pdp/wire"
 )
@@ -33,6 +34,7 @@ import (
 func serveCmd() *cobra.Command {
 	var (
 		storeDir, logFormat, logLevel, overflow, asOf string
+		requestEntities                               string
 		verifyKeys                                    []string
 		tlsCert, tlsKey, clientCA                     string
 		extauthzFile, extauthzNS                      string
@@ -82,6 +84,9 @@ is an Envoy configuration to start from.`,
 			if err := opts.DecisionLog.OnFull.UnmarshalText([]byte(overflow)); err != nil {
 				return usageError{fmt.Errorf("--decision-log-overflow: %w", err)}
 			}
+			if err := opts.RequestEntities.UnmarshalText([]byte(requestEntities)); err != nil {
+				return usageError{fmt.Errorf("--request-entities: %w", err)}
+			}
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
 				return err
 			}
@@ -123,6 +128,7 @@ is an Envoy configuration to start from.`,
 	f.IntVar(&opts.Limits.MaxBatch, "max-batch", 0, fmt.Sprintf("most requests per BatchAuthorize (0: default %d)", wire.DefaultMaxBatch))
 	f.IntVar(&opts.Limits.MaxSetElements, "max-set-elements", 0, fmt.Sprintf("most elements of one set value (0: default %d)", wire.DefaultMaxSetElements))
 	f.IntVar(&opts.Limits.MaxStringBytes, "max-string-bytes", 0, fmt.Sprintf("longest string value, entity type, id or key, in bytes (0: default %d)", wire.DefaultMaxStringBytes))
+	f.StringVar(&requestEntities, "request-entities", engine.RefuseShadowing.String(), "what a request entity whose uid the bundle defines does: refuse-shadowing (INVALID_ARGUMENT), merge-attributes (bundle parents kept, request attributes and tags added) or replace (wholly, parents included)")
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never)")
@@ -139,7 +145,7 @@ is an Envoy configuration to start from.`,
 // extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the
 // --extauthz flags say, or nil when it is off. A bad configuration is a
 // usage error, reported before anything starts.
-func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Logger) (func(*grpc.Server, *pdp.Server), error) {
+func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Logger) (func(grpc.ServiceRegistrar, *pdp.Server), error) {
 	nsSet := cmd.Flags().Changed("extauthz-namespace")
 	if !on {
 		if file != "" || nsSet {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/pdp/client"
@@ -26,7 +27,10 @@ func statusCmd() *cobra.Command {
 		Short: "Show what running PDPs serve, and whether they drift",
 		Long: `Status asks the PDP at --addr which bundle it serves (revision, digest,
 environment, when it was activated), its last failed activation and its
-recent activation attempts.
+recent activation attempts, how its reads of the bundle source and its
+decision log are going (when it reports them), and what it does with
+request entities that shadow bundle entities. --json prints one JSON
+document whose shape docs/cli.md documents.
 
 Given several --addr (repeat the flag or separate addresses with commas),
 it prints one line per replica and reports drift: replicas serving
@@ -57,9 +61,9 @@ replica does not answer.`,
 					return codeError{exitFailure, fmt.Errorf("no status from %s: %w", addrs[0], errs[0])}
 				}
 				if asJSON {
-					out, _ := protojson.MarshalOptions{Multiline: true}.Marshal(statuses[0])
-					fmt.Fprintln(w, string(out))
-					return nil
+					enc := json.NewEncoder(w)
+					enc.SetIndent("", "  ")
+					return enc.Encode(newStatusJSON(statuses[0]))
 				}
 				printStatus(w, statuses[0])
 				return nil
@@ -95,20 +99,83 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 		fmt.Fprintf(w, "bundle:     %d policies (%d grants), %d entities, built by %s\n", bi.GetPolicyCount(), bi.GetGrantCount(), bi.GetEntityCount(), bi.GetCompilerVersion())
 	}
 	fmt.Fprintf(w, "source:     %s\nreplica:    %s, cedargate %s, up since %s\n", st.GetSource(), st.GetHostname(), st.GetVersion(), st.GetStartTime().AsTime().Format(time.RFC3339))
+	if s := st.GetSourceStatus(); s != nil {
+		printSourceStatus(w, s)
+	}
+	if d := st.GetDecisionLog(); d != nil {
+		printDecisionLog(w, d)
+	}
+	if m := st.GetRequestEntities(); m != pb.RequestEntitiesMode_REQUEST_ENTITIES_MODE_UNSPECIFIED {
+		fmt.Fprintf(w, "request entities: %s\n", entityModeName(m))
+	}
 	if f := st.GetLastFailedActivation(); f != nil {
 		fmt.Fprintf(w, "last failure: %s at %s: %s\n", f.GetBundle().GetRevision(), f.GetTime().AsTime().Format(time.RFC3339), f.GetError())
 	}
 	if len(st.GetRecentActivations()) > 0 {
 		fmt.Fprintln(w, "recent activations:")
 		for _, a := range st.GetRecentActivations() {
-			result := strings.ToLower(strings.TrimPrefix(a.GetResult().String(), "ACTIVATION_RESULT_"))
-			fmt.Fprintf(w, "  %s  %-7s %s (%s)", a.GetTime().AsTime().Format(time.RFC3339), result, a.GetBundle().GetRevision(), a.GetDuration().AsDuration().Round(time.Millisecond))
+			fmt.Fprintf(w, "  %s  %-7s %s (%s)", a.GetTime().AsTime().Format(time.RFC3339), activationResultName(a.GetResult()), a.GetBundle().GetRevision(), a.GetDuration().AsDuration().Round(time.Millisecond))
 			if a.GetError() != "" {
 				fmt.Fprintf(w, ": %s", a.GetError())
 			}
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// printSourceStatus prints how the replica's reads of its source went:
+//
+//	source reads: last success 2026-11-23T14:05:00Z; 2 errors, the last at 2026-11-23T14:06:00Z: ...; max staleness 5m0s, STALE
+func printSourceStatus(w io.Writer, s *pb.SourceStatus) {
+	parts := []string{"last success " + orNever(s.GetLastSuccessTime())}
+	if s.GetErrorCount() > 0 || s.GetLastError() != "" {
+		e := fmt.Sprintf("%d errors", s.GetErrorCount())
+		if s.GetLastError() != "" {
+			e += fmt.Sprintf(", the last at %s: %s", orNever(s.GetLastErrorTime()), s.GetLastError())
+		}
+		parts = append(parts, e)
+	}
+	if ms := s.GetMaxStaleness(); ms != nil {
+		st := "max staleness " + ms.AsDuration().String()
+		if s.GetStale() {
+			st += ", STALE (not serving)"
+		}
+		parts = append(parts, st)
+	}
+	fmt.Fprintf(w, "source reads: %s\n", strings.Join(parts, "; "))
+}
+
+// printDecisionLog prints the state of the replica's decision log:
+//
+//	decision log: /var/log/cedargate/decisions.log (sync, required): 1200 written, 0 dropped, 0 write errors
+func printDecisionLog(w io.Writer, d *pb.DecisionLogStatus) {
+	var modes []string
+	if d.GetSync() {
+		modes = append(modes, "sync")
+	}
+	if d.GetRequired() {
+		modes = append(modes, "required")
+	}
+	path := d.GetPath()
+	if len(modes) > 0 {
+		path += " (" + strings.Join(modes, ", ") + ")"
+	}
+	fmt.Fprintf(w, "decision log: %s: %d written, %d dropped, %d write errors", path, d.GetWritten(), d.GetDropped(), d.GetWriteErrors())
+	if d.GetLosing() {
+		fmt.Fprint(w, ", LOSING ENTRIES")
+	}
+	if d.GetLastError() != "" {
+		fmt.Fprintf(w, "; last error at %s: %s", orNever(d.GetLastErrorTime()), d.GetLastError())
+	}
+	fmt.Fprintln(w)
+}
+
+// orNever is t in RFC 3339, or "never" when it is absent.
+func orNever(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return "never"
+	}
+	return t.AsTime().Format(time.RFC3339)
 }
 
 // printFleet prints one line per replica and fails when they do not all

@@ -24,11 +24,15 @@ func corpusBundle(t *testing.T, c cedarcorpus.Case) (*bundle.Bundle, types.Entit
 
 // TestCorpus decides every request of Cedar's integration-test corpus and
 // compares decision, determining policies and erroring policies with what
-// Cedar expects. Each request runs three ways: with the entities in the
+// Cedar expects. Each request runs five ways: with the entities in the
 // bundle (the indexed path), with an empty bundle and all entities sent in
 // the request (request-scoped entities with computed ancestors), and with
-// the entities both in the bundle and in the request (request entities
-// overriding bundle ancestors: the slow path).
+// the entities both in the bundle and in the request, in each
+// request-entity mode: replacing the bundle's (Replace: request entities
+// overriding bundle ancestors, the slow path), merged into them
+// (MergeAttributes) and left out (RefuseShadowing, as Decide treats a
+// request no front end refused). The request sends the bundle's entities
+// unchanged, so every way must give Cedar's answer.
 func TestCorpus(t *testing.T) {
 	cases, err := cedarcorpus.LoadAll()
 	if err != nil {
@@ -57,11 +61,18 @@ func TestCorpus(t *testing.T) {
 				name     string
 				snap     *engine.Snapshot
 				entities []types.Entity
-			}{{"bundle", full, nil}, {"request", bare, all}, {"override", full, all}}
+				mode     engine.EntityMode
+			}{
+				{"bundle", full, nil, engine.RefuseShadowing},
+				{"request", bare, all, engine.RefuseShadowing},
+				{"override", full, all, engine.Replace},
+				{"merge", full, all, engine.MergeAttributes},
+				{"refuse", full, all, engine.RefuseShadowing},
+			}
 			for _, r := range c.Requests {
 				for _, m := range modes {
 					got := m.snap.Decide(&engine.Request{Principal: r.Principal, Action: r.Action, Resource: r.Resource,
-						Context: r.Context, Entities: m.entities})
+						Context: r.Context, Entities: m.entities, EntityMode: m.mode})
 					var reasons, errs []string
 					for _, x := range got.Reasons {
 						reasons = append(reasons, x.ID)
@@ -80,5 +91,5 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d cases, %d requests, each decided three ways", len(cases), requests)
+	t.Logf("%d cases, %d requests, each decided five ways", len(cases), requests)
 }

@@ -14,10 +14,14 @@ import (
 type Request struct {
 	Principal, Action, Resource types.EntityUID
 	Context                     types.Record
-	// Entities are request-scoped: for this request only, they replace
-	// bundle entities with the same uid and add the others. Their uids must
-	// be distinct (the wire layer checks).
+	// Entities are request-scoped: for this request only, they add to the
+	// bundle's entities. Their uids must be distinct (the wire layer
+	// checks).
 	Entities []types.Entity
+	// EntityMode says what an entity of Entities whose uid the bundle
+	// defines does; the zero value, RefuseShadowing, ignores it (front
+	// ends refuse such a request first, see Snapshot.Shadowing).
+	EntityMode EntityMode
 	// Time is the decision instant for time-bound policies; zero means now.
 	Time time.Time
 }
@@ -71,8 +75,11 @@ type state struct {
 	// seen and stack serve the ancestor search of request entities.
 	seen  []bool
 	stack []int32
-	get   getter
-	seq   iter.Seq2[cedar.PolicyID, *cedar.Policy]
+	// ents holds the request entities as layered, when layering changed
+	// them (see layer).
+	ents []types.Entity
+	get  getter
+	seq  iter.Seq2[cedar.PolicyID, *cedar.Policy]
 }
 
 // All implements cedar.PolicyIterator over the candidates with
@@ -103,6 +110,10 @@ type getter struct {
 	// slow is set when a request entity is an ancestor of a bundle
 	// entity: the bundle's precomputed views do not hold for this request.
 	slow bool
+	// bundleGraph is set when request entities cannot change the parents
+	// of bundle entities (every mode but Replace): a bundle entity keeps
+	// its precomputed view even when a request entity adds attributes.
+	bundleGraph bool
 	// hot are the request's principal, action and resource when they are
 	// bundle entities: conditions read their attributes, and comparing a
 	// uid is cheaper than a lookup in a map of every entity (a cache miss
@@ -256,6 +267,8 @@ func (st *state) condIndex(id cedar.PolicyID) int32 {
 // release returns st to the pool, dropping what it references.
 func (st *state) release() {
 	clear(st.get.byUID)
+	clear(st.ents)
+	st.ents = st.ents[:0]
 	st.snap, st.get = nil, getter{byUID: st.get.byUID}
 	statePool.Put(st)
 }
@@ -271,7 +284,7 @@ func (st *state) selectCandidates(req *Request) {
 	nowNs := unixNanos(now)
 
 	if len(req.Entities) > 0 {
-		st.layer(req.Entities)
+		st.layer(req.Entities, req.EntityMode)
 	}
 	var sides [dims]side
 	for d, uid := range [dims]types.EntityUID{req.Principal, req.Action, req.Resource} {
@@ -314,8 +327,8 @@ func (st *state) selectCandidates(req *Request) {
 }
 
 // side resolves one of the request's entities: its targeted ancestors and
-// candidate policies, from the bundle when it is a bundle entity the
-// request does not replace, computed otherwise.
+// candidate policies, from the bundle when it is a bundle entity whose
+// parents the request does not replace, computed otherwise.
 func (st *state) side(d dim, uid types.EntityUID) side {
 	s := st.snap
 	idx := &s.index[d]
@@ -326,12 +339,15 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 	switch {
 	case st.get.slow && (ri >= 0 || inBundle):
 		sd.view, st.tanc = s.viewOf(uid, searchAncestors(uid, st.parentsOf), st.tanc)
-	case ri >= 0:
-		sd.view = st.requestView(ri)
-	case inBundle:
+	case inBundle && (ri < 0 || st.get.bundleGraph):
+		// A request entity merged into this one (MergeAttributes) kept
+		// its parents: the precomputed view holds, and Get serves the
+		// merged entity before the hot one.
 		sd.view, sd.cands = n.view, n.cands[d]
 		st.get.hot[d] = n
 		precomputed = true
+	case ri >= 0:
+		sd.view = st.requestView(ri)
 	default:
 		// Neither in the request nor in the bundle: no ancestors.
 		sd.view, st.tanc = s.viewOf(uid, types.EntityUIDSet{}, st.tanc)
@@ -357,37 +373,6 @@ func (st *state) parentsOf(uid types.EntityUID) (types.EntityUIDSet, bool) {
 		return n.entity.Parents, true
 	}
 	return types.EntityUIDSet{}, false
-}
-
-// layer installs request-scoped entities. When none of them is an ancestor
-// of a bundle entity, the bundle's precomputed views stay valid: a request
-// entity's targeted ancestors are those of its request-entity ancestors
-// and the views of the bundle entities among its ancestors
-// (requestView). Otherwise the request changes the ancestry of bundle
-// entities and the decision takes the slow path: ancestors searched per
-// request.
-//
-// Entities are served to cedar-go as written, with their parents: cedar-go
-// walks the graph only for an `in` in a condition, since selection has
-// matched the scopes.
-func (st *state) layer(entities []types.Entity) {
-	s := st.snap
-	g := &st.get
-	g.reqs = entities
-	if len(entities) > linearEntities {
-		if g.byUID == nil {
-			g.byUID = make(map[types.EntityUID]int32, len(entities))
-		}
-		for i := range entities {
-			g.byUID[entities[i].UID] = int32(i)
-		}
-	}
-	for i := range entities {
-		if _, ok := s.ancestors[entities[i].UID]; ok {
-			g.slow = true
-			return
-		}
-	}
 }
 
 // requestView describes request entity e to scopes: its targeted

@@ -21,10 +21,11 @@ import (
 // random inputs: the engine's decision (scope index, precomputed
 // ancestors, request-entity layering, validity windows, the policies it
 // decides without cedar-go) must equal plain cedar.Authorize over every
-// active policy and the raw entities, request entities replacing bundle
-// entities of the same uid. The corpus tests check Cedar's semantics; this
-// checks the engine's shortcuts where the corpus has no request entities
-// and no time.
+// active policy and the raw entities, with request entities combined with
+// the bundle's as the request's EntityMode says (computed here
+// independently: replaced, left out, or merged). The corpus tests check
+// Cedar's semantics; this checks the engine's shortcuts where the corpus
+// has no request entities and no time.
 
 var (
 	entTypes = []types.EntityType{"User", "Group", "Doc"}
@@ -146,6 +147,7 @@ type tcase struct {
 	b        *bundle.Bundle
 	bundleEM types.EntityMap
 	reqEnts  []types.Entity
+	mode     engine.EntityMode
 	req      cedar.Request
 	at       time.Time
 }
@@ -235,8 +237,29 @@ func (g *gen) build() tcase {
 func reference(tc tcase) (bool, []string, []string) {
 	em := types.EntityMap{}
 	maps.Copy(em, tc.bundleEM)
+	// The uids a request entity shadows: bundle entities and the parents
+	// they name.
+	defined := map[types.EntityUID]bool{}
+	for uid, e := range tc.bundleEM {
+		defined[uid] = true
+		for p := range e.Parents.All() {
+			defined[p] = true
+		}
+	}
 	for _, e := range tc.reqEnts {
-		em[e.UID] = e
+		switch {
+		case !defined[e.UID] || tc.mode == engine.Replace:
+			em[e.UID] = e
+		case tc.mode == engine.MergeAttributes:
+			base := tc.bundleEM[e.UID]
+			attrs, tags := types.RecordMap{}, types.RecordMap{}
+			maps.Insert(attrs, base.Attributes.All())
+			maps.Insert(attrs, e.Attributes.All())
+			maps.Insert(tags, base.Tags.All())
+			maps.Insert(tags, e.Tags.All())
+			em[e.UID] = types.Entity{UID: e.UID, Parents: base.Parents, Attributes: types.NewRecord(attrs), Tags: types.NewRecord(tags)}
+		}
+		// RefuseShadowing: the bundle's entity stands.
 	}
 	ps := cedar.NewPolicySet()
 	for _, p := range tc.b.Policies {
@@ -263,7 +286,8 @@ func reference(tc tcase) (bool, []string, []string) {
 }
 
 // differ decides four requests on one random bundle with the engine and
-// with cedar-go and reports the first disagreement.
+// with cedar-go and reports the first disagreement. The requests take the
+// request-entity modes in turn.
 func differ(t *testing.T, seed uint64, big bool) {
 	g := newGen(seed, big)
 	tc := g.build()
@@ -276,8 +300,9 @@ func differ(t *testing.T, seed uint64, big bool) {
 			next := g.build()
 			tc.reqEnts, tc.req, tc.at = next.reqEnts, next.req, next.at
 		}
+		tc.mode = engine.EntityMode((seed + uint64(k)) % 3)
 		got := snap.Decide(&engine.Request{Principal: tc.req.Principal, Action: tc.req.Action, Resource: tc.req.Resource,
-			Context: tc.req.Context, Entities: tc.reqEnts, Time: tc.at})
+			Context: tc.req.Context, Entities: tc.reqEnts, EntityMode: tc.mode, Time: tc.at})
 		allow, reasons, errs := reference(tc)
 		var gr, ge []string
 		for _, r := range got.Reasons {
@@ -298,8 +323,8 @@ func differ(t *testing.T, seed uint64, big bool) {
 				b, _ := e.MarshalJSON()
 				re = append(re, string(b))
 			}
-			t.Fatalf("seed %d big=%v request %d: engine allow=%v reasons=%v errors=%v; cedar allow=%v reasons=%v errors=%v\nrequest %v %v %v at %v\npolicies:\n%s\nbundle entities:\n%s\nrequest entities:\n%s",
-				seed, big, k, got.Allow, gr, ge, allow, reasons, errs, tc.req.Principal, tc.req.Action, tc.req.Resource, tc.at,
+			t.Fatalf("seed %d big=%v request %d (%s): engine allow=%v reasons=%v errors=%v; cedar allow=%v reasons=%v errors=%v\nrequest %v %v %v at %v\npolicies:\n%s\nbundle entities:\n%s\nrequest entities:\n%s",
+				seed, big, k, tc.mode, got.Allow, gr, ge, allow, reasons, errs, tc.req.Principal, tc.req.Action, tc.req.Resource, tc.at,
 				strings.Join(pol, "\n"), tc.b.Entities, strings.Join(re, "\n"))
 		}
 	}

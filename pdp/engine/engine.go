@@ -55,11 +55,11 @@ type Snapshot struct {
 	targets   map[types.EntityUID]int32
 	typeIDs   map[types.EntityType]int32
 	actionBit []uint32
-	// ancestors holds every entity that is a parent of another; a request
-	// entity with one of these uids changes bundle entities' ancestry, so
-	// the precomputed closures cannot be used for that request.
-	ancestors map[types.EntityUID]struct{}
-	index     [dims]dimIndex
+	// phantoms are the parents that bundle entities name and the bundle
+	// does not define (Cedar's `in` holds for them all the same): with
+	// the nodes, the uids a request entity may shadow (see EntityMode).
+	phantoms map[types.EntityUID]struct{}
+	index    [dims]dimIndex
 	// windowed is true when some policy is time-bound.
 	windowed bool
 	// spiffe maps a SPIFFE id to the entity whose spiffe_id attribute it
@@ -90,6 +90,10 @@ type node struct {
 	view   view
 	// mark is computeViews' visit state, used only while New runs.
 	mark uint8
+	// parent is true when the entity is a parent of another bundle
+	// entity: a request entity that replaces it changes their ancestry,
+	// so their precomputed views do not hold for that request.
+	parent bool
 	// cands lists, per dimension, the policies whose ==, in, in [...] or
 	// is-in scope this entity satisfies (see gather).
 	cands [dims][]entry
@@ -143,7 +147,6 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
 	s.nodes = make(map[types.EntityUID]*node, len(entities))
-	s.ancestors = map[types.EntityUID]struct{}{}
 	s.spiffe = map[string]types.EntityUID{}
 	// Entities of one type share one type string: a lookup then compares
 	// type bytes that are already in the cache, and misses on the id only.
@@ -174,8 +177,15 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 				s.spiffe[string(str)] = uid
 			}
 		}
-		for p := range e.Parents.All() {
-			s.ancestors[p] = struct{}{}
+	}
+	s.phantoms = map[types.EntityUID]struct{}{}
+	for _, n := range all {
+		for p := range n.entity.Parents.All() {
+			if pn, ok := s.nodes[p]; ok {
+				pn.parent = true
+			} else {
+				s.phantoms[p] = struct{}{}
+			}
 		}
 	}
 	s.computeViews()

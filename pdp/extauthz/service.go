@@ -71,8 +71,8 @@ func NewService(m *Mapper, d Decider, log *slog.Logger) *Service {
 // refusal counter on the PDP's metrics. The server reports the service's
 // health ("envoy.service.auth.v3.Authorization") as SERVING exactly while
 // a bundle is active.
-func Extra(m *Mapper, log *slog.Logger) func(*grpc.Server, *pdp.Server) {
-	return func(g *grpc.Server, s *pdp.Server) {
+func Extra(m *Mapper, log *slog.Logger) func(grpc.ServiceRegistrar, *pdp.Server) {
+	return func(g grpc.ServiceRegistrar, s *pdp.Server) {
 		svc := NewService(m, s, log)
 		s.Registerer().MustRegister(svc.refusals)
 		authv3.RegisterAuthorizationServer(g, svc)

@@ -30,7 +30,7 @@ func (d *decoder) entities(list []*cedargatev1.Entity) ([]types.Entity, *FieldEr
 	// one should win is not ours to guess.
 	if j, i := duplicate(out); j >= 0 {
 		return nil, &FieldError{Field: indexPath(j) + ".uid",
-			Reason: "duplicate of entities" + indexPath(i) + ".uid (" + uidString(out[i].UID) + ")"}
+			Reason: "duplicate of entities" + indexPath(i) + ".uid (" + QuoteUID(out[i].UID) + ")"}
 	}
 	return out, nil
 }
@@ -60,9 +60,10 @@ func duplicate(ents []types.Entity) (j, i int) {
 	return -1, -1
 }
 
-// uidString renders a uid for an error message, as Cedar writes it
-// (Acme::Doc::"d1") but with a long id shortened.
-func uidString(uid types.EntityUID) string {
+// QuoteUID renders a caller's uid for an error message, as Cedar writes it
+// (Acme::Doc::"d1") but with a long id shortened as Quote does. Front ends
+// that report their own field errors use it too.
+func QuoteUID(uid types.EntityUID) string {
 	return string(uid.Type) + "::" + Quote(string(uid.ID))
 }
 

@@ -16,7 +16,10 @@ import (
 // into an AuthorizeRequest, then DecodeRequest. The decoder must never
 // panic; a refusal must be a *FieldError that maps to INVALID_ARGUMENT and
 // is the same every time; an accepted request must survive a round trip
-// through the encoder and the wire unchanged.
+// through the encoder and the wire unchanged, and is decided against a
+// small bundle in every request-entity mode (see shadow_fuzz_test.go):
+// entities that shadow the bundle are found exactly, and change nothing
+// in the default mode.
 //
 // Besides the seeds below, testdata/fuzz/FuzzRequest holds hand-made wire
 // encodings a Go literal cannot express: a map entry without a value, a
@@ -38,6 +41,7 @@ func FuzzRequest(f *testing.F) {
 		},
 		{Principal: ref("if", "x"), Action: ref("Action", "a"), Resource: ref("R", "r"), Context: map[string]*cedargatev1.Value{"x": ext("ip", "10.0.0.300")}},
 	}
+	seeds = append(seeds, shadowSeeds()...)
 	for _, s := range seeds {
 		data, err := proto.Marshal(s)
 		if err != nil {
@@ -49,6 +53,7 @@ func FuzzRequest(f *testing.F) {
 	// inputs; strings stay above the 43 bytes of the longest canonical
 	// extension text, which re-encoding may produce from a shorter one.
 	lim := wire.Limits{MaxEntities: 8, MaxDepth: 6, MaxValues: 200, MaxStringBytes: 128}
+	snap := shadowSnapshot(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req cedargatev1.AuthorizeRequest
 		if proto.Unmarshal(data, &req) != nil {
@@ -82,5 +87,6 @@ func FuzzRequest(f *testing.F) {
 		if !requestsEqual(back, got) {
 			t.Fatalf("round trip changed the request:\n got %+v\nwant %+v", back, got)
 		}
+		checkEntityModes(t, snap, got)
 	})
 }

@@ -1,0 +1,109 @@
+package diag_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/build"
+	"github.com/cedargate/cedargate/bundle/diag"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the output")
+
+// golden compares got with testdata/name, or rewrites the file with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// positioned is what editors, CI annotations and grep parse: every line
+// a diagnostic prints starts with path:line:column.
+var positioned = regexp.MustCompile(`^[^\s:]+:\d+:\d+: .*\S`)
+
+// TestMultilineGolden renders diagnostics whose messages hold several
+// lines: every line gets the position, severity, subject and rule.
+func TestMultilineGolden(t *testing.T) {
+	pos := diag.Position{File: "policies/data.cedar", Line: 7, Col: 1}
+	var l diag.List
+	l.Add(diag.Diagnostic{Pos: pos, Subject: `policy "p"`,
+		Message: "fails schema validation: first problem\nsecond problem\nthird problem"})
+	l.Add(diag.Diagnostic{Pos: diag.Position{File: "identities/people.yaml", Line: 3, Col: 5}, Severity: diag.Warning, Rule: "review-overdue",
+		Subject: `User "alice"`, Message: "two things\r\nare wrong\r\n"})
+	l.Add(diag.Diagnostic{Pos: diag.Position{File: "schema.cedarschema", Line: 2, Col: 3},
+		Message: "invalid schema:\n\n   entity Doc {\n     ^ here\n\n"})
+	l.Add(diag.Diagnostic{Pos: diag.Position{File: "tests/a.yaml", Line: 1, Col: 1}, Message: "lone\rcarriage return"})
+	l.Add(diag.Diagnostic{Pos: diag.Position{File: "cedargate.yaml", Line: 4}, Message: "\n\n"})
+	l.Errorf(diag.Position{File: "policies/ok.cedar", Line: 1, Col: 1}, "one line")
+	out := l.String()
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if line != "cedargate.yaml:4:" && !positioned.MatchString(line) {
+			t.Errorf("line without its position: %q", line)
+		}
+	}
+	golden(t, "multiline.golden", out)
+
+	// Without a position (an error that is not about a file) the lines
+	// still come out one by one.
+	golden(t, "unpositioned.golden", diag.ListOf(errors.New("reading the store:\nno such file")).String())
+}
+
+// TestLintGolden lints a repository whose policy breaks the schema three
+// ways: cedar-go reports the three together, in an order that varies,
+// and the build prints each as a diagnostic of its own, with its
+// position, in the same order every time.
+func TestLintGolden(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"schema.cedarschema": "namespace App {\n  entity User;\n  entity Doc;\n  action read appliesTo { principal: User, resource: Doc, context: {} };\n}\n",
+		"policies/bad.cedar": "@id(\"bad\")\npermit (principal is App::User, action == App::Action::\"read\", resource is App::Doc)\n" +
+			"when { principal.level == 1 && resource.owner > \"x\" };\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first string
+	for i := range 10 {
+		diags, err := build.Lint(dir, "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := diags.String() + fmt.Sprintf("%d error(s)\n", diags.Errors())
+		if i == 0 {
+			first = out
+		} else if out != first {
+			t.Fatalf("lint printed\n%s\nthen\n%s", first, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(first, "\n"), "\n") {
+		if !positioned.MatchString(line) && !strings.HasSuffix(line, " error(s)") {
+			t.Errorf("line without its position: %q", line)
+		}
+	}
+	golden(t, "lint.golden", first)
+}
