@@ -47,7 +47,7 @@ func (rawCodec) Name() string { return "proto" }
 func TestUndecodableBodyIsInvalidArgument(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildInto(t, dir, "allow", nil)
-	if _, err := st.Activate("allow", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	m, err := extauthz.NewMapper(extauthz.Config{})

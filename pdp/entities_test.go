@@ -75,7 +75,7 @@ func startOrg(t *testing.T, mode engine.EntityMode) *harness {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "store")
 	st := buildFiles(t, dir, "org", orgFiles, nil)
-	if _, err := st.Activate("org", store.ActionRollout, t0); err != nil {
+	if _, err := st.Activate(t.Context(), "org", store.ActionRollout, t0); err != nil {
 		t.Fatal(err)
 	}
 	return start(t, st, func(o *pdp.Options) { o.RequestEntities = mode })
@@ -245,7 +245,7 @@ func TestValidatedMergeChecksTheMergedEntity(t *testing.T) {
 		t.Run(tt.mode.String()+"/"+tt.ent.Attributes.String(), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "store")
 			st := buildFiles(t, dir, "org", orgFiles, nil)
-			if _, err := st.Activate("org", store.ActionRollout, t0); err != nil {
+			if _, err := st.Activate(t.Context(), "org", store.ActionRollout, t0); err != nil {
 				t.Fatal(err)
 			}
 			h := start(t, st, func(o *pdp.Options) { o.RequestEntities, o.ValidateRequests = tt.mode, true })

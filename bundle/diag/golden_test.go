@@ -89,7 +89,7 @@ func TestLintGolden(t *testing.T) {
 	}
 	var first string
 	for i := range 10 {
-		diags, err := build.Lint(dir, "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+		diags, err := build.Lint(t.Context(), dir, "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}
