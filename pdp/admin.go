@@ -20,6 +20,8 @@ type adminService struct {
 	r       *reloader
 	started time.Time
 	host    string
+	// decisionLog is the status of the decision log; nil when it is off.
+	decisionLog func() *pb.DecisionLogStatus
 }
 
 func newAdminService(r *reloader, started time.Time) *adminService {
@@ -59,6 +61,9 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 	}
 	if last != nil {
 		resp.LastFailedActivation = activationProto(*last)
+	}
+	if a.decisionLog != nil {
+		resp.DecisionLog = a.decisionLog()
 	}
 	return resp, nil
 }
