@@ -23,6 +23,8 @@ type adminService struct {
 	host    string
 	// entityMode is reported as request_entities.
 	entityMode engine.EntityMode
+	// decisionLog is the status of the decision log; nil when it is off.
+	decisionLog func() *pb.DecisionLogStatus
 }
 
 func newAdminService(r *reloader, started time.Time) *adminService {
@@ -65,6 +67,9 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 	}
 	if last != nil {
 		resp.LastFailedActivation = activationProto(*last)
+	}
+	if a.decisionLog != nil {
+		resp.DecisionLog = a.decisionLog()
 	}
 	return resp, nil
 }

@@ -31,6 +31,8 @@ type authzService struct {
 	limits  wire.Limits
 	metrics *metrics
 	log     *decisionlog.Log // nil when decision logging is off
+	// mustLog refuses to answer decisions the log refused (record).
+	mustLog bool
 	ids     *idSource
 	// entityMode is what a request entity whose uid the bundle defines
 	// does (Options.RequestEntities).
@@ -54,7 +56,10 @@ func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) 
 	if err := a.prepare(cur, []*engine.Request{ereq}, "", a.clock()); err != nil {
 		return nil, wire.Status(err)
 	}
-	d, id := a.decide(cur, ereq, start, a.caller(ctx))
+	d, id, e := a.decide(cur, ereq, start, a.caller(ctx))
+	if err := a.record(ctx, e); err != nil {
+		return nil, err
+	}
 	return wire.EncodeResponse(d, id, cur.wire), nil
 }
 
@@ -76,14 +81,27 @@ func (a *authzService) BatchAuthorize(ctx context.Context, req *pb.BatchAuthoriz
 	}
 	resp := &pb.BatchAuthorizeResponse{Bundle: cur.wire, Responses: make([]*pb.AuthorizeResponse, len(reqs))}
 	caller := a.caller(ctx)
+	var entries []decisionlog.Entry
+	if a.log != nil {
+		entries = make([]decisionlog.Entry, 0, len(reqs))
+	}
 	for i, r := range reqs {
 		// A batch that outlives its deadline stops: the caller is gone,
-		// and a partial batch is never returned.
+		// and a partial batch is never returned. Its decisions made so
+		// far are logged: they were made.
 		if err := ctx.Err(); err != nil {
+			_ = a.record(ctx, entries...)
 			return nil, wire.Status(err)
 		}
-		d, id := a.decide(cur, r, start, caller)
+		d, id, e := a.decide(cur, r, start, caller)
+		if a.log != nil {
+			entries = append(entries, e)
+		}
 		resp.Responses[i] = wire.EncodeResponse(d, id, cur.wire)
+	}
+	// One Record for the whole batch: in sync mode it waits once.
+	if err := a.record(ctx, entries...); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -127,12 +145,13 @@ func (a *authzService) prepare(cur *served, reqs []*engine.Request, field string
 	return nil
 }
 
-// decide decides one prepared request against cur, counts it, and records
-// it in the decision log with cur's revision. It returns the decision and
-// its id. start is when the request (for a batch, the whole batch) was
+// decide decides one prepared request against cur and counts it. It
+// returns the decision, its id and its decision log entry, with cur's
+// revision (none when the log is off), for the caller to record before
+// answering. start is when the request (for a batch, the whole batch) was
 // received: the latency recorded is how long the caller has waited for
 // this decision. caller is who made the request, as a.caller found it.
-func (a *authzService) decide(cur *served, req *engine.Request, start time.Time, caller string) (engine.Decision, string) {
+func (a *authzService) decide(cur *served, req *engine.Request, start time.Time, caller string) (engine.Decision, string, decisionlog.Entry) {
 	d := cur.snap.Decide(req)
 	id := a.ids.next()
 	latency := time.Since(start)
@@ -142,18 +161,18 @@ func (a *authzService) decide(cur *served, req *engine.Request, start time.Time,
 		a.metrics.deny.Inc()
 	}
 	a.metrics.duration.Observe(latency.Seconds())
-	if a.log != nil {
-		e := decisionlog.Entry{DecisionID: id, Time: req.Time, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
-			Allow: d.Allow, Bundle: cur.ref, Errors: d.Errors, Latency: latency, Caller: caller}
-		if len(d.Reasons) > 0 {
-			e.Policies = make([]string, len(d.Reasons))
-			for i, r := range d.Reasons {
-				e.Policies[i] = r.ID
-			}
-		}
-		a.log.Record(e)
+	if a.log == nil {
+		return d, id, decisionlog.Entry{}
 	}
-	return d, id
+	e := decisionlog.Entry{DecisionID: id, Time: req.Time, Principal: req.Principal, Action: req.Action, Resource: req.Resource,
+		Allow: d.Allow, Bundle: cur.ref, Errors: d.Errors, Latency: latency, Caller: caller}
+	if len(d.Reasons) > 0 {
+		e.Policies = make([]string, len(d.Reasons))
+		for i, r := range d.Reasons {
+			e.Policies[i] = r.ID
+		}
+	}
+	return d, id, e
 }
 
 // check validates a request against the schema when the server validates

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,24 +47,55 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		log  string
-	}{{"log-off", ""}, {"log-on", filepath.Join(b.TempDir(), "decisions.log")}} {
-		b.Run(tc.name, func(b *testing.B) {
-			srv, err := New(Options{Source: st, Listen: "127.0.0.1:0", Poll: -1, Clock: func() time.Time { return now },
-				Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-				DecisionLog: decisionlog.Options{Path: tc.log, OnFull: decisionlog.Drop}})
-			if err != nil {
-				b.Fatal(err)
+		sync bool
+	}{
+		{"log-off", "", false},
+		{"log-on", filepath.Join(b.TempDir(), "decisions.log"), false},
+		{"log-sync", filepath.Join(b.TempDir(), "sync.log"), true},
+	} {
+		srv, err := New(Options{Source: st, Listen: "127.0.0.1:0", Poll: -1, Clock: func() time.Time { return now },
+			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+			DecisionLog: decisionlog.Options{Path: tc.log, OnFull: decisionlog.Drop, Sync: tc.sync}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		authorize := func(b *testing.B) {
+			resp, err := srv.authz.Authorize(context.Background(), req)
+			if err != nil || resp.Decision != pb.Decision_DECISION_ALLOW {
+				b.Fatalf("%v %v", resp, err)
 			}
-			defer srv.Shutdown(context.Background())
-			ctx := context.Background()
+		}
+		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.ResetTimer()
 			for b.Loop() {
-				resp, err := srv.authz.Authorize(ctx, req)
-				if err != nil || resp.Decision != pb.Decision_DECISION_ALLOW {
-					b.Fatalf("%v %v", resp, err)
-				}
+				authorize(b)
 			}
 		})
+		// Callers in parallel, as under load: CPU per decision is what
+		// the process spent (all its threads: the log's writer too)
+		// divided by the decisions, and sync mode can share writes.
+		b.Run(tc.name+"-parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			cpu0 := processCPU(b)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					authorize(b)
+				}
+			})
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+		if err := srv.Shutdown(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

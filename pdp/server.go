@@ -47,7 +47,13 @@ type Options struct {
 	// /healthz and /readyz; empty means none.
 	MetricsListen string
 	// DecisionLog configures the decision log; an empty Path turns it off.
+	// With DecisionLog.Sync a decision is answered only once its entry
+	// has reached the operating system (see logloss.go).
 	DecisionLog decisionlog.Options
+	// DecisionLogRequired turns health NOT_SERVING while the decision log
+	// is losing entries, for deployments where an unlogged decision is a
+	// compliance breach, and refuses decisions the log cannot take.
+	DecisionLogRequired bool
 	// VerifyKeys, when set, make the PDP refuse bundles without a valid
 	// signature by one of these keys. Keeping the old key beside the new one
 	// during a key rotation lets rollbacks to older bundles work.
@@ -120,6 +126,12 @@ type Server struct {
 	// stopping turns /readyz unready as shutdown begins, as gRPC health
 	// turns NOT_SERVING.
 	stopping atomic.Bool
+	// healthMu makes each health update read the conditions and set the
+	// status in one step, so that two updates (a bundle activated, the
+	// decision log losing entries) cannot leave a stale status.
+	healthMu sync.Mutex
+	// healthReady is set once the health service has its services.
+	healthReady atomic.Bool
 }
 
 // New builds a PDP: it opens the decision log, binds the listeners,
@@ -157,6 +169,7 @@ func New(opts Options) (*Server, error) {
 		if opts.DecisionLog.Logger == nil {
 			opts.DecisionLog.Logger = opts.Logger
 		}
+		opts.DecisionLog.OnLosingChange = s.logLosingChanged
 		if s.dlog, err = decisionlog.Open(opts.DecisionLog); err != nil {
 			return nil, fmt.Errorf("opening decision log: %w", err)
 		}
@@ -167,6 +180,7 @@ func New(opts Options) (*Server, error) {
 		}
 		return float64(s.dlog.Dropped())
 	})
+	s.metrics.registry.MustRegister(decisionLogMetrics(s.dlog)...)
 	s.health = health.NewServer()
 	s.reload = &reloader{src: opts.Source, keys: opts.VerifyKeys, log: opts.Logger, metrics: s.metrics,
 		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing, validate: opts.ValidateRequests,
@@ -200,13 +214,14 @@ func New(opts Options) (*Server, error) {
 	}
 	s.grpc = grpc.NewServer(gopts...)
 	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock,
-		entityMode: opts.RequestEntities}
+		entityMode: opts.RequestEntities, mustLog: opts.DecisionLog.Sync || opts.DecisionLogRequired}
 	// Every service is registered through reg, which makes an
 	// undecodable body INVALID_ARGUMENT rather than INTERNAL.
 	reg := bodyRegistrar{s.grpc}
 	pb.RegisterAuthorizationServiceServer(reg, s.authz)
 	admin := newAdminService(s.reload, time.Now())
 	admin.entityMode = opts.RequestEntities
+	admin.decisionLog = s.decisionLogStatus
 	pb.RegisterAdminServiceServer(reg, admin)
 	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(reg)
@@ -215,6 +230,7 @@ func New(opts Options) (*Server, error) {
 	}
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.setServing(false)
+	s.healthReady.Store(true)
 
 	// Activate what is active now before answering anything, so a
 	// restarted replica never answers UNAVAILABLE when a bundle exists.
@@ -245,8 +261,11 @@ func New(opts Options) (*Server, error) {
 
 // setServing ties gRPC health to bundle state: the server as a whole ("")
 // and every decision service registered on it are SERVING only while a
-// bundle is active.
+// bundle is active, and no other condition (logBlocks) holds them back.
 func (s *Server) setServing(ok bool) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	ok = ok && !s.logBlocks()
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if ok {
 		st = healthpb.HealthCheckResponse_SERVING
@@ -299,6 +318,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			if !s.Serving() {
 				http.Error(w, "no active bundle", http.StatusServiceUnavailable)
+				return
+			}
+			if s.logBlocks() {
+				http.Error(w, "decision log is losing entries", http.StatusServiceUnavailable)
 				return
 			}
 			fmt.Fprintln(w, "ok")
@@ -392,8 +415,9 @@ type Result struct {
 // (BySPIFFEID) in the same bundle, and the decision instant, so that a
 // context's time agrees with the one grants are judged at; an error from
 // build is returned as it is. Decide fails with gRPC UNAVAILABLE when no
-// bundle is active. In-process front ends (the Envoy ext_authz adapter)
-// use it.
+// bundle is active, and when the decision must not be answered because its
+// entry could not be logged (sync mode, DecisionLogRequired). In-process
+// front ends (the Envoy ext_authz adapter) use it.
 func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, now time.Time) (*engine.Request, error)) (Result, error) {
 	start := time.Now()
 	cur, err := s.authz.admit(ctx)
@@ -408,6 +432,9 @@ func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, n
 	if ferr := s.authz.prepare(cur, []*engine.Request{req}, "", now); ferr != nil {
 		return Result{}, ferr
 	}
-	d, id := s.authz.decide(cur, req, start, s.authz.caller(ctx))
+	d, id, e := s.authz.decide(cur, req, start, s.authz.caller(ctx))
+	if err := s.authz.record(ctx, e); err != nil {
+		return Result{}, err
+	}
 	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

@@ -51,8 +51,12 @@ good one keeps serving), and answers cedargate.v1.AuthorizationService,
 AdminService, grpc.health.v1.Health (SERVING only while a bundle is active)
 and server reflection on --listen. Prometheus metrics, /healthz and /readyz
 are served on --metrics-listen. Every decision is written to the decision
-log (--decision-log; empty turns it off). SIGINT or SIGTERM stop it gracefully: health turns NOT_SERVING,
-requests in flight finish, the decision log is flushed.
+log (--decision-log; empty turns it off), off the request path; every entry
+that cannot be written is counted. With --decision-log-sync a decision is
+answered only once its entry has been written; with --decision-log-required
+the PDP reports NOT_SERVING while entries are being lost. SIGINT or SIGTERM
+stop it gracefully: health turns NOT_SERVING, requests in flight finish, the
+decision log is flushed.
 
 --extauthz also serves Envoy's ext_authz API
 (envoy.service.auth.v3.Authorization/Check) on --listen, mapping each HTTP
@@ -87,6 +91,9 @@ is an Envoy configuration to start from.`,
 			if err := opts.RequestEntities.UnmarshalText([]byte(requestEntities)); err != nil {
 				return usageError{fmt.Errorf("--request-entities: %w", err)}
 			}
+			if err := checkDecisionLogModes(opts); err != nil {
+				return err
+			}
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
 				return err
 			}
@@ -118,6 +125,8 @@ is an Envoy configuration to start from.`,
 	f.IntVar(&opts.DecisionLog.MaxBackups, "decision-log-max-backups", 10, "rotated decision log files to keep (0: all)")
 	f.IntVar(&opts.DecisionLog.MaxAgeDays, "decision-log-max-age", 0, "delete rotated decision log files older than this many days (0: keep them)")
 	f.BoolVar(&opts.DecisionLog.Compress, "decision-log-compress", false, "gzip rotated decision log files")
+	f.BoolVar(&opts.DecisionLog.Sync, "decision-log-sync", false, "durable mode: answer a decision only once its decision log entry has been written to the operating system (it then survives kill -9, not a machine crash); a decision whose entry cannot be written is refused with UNAVAILABLE")
+	f.BoolVar(&opts.DecisionLogRequired, "decision-log-required", false, "report NOT_SERVING (gRPC health and /readyz) while decision log entries are being lost, and refuse (UNAVAILABLE) decisions the log cannot take")
 	f.StringArrayVar(&verifyKeys, "verify-key", nil, "ed25519 public key (PEM); bundles without a valid signature by one of the keys given are refused (repeat for several, e.g. during a key rotation)")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve gRPC over TLS with this certificate (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
@@ -168,6 +177,21 @@ func extauthzExtra(cmd *cobra.Command, on bool, file, ns string, logger *slog.Lo
 		return nil, usageError{err}
 	}
 	return extauthz.Extra(m, logger), nil
+}
+
+// checkDecisionLogModes refuses the decision log modes without a decision
+// log to apply them to.
+func checkDecisionLogModes(opts pdp.Options) error {
+	if opts.DecisionLog.Path != "" {
+		return nil
+	}
+	if opts.DecisionLog.Sync {
+		return usageError{errors.New("--decision-log-sync needs a --decision-log")}
+	}
+	if opts.DecisionLogRequired {
+		return usageError{errors.New("--decision-log-required needs a --decision-log")}
+	}
+	return nil
 }
 
 // loadPublicKeys reads the --verify-key files.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,7 +38,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				l.Record(e)
+				l.Record(context.Background(), e)
 			}
 		})
 		b.StopTimer()
@@ -53,7 +55,7 @@ func BenchmarkRecord(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		l.Record(e)
+		l.Record(context.Background(), e)
 		w.waitEntered(b)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -65,7 +67,7 @@ func BenchmarkRecord(b *testing.B) {
 				}
 				b.StartTimer()
 			}
-			l.Record(e)
+			l.Record(context.Background(), e)
 		}
 		b.StopTimer()
 		close(w.gate)
@@ -76,6 +78,42 @@ func BenchmarkRecord(b *testing.B) {
 			b.Fatalf("Dropped %d: the buffer filled", l.Dropped())
 		}
 	})
+}
+
+// BenchmarkRecordSync measures Record in sync mode to a real file from
+// many goroutines: CPU per entry (the process's, all threads), and how
+// many entries group commit puts in one write.
+func BenchmarkRecordSync(b *testing.B) {
+	e := benchEntry()
+	l, err := Open(Options{Path: filepath.Join(b.TempDir(), "d.log"), Sync: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	cpu0 := processCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Record(context.Background(), e); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	cpu := processCPU(b) - cpu0
+	if err := l.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/float64(max(1, l.writer.writes)), "entries/write")
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEncode measures encoding one entry into a reused buffer, the
@@ -101,7 +139,7 @@ func BenchmarkThroughput(b *testing.B) {
 	e := benchEntry()
 	b.ReportAllocs()
 	for b.Loop() {
-		l.Record(e)
+		l.Record(context.Background(), e)
 	}
 	if err := l.Close(context.Background()); err != nil {
 		b.Fatal(err)

@@ -17,9 +17,19 @@
 // has no field for the request context or request entities: they may carry
 // secrets and must never reach the log.
 //
-// [Log.Record] copies the entry into a bounded buffer and returns. When the
-// buffer is full it either drops the entry at once ([Drop]) or waits a
-// bounded time for room ([Block]); every entry that does not reach the sink
-// is counted by [Log.Dropped] and reported by a rate-limited slog warning, so
-// loss is never silent. [Log.Close] drains the buffer, flushes and fsyncs.
+// In the default asynchronous mode [Log.Record] copies the entry into a
+// bounded buffer and returns. When the buffer is full it either drops the
+// entry at once ([Drop]) or waits a bounded time for room ([Block]). In sync
+// mode (Options.Sync) Record returns only once the write carrying the entry
+// has returned, and says whether it succeeded; concurrent Records share one
+// write (group commit, commit.go).
+//
+// Every entry that does not reach the file is counted by [Log.Dropped] and
+// reported by a rate-limited slog warning, and every failed write or reopen
+// by [Log.Stats], so loss is never silent. [Log.Losing] says whether entries
+// are being lost right now, for a PDP that must not serve while they are.
+// The writer follows the file's path: when an operator or a log shipper
+// moves or deletes the file, the next write (or a periodic check, within
+// CheckInterval) opens a new one there. [Log.Close] drains the buffer,
+// flushes and fsyncs.
 package decisionlog

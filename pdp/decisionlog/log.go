@@ -21,6 +21,16 @@ const (
 	// DefaultMaxSizeMB is the size, in megabytes, at which the log file is
 	// rotated.
 	DefaultMaxSizeMB = 100
+	// CheckInterval is how often an idle writer checks that the file at
+	// Path is still the one it writes to (a busy one checks before every
+	// write), and re-evaluates [Log.Losing]. An operator or a log shipper
+	// that moves or deletes the file sees a new one there within this time.
+	CheckInterval = 250 * time.Millisecond
+	// DefaultLossWindow is how long [Log.Losing] stays true after an entry
+	// was dropped: long enough for a health check to notice a burst of
+	// loss, short enough that health recovers promptly once writes
+	// succeed.
+	DefaultLossWindow = 5 * time.Second
 )
 
 const (
@@ -75,6 +85,13 @@ func (o *Overflow) UnmarshalText(text []byte) error {
 type Options struct {
 	// Path is the log file, or "-" for standard output.
 	Path string
+	// Sync turns on durable mode: Record returns only once the write that
+	// carries its entries has returned, and says whether it succeeded, so
+	// that a caller answers a decision only after its entry has reached the
+	// operating system. Concurrent Records share one write (group commit).
+	// BufferSize, OnFull and BlockTimeout do not apply: the entries waiting
+	// are those of the requests waiting.
+	Sync bool
 	// BufferSize is how many entries can wait for the writer; zero means
 	// DefaultBufferSize.
 	BufferSize int
@@ -97,19 +114,33 @@ type Options struct {
 	// Compress gzips rotated files.
 	Compress bool
 
-	// Logger receives warnings about dropped entries and write errors; nil
-	// means slog.Default().
+	// Logger receives warnings about dropped entries, write errors and
+	// reopened files; nil means slog.Default().
 	Logger *slog.Logger
+	// OnLosingChange, when set, is called each time [Log.Losing] changes,
+	// with its new value, from the writer goroutine, within CheckInterval
+	// of the change. It must not block for long; it may call Losing and
+	// Stats.
+	OnLosingChange func(losing bool)
+	// LossWindow is how long Losing stays true after an entry was
+	// dropped; zero means DefaultLossWindow.
+	LossWindow time.Duration
 
 	// Test hooks, zero in production.
-	out       io.Writer     // replaces standard output when Path is "-"
-	onBlock   func()        // called when Record starts waiting for room
-	warnEvery time.Duration // replaces defaultWarnEvery
+	out        io.Writer     // replaces standard output when Path is "-"
+	onBlock    func()        // called when Record starts waiting for room
+	warnEvery  time.Duration // replaces defaultWarnEvery
+	checkEvery time.Duration // replaces CheckInterval
 }
 
 // Log is an open decision log. Its methods are safe for concurrent use.
 type Log struct {
+	path string
+	// ch is the buffer of asynchronous mode; group replaces it in sync
+	// mode.
 	ch           chan Entry
+	group        *group
+	writer       *writer // sync mode: Records may write themselves
 	onFull       Overflow
 	blockTimeout time.Duration
 	onBlock      func()
@@ -121,14 +152,19 @@ type Log struct {
 	mu     sync.RWMutex
 	closed bool
 
-	dropped atomic.Uint64
 	written atomic.Uint64
 	aborted atomic.Bool // Close gave up waiting: drop what is still queued
+	loss    loss
 
 	closeOnce sync.Once
 	done      chan struct{} // closed when the writer has finished
 	err       error         // the writer's final flush/sync/close error; read after done
 }
+
+// ErrDropped is what Record returns for entries that were not written: the
+// buffer was full, a write failed (sync mode), or the Log was closing. Each
+// such entry is counted by Dropped.
+var ErrDropped = errors.New("decision log entry not written")
 
 // Open validates opts, opens the log file (so that a bad path fails here and
 // not on the first decision) and starts the writer goroutine. The returned
@@ -140,8 +176,8 @@ func Open(opts Options) (*Log, error) {
 	if opts.OnFull != Drop && opts.OnFull != Block {
 		return nil, fmt.Errorf("decisionlog: open: OnFull is %v, want Drop or Block", opts.OnFull)
 	}
-	if opts.BufferSize < 0 || opts.BlockTimeout < 0 || opts.MaxSizeMB < 0 || opts.MaxBackups < 0 || opts.MaxAgeDays < 0 {
-		return nil, errors.New("decisionlog: open: BufferSize, BlockTimeout, MaxSizeMB, MaxBackups and MaxAgeDays must not be negative")
+	if opts.BufferSize < 0 || opts.BlockTimeout < 0 || opts.MaxSizeMB < 0 || opts.MaxBackups < 0 || opts.MaxAgeDays < 0 || opts.LossWindow < 0 {
+		return nil, errors.New("decisionlog: open: BufferSize, BlockTimeout, MaxSizeMB, MaxBackups, MaxAgeDays and LossWindow must not be negative")
 	}
 	if opts.BufferSize == 0 {
 		opts.BufferSize = DefaultBufferSize
@@ -158,56 +194,94 @@ func Open(opts Options) (*Log, error) {
 	if opts.warnEvery == 0 {
 		opts.warnEvery = defaultWarnEvery
 	}
+	if opts.checkEvery == 0 {
+		opts.checkEvery = CheckInterval
+	}
+	if opts.LossWindow == 0 {
+		opts.LossWindow = DefaultLossWindow
+	}
 
 	s, err := openSink(&opts)
 	if err != nil {
 		return nil, fmt.Errorf("decisionlog: open %s: %w", opts.Path, err)
 	}
 	l := &Log{
-		ch:           make(chan Entry, opts.BufferSize),
+		path:         opts.Path,
 		onFull:       opts.OnFull,
 		blockTimeout: opts.BlockTimeout,
 		onBlock:      opts.onBlock,
+		loss:         newLoss(opts.LossWindow),
 		done:         make(chan struct{}),
 	}
 	w := &writer{
-		log:       l,
-		sink:      s,
-		logger:    opts.Logger.With("path", opts.Path),
-		buf:       make([]byte, 0, batchBytes),
-		warnEvery: opts.warnEvery,
+		log:        l,
+		sink:       s,
+		logger:     opts.Logger.With("path", opts.Path),
+		buf:        make([]byte, 0, batchBytes),
+		warnEvery:  opts.warnEvery,
+		checkEvery: opts.checkEvery,
+		onLosing:   opts.OnLosingChange,
 	}
-	go w.run()
+	if opts.Sync {
+		l.group, l.writer = newGroup(), w
+		go w.runSync(l.group)
+	} else {
+		l.ch = make(chan Entry, opts.BufferSize)
+		go w.run()
+	}
 	return l, nil
 }
 
-// Record queues e for writing and returns without encoding or I/O. If the
-// buffer is full, the entry is dropped or waited for as Options.OnFull says;
-// after Close has started it is dropped. Every dropped entry is counted by
-// Dropped.
+// Record hands es to the log, in order.
 //
-// Record keeps e's slices: the caller must not modify them afterwards.
-func (l *Log) Record(e Entry) {
-	l.mu.RLock()
-	if !l.closed {
-		select {
-		case l.ch <- e:
-			l.mu.RUnlock()
-			return
-		default:
-		}
-		if l.onFull == Block && l.wait(&e) {
-			l.mu.RUnlock()
-			return
+// In asynchronous mode (the default) it queues them and returns without
+// encoding or I/O. If the buffer is full, an entry is dropped or waited for
+// as Options.OnFull says (a Block wait also ends with ctx); after Close has
+// started it is dropped. Record returns ErrDropped if any entry was
+// dropped, and nil once all are queued: a queued entry may still be lost to
+// a failed write later, which Dropped and Stats report.
+//
+// In sync mode (Options.Sync) it returns once the write carrying es has
+// returned: nil when every entry reached the operating system, an error
+// wrapping ErrDropped when one did not (a write failed, or the Log is
+// closing). All of es go into the same write group, so a caller waits once.
+// If ctx ends first Record returns ctx's error; the entries are still
+// written, or counted as dropped, as if it had waited.
+//
+// Record keeps the entries' slices: the caller must not modify them
+// afterwards.
+func (l *Log) Record(ctx context.Context, es ...Entry) error {
+	if l.group != nil {
+		return l.group.commit(ctx, l, es)
+	}
+	var err error
+	for i := range es {
+		if !l.enqueue(ctx, &es[i]) {
+			l.loss.drop(1)
+			err = ErrDropped
 		}
 	}
-	l.mu.RUnlock()
-	l.dropped.Add(1)
+	return err
 }
 
-// wait tries to queue e for up to the block timeout. It is Record's slow
-// path, kept apart so the fast path stays small.
-func (l *Log) wait(e *Entry) bool {
+// enqueue puts e in the asynchronous buffer, reporting whether it did.
+func (l *Log) enqueue(ctx context.Context, e *Entry) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return false
+	}
+	select {
+	case l.ch <- *e:
+		return true
+	default:
+	}
+	return l.onFull == Block && l.wait(ctx, e)
+}
+
+// wait tries to queue e for up to the block timeout. It is the slow path
+// of enqueue, kept apart so the fast path stays small.
+func (l *Log) wait(ctx context.Context, e *Entry) bool {
 	if l.onBlock != nil {
 		l.onBlock()
 	}
@@ -217,6 +291,8 @@ func (l *Log) wait(e *Entry) bool {
 	case l.ch <- *e:
 		return true
 	case <-t.C:
+		return false
+	case <-ctx.Done():
 		return false
 	}
 }
@@ -238,6 +314,10 @@ func (l *Log) wait(e *Entry) bool {
 // call waits for the same shutdown and returns the same error.
 func (l *Log) Close(ctx context.Context) error {
 	l.closeOnce.Do(func() {
+		if l.group != nil {
+			l.group.close()
+			return
+		}
 		l.mu.Lock()
 		l.closed = true
 		close(l.ch)
@@ -258,11 +338,11 @@ func (l *Log) Close(ctx context.Context) error {
 }
 
 // Dropped returns how many entries have been lost: because the buffer was
-// full, because writing them failed, or because they were recorded after
-// Close started. It only grows.
-func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+// full, because writing them (or reopening the file for them) failed, or
+// because they were recorded after Close started. It only grows.
+func (l *Log) Dropped() uint64 { return l.loss.dropped.Load() }
 
 // Written returns how many entries have been handed to the file (or standard
 // output) successfully. Once Close has returned nil, Written+Dropped equals
-// the number of Record calls that have returned.
+// the number of entries passed to Record calls that have returned.
 func (l *Log) Written() uint64 { return l.written.Load() }

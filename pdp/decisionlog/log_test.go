@@ -34,7 +34,7 @@ func TestRecordWritesEveryEntryOnceInOrder(t *testing.T) {
 			for g := range tt.recorders {
 				wg.Go(func() {
 					for i := range tt.each {
-						l.Record(entryFor(g, i))
+						l.Record(t.Context(), entryFor(g, i))
 					}
 				})
 			}
@@ -75,7 +75,7 @@ func TestStdout(t *testing.T) {
 		var want []byte
 		for i := range 3 {
 			e := entryFor(0, i)
-			l.Record(e)
+			l.Record(t.Context(), e)
 			want = appendEntry(want, &e)
 		}
 		mustClose(t, l)
@@ -109,17 +109,17 @@ func TestOverflow(t *testing.T) {
 			w := newGateWriter()
 			l := mustOpen(t, Options{Path: "-", out: w, BufferSize: size, OnFull: tt.onFull, BlockTimeout: tt.timeout})
 
-			l.Record(entryFor(0, 0))
+			l.Record(t.Context(), entryFor(0, 0))
 			w.waitEntered(t) // the writer holds entry 0 inside Write: the buffer is empty
 			for i := 1; i <= size; i++ {
-				l.Record(entryFor(0, i))
+				l.Record(t.Context(), entryFor(0, i))
 			}
 			if l.Dropped() != 0 {
 				t.Fatalf("Dropped %d while the buffer had room", l.Dropped())
 			}
 			start := time.Now()
 			for i := size + 1; i <= size+extra; i++ {
-				l.Record(entryFor(0, i))
+				l.Record(t.Context(), entryFor(0, i))
 			}
 			waited := time.Since(start)
 			if l.Dropped() != extra {
@@ -152,13 +152,13 @@ func TestOverflow(t *testing.T) {
 		blocked := make(chan struct{}, 1)
 		l := mustOpen(t, Options{Path: "-", out: w, BufferSize: 1, OnFull: Block, BlockTimeout: time.Minute,
 			onBlock: func() { blocked <- struct{}{} }})
-		l.Record(entryFor(0, 0))
+		l.Record(t.Context(), entryFor(0, 0))
 		w.waitEntered(t)
-		l.Record(entryFor(0, 1)) // fills the buffer
+		l.Record(t.Context(), entryFor(0, 1)) // fills the buffer
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			l.Record(entryFor(0, 2))
+			l.Record(t.Context(), entryFor(0, 2))
 		}()
 		<-blocked // Record is waiting for room
 		close(w.gate)
@@ -175,19 +175,19 @@ func TestDropWarningsAreRateLimited(t *testing.T) {
 	h := &recordingHandler{}
 	l := mustOpen(t, Options{Path: "-", out: w, BufferSize: 1, Logger: slog.New(h), warnEvery: time.Hour})
 
-	l.Record(entryFor(0, 0))
+	l.Record(t.Context(), entryFor(0, 0))
 	w.waitEntered(t)
-	l.Record(entryFor(0, 1)) // queued
-	l.Record(entryFor(0, 2)) // dropped
-	l.Record(entryFor(0, 3)) // dropped
-	w.gate <- struct{}{}     // write 0 completes; the writer warns, then writes 1
+	l.Record(t.Context(), entryFor(0, 1)) // queued
+	l.Record(t.Context(), entryFor(0, 2)) // dropped
+	l.Record(t.Context(), entryFor(0, 3)) // dropped
+	w.gate <- struct{}{}                  // write 0 completes; the writer warns, then writes 1
 	w.waitEntered(t)
 	waitFor(t, "the first warning", func() bool { return len(h.find(slog.LevelWarn, "dropped")) == 1 })
 
-	l.Record(entryFor(0, 4)) // queued
-	l.Record(entryFor(0, 5)) // dropped
-	l.Record(entryFor(0, 6)) // dropped
-	w.gate <- struct{}{}     // write 1 completes; within warnEvery, so no warning
+	l.Record(t.Context(), entryFor(0, 4)) // queued
+	l.Record(t.Context(), entryFor(0, 5)) // dropped
+	l.Record(t.Context(), entryFor(0, 6)) // dropped
+	w.gate <- struct{}{}                  // write 1 completes; within warnEvery, so no warning
 	w.waitEntered(t)
 	close(w.gate)
 	mustClose(t, l) // reports what is left
@@ -223,10 +223,11 @@ func TestWriteErrors(t *testing.T) {
 	t.Run("failed writes are dropped, logged at most once per interval, and the writer goes on", func(t *testing.T) {
 		h := &recordingHandler{}
 		fw := &failWriter{fail: true}
-		l := mustOpen(t, Options{Path: "-", out: fw, Logger: slog.New(h), warnEvery: time.Hour})
+		// No idle checks: their probes would be failed writes too.
+		l := mustOpen(t, Options{Path: "-", out: fw, Logger: slog.New(h), warnEvery: time.Hour, checkEvery: time.Hour})
 		const n = 5
 		for i := range n {
-			l.Record(entryFor(0, i))
+			l.Record(t.Context(), entryFor(0, i))
 			waitFor(t, "the write to fail", func() bool { return l.Dropped() == uint64(i+1) })
 		}
 		if err := l.Close(context.Background()); !errors.Is(err, errDiskFull) {
@@ -241,12 +242,12 @@ func TestWriteErrors(t *testing.T) {
 	})
 	t.Run("a torn line is terminated so later lines parse", func(t *testing.T) {
 		fw := &failWriter{fail: true}
-		l := mustOpen(t, Options{Path: "-", out: fw})
-		l.Record(entryFor(0, 0))
+		l := mustOpen(t, Options{Path: "-", out: fw, checkEvery: time.Hour})
+		l.Record(t.Context(), entryFor(0, 0))
 		waitFor(t, "the write to fail", func() bool { return l.Dropped() == 1 })
-		fw.fail = false // the writer goroutine is idle: it only writes after the next Record
+		fw.fail = false // the writer goroutine is idle (no checks): it only writes after the next Record
 		e := entryFor(0, 1)
-		l.Record(e)
+		l.Record(t.Context(), e)
 		mustClose(t, l)
 		lines := slices.Collect(bytes.Lines(fw.buf.Bytes()))
 		if len(lines) != 2 {
@@ -259,7 +260,7 @@ func TestWriteErrors(t *testing.T) {
 	})
 	t.Run("Close fails while writes are failing", func(t *testing.T) {
 		l := mustOpen(t, Options{Path: "-", out: &failWriter{fail: true}})
-		l.Record(entryFor(0, 0))
+		l.Record(t.Context(), entryFor(0, 0))
 		if err := l.Close(context.Background()); !errors.Is(err, errDiskFull) {
 			t.Fatalf("Close = %v, want %v", err, errDiskFull)
 		}
@@ -272,7 +273,7 @@ func TestClose(t *testing.T) {
 		l := mustOpen(t, Options{Path: path, BufferSize: 16_384})
 		const n = 10_000
 		for i := range n {
-			l.Record(entryFor(0, i))
+			l.Record(t.Context(), entryFor(0, i))
 		}
 		mustClose(t, l)
 		if got := len(readLines(t, path)); got != n || l.Written() != n {
@@ -282,9 +283,9 @@ func TestClose(t *testing.T) {
 	t.Run("Record after Close counts a drop", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "d.log")
 		l := mustOpen(t, Options{Path: path})
-		l.Record(entryFor(0, 0))
+		l.Record(t.Context(), entryFor(0, 0))
 		mustClose(t, l)
-		l.Record(entryFor(0, 1))
+		l.Record(t.Context(), entryFor(0, 1))
 		if l.Dropped() != 1 || l.Written() != 1 {
 			t.Fatalf("Dropped %d, Written %d; want 1, 1", l.Dropped(), l.Written())
 		}
@@ -302,7 +303,7 @@ func TestClose(t *testing.T) {
 				for g := range recorders {
 					wg.Go(func() {
 						for i := range each {
-							l.Record(entryFor(g, i))
+							l.Record(t.Context(), entryFor(g, i))
 						}
 					})
 				}
@@ -330,7 +331,7 @@ func TestClose(t *testing.T) {
 		w := newGateWriter()
 		l := mustOpen(t, Options{Path: "-", out: w, BufferSize: 16})
 		for i := range 10 {
-			l.Record(entryFor(0, i))
+			l.Record(t.Context(), entryFor(0, i))
 			if i == 0 {
 				w.waitEntered(t)
 			}

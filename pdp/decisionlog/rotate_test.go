@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -79,13 +80,20 @@ func TestRotation(t *testing.T) {
 			opts.Path = filepath.Join(dir, "decisions.log")
 			opts.MaxSizeMB = 1
 			opts.OnFull = Block
+			h := &recordingHandler{}
+			opts.Logger = slog.New(h)
 			l := mustOpen(t, opts)
 			for i := range n {
-				l.Record(bigEntry(i))
+				l.Record(t.Context(), bigEntry(i))
 			}
 			mustClose(t, l)
 			if l.Written() != n {
 				t.Fatalf("Written %d, want %d", l.Written(), n)
+			}
+			// Rotation replaces the file at the path: the log must know it
+			// did so itself, not take it for a file moved by someone else.
+			if got := h.count(reopenedMsg); got != 0 {
+				t.Fatalf("%d reopens logged during rotation, want 0", got)
 			}
 
 			files := readLogDir(t, dir)
@@ -149,7 +157,7 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 	waitFor(t, "other tests' goroutines to end", func() bool { return len(ourGoroutines()) == 0 })
 	l := mustOpen(t, Options{Path: filepath.Join(t.TempDir(), "d.log"), MaxSizeMB: 1, MaxBackups: 1, Compress: true, OnFull: Block})
 	for i := range 2000 {
-		l.Record(bigEntry(i))
+		l.Record(t.Context(), bigEntry(i))
 	}
 	if g := ourGoroutines(); len(g) < 2 {
 		t.Fatalf("before Close, %d goroutines of ours, want the writer and timberjack's mill:\n%s", len(g), g)

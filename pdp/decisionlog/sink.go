@@ -8,6 +8,11 @@ import (
 // sink is where the writer puts encoded lines. Every Write holds whole lines.
 type sink interface {
 	io.Writer
+	// follow checks, before a write and periodically, that the sink still
+	// writes where it should, and reopens it if not; reopened says it did.
+	// An error means the sink cannot be written until a later follow
+	// succeeds.
+	follow() (reopened bool, err error)
 	// close makes what was written durable, as far as the medium allows,
 	// and releases the sink.
 	close() error
@@ -30,4 +35,5 @@ func openSink(opts *Options) (sink, error) {
 // close does nothing.
 type streamSink struct{ io.Writer }
 
-func (streamSink) close() error { return nil }
+func (streamSink) follow() (bool, error) { return false, nil }
+func (streamSink) close() error          { return nil }

@@ -174,3 +174,39 @@ func (h *recordingHandler) find(level slog.Level, key string) []int64 {
 	}
 	return vals
 }
+
+// count returns how many records have message msg.
+func (h *recordingHandler) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.records {
+		if r.Message == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// syncedWriter collects what is written, for tests that read it while
+// the writer goroutine writes.
+type syncedWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	err error // returned by every Write while set
+}
+
+func (w *syncedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.buf.Write(p)
+}
+
+func (w *syncedWriter) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+}

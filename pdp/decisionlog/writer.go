@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// writer is the goroutine that owns the sink: it encodes queued entries,
-// writes them in batches and reports losses. Its fields other than log are
-// touched only by that goroutine.
+// writer owns the sink: it encodes entries, writes them in batches,
+// follows the file and reports losses. Its fields other than log are
+// touched by one goroutine at a time: the writer goroutine in async mode;
+// in sync mode whichever goroutine holds the group (commit.go), the writer
+// goroutine or a Record writing its own entries.
 type writer struct {
 	log    *Log
 	sink   sink
@@ -37,7 +39,25 @@ type writer struct {
 	writeErrs    int // failed writes not yet reported
 	lastErr      error
 	lastErrWarn  time.Time
+
+	// checkEvery is how often an idle writer checks the file and Losing.
+	checkEvery time.Duration
+	// onLosing is Options.OnLosingChange; wasLosing is the value it was
+	// last told.
+	onLosing  func(bool)
+	wasLosing bool
+	// followed is when follow last checked the sink.
+	followed time.Time
+	// writes counts writes of lines to the sink, for benchmarks.
+	writes int
 }
+
+// followEvery is how often a busy writer checks, before a write, that the
+// file at the log's path is still the one it writes to. Checking before
+// every write cost a stat(2) per decision in sync mode, two thirds of the
+// cost of the write itself; a file moved or deleted is noticed this late
+// at most (CheckInterval when idle).
+const followEvery = 100 * time.Millisecond
 
 // linger is how long the writer lets a burst of entries accumulate before
 // taking them. Waking the writer for every entry, and writing each one on
@@ -61,7 +81,7 @@ const busyBatch = 1024
 // batches when it is busy.
 func (w *writer) run() {
 	defer close(w.log.done)
-	tick := time.NewTicker(w.warnEvery)
+	tick := time.NewTicker(w.checkEvery)
 	defer tick.Stop()
 	nap := time.NewTimer(linger)
 	nap.Stop()
@@ -76,9 +96,7 @@ func (w *writer) run() {
 				}
 				w.take(&e)
 			case <-tick.C:
-				// Drops reported late because of rate limiting, while no
-				// entries arrive, would otherwise wait for the next entry.
-				w.report(false)
+				w.idle()
 				continue
 			}
 			nap.Reset(linger)
@@ -100,15 +118,76 @@ func (w *writer) run() {
 		}
 		w.flush()
 		w.report(false)
+		w.checkLosing()
 		busy = n >= busyBatch
 	}
+}
+
+// idle is the writer's periodic work while no entries arrive: follow the
+// file (so that a moved or deleted file is replaced even when nothing is
+// written), probe a failing file, report drops whose warning was held back
+// by the rate limit, and tell OnLosingChange when Losing changed.
+func (w *writer) idle() {
+	if w.follow() && w.failing != nil {
+		w.probe()
+	}
+	w.report(false)
+	w.checkLosing()
+}
+
+// probe writes a newline to find out whether a failing file takes writes
+// again (a full disk with room again), so that Losing clears without
+// waiting for a decision, which a PDP reporting NOT_SERVING may never
+// get. The newline ends a torn line, or makes an empty line, which JSON
+// Lines readers skip.
+func (w *writer) probe() {
+	if _, err := w.sink.Write([]byte{'\n'}); err != nil {
+		w.failed(err, 0)
+		return
+	}
+	w.torn, w.failing = false, nil
+	w.log.loss.succeeded()
+}
+
+// checkLosing calls onLosing if Losing changed since it was last called.
+func (w *writer) checkLosing() {
+	losing := w.log.Losing()
+	if losing == w.wasLosing {
+		return
+	}
+	w.wasLosing = losing
+	if losing {
+		w.logger.Error("decision log is losing entries", "dropped_total", w.log.loss.dropped.Load())
+	} else {
+		w.logger.Info("decision log is writing every entry again", "dropped_total", w.log.loss.dropped.Load())
+	}
+	if w.onLosing != nil {
+		w.onLosing(losing)
+	}
+}
+
+// follow makes sure the sink writes where it should, reopening the file if
+// it was moved or deleted, and reports whether the sink can be written.
+func (w *writer) follow() bool {
+	w.followed = time.Now()
+	reopened, err := w.sink.follow()
+	if err != nil {
+		w.failed(err, 0)
+		return false
+	}
+	if reopened {
+		// A torn line was in the old file: the new one starts clean.
+		w.torn = false
+		w.logger.Warn("decision log file was moved or deleted: reopened it at its path")
+	}
+	return true
 }
 
 // take adds a queued entry to the batch, or drops it once Close has given
 // up waiting.
 func (w *writer) take(e *Entry) {
 	if w.log.aborted.Load() {
-		w.log.dropped.Add(1)
+		w.log.loss.drop(1)
 		return
 	}
 	w.add(e)
@@ -117,25 +196,29 @@ func (w *writer) take(e *Entry) {
 // add encodes e into the batch and writes the batch once it is big enough.
 // A write holds at most batchBytes, or a single line if one line is bigger:
 // an oversized line then fails (and is dropped) on its own, not with the
-// lines batched before it.
-func (w *writer) add(e *Entry) {
+// lines batched before it. It reports whether every write it made
+// succeeded.
+func (w *writer) add(e *Entry) bool {
 	start := len(w.buf)
 	w.buf = appendEntry(w.buf, e)
 	w.lines++
 	switch {
 	case len(w.buf) > batchBytes && start > 0:
-		w.write(w.buf[:start], w.lines-1)
-		w.write(w.buf[start:], 1)
+		ok := w.write(w.buf[:start], w.lines-1)
+		ok = w.write(w.buf[start:], 1) && ok
 		w.reset()
+		return ok
 	case len(w.buf) >= batchBytes:
-		w.flush()
+		return w.flush()
 	}
+	return true
 }
 
-// flush writes the batch.
-func (w *writer) flush() {
-	w.write(w.buf, w.lines)
+// flush writes the batch and reports whether it was written whole.
+func (w *writer) flush() bool {
+	ok := w.write(w.buf, w.lines)
 	w.reset()
+	return ok
 }
 
 func (w *writer) reset() {
@@ -148,33 +231,49 @@ func (w *writer) reset() {
 
 // write hands p, which holds n whole lines, to the sink and accounts for
 // every line: written if it reached the sink whole, dropped (and reported)
-// otherwise.
-func (w *writer) write(p []byte, n int) {
+// otherwise. It reports whether all n were written.
+//
+// Before writing, the writer checks that the file at the log's path is
+// still the one it writes to, if it has not done so for followEvery or the
+// last write failed: lines written after an operator or a log shipper
+// moved or deleted the file go to a new file at the path. Lines written to
+// a moved file in the moment before that stay in it; those written to a
+// deleted file are deleted with it, like every line written before.
+func (w *writer) write(p []byte, n int) bool {
 	if n == 0 {
-		return
+		return true
+	}
+	if (w.failing != nil || time.Since(w.followed) >= followEvery) && !w.follow() {
+		w.log.loss.drop(n)
+		return false
 	}
 	if w.torn {
 		if _, err := w.sink.Write([]byte{'\n'}); err != nil {
 			w.failed(err, n)
-			return
+			return false
 		}
 		w.torn = false
 	}
 	m, err := w.sink.Write(p)
+	w.writes++
 	if err == nil {
 		w.log.written.Add(uint64(n))
 		w.failing = nil
-		return
+		w.log.loss.succeeded()
+		return true
 	}
 	whole := bytes.Count(p[:m], []byte{'\n'})
 	w.log.written.Add(uint64(whole))
 	w.torn = m > 0 && p[m-1] != '\n'
 	w.failed(err, n-whole)
+	return false
 }
 
-// failed counts n lines as dropped because of err and warns, rate-limited.
+// failed counts a failed write or reopen, and n lines dropped because of
+// it, and warns, rate-limited.
 func (w *writer) failed(err error, n int) {
-	w.log.dropped.Add(uint64(n))
+	w.log.loss.drop(n)
+	w.log.loss.failed(err)
 	w.writeErrs++
 	w.lastErr, w.failing = err, err
 	w.report(false)
@@ -183,7 +282,7 @@ func (w *writer) failed(err error, n int) {
 // report warns about drops and write errors not yet reported, at most once
 // per warnEvery for each kind unless final.
 func (w *writer) report(final bool) {
-	dropped := w.log.dropped.Load()
+	dropped := w.log.loss.dropped.Load()
 	if w.writeErrs == 0 && dropped == w.reported {
 		return
 	}

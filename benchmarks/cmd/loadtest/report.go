@@ -107,6 +107,12 @@ func (r *results) targets() []target {
 			fmt.Sprintf("%s vs %s per call at saturation; %s vs %s at %d/s", us(medCPU(lr.Sat)), us(medCPU(lr.OffSat)),
 				us(medCPU(lr.Half)), us(medCPU(lr.OffHalf)), f.Rate), true)
 	}
+	if lr := r.Log; len(lr.SyncHalf) > 0 {
+		both("Decision log sync adds ≤ 15% CPU per decision over async",
+			ratio(float64(medCPU(lr.SyncSat)), float64(medCPU(lr.Sat))), ratio(float64(medCPU(lr.SyncHalf)), float64(medCPU(lr.Half))), 1.15,
+			fmt.Sprintf("%s vs %s per call at saturation; %s vs %s at %d/s", us(medCPU(lr.SyncSat)), us(medCPU(lr.Sat)),
+				us(medCPU(lr.SyncHalf)), us(medCPU(lr.Half)), f.Rate), true)
+	}
 	if len(f.AuthzSat) > 0 {
 		t := ratio(medRPS(f.AuthzSat), medRPS(f.HealthSat))
 		add("Throughput at saturation ≥ 75% of health check's",
@@ -232,11 +238,22 @@ func (r *results) markdown() []byte {
 
 	lr := r.Log
 	if len(lr.Half) > 0 {
-		p("\n## Decision log (10k bundle, allow mix)\n\nTwo servers side by side, one logging to a file, measured in alternating rounds; medians of %d rounds.\n\n", len(lr.Half))
+		servers := "Two servers"
+		if len(lr.SyncHalf) > 0 {
+			servers = "Three servers"
+		}
+		p("\n## Decision log (10k bundle, allow mix)\n\n%s side by side, logging to a file (asynchronously, the default, or with `--decision-log-sync`) or not, measured in alternating rounds; medians of %d rounds.\n\n", servers, len(lr.Half))
 		p("| | calls/s at saturation | CPU/call at saturation | CPU/call at %d/s | p99 at %d/s |\n| --- | --- | --- | --- | --- |\n", f.Rate, f.Rate)
 		p("| log off | %.0f | %s | %s | %s |\n", medRPS(lr.OffSat), us(medCPU(lr.OffSat)), us(medCPU(lr.OffHalf)), ms(medP99(lr.OffHalf)))
-		p("| log on | %.0f | %s | %s | %s |\n\n", medRPS(lr.Sat), us(medCPU(lr.Sat)), us(medCPU(lr.Half)), ms(medP99(lr.Half)))
-		p("The log wrote %s; %.0f entries were dropped (buffer full).\n", mib(lr.Bytes), lr.Dropped)
+		p("| log on | %.0f | %s | %s | %s |\n", medRPS(lr.Sat), us(medCPU(lr.Sat)), us(medCPU(lr.Half)), ms(medP99(lr.Half)))
+		if len(lr.SyncHalf) > 0 {
+			p("| log on, sync | %.0f | %s | %s | %s |\n", medRPS(lr.SyncSat), us(medCPU(lr.SyncSat)), us(medCPU(lr.SyncHalf)), ms(medP99(lr.SyncHalf)))
+		}
+		p("\nThe asynchronous log wrote %s; %.0f entries were dropped (buffer full).", mib(lr.Bytes), lr.Dropped)
+		if len(lr.SyncHalf) > 0 {
+			p(" The sync log dropped %.0f.", lr.SyncDropped)
+		}
+		p("\n")
 	}
 
 	if len(r.Batches) > 0 {

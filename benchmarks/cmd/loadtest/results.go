@@ -49,13 +49,16 @@ type batchResult struct {
 	Sat, AtRate load
 }
 
-// logResult compares servers with the decision log on (Sat, Half) and off
-// (OffSat, OffHalf), measured in alternating rounds.
+// logResult compares servers with the decision log on (Sat, Half), on
+// with --decision-log-sync (SyncSat, SyncHalf) and off (OffSat, OffHalf),
+// measured in alternating rounds.
 type logResult struct {
-	Sat, Half       []load
-	OffSat, OffHalf []load
-	Dropped         float64
-	Bytes           int64
+	Sat, Half         []load
+	SyncSat, SyncHalf []load
+	OffSat, OffHalf   []load
+	Dropped           float64
+	SyncDropped       float64
+	Bytes             int64
 }
 
 type sizeResult struct {

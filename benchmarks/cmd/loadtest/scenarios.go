@@ -247,10 +247,10 @@ func (d *driver) floor() error {
 	return nil
 }
 
-// decisionLog measures Authorize with the decision log on against a
-// server with it off, in alternating rounds on two servers running side
-// by side, so that a change in the machine's load between rounds affects
-// both alike.
+// decisionLog measures Authorize with the decision log on, in the default
+// asynchronous mode and with --decision-log-sync, against a server with it
+// off, in alternating rounds on three servers running side by side, so
+// that a change in the machine's load between rounds affects all alike.
 func (d *driver) decisionLog() error {
 	logPath := filepath.Join(d.work, "decisions.jsonl")
 	on, err := d.startPDP("pdp-10k-log", d.storeDir("10k"), logPath)
@@ -258,6 +258,13 @@ func (d *driver) decisionLog() error {
 		return err
 	}
 	defer on.close()
+	// Not decisions*.jsonl: Bytes counts the asynchronous log's files.
+	syncPath := filepath.Join(d.work, "sync-decisions.jsonl")
+	synced, err := d.startPDP("pdp-10k-sync", d.storeDir("10k"), syncPath, "--decision-log-sync")
+	if err != nil {
+		return err
+	}
+	defer synced.close()
 	off, err := d.startPDP("pdp-10k-nolog", d.storeDir("10k"), "")
 	if err != nil {
 		return err
@@ -267,23 +274,20 @@ func (d *driver) decisionLog() error {
 	if err != nil {
 		return err
 	}
-	estOn, err := d.warm(on, callAuthorize, allow)
-	if err != nil {
-		return err
-	}
-	estOff, err := d.warm(off, callAuthorize, allow)
-	if err != nil {
-		return err
-	}
 	lr := &d.res.Log
+	runs := []struct {
+		s           *pdpServer
+		est         float64
+		sat, atRate *[]load
+	}{{s: off, sat: &lr.OffSat, atRate: &lr.OffHalf}, {s: on, sat: &lr.Sat, atRate: &lr.Half}, {s: synced, sat: &lr.SyncSat, atRate: &lr.SyncHalf}}
+	for i := range runs {
+		if runs[i].est, err = d.warm(runs[i].s, callAuthorize, allow); err != nil {
+			return err
+		}
+	}
 	for round := range d.rounds {
-		d.logf("decision log off and on, round %d", round+1)
-		for _, run := range []struct {
-			s      *pdpServer
-			est    float64
-			sat    *[]load
-			atRate *[]load
-		}{{off, estOff, &lr.OffSat, &lr.OffHalf}, {on, estOn, &lr.Sat, &lr.Half}} {
+		d.logf("decision log off, on and sync, round %d", round+1)
+		for _, run := range runs {
 			sat, err := d.saturate(run.s, callAuthorize, allow, run.est, 1)
 			if err != nil {
 				return err
@@ -294,6 +298,9 @@ func (d *driver) decisionLog() error {
 			}
 			*run.sat, *run.atRate = append(*run.sat, sat), append(*run.atRate, half)
 		}
+	}
+	if _, _, lr.SyncDropped, err = synced.counters(); err != nil {
+		return err
 	}
 	_, _, dropped, err := on.counters()
 	lr.Dropped = dropped

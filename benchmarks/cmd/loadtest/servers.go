@@ -41,8 +41,9 @@ type pdpServer struct {
 }
 
 // startPDP serves store with the cedargate binary; logPath "" turns the
-// decision log off. It returns once the server reports SERVING.
-func (d *driver) startPDP(name, store, logPath string) (*pdpServer, error) {
+// decision log off; extra are further serve flags. It returns once the
+// server reports SERVING.
+func (d *driver) startPDP(name, store, logPath string, extra ...string) (*pdpServer, error) {
 	gp, err := freePort()
 	if err != nil {
 		return nil, err
@@ -52,8 +53,9 @@ func (d *driver) startPDP(name, store, logPath string) (*pdpServer, error) {
 		return nil, err
 	}
 	s := &pdpServer{addr: fmt.Sprintf("127.0.0.1:%d", gp), metrics: fmt.Sprintf("127.0.0.1:%d", mp)}
-	s.child, err = start(d.work, name, d.cedargate, "serve", "--store", store, "--listen", s.addr,
-		"--metrics-listen", s.metrics, "--decision-log", logPath, "--log-format", "text", "--poll", "-1s")
+	args := append([]string{"serve", "--store", store, "--listen", s.addr,
+		"--metrics-listen", s.metrics, "--decision-log", logPath, "--log-format", "text", "--poll", "-1s"}, extra...)
+	s.child, err = start(d.work, name, d.cedargate, args...)
 	if err != nil {
 		return nil, err
 	}
