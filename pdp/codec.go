@@ -74,7 +74,10 @@ type probe struct {
 // invalidBody is the status of a body of n bytes that does not decode
 // into msg.
 func invalidBody(msg proto.Message, n int, err error) error {
-	reason := strings.TrimPrefix(err.Error(), "proto: ")
+	// protobuf-go separates its "proto:" prefix with a space or, in some
+	// builds, a no-break space (on purpose, so nobody matches its text):
+	// cut either, so the message is the same whatever the build.
+	reason := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	if len(reason) > maxReasonBytes {
 		reason = reason[:maxReasonBytes] + "…"
 	}
