@@ -56,6 +56,9 @@ var ErrNotFound = errors.New("no such revision")
 type Store struct {
 	dir string
 	env string
+	// maxBundleBytes bounds the uncompressed size of the bundles the
+	// store reads; zero means bundle.DefaultMaxSize (see limit.go).
+	maxBundleBytes int64
 }
 
 type meta struct {
@@ -186,7 +189,7 @@ func (s *Store) lock() (func(), error) {
 // bundle again changes nothing; a different bundle with the revision of
 // one already stored is refused, because stored bundles are immutable.
 func (s *Store) Put(archive []byte) (Pointer, error) {
-	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{})
+	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{MaxSize: s.maxBundleBytes})
 	if err != nil {
 		return Pointer{}, err
 	}
@@ -216,13 +219,11 @@ func (s *Store) Put(archive []byte) (Pointer, error) {
 }
 
 // read decodes a stored bundle, checked as opts say beyond its own
-// integrity.
+// integrity. It streams the file, bounded by the store's size limit, so
+// that a hostile file in the store (a gzip bomb) costs at most the limit.
 func (s *Store) read(rev string, opts bundle.DecodeOptions) (*bundle.Bundle, error) {
-	data, err := os.ReadFile(s.BundlePath(rev))
-	if err != nil {
-		return nil, err
-	}
-	return bundle.Decode(bytes.NewReader(data), opts)
+	opts.MaxSize = s.maxBundleBytes
+	return bundle.DecodeFile(s.BundlePath(rev), opts)
 }
 
 // Load reads and verifies the bundle p names: its digest must be p's and,
