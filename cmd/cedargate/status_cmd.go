@@ -84,6 +84,23 @@ func (c *connFlags) status(ctx context.Context, addr string) (*pb.GetStatusRespo
 	return client.New(cc).Status(ctx)
 }
 
+// printSourceStatus adds, when the replica's last read of its store
+// failed, a line saying since when it has not confirmed what it serves.
+func printSourceStatus(w io.Writer, src *pb.SourceStatus) {
+	if src.GetLastError() == "" {
+		return
+	}
+	since := "never read"
+	if t := src.GetLastSuccessTime(); t != nil {
+		since = "last read " + t.AsTime().Format(time.RFC3339)
+	}
+	stale := ""
+	if src.GetStale() {
+		stale = fmt.Sprintf(", stale (over --max-staleness %s): not serving", src.GetMaxStaleness().AsDuration())
+	}
+	fmt.Fprintf(w, "source error: %s (%s, %d failed reads%s)\n", src.GetLastError(), since, src.GetErrorCount(), stale)
+}
+
 func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 	if !st.GetServing() {
 		fmt.Fprintln(w, "serving:    nothing (no active bundle)")
@@ -98,6 +115,7 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 	if f := st.GetLastFailedActivation(); f != nil {
 		fmt.Fprintf(w, "last failure: %s at %s: %s\n", f.GetBundle().GetRevision(), f.GetTime().AsTime().Format(time.RFC3339), f.GetError())
 	}
+	printSourceStatus(w, st.GetSourceStatus())
 	if len(st.GetRecentActivations()) > 0 {
 		fmt.Fprintln(w, "recent activations:")
 		for _, a := range st.GetRecentActivations() {
