@@ -61,6 +61,7 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 			resp.Build.EarliestExpiry = timestamppb.New(*m.EarliestExpiry)
 		}
 	}
+	resp.SourceStatus = a.r.health.status(time.Now())
 	history, last := a.r.snapshotHistory()
 	for _, h := range history {
 		resp.RecentActivations = append(resp.RecentActivations, activationProto(h))

@@ -58,7 +58,7 @@ func (a *authzService) record(ctx context.Context, es ...decisionlog.Entry) erro
 
 // logBlocks reports whether the decision log keeps this replica from
 // reporting itself healthy: with DecisionLogRequired, while the log is
-// losing entries. It is one of the conditions setServing weighs.
+// losing entries. It is one of the readiness conditions.
 func (s *Server) logBlocks() bool {
 	return s.opts.DecisionLogRequired && s.dlog != nil && s.dlog.Losing()
 }
@@ -69,7 +69,7 @@ func (s *Server) logBlocks() bool {
 // sets health itself.
 func (s *Server) logLosingChanged(bool) {
 	if s.healthReady.Load() {
-		s.setServing(s.Serving())
+		s.ready.update()
 	}
 }
 

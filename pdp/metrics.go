@@ -1,6 +1,8 @@
 package pdp
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -19,6 +21,10 @@ type metrics struct {
 	// activateOK and activateFail are activations' two series, curried
 	// once.
 	activateOK, activateFail prometheus.Counter
+	// sourceErrors and lastCheck say whether the replica can still read
+	// its bundle source (see sourceHealth).
+	sourceErrors prometheus.Counter
+	lastCheck    prometheus.Gauge
 }
 
 func newMetrics(dropped func() float64) *metrics {
@@ -54,6 +60,7 @@ func newMetrics(dropped func() float64) *metrics {
 	// before the first failure.
 	m.activateOK = m.activations.WithLabelValues("success")
 	m.activateFail = m.activations.WithLabelValues("failure")
+	m.addSourceMetrics()
 	reg.MustRegister(decisions, m.duration, m.bundleInfo, m.activations, m.lastActivate,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_dropped_total",
@@ -77,3 +84,20 @@ func (m *metrics) activated(prev *bundle.Ref, ref bundle.Ref, unix float64) {
 }
 
 func (m *metrics) failed() { m.activateFail.Inc() }
+
+// addSourceMetrics creates and registers the bundle source's metrics.
+func (m *metrics) addSourceMetrics() {
+	m.sourceErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cedargate_bundle_source_errors_total",
+		Help: "Failed reads of the bundle source (its active pointer, or a bundle file that cannot be read); a bundle refused for its content is an activation failure instead.",
+	})
+	m.lastCheck = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cedargate_bundle_last_check_timestamp_seconds",
+		Help: "Unix time of the last successful read of the bundle source; 0 until the first. Its age is how long the replica has not confirmed what it serves.",
+	})
+	m.registry.MustRegister(m.sourceErrors, m.lastCheck)
+}
+
+func (m *metrics) sourceChecked(at time.Time) { m.lastCheck.Set(float64(at.UnixNano()) / 1e9) }
+
+func (m *metrics) sourceFailed() { m.sourceErrors.Inc() }

@@ -73,105 +73,167 @@ type reloader struct {
 	keys     []ed25519.PublicKey
 	log      *slog.Logger
 	metrics  *metrics
+	health   *sourceHealth
 	current  atomic.Pointer[served]
-	onChange func(serving bool)
+	onChange func()
 	debounce time.Duration
 	poll     time.Duration
 	// validate makes activation prepare a schema validator for requests.
 	validate bool
-	// retryAfter is how long the periodic poll leaves a failed pointer
-	// alone.
+	// retryAfter is how long the periodic poll leaves alone a bundle
+	// whose read failed, or one refused by a source that cannot tell
+	// whether the bundle changed.
 	retryAfter time.Duration
 
 	mu          sync.Mutex
 	history     []activation // newest first
 	lastFailure *activation
-	// failed is the pointer whose activation failed last, and failedAt
-	// when. A change notification (a rollout, even of the same revision, or
-	// a sync tool rewriting the pointer) retries it at once, since the
-	// failure may have been temporary (a bundle file not there yet); the
-	// periodic poll retries it only after retryAfter, so a broken bundle
-	// costs an attempt now and then rather than one per poll, and still
-	// recovers where no notification arrives (network file systems).
-	failed   store.Pointer
-	failedAt time.Time
+	// refused is the bundle whose activation failed last, remembered so
+	// that it is not read again until the source changes; nil after a
+	// successful activation.
+	refused *refusal
+}
+
+// refusal is a bundle the reloader failed to activate. Reading it again
+// can be costly (a bundle at the size limit is inflated and hashed in
+// full), so it is left alone until the source changes: the pointer names
+// another bundle, or the bundle's file is no longer the same.
+type refusal struct {
+	p store.Pointer
+	// file identifies the bundle's file as it was before the read that
+	// failed; known is false when the source cannot tell.
+	file  fileID
+	known bool
+	// readFailed is set when the bundle could not be read at all (an I/O
+	// error), a failure that may pass with the file unchanged.
+	readFailed bool
+	at         time.Time
+}
+
+// retry reports whether the bundle p names, whose file is now file (known
+// says whether the source can tell), should be read again. notified says
+// whether a change notification prompted the sync.
+func (f *refusal) retry(p store.Pointer, file fileID, known, notified bool, now time.Time, retryAfter time.Duration) bool {
+	if f == nil || f.p != p {
+		return true
+	}
+	if known && f.known {
+		if file != f.file {
+			return true
+		}
+		// The same file: its content was refused and would be again. A
+		// failed read may pass, so it is retried like an unknown file.
+		if !f.readFailed {
+			return false
+		}
+	}
+	// The source cannot tell whether the bundle changed: a notification
+	// may mean it did (a sync tool that rewrote the bundle and the
+	// pointer), and the poll tries again now and then, so that a failure
+	// heals where no notification arrives (a network file system).
+	return notified || now.Sub(f.at) >= retryAfter
 }
 
 // sync activates the source's active bundle if it is not the one served.
-// retry says whether to try a pointer whose activation failed last.
-func (r *reloader) sync(retry bool) {
+// notified says whether a change notification, rather than the periodic
+// poll, prompted it.
+func (r *reloader) sync(notified bool) {
+	defer func() {
+		if r.onChange != nil {
+			r.onChange()
+		}
+	}()
+	now := time.Now()
 	p, err := r.src.Active()
-	if errors.Is(err, store.ErrNoActive) {
+	if err != nil && !errors.Is(err, store.ErrNoActive) {
+		r.health.failed(now, err, r.servingRevision())
 		return
 	}
-	if err != nil {
-		r.fail(bundle.Ref{}, time.Now(), 0, err)
+	if err != nil || r.isServing(p) {
+		// Nothing active, or what is served: the source answered.
+		r.health.ok(now)
 		return
 	}
-	if cur := r.current.Load(); cur != nil && cur.ref.Revision == p.Revision && cur.ref.Digest == p.Digest {
-		return
-	}
+	file, known := bundleFileID(r.src, p)
 	r.mu.Lock()
-	skip := !retry && r.failed == p && time.Since(r.failedAt) < r.retryAfter
+	refused := r.refused
 	r.mu.Unlock()
-	if skip {
+	if !refused.retry(p, file, known, notified, now, r.retryAfter) {
+		if !refused.readFailed {
+			r.health.ok(now)
+		}
+		r.log.Debug("not reading a refused bundle again until it changes", "revision", p.Revision, "digest", p.Digest)
 		return
 	}
-	start := time.Now()
+	fail := func(ref bundle.Ref, err error, readFailed bool) {
+		if readFailed {
+			r.health.failed(time.Now(), err, r.servingRevision())
+		} else {
+			r.health.ok(now)
+		}
+		r.mu.Lock()
+		r.refused = &refusal{p: p, file: file, known: known, readFailed: readFailed, at: time.Now()}
+		r.mu.Unlock()
+		r.fail(ref, now, time.Since(now), err)
+	}
 	ref := bundle.Ref{Revision: p.Revision, Digest: p.Digest}
 	b, err := r.src.Load(p, r.keys)
 	if err != nil {
-		r.failPointer(p, ref, start, err)
+		fail(ref, err, readFailure(err))
 		return
 	}
+	r.health.ok(now)
 	ref = b.Ref()
 	snap, err := engine.New(b)
 	if err != nil {
-		r.failPointer(p, ref, start, fmt.Errorf("compiling bundle %s: %w", p.Revision, err))
+		fail(ref, fmt.Errorf("compiling bundle %s: %w", p.Revision, err), false)
 		return
 	}
 	var v *validate.Validator
 	if r.validate {
 		if v, err = schemaValidator(b); err != nil {
-			r.failPointer(p, ref, start, fmt.Errorf("bundle %s: %w", p.Revision, err))
+			fail(ref, fmt.Errorf("bundle %s: %w", p.Revision, err), false)
 			return
 		}
 	}
-	now := time.Now()
-	next := &served{snap: snap, ref: ref, activatedAt: now, wire: wire.EncodeBundleRef(ref), validator: v}
+	done := time.Now()
+	next := &served{snap: snap, ref: ref, activatedAt: done, wire: wire.EncodeBundleRef(ref), validator: v}
 	prev := r.current.Swap(next)
-	took := now.Sub(start)
+	took := done.Sub(now)
 	var prevRef *bundle.Ref
 	if prev != nil {
 		prevRef = &prev.ref
 	}
 	r.mu.Lock()
-	r.failed = store.Pointer{}
+	r.refused = nil
 	r.mu.Unlock()
-	r.metrics.activated(prevRef, ref, float64(now.UnixNano())/1e9)
-	r.record(activation{ref: ref, at: now, took: took})
+	r.metrics.activated(prevRef, ref, float64(done.UnixNano())/1e9)
+	r.record(activation{ref: ref, at: done, took: took})
 	r.log.Info("bundle activated", "revision", ref.Revision, "digest", ref.Digest, "environment", ref.Environment,
 		"policies", snap.PolicyCount(), "entities", snap.EntityCount(), "took_ms", took.Milliseconds())
-	if prev == nil && r.onChange != nil {
-		r.onChange(true)
+}
+
+// isServing reports whether p names the bundle being served.
+func (r *reloader) isServing(p store.Pointer) bool {
+	cur := r.current.Load()
+	return cur != nil && cur.ref.Revision == p.Revision && cur.ref.Digest == p.Digest
+}
+
+// servingRevision names what is served, for logs.
+func (r *reloader) servingRevision() string {
+	if cur := r.current.Load(); cur != nil {
+		return cur.ref.Revision
 	}
+	return "nothing"
 }
 
-func (r *reloader) failPointer(p store.Pointer, ref bundle.Ref, start time.Time, err error) {
-	r.mu.Lock()
-	r.failed, r.failedAt = p, time.Now()
-	r.mu.Unlock()
-	r.fail(ref, start, time.Since(start), err)
-}
-
+// fail records a failed activation: once in the log, the metrics and
+// status. The bundle is not read again until it changes (refusal), so a
+// broken bundle is logged once, not on every poll.
 func (r *reloader) fail(ref bundle.Ref, at time.Time, took time.Duration, err error) {
 	r.metrics.failed()
 	r.record(activation{ref: ref, at: at.Add(took), took: took, err: err})
-	serving := "nothing"
-	if cur := r.current.Load(); cur != nil {
-		serving = cur.ref.Revision
-	}
-	r.log.Error("bundle activation failed; keeping the last good bundle", "revision", ref.Revision, "error", err.Error(), "serving", serving)
+	r.log.Error("bundle activation failed; keeping the last good bundle", "revision", ref.Revision, "error", err.Error(), "serving", r.servingRevision())
 }
 
 func (r *reloader) record(a activation) {

@@ -71,9 +71,18 @@ type Options struct {
 	// notification; default 30s, negative disables polling.
 	Poll time.Duration
 	// RetryFailedAfter is how long the periodic poll leaves alone a bundle
-	// whose activation failed before trying it again; default 5m. A change
-	// notification retries it at once.
+	// that could not be read (an I/O error) before trying it again;
+	// default 5m. A change notification retries it at once. A bundle
+	// refused for its content is not read again until its file or the
+	// active pointer changes.
 	RetryFailedAfter time.Duration
+	// MaxStaleness, when positive, makes the server report NOT_SERVING
+	// (gRPC health and /readyz) while its source has failed to be read
+	// for longer than this since the last successful read, and SERVING
+	// again once a read succeeds: fail closed rather than decide with a
+	// bundle that may have been rolled back long ago. Zero (the default)
+	// keeps serving the last good bundle whatever happens to the source.
+	MaxStaleness time.Duration
 	// Debounce is how long the reloader waits for a burst of change
 	// notifications to end; default 25ms.
 	Debounce time.Duration
@@ -119,6 +128,7 @@ type Server struct {
 	lis     net.Listener
 	mlis    net.Listener
 	http    *http.Server
+	ready   *readiness
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -126,10 +136,6 @@ type Server struct {
 	// stopping turns /readyz unready as shutdown begins, as gRPC health
 	// turns NOT_SERVING.
 	stopping atomic.Bool
-	// healthMu makes each health update read the conditions and set the
-	// status in one step, so that two updates (a bundle activated, the
-	// decision log losing entries) cannot leave a stale status.
-	healthMu sync.Mutex
 	// healthReady is set once the health service has its services.
 	healthReady atomic.Bool
 }
@@ -182,9 +188,12 @@ func New(opts Options) (*Server, error) {
 	})
 	s.metrics.registry.MustRegister(decisionLogMetrics(s.dlog)...)
 	s.health = health.NewServer()
+	s.ready = &readiness{log: opts.Logger, apply: s.setServing, now: time.Now}
 	s.reload = &reloader{src: opts.Source, keys: opts.VerifyKeys, log: opts.Logger, metrics: s.metrics,
-		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.setServing, validate: opts.ValidateRequests,
-		retryAfter: opts.RetryFailedAfter}
+		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.ready.update, validate: opts.ValidateRequests,
+		retryAfter: opts.RetryFailedAfter,
+		health:     &sourceHealth{maxStale: opts.MaxStaleness, started: time.Now(), metrics: s.metrics, log: opts.Logger}}
+	s.addReadinessConditions()
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
 		s.closeLog(context.Background())
@@ -247,7 +256,11 @@ func New(opts Options) (*Server, error) {
 		s.closeLog(context.Background())
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.ready.run(ctx, readinessInterval(opts.MaxStaleness))
+	}()
 	go func() {
 		defer s.wg.Done()
 		s.reload.run(ctx, changes)
@@ -259,13 +272,29 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// setServing ties gRPC health to bundle state: the server as a whole ("")
-// and every decision service registered on it are SERVING only while a
-// bundle is active, and no other condition (logBlocks) holds them back.
+// addReadinessConditions registers what the server needs to report
+// SERVING (see readiness): an active bundle and, with MaxStaleness, a
+// source read successfully recently enough, and, with
+// DecisionLogRequired, a decision log that is not losing entries.
+func (s *Server) addReadinessConditions() {
+	s.ready.add("bundle", func(time.Time) string {
+		if !s.Serving() {
+			return "no active bundle"
+		}
+		return ""
+	})
+	s.ready.add("source", s.reload.health.staleness)
+	s.ready.add("decision-log", func(time.Time) string {
+		if s.logBlocks() {
+			return "decision log is losing entries"
+		}
+		return ""
+	})
+}
+
+// setServing sets gRPC health as readiness decides: the server as a whole
+// ("") and every decision service registered on it alike.
 func (s *Server) setServing(ok bool) {
-	s.healthMu.Lock()
-	defer s.healthMu.Unlock()
-	ok = ok && !s.logBlocks()
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if ok {
 		st = healthpb.HealthCheckResponse_SERVING
@@ -316,12 +345,8 @@ func (s *Server) Serve(ctx context.Context) error {
 				http.Error(w, "shutting down", http.StatusServiceUnavailable)
 				return
 			}
-			if !s.Serving() {
-				http.Error(w, "no active bundle", http.StatusServiceUnavailable)
-				return
-			}
-			if s.logBlocks() {
-				http.Error(w, "decision log is losing entries", http.StatusServiceUnavailable)
+			if ok, reason := s.ready.state(); !ok {
+				http.Error(w, reason, http.StatusServiceUnavailable)
 				return
 			}
 			fmt.Fprintln(w, "ok")

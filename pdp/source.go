@@ -3,6 +3,10 @@ package pdp
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
@@ -20,7 +24,9 @@ type Source interface {
 	// read its source.
 	Active() (store.Pointer, error)
 	// Load reads the bundle p names and verifies its digest and, when keys
-	// are given, its signature by one of them.
+	// are given, its signature by one of them. An error that wraps an
+	// *fs.PathError is taken for a failure to read, which may pass; any
+	// other for a refusal of the bundle's content, which will not.
 	Load(p store.Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error)
 	// Watch signals on the returned channel when the active pointer may
 	// have changed, until ctx ends.
@@ -30,3 +36,51 @@ type Source interface {
 }
 
 var _ Source = (*store.Store)(nil)
+
+// bundleFiles is implemented by sources that keep each bundle in a file
+// (the directory store). The reloader then tells a refused bundle that is
+// still the same file from one that was rewritten, without reading it.
+type bundleFiles interface {
+	BundlePath(rev string) string
+}
+
+var _ bundleFiles = (*store.Store)(nil)
+
+// fileID identifies one version of a file without reading it: a file
+// rewritten in place or replaced by a rename changes size, modification
+// time or inode. The zero value is a file that does not exist.
+type fileID struct {
+	exists     bool
+	size       int64
+	mtimeNanos int64
+	dev, ino   uint64
+}
+
+// bundleFileID returns the identity of the file that holds the bundle p
+// names, and false when the source cannot tell (it keeps no files, or the
+// file cannot be examined).
+func bundleFileID(src Source, p store.Pointer) (fileID, bool) {
+	bf, ok := src.(bundleFiles)
+	if !ok || !store.ValidRevision(p.Revision) {
+		return fileID{}, false
+	}
+	fi, err := os.Stat(bf.BundlePath(p.Revision))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileID{}, true
+	}
+	if err != nil {
+		return fileID{}, false
+	}
+	id := fileID{exists: true, size: fi.Size(), mtimeNanos: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+	}
+	return id, true
+}
+
+// readFailure reports whether err, from Source.Load, is a failure to read
+// rather than a refusal of what was read.
+func readFailure(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe)
+}

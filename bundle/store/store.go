@@ -84,6 +84,9 @@ type Store struct {
 	// migrated says that opening moved an old-format store to the state
 	// file, for Repair to report.
 	migrated bool
+	// maxBundleBytes bounds the uncompressed size of the bundles the
+	// store reads; zero means bundle.DefaultMaxSize (see limit.go).
+	maxBundleBytes int64
 }
 
 type meta struct {
@@ -320,7 +323,7 @@ func (s *Store) tidy() (migrated bool, err error) {
 // one already stored is refused, because stored bundles are immutable.
 // Once ctx is done nothing is written.
 func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
-	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{})
+	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{MaxSize: s.maxBundleBytes})
 	if err != nil {
 		return Pointer{}, err
 	}
@@ -350,14 +353,11 @@ func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 }
 
 // read decodes a stored bundle, checked as opts say beyond its own
-// integrity.
+// integrity. It streams the file, bounded by the store's size limit, so
+// that a hostile file in the store (a gzip bomb) costs at most the limit.
 func (s *Store) read(rev string, opts bundle.DecodeOptions) (*bundle.Bundle, error) {
-	f, err := os.Open(s.BundlePath(rev))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return bundle.Decode(f, opts)
+	opts.MaxSize = s.maxBundleBytes
+	return bundle.DecodeFile(s.BundlePath(rev), opts)
 }
 
 // Load reads and verifies the bundle p names: its digest must be p's and,

@@ -99,9 +99,7 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 		fmt.Fprintf(w, "bundle:     %d policies (%d grants), %d entities, built by %s\n", bi.GetPolicyCount(), bi.GetGrantCount(), bi.GetEntityCount(), bi.GetCompilerVersion())
 	}
 	fmt.Fprintf(w, "source:     %s\nreplica:    %s, cedargate %s, up since %s\n", st.GetSource(), st.GetHostname(), st.GetVersion(), st.GetStartTime().AsTime().Format(time.RFC3339))
-	if s := st.GetSourceStatus(); s != nil {
-		printSourceStatus(w, s)
-	}
+	printSourceStatus(w, st.GetSourceStatus())
 	if d := st.GetDecisionLog(); d != nil {
 		printDecisionLog(w, d)
 	}
@@ -127,6 +125,9 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 //
 //	source reads: last success 2026-11-23T14:05:00Z; 2 errors, the last at 2026-11-23T14:06:00Z: ...; max staleness 5m0s, STALE
 func printSourceStatus(w io.Writer, s *pb.SourceStatus) {
+	if s == nil {
+		return
+	}
 	parts := []string{"last success " + orNever(s.GetLastSuccessTime())}
 	if s.GetErrorCount() > 0 || s.GetLastError() != "" {
 		e := fmt.Sprintf("%d errors", s.GetErrorCount())

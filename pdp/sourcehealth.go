@@ -1,0 +1,112 @@
+package pdp
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
+)
+
+// sourceHealth records how the reloader's reads of its source went: when
+// it last read it successfully (the active pointer, and the bundle when it
+// changed), the errors since, and whether the replica has been unable to
+// confirm what it serves for longer than maxStale. A replica whose store
+// has vanished keeps serving its last bundle; without this nothing would
+// say that the bundle may no longer be the one operators rolled out.
+//
+// A bundle refused for its content (too large, bad signature, does not
+// compile) is not a source error: the source was read and answered, and
+// the replica rightly keeps its last good bundle.
+type sourceHealth struct {
+	// maxStale is --max-staleness; zero turns the condition off.
+	maxStale time.Duration
+	// started stands in for the last success before the first one.
+	started time.Time
+	metrics *metrics
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	lastOK time.Time // zero before the first successful read
+	// lastErr and lastErrAt describe the last failed read since the last
+	// successful one; lastErr is empty when the last read succeeded.
+	lastErr   string
+	lastErrAt time.Time
+	errors    uint64
+}
+
+// ok records a successful read of the source at the instant at.
+func (h *sourceHealth) ok(at time.Time) {
+	h.mu.Lock()
+	recovered, since := h.lastErr != "", h.lastErrAt
+	h.lastOK, h.lastErr, h.lastErrAt = at, "", time.Time{}
+	h.mu.Unlock()
+	h.metrics.sourceChecked(at)
+	if recovered {
+		h.log.Info("bundle source readable again", "failing_since", since.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// failed records a failed read of the source. The first failure after a
+// success is logged at error level; the ones that follow, which every
+// poll repeats while the source stays unreadable, only at debug level:
+// the error count and GetStatus carry them.
+func (h *sourceHealth) failed(at time.Time, err error, serving string) {
+	h.mu.Lock()
+	first := h.lastErr == ""
+	h.errors++
+	h.lastErr, h.lastErrAt = err.Error(), at
+	h.mu.Unlock()
+	h.metrics.sourceFailed()
+	if first {
+		h.log.Error("cannot read the bundle source; keeping the last good bundle", "error", err.Error(), "serving", serving)
+	} else {
+		h.log.Debug("bundle source still unreadable", "error", err.Error())
+	}
+}
+
+// staleness says why the replica must not serve because of its source, or
+// "" when it may: with --max-staleness set, the source has failed since
+// its last successful read, and that read is older than the limit. A
+// source that reads fine is never stale, however rarely it is polled.
+func (h *sourceHealth) staleness(now time.Time) string {
+	if h.maxStale <= 0 {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lastErr == "" {
+		return ""
+	}
+	since := h.lastOK
+	if since.IsZero() {
+		since = h.started
+	}
+	if age := now.Sub(since); age > h.maxStale {
+		return fmt.Sprintf("bundle source unreadable for %s, longer than --max-staleness %s: %s",
+			age.Round(time.Millisecond), h.maxStale, h.lastErr)
+	}
+	return ""
+}
+
+// status reports the source's health for GetStatus.
+func (h *sourceHealth) status(now time.Time) *pb.SourceStatus {
+	stale := h.staleness(now) != ""
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := &pb.SourceStatus{LastError: h.lastErr, ErrorCount: h.errors, Stale: stale}
+	if !h.lastOK.IsZero() {
+		st.LastSuccessTime = timestamppb.New(h.lastOK)
+	}
+	if !h.lastErrAt.IsZero() {
+		st.LastErrorTime = timestamppb.New(h.lastErrAt)
+	}
+	if h.maxStale > 0 {
+		st.MaxStaleness = durationpb.New(h.maxStale)
+	}
+	return st
+}
