@@ -162,7 +162,9 @@ func readMeta(dir string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, MetaFile))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return "", fmt.Errorf("%s is %w (no %s); `cedargate build --store %s` creates one", dir, errNotStore, MetaFile, dir)
+			// The cause is wrapped too: to a PDP, a store.json that has
+			// not arrived yet is a failed read, retried, not a refusal.
+			return "", fmt.Errorf("%s is %w (no %s); `cedargate build --store %s` creates one: %w", dir, errNotStore, MetaFile, dir, err)
 		}
 		return "", fmt.Errorf("opening store: %w", err)
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/repo"
-	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/internal/demo"
 	"github.com/cedargate/cedargate/pdp"
 	"github.com/cedargate/cedargate/pdp/client"
@@ -33,14 +32,14 @@ import (
 
 func serveCmd() *cobra.Command {
 	var (
-		storeDir, logFormat, logLevel, overflow, asOf string
-		requestEntities                               string
-		verifyKeys                                    []string
-		tlsCert, tlsKey, clientCA                     string
-		extauthzFile, extauthzNS                      string
-		extauthzOn                                    bool
-		maxBundleBytes                                int64
-		opts                                          pdp.Options
+		logFormat, logLevel, overflow, asOf string
+		requestEntities                     string
+		verifyKeys                          []string
+		tlsCert, tlsKey, clientCA           string
+		extauthzFile, extauthzNS            string
+		extauthzOn                          bool
+		opts                                pdp.Options
+		sf                                  storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --store STORE --listen ADDR",
@@ -67,7 +66,7 @@ changes the mapping; docs/envoy.md describes it and deploy/envoy/envoy.yaml
 is an Envoy configuration to start from.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlag("store", storeDir); err != nil {
+			if err := sf.check(); err != nil {
 				return err
 			}
 			logger, err := newLogger(logFormat, logLevel)
@@ -78,11 +77,8 @@ is an Envoy configuration to start from.`,
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}
-			st, err := store.OpenForServing(storeDir)
+			st, err := sf.openForServing()
 			if err != nil {
-				return err
-			}
-			if err := setMaxBundleBytes(st, maxBundleBytes); err != nil {
 				return err
 			}
 			opts.Source = st
@@ -118,7 +114,7 @@ is an Envoy configuration to start from.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&storeDir, "store", "", "bundle store directory to serve (required)")
+	sf.add(cmd, "bundle store directory to serve (required)")
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9191", "gRPC listen address")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "127.0.0.1:9192", "HTTP listen address for /metrics, /healthz and /readyz (empty: none)")
 	f.StringVar(&opts.DecisionLog.Path, "decision-log", "-", "decision log file (rotated), - for standard output, empty to turn it off")
@@ -145,7 +141,7 @@ is an Envoy configuration to start from.`,
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never)")
-	addSourceFlags(cmd, &maxBundleBytes, &opts)
+	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING while the store has been unreadable for longer than this (fail closed); 0: keep serving the last good bundle")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", pdp.DefaultShutdownTimeout, "longest shutdown waits for requests in flight")
 	f.StringVar(&asOf, "decide-as-of", "", "decide as if the clock had started at this instant (RFC 3339 or YYYY-MM-DD): for demos, replays and tests, never in production")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
@@ -154,23 +150,6 @@ is an Envoy configuration to start from.`,
 	f.StringVar(&extauthzFile, "extauthz-config", "", "YAML file mapping Envoy's requests to Cedar requests (default: the mapping in docs/envoy.md)")
 	f.StringVar(&extauthzNS, "extauthz-namespace", "", "Cedar namespace of ext_authz actions and resources, e.g. Acme (overrides namespace in --extauthz-config)")
 	return cmd
-}
-
-// addSourceFlags adds serve's flags about reading the bundle store: how
-// large a bundle may be, and how long the store may stay unreadable.
-func addSourceFlags(cmd *cobra.Command, maxBundleBytes *int64, opts *pdp.Options) {
-	f := cmd.Flags()
-	f.Int64Var(maxBundleBytes, "max-bundle-bytes", bundle.DefaultMaxSize, "refuse bundles larger than this uncompressed, in bytes, before inflating them past it (a gzip bomb costs at most this much memory)")
-	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING while the store has been unreadable for longer than this (fail closed); 0: keep serving the last good bundle")
-}
-
-// setMaxBundleBytes applies --max-bundle-bytes to the store served.
-func setMaxBundleBytes(st *store.Store, n int64) error {
-	if n <= 0 {
-		return usageError{fmt.Errorf("--max-bundle-bytes must be positive, not %d", n)}
-	}
-	st.SetMaxBundleBytes(n)
-	return nil
 }
 
 // extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the

@@ -40,7 +40,8 @@ decision tests. It builds, lints and tests clean as written.`,
 
 func buildCmd() *cobra.Command {
 	var opts build.Options
-	var storeDir, signKey, now string
+	var sf storeFlags
+	var signKey, now string
 	var activate bool
 	cmd := &cobra.Command{
 		Use:   "build DIR --store STORE",
@@ -58,7 +59,7 @@ Building the same source twice gives byte-identical bundles.
 Every problem is printed as path:line:column: message (rule).`,
 		Args: args("DIR"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := requireFlag("store", storeDir); err != nil {
+			if err := sf.check(); err != nil {
 				return err
 			}
 			var err error
@@ -80,7 +81,7 @@ Every problem is printed as path:line:column: message (rule).`,
 				return err
 			}
 			printWarnings(cmd, out.Warnings)
-			st, err := store.Create(cmd.Context(), storeDir, out.Bundle.Manifest.Environment)
+			st, err := sf.create(cmd.Context(), out.Bundle.Manifest.Environment)
 			if err != nil {
 				return err
 			}
@@ -109,7 +110,7 @@ Every problem is printed as path:line:column: message (rule).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Env, "env", "", "environment to build (required when cedargate.yaml declares environments)")
-	storeFlag(cmd, &storeDir)
+	sf.add(cmd, storeUsage)
 	f.BoolVar(&activate, "activate", false, "make the new bundle active")
 	f.BoolVar(&opts.AllowDirty, "allow-dirty", false, "build from a work tree with uncommitted changes")
 	f.StringVar(&opts.Revision, "revision", "", "revision to record instead of the Git commit")

@@ -55,9 +55,13 @@ func nowFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVar(dst, "now", "", "judge expiry and review dates as of this instant (RFC 3339 or YYYY-MM-DD) instead of the current time")
 }
 
-// storeFlag adds --store, the bundle store directory a command works on.
+// storeUsage is the help of --store.
+const storeUsage = "bundle store directory (required)"
+
+// storeFlag adds --store alone, for commands that read no bundle (see
+// storeFlags for those that do).
 func storeFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "store", "", "bundle store directory (required)")
+	cmd.Flags().StringVar(dst, "store", "", storeUsage)
 }
 
 func parseNow(s string) (time.Time, error) {

@@ -34,19 +34,19 @@ files and what they guarantee.`,
 
 // storeCheckFlags are the flags store verify and store repair share.
 type storeCheckFlags struct {
-	dir      string
+	storeFlags
 	keyFiles []string
 }
 
 func (f *storeCheckFlags) add(cmd *cobra.Command) {
-	storeFlag(cmd, &f.dir)
+	f.storeFlags.add(cmd, storeUsage)
 	cmd.Flags().StringArrayVar(&f.keyFiles, "verify-key", nil, "ed25519 public key (PEM); bundles without a valid signature by one of the keys given do not verify (repeat for several)")
 }
 
 // keys checks the flags and reads the keys; a mistake in either is a
 // usage error.
 func (f *storeCheckFlags) keys() ([]ed25519.PublicKey, error) {
-	if err := requireFlag("store", f.dir); err != nil {
+	if err := f.check(); err != nil {
 		return nil, err
 	}
 	keys, err := loadPublicKeys(f.keyFiles)
@@ -75,7 +75,7 @@ on a read-only mount.`,
 			if err != nil {
 				return err
 			}
-			st, err := store.OpenReadOnly(f.dir)
+			st, err := f.openReadOnly()
 			if err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ removed.`,
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), f.dir)
+			st, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}

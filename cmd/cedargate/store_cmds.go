@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +15,7 @@ import (
 )
 
 func rolloutCmd() *cobra.Command {
-	var dir string
+	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "rollout REVISION --store STORE",
 		Short: "Make a stored revision active",
@@ -25,7 +24,7 @@ The bundle is verified first. Running PDPs watching STORE activate it within
 moments; requests in flight finish on the bundle they started with.`,
 		Args: args("REVISION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			st, err := openStore(cmd.Context(), dir)
+			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -37,12 +36,12 @@ moments; requests in flight finish on the bundle they started with.`,
 			return nil
 		},
 	}
-	storeFlag(cmd, &dir)
+	sf.add(cmd, storeUsage)
 	return cmd
 }
 
 func rollbackCmd() *cobra.Command {
-	var dir string
+	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "rollback --store STORE",
 		Short: "Make the previously active revision active again",
@@ -51,7 +50,7 @@ before it becomes active again. Rolling back twice returns to where you
 started.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd.Context(), dir)
+			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -63,7 +62,7 @@ started.`,
 			return nil
 		},
 	}
-	storeFlag(cmd, &dir)
+	sf.add(cmd, storeUsage)
 	return cmd
 }
 
@@ -114,11 +113,4 @@ func historyCmd() *cobra.Command {
 // printActivation reports an activation by build --activate or rollout.
 func printActivation(w io.Writer, act store.Activation) {
 	fmt.Fprintf(w, "activated %s (previous: %s)\n", act.Revision, orNone(act.Previous))
-}
-
-func openStore(ctx context.Context, dir string) (*store.Store, error) {
-	if err := requireFlag("store", dir); err != nil {
-		return nil, err
-	}
-	return store.Open(ctx, dir)
 }
