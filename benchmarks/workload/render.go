@@ -84,6 +84,15 @@ func (r *Repo) config() []byte {
 		b.WriteString("    # The RBAC workload compares role-based decisions only: no account expiry.\n")
 		b.WriteString("    nhi-expiry-missing: \"off\"\n")
 	}
+	// The default limits are sized for a build in 1 GiB (deploy/'s build
+	// Job); the 100k repository holds over a million values, more than
+	// repository_nodes allows. A larger estate raises the limit, as
+	// docs/guardrails.md says, and so does a larger benchmark.
+	if n := s.Users + s.ServiceAccounts; n > 20000 {
+		b.WriteString("limits:\n")
+		b.WriteString("  # More identities than the defaults allow for (see docs/guardrails.md).\n")
+		fmt.Fprintf(&b, "  repository_nodes: %d\n", 40*n)
+	}
 	return b.Bytes()
 }
 
