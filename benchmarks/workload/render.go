@@ -86,12 +86,14 @@ func (r *Repo) config() []byte {
 	}
 	// The default limits are sized for a build in 1 GiB (deploy/'s build
 	// Job); the 100k repository holds over a million values, more than
-	// repository_nodes allows. A larger estate raises the limit, as
+	// repository_nodes allows, and a team file over 100,000 (yaml_nodes). A larger estate raises the limit, as
 	// docs/guardrails.md says, and so does a larger benchmark.
 	if n := s.Users + s.ServiceAccounts; n > 20000 {
 		b.WriteString("limits:\n")
 		b.WriteString("  # More identities than the defaults allow for (see docs/guardrails.md).\n")
 		fmt.Fprintf(&b, "  repository_nodes: %d\n", 40*n)
+		// A team's member list is one YAML file.
+		fmt.Fprintf(&b, "  yaml_nodes: %d\n", 10*n)
 	}
 	return b.Bytes()
 }

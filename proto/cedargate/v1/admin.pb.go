@@ -196,7 +196,11 @@ type GetStatusResponse struct {
 	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
 	// True while the replica decides requests: a bundle is active and the
 	// replica is not shutting down. It matches the grpc.health.v1 status
-	// (SERVING). While false, AuthorizationService calls return UNAVAILABLE.
+	// (SERVING), except while a fail-closed rule holds health NOT_SERVING
+	// though the replica still decides: its source is stale under `serve
+	// --max-staleness` (source_status.stale), or the decision log is losing
+	// entries under `serve --decision-log-required` (decision_log.losing).
+	// While false, AuthorizationService calls return UNAVAILABLE.
 	Serving bool `protobuf:"varint,5,opt,name=serving,proto3" json:"serving,omitempty"`
 	// The most recent activation that failed on this replica since it
 	// started (result ACTIVATION_RESULT_FAILURE): which revision, when, and
