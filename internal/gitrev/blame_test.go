@@ -2,31 +2,21 @@ package gitrev
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cedargate/cedargate/internal/gittest"
 )
 
 // commitAt commits everything under dir as author "who" at date, and
 // returns the commit's hash.
 func commitAt(t *testing.T, dir, who, date, msg string) string {
 	t.Helper()
-	run := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME="+who, "GIT_AUTHOR_EMAIL="+who+"@example.org", "GIT_COMMITTER_NAME=ci",
-			"GIT_COMMITTER_EMAIL=ci@example.org", "GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	run("add", "-A", ".")
-	run("commit", "-qm", msg)
-	return run("rev-parse", "HEAD")
+	gittest.Run(t, dir, who, date, "add", "-A", ".")
+	gittest.Run(t, dir, who, date, "commit", "-qm", msg)
+	return gittest.Run(t, dir, who, date, "rev-parse", "HEAD")
 }
 
 // TestBlameAtARevision blames lines of a file in a subdirectory at an
@@ -80,6 +70,13 @@ func TestBlameAtARevision(t *testing.T) {
 	}
 	if got := Latest(lines[:1]); got.Commit != first {
 		t.Errorf("Latest of line 1 = %s, want the first commit", got.Commit)
+	}
+
+	if in, err := InWorkTree(t.Context(), sub); !in || err != nil {
+		t.Fatalf("InWorkTree(%s) = %v, %v", sub, in, err)
+	}
+	if in, err := InWorkTree(t.Context(), t.TempDir()); in || err != nil {
+		t.Fatalf("InWorkTree(a directory outside Git) = %v, %v", in, err)
 	}
 
 	data, err := ReadFile(t.Context(), sub, first, "policies/p.cedar", 100)
