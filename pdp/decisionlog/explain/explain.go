@@ -145,6 +145,10 @@ func compileAt(ctx context.Context, dir, rev, env string) (*build.Compiled, gitr
 	if err != nil && env == "default" && errors.Is(err, repo.ErrEnv) {
 		c, commit, err = build.CompileRevision(ctx, dir, rev, "")
 	}
+	if errors.Is(err, repo.ErrEnv) {
+		// The message speaks of --env, which explain does not have.
+		return nil, commit, fmt.Errorf("the decision's bundle environment %q is not one the repository declares at revision %s: %w", env, rev, err)
+	}
 	return c, commit, err
 }
 

@@ -282,6 +282,7 @@ func TestExplainRevisions(t *testing.T) {
 		rev      string // the logged revision; "" keeps B
 		digest   string // the logged digest; "" keeps B's
 		policies []string
+		env      string // the logged environment; "" keeps prod
 		repo     string // "" is dir
 		override string // Options.Revision
 		compiler string // "" is compiler
@@ -303,6 +304,7 @@ func TestExplainRevisions(t *testing.T) {
 		{name: "a commit that does not build", rev: broken, err: "revision " + broken + " (" + broken[:12] + ") does not build: identities/broken.yaml:3"},
 		{name: "a policy the revision does not have", policies: []string{"no-such-policy"}, matches: true, warn: `policy "no-such-policy" is not in the bundle rebuilt at ` + b[:12]},
 		{name: "a repository outside Git", repo: t.TempDir(), err: "is not in a Git work tree"},
+		{name: "an environment the revision does not declare", env: "staging", err: `the decision's bundle environment "staging" is not one the repository declares at revision ` + b},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +317,9 @@ func TestExplainRevisions(t *testing.T) {
 			}
 			if tt.policies != nil {
 				f.Entry.Policies = tt.policies
+			}
+			if tt.env != "" {
+				f.Entry.Bundle.Environment = tt.env
 			}
 			opts := Options{Found: f, Repo: dir, Revision: tt.override, CompilerVersion: compiler}
 			if tt.repo != "" {
@@ -375,5 +380,64 @@ func TestExplainWithoutEnvironments(t *testing.T) {
 	if len(x.Policies) != 1 || x.Policies[0].ID != "policies/all.cedar#0" || len(x.Policies[0].Sources) != 1 ||
 		x.Policies[0].Sources[0].Text != "permit (principal, action, resource);" || !x.Revision.DigestMatches {
 		t.Fatalf("explained as %+v", x)
+	}
+}
+
+// TestExplainDirtyBuilds builds with `build --allow-dirty`'s pipeline
+// (build.Build) from a work tree with an untracked file the repository
+// does not read, then with a modified policy: the first rebuilds to the
+// logged digest at its commit, the second is explained at its commit
+// with a warning.
+func TestExplainDirtyBuilds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "identity")
+	if err := build.Init(dir, build.InitOptions{Name: "acme", Now: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	const date = "2026-11-20T09:00:00Z"
+	gittest.Run(t, dir, "alice", date, "init", "-q")
+	gittest.Run(t, dir, "alice", date, "add", "-A")
+	gittest.Run(t, dir, "alice", date, "commit", "-qm", "Scaffold")
+	commit := gittest.Run(t, dir, "alice", date, "rev-parse", "HEAD")
+	admins := filepath.Join(dir, "policies", "admins.cedar")
+	policy, err := os.ReadFile(admins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func()
+		warn   string
+	}{
+		{"a file the repository does not read", func() { writeFile(t, filepath.Join(dir, "NOTES.md"), "todo\n") }, ""},
+		{"a changed policy", func() { writeFile(t, admins, "// Changed, not committed.\n"+string(policy)) }, "built from a work tree with uncommitted changes on top of " + commit[:12]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.change()
+			out, err := build.Build(t.Context(), dir, build.Options{Env: "prod", AllowDirty: true, CompilerVersion: compiler, Now: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := out.Bundle.Ref()
+			if !strings.HasPrefix(ref.Revision, commit+"-dirty-") {
+				t.Fatalf("revision %s, want %s-dirty-…", ref.Revision, commit)
+			}
+			f := decisionlog.Found{File: "decisions.log", Line: 1, Entry: decisionlog.Entry{DecisionID: "d", Time: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
+				Principal: uid("User", "alice"), Action: uid("Action", "write"), Resource: uid("Service", "api"), Allow: true,
+				Policies: []string{"admins-manage-services"}, Bundle: ref}}
+			x, err := Explain(t.Context(), Options{Found: f, Repo: dir, CompilerVersion: compiler})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Revision.Commit != commit || !x.Revision.Dirty || x.Revision.DigestMatches != (tt.warn == "") {
+				t.Fatalf("revision %+v, want commit %s, dirty, digest matching %v", x.Revision, commit, tt.warn == "")
+			}
+			if tt.warn == "" && len(x.Warnings) > 0 || tt.warn != "" && (len(x.Warnings) != 1 || !strings.Contains(x.Warnings[0], tt.warn)) {
+				t.Fatalf("warnings %q, want %q", x.Warnings, tt.warn)
+			}
+			if src := x.Policies[0].Sources[0].Text; !strings.HasPrefix(src, "// Administrators may read and write every service.") {
+				t.Fatalf("the policy as explained:\n%s\nwant the commit's", src)
+			}
+		})
 	}
 }
