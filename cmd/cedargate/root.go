@@ -37,6 +37,7 @@ signal; serve stops gracefully and exits 0).`,
 		rolloutCmd(), rollbackCmd(), historyCmd(), storeCmd(),
 		serveCmd(), checkCmd(), statusCmd(), demoCmd(),
 	)
+	root.AddCommand(explainCmd())
 	return root
 }
 

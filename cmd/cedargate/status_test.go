@@ -20,22 +20,29 @@ import (
 // docs/cli.md: the first json block of the `cedargate status` section.
 func documentedStatusJSON(t *testing.T) map[string]any {
 	t.Helper()
+	return documentedJSON(t, "cedargate status")
+}
+
+// documentedJSON returns the first json block of command's section of
+// docs/cli.md.
+func documentedJSON(t *testing.T, command string) map[string]any {
+	t.Helper()
 	data, err := os.ReadFile(cliDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := parseCLIDoc(t, string(data))["cedargate status"]
+	sec := parseCLIDoc(t, string(data))[command]
 	if sec == nil {
-		t.Fatalf("%s has no cedargate status section", cliDoc)
+		t.Fatalf("%s has no %s section", cliDoc, command)
 	}
 	_, rest, ok := strings.Cut(sec.text, "\n```json\n")
 	if !ok {
-		t.Fatalf("%s: the cedargate status section has no json example", cliDoc)
+		t.Fatalf("%s: the %s section has no json example", cliDoc, command)
 	}
 	block, _, _ := strings.Cut(rest, "\n```\n")
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(block), &doc); err != nil {
-		t.Fatalf("%s: the status --json example is not JSON: %v", cliDoc, err)
+		t.Fatalf("%s: the json example of %s is not JSON: %v", cliDoc, command, err)
 	}
 	return doc
 }

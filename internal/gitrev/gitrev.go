@@ -1,6 +1,9 @@
 // Package gitrev finds the Git revision a directory's content comes from:
 // the last commit that changed it, that commit's time, and whether the work
-// tree under the directory differs from it.
+// tree under the directory differs from it. It also reads the directory as
+// it was at a revision, without touching the work tree: all of it
+// (Export), one file (ReadFile), or lines of a file with the commits that
+// last changed them (Blame).
 package gitrev
 
 import (

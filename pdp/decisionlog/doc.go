@@ -32,4 +32,9 @@
 // moves or deletes the file, the next write (or a periodic check, within
 // CheckInterval) opens a new one there. [Log.Close] drains the buffer,
 // flushes and fsyncs.
+//
+// The log is read back by [Find], which looks for one decision in the file
+// and its rotated backups ([Backups]), streaming and with bounded lines,
+// and [ParseEntry], the inverse of the encoder; `cedargate explain`
+// (package explain) starts there.
 package decisionlog
