@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/cedargate/cedargate/internal/cedarscan"
@@ -110,6 +111,10 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if err != nil {
 		if errors.Is(err, errLimit) {
 			return nil, tooLarge(maxSize)
+		}
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			// The file could not be read: that says nothing of its format.
+			return nil, fmt.Errorf("reading bundle: %w", err)
 		}
 		return nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
 	}
