@@ -31,12 +31,16 @@ type RepairReport struct {
 // state file from what can be salvaged of it (or of the old format's
 // files) and the bundles present, and says exactly what it could not
 // recover. It never makes a bundle active that does not verify (its
-// integrity, and its signature when keys are given), and it never guesses
-// which revision was active: a store whose active pointer is lost is left
-// with nothing active (PDPs keep serving what they serve) for an operator
-// to choose with rollout. A sound state is left as it is. Bundles that do
-// not verify are reported, not removed. Once ctx is done nothing is
-// written.
+// integrity, and its signature when keys are given). The revision it
+// makes active is the salvaged active pointer's or, when that is lost,
+// the salvaged history's last activation: the state file records both in
+// one write, so its last activation names the active bundle. In a store
+// of the old format, which wrote history.json after active.json, the
+// history may lack the last activation, and the report says so. When
+// neither survives, repair cannot tell and leaves nothing active (PDPs
+// keep serving what they serve) for an operator to choose with rollout.
+// A sound state is left as it is. Bundles that do not verify are
+// reported, not removed. Once ctx is done nothing is written.
 func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.Time) (*RepairReport, error) {
 	unlock, err := s.lock(ctx)
 	if err != nil {
@@ -82,8 +86,14 @@ func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.T
 	next := &state{History: sv.history}
 	cand, from := sv.active, "the active pointer"
 	if cand == nil && len(sv.history) > 0 {
+		// Not a guess: the state file writes the active pointer and the
+		// activation that set it at once.
 		last := sv.history[len(sv.history)-1].Pointer
 		cand, from = &last, "the history's last activation"
+		if sv.legacy || migrated || s.migrated {
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%s may lack the last activation (the old format wrote it after %s): its last, %s, is taken as active; if a later revision was active, roll it out",
+				LegacyHistoryFile, LegacyActiveFile, last.Revision))
+		}
 	}
 	choose := fmt.Sprintf("choose one with `cedargate rollout REVISION --store %s` (bundles that verify: %s)", s.dir, orNone(bc.goodRevisions()))
 	switch {
@@ -145,8 +155,10 @@ func orNone(s string) string {
 type salvaged struct {
 	active  *Pointer
 	history []Activation
-	done    []string
-	lost    []string
+	// legacy is set when they come from the old format's files.
+	legacy bool
+	done   []string
+	lost   []string
 }
 
 // salvage reads what it can of the state file or, failing that, of the
@@ -173,6 +185,7 @@ func (s *Store) salvage(damaged bool, now time.Time) (*salvaged, error) {
 		sv.lost = append(sv.lost, StateFile+" is missing: the history of activations is lost")
 		return sv, nil
 	}
+	sv.legacy = true
 	for _, f := range []struct {
 		name string
 		data []byte
