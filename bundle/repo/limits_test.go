@@ -198,13 +198,55 @@ func TestLimitSettings(t *testing.T) {
 	got := loadProblems(t, dir)
 	for _, w := range []string{
 		`cedargate.yaml:2:14: limits: file_size: "4 MB" is not a size (examples: 4MiB, 512KiB, 65536)`,
-		`cedargate.yaml:3:15: limits: yaml_depth must be positive and at most 2147483647`,
+		`cedargate.yaml:3:15: limits: yaml_depth must be at least 1 and at most 1024, its ceiling: no repository may set more`,
 		`cedargate.yaml:4:3: limits: unknown field "json_depht" (did you mean "json_depth"?)`,
 		`cedargate.yaml:5:16: limits: cedar_depth: "lots" is not a whole number`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("problems do not contain\n  %s\ngot:\n%s", w, got)
 		}
+	}
+}
+
+// TestLimitCeilings sets each limit above its ceiling, which
+// cedargate.yaml (a file of the repository it limits) must not be able to
+// pass: an error at the value's line and column names the ceiling, and
+// the limit keeps its default. At the ceiling it is accepted.
+func TestLimitCeilings(t *testing.T) {
+	ceil, def := LimitCeilings(), DefaultLimits()
+	for _, s := range limitSettings {
+		if s.get(&def) > s.get(&ceil) {
+			t.Errorf("the default of %s, %s, is above its ceiling, %s", s.key, def.Value(s.key), ceil.Value(s.key))
+		}
+	}
+	for _, key := range LimitKeys() {
+		t.Run(key, func(t *testing.T) {
+			above := "2147483647"
+			if key == "file_size" || key == "repository_size" {
+				above = "8192GiB"
+			}
+			dir := t.TempDir()
+			write(t, dir, map[string]string{ConfigFile: "limits:\n  " + key + ": " + above + "\n"})
+			r, err := Load(t.Context(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("cedargate.yaml:2:%d: limits: %s must be at least 1 and at most %s, its ceiling: no repository may set more",
+				len(key)+5, key, ceil.Value(key))
+			if got := r.Problems.String(); !strings.Contains(got, want) {
+				t.Errorf("problems do not contain\n  %s\ngot:\n%s", want, got)
+			}
+			if got, def := r.Config.Limits.Value(key), DefaultLimits().Value(key); got != def {
+				t.Errorf("%s = %s after the error, want the default %s", key, got, def)
+			}
+			write(t, dir, map[string]string{ConfigFile: "limits:\n  " + key + ": " + ceil.Value(key) + "\n"})
+			if r, err = Load(t.Context(), dir); err != nil || len(r.Problems) > 0 {
+				t.Fatalf("at the ceiling: %v %v", err, r.Problems)
+			}
+			if got := r.Config.Limits.Value(key); got != ceil.Value(key) {
+				t.Errorf("%s = %s, want the ceiling %s", key, got, ceil.Value(key))
+			}
+		})
 	}
 }
 
