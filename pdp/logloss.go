@@ -111,7 +111,7 @@ func decisionLogMetrics(l *decisionlog.Log) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_errors_total",
-			Help: "Failed writes and reopens of the decision log file.",
+			Help: "Failed writes and reopens of the decision log file, and failed fsyncs of entries that were written.",
 		}, stat(func(st decisionlog.Stats) uint64 { return st.Errors })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_written_total",
