@@ -246,6 +246,12 @@ func (s *Store) History() ([]Activation, error) {
 // damaged bundle is never made active. Once ctx is done nothing is
 // activated: it is checked under the lock just before the rename that
 // commits.
+//
+// An error wrapping atomicfile.ErrNotDurable comes with the activation: it
+// is committed (PDPs serve it) but the store directory could not be
+// fsynced, so a crash of the machine may undo it. Callers report it as
+// done, with a warning, never as a failed activation. Rollback does the
+// same.
 func (s *Store) Activate(ctx context.Context, rev, action string, now time.Time) (Activation, error) {
 	return s.change(ctx, action, now, func(*state) (string, error) { return s.Resolve(rev) })
 }

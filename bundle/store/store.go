@@ -326,7 +326,9 @@ func (s *Store) tidy() (migrated bool, err error) {
 // one already stored is refused, because stored bundles are immutable.
 // So is one whose stored file cannot be read, unless it is damaged and no
 // pointer of the state names it (see mayWrite). Once ctx is done nothing
-// is written.
+// is written. An error wrapping atomicfile.ErrNotDurable means the bundle
+// is stored, but a crash of the machine may lose it; adding it again
+// makes it durable.
 func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{MaxSize: s.maxBundleBytes})
 	if err != nil {
@@ -344,8 +346,16 @@ func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 		return p, err
 	}
 	defer unlock()
-	if done, err := s.mayWrite(p); done || err != nil {
+	if done, err := s.mayWrite(p); err != nil {
 		return p, err
+	} else if done {
+		// The write that stored it may have failed to fsync the
+		// directory (atomicfile.ErrNotDurable): running the build again
+		// makes it durable.
+		if err := s.files.SyncDir(filepath.Dir(s.BundlePath(p.Revision))); err != nil {
+			return p, fmt.Errorf("%w: bundle %s is stored: %w", atomicfile.ErrNotDurable, p.Revision, err)
+		}
+		return p, nil
 	}
 	if err := s.files.WriteFile(ctx, s.BundlePath(p.Revision), archive, 0o644); err != nil {
 		return p, err
