@@ -231,6 +231,7 @@ func New(opts Options) (*Server, error) {
 	admin := newAdminService(s.reload, time.Now())
 	admin.entityMode = opts.RequestEntities
 	admin.decisionLog = s.decisionLogStatus
+	admin.stopping = s.stopping.Load
 	pb.RegisterAdminServiceServer(reg, admin)
 	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(reg)
