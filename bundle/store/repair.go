@@ -47,12 +47,10 @@ func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.T
 		return nil, err
 	}
 	defer unlock()
-	migrated, err := s.tidy()
-	if err != nil {
-		return nil, err
-	}
+	// Open tidied the store (temporary files, the old format) under the
+	// lock already; what a writer left since is left to the next Open.
 	rep := &RepairReport{}
-	if migrated || s.migrated {
+	if s.migrated {
 		rep.Done = append(rep.Done, fmt.Sprintf("moved the old format (%s, %s) to %s", LegacyActiveFile, LegacyHistoryFile, StateFile))
 	}
 	checked := &VerifyReport{}
@@ -90,7 +88,7 @@ func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.T
 		// activation that set it at once.
 		last := sv.history[len(sv.history)-1].Pointer
 		cand, from = &last, "the history's last activation"
-		if sv.legacy || migrated || s.migrated {
+		if sv.legacy || s.migrated {
 			rep.Lost = append(rep.Lost, fmt.Sprintf("%s may lack the last activation (the old format wrote it after %s): its last, %s, is taken as active; if a later revision was active, roll it out",
 				LegacyHistoryFile, LegacyActiveFile, last.Revision))
 		}
@@ -218,9 +216,7 @@ func (s *Store) salvage(damaged bool, now time.Time) (*salvaged, error) {
 	} else {
 		sv.lost = append(sv.lost, LegacyHistoryFile+" is missing: the history of activations is lost")
 	}
-	if last != nil && (len(sv.history) == 0 || !sameActivation(sv.history[len(sv.history)-1], *last)) {
-		sv.history = append(sv.history, *last)
-	}
+	sv.history = withActivation(sv.history, last)
 	return sv, nil
 }
 
