@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+
+	"github.com/cedargate/cedargate/internal/cedarscan"
 )
 
 // DefaultMaxSize is the default limit on the uncompressed size of a
@@ -59,6 +62,12 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // ErrSignature is returned when a required signature is missing or invalid.
 var ErrSignature = errors.New("signature verification failed")
 
+// ErrCedarLimits is returned when a bundle's policies or schema go beyond
+// what cedar-go can parse safely (see package cedarscan): nesting deeper
+// than cedarscan.MaxDepth, expressions deeper than
+// cedarscan.ExpressionDepth, a policy larger than cedarscan.MaxPolicySize.
+var ErrCedarLimits = errors.New("policy or schema beyond the limits every bundle is held to")
+
 // ErrTooLarge is returned when a bundle is larger than the size limit
 // (DecodeOptions.MaxSize).
 var ErrTooLarge = errors.New("bundle too large")
@@ -87,7 +96,9 @@ func DecodeFile(path string, opts DecodeOptions) (*Bundle, error) {
 // refused before its content is inflated; the bytes actually inflated,
 // and the compressed bytes read, are counted as well and reading stops at
 // the limit (plus a small constant). Decode holds at most the bundle's
-// files, opts.MaxSize bytes, and what it parses from them.
+// files, opts.MaxSize bytes, and what it parses from them. The policies
+// and the schema are scanned (checkCedar) so that nothing that parses
+// them later can overflow its stack.
 func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	maxSize := opts.MaxSize
 	if maxSize <= 0 {
@@ -100,6 +111,10 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if err != nil {
 		if errors.Is(err, errLimit) {
 			return nil, tooLarge(maxSize)
+		}
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			// The file could not be read: that says nothing of its format.
+			return nil, fmt.Errorf("reading bundle: %w", err)
 		}
 		return nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
 	}
@@ -153,7 +168,34 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 			return nil, fmt.Errorf("reading bundle: %s: policy ids are not sorted and unique at %q", PoliciesFile, truncate(b.Policies[i].ID))
 		}
 	}
+	if err := checkCedar(b); err != nil {
+		return nil, fmt.Errorf("reading bundle: %w", err)
+	}
 	return b, nil
+}
+
+// checkCedar scans every policy and the schema of b before anything
+// parses them. cedar-go recurses once per level of nesting, and a stack
+// overflow is a fatal error no recover catches: a bundle with one policy
+// of a million "(" would crash every replica that activates it, at every
+// restart. A bundle carries no limits of its own, so the ceilings that
+// bound every repository's limits apply: whatever a build accepts is
+// read, nothing deeper is.
+func checkCedar(b *Bundle) error {
+	lim := cedarscan.ReadLimits()
+	for i := range b.Policies {
+		p := &b.Policies[i]
+		if probs := cedarscan.Scan(p.Cedar, cedarscan.Policies, lim, nil); len(probs) > 0 {
+			pr := probs[0]
+			return fmt.Errorf("%s: policy %q (from %s), line %d, column %d of its text: %w: %s", PoliciesFile, truncate(p.ID), truncate(p.Source),
+				pr.Pos.Line, pr.Pos.Col, ErrCedarLimits, pr.Describe(cedarscan.Policies, lim))
+		}
+	}
+	if probs := cedarscan.Scan(b.Schema, cedarscan.Schema, lim, nil); len(probs) > 0 {
+		pr := probs[0]
+		return fmt.Errorf("%s:%d:%d: %w: %s", SchemaFile, pr.Pos.Line, pr.Pos.Col, ErrCedarLimits, pr.Describe(cedarscan.Schema, lim))
+	}
+	return nil
 }
 
 // readTar reads the archive's files. Each file's declared size is checked

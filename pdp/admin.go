@@ -25,6 +25,9 @@ type adminService struct {
 	entityMode engine.EntityMode
 	// decisionLog is the status of the decision log; nil when it is off.
 	decisionLog func() *pb.DecisionLogStatus
+	// stopping reports whether shutdown has begun: serving is then false,
+	// as the proto says, though the bundle is still reported.
+	stopping func() bool
 }
 
 func newAdminService(r *reloader, started time.Time) *adminService {
@@ -45,7 +48,7 @@ func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.Get
 	}
 	if cur := a.r.current.Load(); cur != nil {
 		m := cur.snap.Manifest()
-		resp.Serving = true
+		resp.Serving = a.stopping == nil || !a.stopping()
 		resp.Bundle = cur.wire
 		resp.ActivationTime = timestamppb.New(cur.activatedAt)
 		resp.Build = &pb.BundleBuildInfo{

@@ -95,10 +95,9 @@ func (s *Server) decisionLogStatus() *pb.DecisionLogStatus {
 	return out
 }
 
-// decisionLogMetrics are the decision log's counters beside
-// cedargate_decision_log_dropped_total (registered with the other
-// metrics), read from the same Stats as GetStatus so the two agree. Like
-// it they exist, at 0, when the log is off, so alerts need no guard.
+// decisionLogMetrics are the decision log's counters, all read from the
+// same Stats as GetStatus so the two agree. They exist, at 0, when the
+// log is off, so alerts need no guard.
 func decisionLogMetrics(l *decisionlog.Log) []prometheus.Collector {
 	stat := func(f func(decisionlog.Stats) uint64) func() float64 {
 		return func() float64 {
@@ -110,8 +109,12 @@ func decisionLogMetrics(l *decisionlog.Log) []prometheus.Collector {
 	}
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cedargate_decision_log_dropped_total",
+			Help: "Decision log entries lost (buffer full, write errors, after shutdown began).",
+		}, stat(func(st decisionlog.Stats) uint64 { return st.Dropped })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_errors_total",
-			Help: "Failed writes and reopens of the decision log file.",
+			Help: "Failed writes and reopens of the decision log file, and failed fsyncs of entries that were written.",
 		}, stat(func(st decisionlog.Stats) uint64 { return st.Errors })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "cedargate_decision_log_written_total",

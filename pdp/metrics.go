@@ -27,7 +27,9 @@ type metrics struct {
 	lastCheck    prometheus.Gauge
 }
 
-func newMetrics(dropped func() float64) *metrics {
+// newMetrics creates the metrics and registers them, but for the decision
+// log's, which decisionLogMetrics makes.
+func newMetrics() *metrics {
 	reg := prometheus.NewRegistry()
 	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cedargate_decisions_total",
@@ -62,10 +64,6 @@ func newMetrics(dropped func() float64) *metrics {
 	m.activateFail = m.activations.WithLabelValues("failure")
 	m.addSourceMetrics()
 	reg.MustRegister(decisions, m.duration, m.bundleInfo, m.activations, m.lastActivate,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cedargate_decision_log_dropped_total",
-			Help: "Decision log entries lost (buffer full, write errors, after shutdown began).",
-		}, dropped),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -12,7 +12,9 @@ import (
 // condition is clear. A condition is a reason to fail closed, a check of
 // the instant that returns why the server must not serve, or "" when it
 // may: no active bundle; a bundle source unreadable for longer than
-// --max-staleness. Another fail-closed rule is one more condition (add).
+// --max-staleness; with --decision-log-required, a decision log losing
+// entries (Server.addReadinessConditions registers them). Another
+// fail-closed rule is one more condition (add).
 //
 // The conditions are re-evaluated after every event that may change one
 // (update: an activation, a read of the source) and on a ticker, because

@@ -180,12 +180,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("opening decision log: %w", err)
 		}
 	}
-	s.metrics = newMetrics(func() float64 {
-		if s.dlog == nil {
-			return 0
-		}
-		return float64(s.dlog.Dropped())
-	})
+	s.metrics = newMetrics()
 	s.metrics.registry.MustRegister(decisionLogMetrics(s.dlog)...)
 	s.health = health.NewServer()
 	s.ready = &readiness{log: opts.Logger, apply: s.setServing, now: time.Now}
@@ -231,6 +226,7 @@ func New(opts Options) (*Server, error) {
 	admin := newAdminService(s.reload, time.Now())
 	admin.entityMode = opts.RequestEntities
 	admin.decisionLog = s.decisionLogStatus
+	admin.stopping = s.stopping.Load
 	pb.RegisterAdminServiceServer(reg, admin)
 	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(reg)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/pdp"
 )
@@ -55,5 +57,39 @@ func TestRolloutIntoARecreatedStoreIsServed(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "watch re-established") {
 		t.Fatalf("the server log does not say the watch was re-established:\n%s", h.logs.String())
+	}
+}
+
+// TestRemovedStoreTripsMaxStalenessWithoutPolling removes the store
+// directory under a PDP that does not poll (Poll negative) and has
+// MaxStaleness: the watch's notification makes it read the store at once
+// and record the failure, so it turns NOT_SERVING once the store has been
+// gone longer than MaxStaleness, with no poll ever reading it.
+func TestRemovedStoreTripsMaxStalenessWithoutPolling(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", nil)
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, st, func(o *pdp.Options) {
+		o.Poll = -1
+		o.MaxStaleness = 100 * time.Millisecond
+	})
+	health := func() healthpb.HealthCheckResponse_ServingStatus {
+		r, err := healthpb.NewHealthClient(h.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status
+	}
+	eventually(t, "SERVING", func() bool { return health() == healthpb.HealthCheckResponse_SERVING })
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "NOT_SERVING once the store has been gone longer than MaxStaleness", func() bool {
+		return health() == healthpb.HealthCheckResponse_NOT_SERVING
+	})
+	if src := h.mustStatus(t).GetSourceStatus(); !src.GetStale() || src.GetErrorCount() == 0 {
+		t.Fatalf("source status: %v", src)
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // TestDocsListEveryLimit keeps the documentation in step with Limits: the
 // table of docs/guardrails.md and the example of docs/identity-format.md
-// give every key of `limits:` with its default, and nothing else.
+// give every key of `limits:` with its default, and nothing else, and the
+// table gives each one's ceiling.
 func TestDocsListEveryLimit(t *testing.T) {
 	read := func(doc string) string {
 		data, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
@@ -43,6 +44,16 @@ func TestDocsListEveryLimit(t *testing.T) {
 			if doc.name == "guardrails.md" && !slices.Contains(LimitKeys(), k) {
 				t.Errorf("%s documents limits.%s, which is no limit", doc.name, k)
 			}
+		}
+	}
+	ceilings := LimitCeilings()
+	found := map[string]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `limits\\.([a-z_]+)` \\| `[^`]+` \\| `([^`]+)` \\|").FindAllStringSubmatch(read("guardrails.md"), -1) {
+		found[m[1]] = m[2]
+	}
+	for _, k := range LimitKeys() {
+		if got := found[k]; got != ceilings.Value(k) {
+			t.Errorf("guardrails.md gives limits.%s the ceiling %q, the code %s", k, got, ceilings.Value(k))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/internal/cedarscan"
 )
 
 // Limits bound what a repository can make cedargate do: how much it reads
@@ -64,6 +65,31 @@ func DefaultLimits() Limits {
 	}
 }
 
+// LimitCeilings returns the most any repository may set each limit to.
+// cedargate.yaml is a file of the repository it limits, so whoever can
+// change the repository can raise the limits: without a ceiling,
+// `yaml_depth: 2147483647` would bring back the blow-up the limits exist
+// to prevent. The depths are where cost grows faster than the input
+// (YAML nesting with the square of the depth; Cedar nesting on the
+// parser's stack), and the ceilings keep that cost small; the sizes and
+// counts cost in proportion to the input and are set for an estate of a
+// million identities. cedar_depth and policy_size are also what every
+// bundle read is held to (package cedarscan), so whatever a build accepts
+// a PDP serves. docs/guardrails.md gives what each costs at its ceiling.
+func LimitCeilings() Limits {
+	return Limits{
+		FileSize:        1 << 30,
+		RepositorySize:  4 << 30,
+		YAMLDepth:       1024,
+		YAMLNodes:       10_000_000,
+		YAMLPathLength:  2 << 10,
+		RepositoryNodes: 50_000_000,
+		JSONDepth:       1024,
+		PolicySize:      cedarscan.MaxPolicySize,
+		CedarDepth:      cedarscan.MaxDepth,
+	}
+}
+
 // limitSetting describes one key of `limits:`: its name, whether it is a
 // size in bytes, and where its value lives.
 type limitSetting struct {
@@ -71,6 +97,14 @@ type limitSetting struct {
 	bytes bool
 	int64 func(*Limits) *int64
 	int   func(*Limits) *int
+}
+
+// get returns the setting's value in l.
+func (s limitSetting) get(l *Limits) int64 {
+	if s.int64 != nil {
+		return *s.int64(l)
+	}
+	return int64(*s.int(l))
 }
 
 // limitSettings lists the keys of `limits:` in the order the documentation
@@ -103,12 +137,7 @@ func (l Limits) Value(key string) string {
 		if s.key != key {
 			continue
 		}
-		var n int64
-		if s.int64 != nil {
-			n = *s.int64(&l)
-		} else {
-			n = int64(*s.int(&l))
-		}
+		n := s.get(&l)
 		if s.bytes {
 			return FormatSize(n)
 		}
@@ -117,8 +146,11 @@ func (l Limits) Value(key string) string {
 	return ""
 }
 
-// parseLimits reads `limits:`; limits it does not set keep their defaults.
+// parseLimits reads `limits:`; limits it does not set keep their
+// defaults, and so do those set to a value out of range (below 1 or above
+// the ceiling), which are errors.
 func (d *decoder) parseLimits(n *node, l *Limits) {
+	ceilings := LimitCeilings()
 	f := d.fields(n, "limits")
 	for _, s := range limitSettings {
 		v := f.get(s.key)
@@ -139,15 +171,11 @@ func (d *decoder) parseLimits(n *node, l *Limits) {
 				err = fmt.Errorf("%q is not a whole number", text)
 			}
 		}
-		max := int64(math.MaxInt32)
-		if s.int64 != nil {
-			max = math.MaxInt64
-		}
 		switch {
 		case err != nil:
 			d.errorf(v.pos, "limits", "%s: %v", s.key, err)
-		case got <= 0 || got > max:
-			d.errorf(v.pos, "limits", "%s must be positive and at most %d", s.key, max)
+		case got <= 0 || got > s.get(&ceilings):
+			d.errorf(v.pos, "limits", "%s must be at least 1 and at most %s, its ceiling: no repository may set more", s.key, ceilings.Value(s.key))
 		case s.int64 != nil:
 			*s.int64(l) = got
 		default:

@@ -63,8 +63,8 @@ func TestLimits(t *testing.T) {
 		{"JSON nesting", map[string]string{"entities/deep.json": "[\n" + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "]\n"},
 			"entities/deep.json:2:64: JSON nested deeper than 64 levels (limit json_depth: 64; raise it under limits: in cedargate.yaml)",
 			"json_depth: 80"},
-		{"policy size", map[string]string{"policies/big.cedar": "permit (principal, action, resource);\n\npermit (principal, action, resource) when { " + strings.Repeat("true && ", 9000) + "true };\n"},
-			"policies/big.cedar:3:1: policy is 72051 bytes long, more than 65536 (limit policy_size: 64KiB; raise it under limits: in cedargate.yaml)",
+		{"policy size", map[string]string{"policies/big.cedar": "permit (principal, action, resource);\n\npermit (principal, action, resource) when { " + "[" + strings.Repeat("true, ", 12000) + "true].contains(true) };\n"},
+			"policies/big.cedar:3:1: policy is 72068 bytes long, more than 65536 (limit policy_size: 64KiB; raise it under limits: in cedargate.yaml)",
 			"policy_size: 128KiB"},
 		{"Cedar nesting", map[string]string{"policies/deep.cedar": "permit (principal, action, resource)\nwhen { " + strings.Repeat("(", 70) + "true" + strings.Repeat(")", 70) + " };\n"},
 			"policies/deep.cedar:2:71: Cedar expression nested deeper than 64 levels (brackets and if-then-else) (limit cedar_depth: 64; raise it under limits: in cedargate.yaml)",
@@ -102,8 +102,37 @@ func TestLimits(t *testing.T) {
 				base = "limits:\n"
 			}
 			write(t, dir, map[string]string{ConfigFile: base + "  " + tt.raise + "\n"})
-			if got := loadProblems(t, dir); strings.Contains(got, "limit ") {
+			if got := loadProblems(t, dir); strings.Contains(got, "limit") {
 				t.Errorf("with %s, problems:\n%s", tt.raise, got)
+			}
+		})
+	}
+}
+
+// TestCedarExpressionDepthIsFixed loads policies and a when: condition
+// whose expression trees are deeper than cedarscan.ExpressionDepth:
+// refused at the token that goes too deep, with a message that says the
+// limit is fixed and what to write instead, whatever cedargate.yaml says.
+func TestCedarExpressionDepthIsFixed(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"a chain", map[string]string{"policies/chain.cedar": "permit (principal, action, resource)\nwhen { true" + strings.Repeat(" && true", 5000) + " };\n"},
+			"policies/chain.cedar:2:32773: Cedar expression deeper than 4096 levels of operators and brackets (a chain such as a || b || ..., a.b.c..., or !!!...) (a fixed limit: Cedar's parser recurses on each level; split the expression, or list values in a set: resource in [...])"},
+		{"unary operators", map[string]string{"policies/not.cedar": "permit (principal, action, resource)\nwhen { " + strings.Repeat("!", 5000) + "true };\n"},
+			"policies/not.cedar:2:4103: Cedar expression deeper than 4096 levels of operators and brackets"},
+		{"when: condition", map[string]string{"identities/p.yaml": "kind: AccessProfile\nname: p\npermissions:\n  - actions: [read]\n    resources: [\"*\"]\n    when: \"context" + strings.Repeat(".a", 5000) + "\"\n"},
+			`identities/p.yaml:6:11: AccessProfile "p": Cedar expression deeper than 4096 levels of operators and brackets`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tt.files)
+			write(t, dir, map[string]string{ConfigFile: "limits:\n  cedar_depth: 1024\n  policy_size: 1MiB\n"})
+			if got := loadProblems(t, dir); !strings.Contains(got, tt.want) {
+				t.Errorf("problems do not contain\n  %s\ngot:\n%s", tt.want, got)
 			}
 		})
 	}
@@ -169,13 +198,55 @@ func TestLimitSettings(t *testing.T) {
 	got := loadProblems(t, dir)
 	for _, w := range []string{
 		`cedargate.yaml:2:14: limits: file_size: "4 MB" is not a size (examples: 4MiB, 512KiB, 65536)`,
-		`cedargate.yaml:3:15: limits: yaml_depth must be positive and at most 2147483647`,
+		`cedargate.yaml:3:15: limits: yaml_depth must be at least 1 and at most 1024, its ceiling: no repository may set more`,
 		`cedargate.yaml:4:3: limits: unknown field "json_depht" (did you mean "json_depth"?)`,
 		`cedargate.yaml:5:16: limits: cedar_depth: "lots" is not a whole number`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("problems do not contain\n  %s\ngot:\n%s", w, got)
 		}
+	}
+}
+
+// TestLimitCeilings sets each limit above its ceiling, which
+// cedargate.yaml (a file of the repository it limits) must not be able to
+// pass: an error at the value's line and column names the ceiling, and
+// the limit keeps its default. At the ceiling it is accepted.
+func TestLimitCeilings(t *testing.T) {
+	ceil, def := LimitCeilings(), DefaultLimits()
+	for _, s := range limitSettings {
+		if s.get(&def) > s.get(&ceil) {
+			t.Errorf("the default of %s, %s, is above its ceiling, %s", s.key, def.Value(s.key), ceil.Value(s.key))
+		}
+	}
+	for _, key := range LimitKeys() {
+		t.Run(key, func(t *testing.T) {
+			above := "2147483647"
+			if key == "file_size" || key == "repository_size" {
+				above = "8192GiB"
+			}
+			dir := t.TempDir()
+			write(t, dir, map[string]string{ConfigFile: "limits:\n  " + key + ": " + above + "\n"})
+			r, err := Load(t.Context(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("cedargate.yaml:2:%d: limits: %s must be at least 1 and at most %s, its ceiling: no repository may set more",
+				len(key)+5, key, ceil.Value(key))
+			if got := r.Problems.String(); !strings.Contains(got, want) {
+				t.Errorf("problems do not contain\n  %s\ngot:\n%s", want, got)
+			}
+			if got, def := r.Config.Limits.Value(key), DefaultLimits().Value(key); got != def {
+				t.Errorf("%s = %s after the error, want the default %s", key, got, def)
+			}
+			write(t, dir, map[string]string{ConfigFile: "limits:\n  " + key + ": " + ceil.Value(key) + "\n"})
+			if r, err = Load(t.Context(), dir); err != nil || len(r.Problems) > 0 {
+				t.Fatalf("at the ceiling: %v %v", err, r.Problems)
+			}
+			if got := r.Config.Limits.Value(key); got != ceil.Value(key) {
+				t.Errorf("%s = %s, want the ceiling %s", key, got, ceil.Value(key))
+			}
+		})
 	}
 }
 

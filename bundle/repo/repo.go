@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/internal/cedarscan"
 )
 
 // Repository layout, relative to the repository root.
@@ -110,7 +111,7 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 		return err
 	}
 	if r.Schema != nil {
-		r.Problems.Append(scanCedar(r.Schema.Path, r.Schema.Data, src.budget, cedarSchema, nil))
+		r.Problems.Append(scanCedar(r.Schema.Path, r.Schema.Data, src.budget, cedarscan.Schema, nil))
 	}
 
 	dirs := []struct {
@@ -126,7 +127,7 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
 		}},
 		{PoliciesDir, []string{".cedar"}, func(f *File) {
-			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarPolicies, nil))
+			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarscan.Policies, nil))
 			r.Policies = append(r.Policies, f)
 		}},
 		{EntitiesDir, []string{".json"}, func(f *File) {

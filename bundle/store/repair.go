@@ -31,24 +31,26 @@ type RepairReport struct {
 // state file from what can be salvaged of it (or of the old format's
 // files) and the bundles present, and says exactly what it could not
 // recover. It never makes a bundle active that does not verify (its
-// integrity, and its signature when keys are given), and it never guesses
-// which revision was active: a store whose active pointer is lost is left
-// with nothing active (PDPs keep serving what they serve) for an operator
-// to choose with rollout. A sound state is left as it is. Bundles that do
-// not verify are reported, not removed. Once ctx is done nothing is
-// written.
+// integrity, and its signature when keys are given). The revision it
+// makes active is the salvaged active pointer's or, when that is lost,
+// the salvaged history's last activation: the state file records both in
+// one write, so its last activation names the active bundle. In a store
+// of the old format, which wrote history.json after active.json, the
+// history may lack the last activation, and the report says so. When
+// neither survives, repair cannot tell and leaves nothing active (PDPs
+// keep serving what they serve) for an operator to choose with rollout.
+// A sound state is left as it is. Bundles that do not verify are
+// reported, not removed. Once ctx is done nothing is written.
 func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.Time) (*RepairReport, error) {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	migrated, err := s.tidy()
-	if err != nil {
-		return nil, err
-	}
+	// Open tidied the store (temporary files, the old format) under the
+	// lock already; what a writer left since is left to the next Open.
 	rep := &RepairReport{}
-	if migrated || s.migrated {
+	if s.migrated {
 		rep.Done = append(rep.Done, fmt.Sprintf("moved the old format (%s, %s) to %s", LegacyActiveFile, LegacyHistoryFile, StateFile))
 	}
 	checked := &VerifyReport{}
@@ -82,8 +84,14 @@ func (s *Store) Repair(ctx context.Context, keys []ed25519.PublicKey, now time.T
 	next := &state{History: sv.history}
 	cand, from := sv.active, "the active pointer"
 	if cand == nil && len(sv.history) > 0 {
+		// Not a guess: the state file writes the active pointer and the
+		// activation that set it at once.
 		last := sv.history[len(sv.history)-1].Pointer
 		cand, from = &last, "the history's last activation"
+		if sv.legacy || s.migrated {
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%s may lack the last activation (the old format wrote it after %s): its last, %s, is taken as active; if a later revision was active, roll it out",
+				LegacyHistoryFile, LegacyActiveFile, last.Revision))
+		}
 	}
 	choose := fmt.Sprintf("choose one with `cedargate rollout REVISION --store %s` (bundles that verify: %s)", s.dir, orNone(bc.goodRevisions()))
 	switch {
@@ -145,8 +153,10 @@ func orNone(s string) string {
 type salvaged struct {
 	active  *Pointer
 	history []Activation
-	done    []string
-	lost    []string
+	// legacy is set when they come from the old format's files.
+	legacy bool
+	done   []string
+	lost   []string
 }
 
 // salvage reads what it can of the state file or, failing that, of the
@@ -173,6 +183,7 @@ func (s *Store) salvage(damaged bool, now time.Time) (*salvaged, error) {
 		sv.lost = append(sv.lost, StateFile+" is missing: the history of activations is lost")
 		return sv, nil
 	}
+	sv.legacy = true
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -205,9 +216,7 @@ func (s *Store) salvage(damaged bool, now time.Time) (*salvaged, error) {
 	} else {
 		sv.lost = append(sv.lost, LegacyHistoryFile+" is missing: the history of activations is lost")
 	}
-	if last != nil && (len(sv.history) == 0 || !sameActivation(sv.history[len(sv.history)-1], *last)) {
-		sv.history = append(sv.history, *last)
-	}
+	sv.history = withActivation(sv.history, last)
 	return sv, nil
 }
 

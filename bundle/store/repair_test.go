@@ -62,6 +62,14 @@ func TestRepair(t *testing.T) {
 			writeJSON(t, filepath.Join(s.dir, LegacyActiveFile), st.History[1])
 			writeJSON(t, filepath.Join(s.dir, LegacyHistoryFile), st.History)
 		}}, active: "r2", rollback: "r1"},
+		{damage: damage{"old format, active.json lost and history.json without its activation", func(t *testing.T, s *Store) {
+			// As the old format left a crash between its two writes, and
+			// active.json lost afterwards: the history ends with r1, while
+			// r2 was active.
+			st, _, _ := s.readState()
+			mustRemove(t, statePath(s))
+			writeJSON(t, filepath.Join(s.dir, LegacyHistoryFile), st.History[:1])
+		}}, active: "r1", lost: []string{"history.json may lack the last activation (the old format wrote it after active.json): its last, r1, is taken as active; if a later revision was active, roll it out"}},
 		{damage: damage{"old format with a damaged history", func(t *testing.T, s *Store) {
 			st, _, _ := s.readState()
 			mustRemove(t, statePath(s))

@@ -155,14 +155,21 @@ func (s *Store) readLegacy() (*state, stateKind, error) {
 	case !os.IsNotExist(err):
 		return nil, kind, fmt.Errorf("reading store state: %w", err)
 	}
-	// The old format wrote active.json, then history.json: a crash
-	// between the two left the activation out of history, and rollback
-	// then skipped a revision. active.json holds the whole activation, so
-	// it is put back where it belongs.
-	if last != nil && (len(st.History) == 0 || !sameActivation(st.History[len(st.History)-1], *last)) {
-		st.History = append(st.History, *last)
-	}
+	st.History = withActivation(st.History, last)
 	return st, kind, nil
+}
+
+// withActivation returns the history of a store of the old format with
+// last, the activation active.json holds (nil if none), at its end. The
+// old format wrote active.json, then history.json: a crash between the
+// two left the activation out of history, and rollback then skipped a
+// revision. active.json holds the whole activation, so it is put back
+// where it belongs.
+func withActivation(history []Activation, last *Activation) []Activation {
+	if last != nil && (len(history) == 0 || !sameActivation(history[len(history)-1], *last)) {
+		history = append(history, *last)
+	}
+	return history
 }
 
 func sameActivation(a, b Activation) bool {
@@ -246,6 +253,12 @@ func (s *Store) History() ([]Activation, error) {
 // damaged bundle is never made active. Once ctx is done nothing is
 // activated: it is checked under the lock just before the rename that
 // commits.
+//
+// An error wrapping atomicfile.ErrNotDurable comes with the activation: it
+// is committed (PDPs serve it) but the store directory could not be
+// fsynced, so a crash of the machine may undo it. Callers report it as
+// done, with a warning, never as a failed activation. Rollback does the
+// same.
 func (s *Store) Activate(ctx context.Context, rev, action string, now time.Time) (Activation, error) {
 	return s.change(ctx, action, now, func(*state) (string, error) { return s.Resolve(rev) })
 }

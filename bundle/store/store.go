@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -323,7 +324,11 @@ func (s *Store) tidy() (migrated bool, err error) {
 // Put adds an encoded bundle (as bundle.Encode wrote it). Adding the same
 // bundle again changes nothing; a different bundle with the revision of
 // one already stored is refused, because stored bundles are immutable.
-// Once ctx is done nothing is written.
+// So is one whose stored file cannot be read, unless it is damaged and no
+// pointer of the state names it (see mayWrite). Once ctx is done nothing
+// is written. An error wrapping atomicfile.ErrNotDurable means the bundle
+// is stored, but a crash of the machine may lose it; adding it again
+// makes it durable.
 func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 	b, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{MaxSize: s.maxBundleBytes})
 	if err != nil {
@@ -341,17 +346,76 @@ func (s *Store) Put(ctx context.Context, archive []byte) (Pointer, error) {
 		return p, err
 	}
 	defer unlock()
-	if existing, err := s.read(p.Revision, bundle.DecodeOptions{}); err == nil {
-		if existing.Digest == p.Digest {
-			return p, nil
+	if done, err := s.mayWrite(p); err != nil {
+		return p, err
+	} else if done {
+		// The write that stored it may have failed to fsync the
+		// directory (atomicfile.ErrNotDurable): running the build again
+		// makes it durable.
+		if err := s.files.SyncDir(filepath.Dir(s.BundlePath(p.Revision))); err != nil {
+			return p, fmt.Errorf("%w: bundle %s is stored: %w", atomicfile.ErrNotDurable, p.Revision, err)
 		}
-		return p, fmt.Errorf("revision %s is already in the store with digest %s (this build: %s); stored bundles never change, so build a new revision",
-			p.Revision, existing.Digest, p.Digest)
+		return p, nil
 	}
 	if err := s.files.WriteFile(ctx, s.BundlePath(p.Revision), archive, 0o644); err != nil {
 		return p, err
 	}
 	return p, nil
+}
+
+// mayWrite decides whether Put may write the bundle p names: done when
+// the same bundle is stored already, an error when another one is or
+// when the stored file cannot be told apart from another one. A file that
+// cannot be read for its size or an I/O error may well be sound, and is
+// never replaced. A damaged one (it reads, but does not decode) is
+// replaced only if no pointer of the state names its revision with
+// another digest: a PDP may serve the active bundle and rollback may
+// return to any revision in history, so a pointer must keep naming what
+// it named. A rebuild of the same revision has the same digest (builds
+// are deterministic), so it restores a damaged bundle the state names.
+// The caller holds the lock.
+func (s *Store) mayWrite(p Pointer) (done bool, err error) {
+	if _, err := os.Lstat(s.BundlePath(p.Revision)); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	existing, err := s.read(p.Revision, bundle.DecodeOptions{})
+	if err == nil {
+		if existing.Digest == p.Digest {
+			return true, nil
+		}
+		return false, fmt.Errorf("revision %s is already in the store with digest %s (this build: %s); stored bundles never change, so build a new revision",
+			p.Revision, existing.Digest, p.Digest)
+	}
+	verify := fmt.Sprintf("`cedargate store verify --store %s` says what is wrong", s.dir)
+	var pe *fs.PathError
+	if errors.As(err, &pe) || errors.Is(err, bundle.ErrTooLarge) {
+		return false, fmt.Errorf("revision %s is already in the store, but its bundle cannot be read (%v): not replacing it; %s", p.Revision, err, verify)
+	}
+	damaged := fmt.Sprintf("revision %s is already in the store, but its bundle is damaged (%v)", p.Revision, err)
+	st, _, serr := s.readState()
+	if serr != nil {
+		return false, fmt.Errorf("%s, and the state that says whether it was ever active cannot be read: not replacing it; %s", damaged, verify)
+	}
+	if by, digest := namedOtherwise(st, p); by != "" {
+		return false, fmt.Errorf("%s, and %s names it with digest %s, not this build's %s: not replacing it; %s, then build a new revision",
+			damaged, by, digest, p.Digest, verify)
+	}
+	return false, nil
+}
+
+// namedOtherwise finds a pointer of st that names p's revision with
+// another digest, and says which ("the active pointer", "history entry
+// N") and that digest; by is "" when there is none.
+func namedOtherwise(st *state, p Pointer) (by, digest string) {
+	if a := st.Active; a != nil && a.Revision == p.Revision && a.Digest != p.Digest {
+		return "the active pointer", a.Digest
+	}
+	for i, a := range st.History {
+		if a.Revision == p.Revision && a.Digest != p.Digest {
+			return fmt.Sprintf("history entry %d", i+1), a.Digest
+		}
+	}
+	return "", ""
 }
 
 // read decodes a stored bundle, checked as opts say beyond its own

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -150,4 +151,75 @@ func TestWatchSurvivesTheDirectoryBeingReplaced(t *testing.T) {
 			w.notified(t, "an activation in the new directory")
 		})
 	}
+}
+
+// TestWatchNotifiesRemoval removes the watched store directory: the watch
+// reports it and sends a notification, so that a PDP reads its store at
+// once, finds it gone and records its source failing, even with polling
+// off (otherwise --max-staleness would never trip).
+func TestWatchNotifiesRemoval(t *testing.T) {
+	s := newStore(t, "r1")
+	if _, err := s.Activate(ctx, "r1", ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, s.dir)
+	w.drain()
+	if err := os.RemoveAll(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	w.reported(t, "was removed or moved away")
+	w.notified(t, "the store directory was removed")
+}
+
+// TestWatchIsSetUpAgainWhenItCouldNotBe makes fsnotify.NewWatcher fail
+// when the store directory comes back, as it fails for a process out of
+// file descriptors or inotify instances: here by lowering the process's
+// own RLIMIT_NOFILE below its open descriptors, a real EMFILE from
+// inotify_init1. The watch says so, and once descriptors are available
+// again it sets itself up on its backoff timer, with no event to prompt
+// it, and sees the next activation.
+func TestWatchIsSetUpAgainWhenItCouldNotBe(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "store")
+	newStoreAt(t, path, "r1")
+	w := watch(t, path)
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+	w.reported(t, "was removed or moved away")
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = 3 // stdin, stdout, stderr: no new descriptor can be opened
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer restore()
+	// No descriptor is needed to create a directory.
+	if err := os.Mkdir(path, 0o755); err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	w.reported(t, "is back but cannot be watched")
+	restore()
+
+	w.reported(t, "watch re-established")
+	w.drain()
+	s := newStoreAt(t, path, "r2")
+	if _, err := s.Activate(ctx, "r2", ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	w.notified(t, "an activation once the watch was set up again")
 }

@@ -48,12 +48,15 @@ func serveCmd() *cobra.Command {
 STORE, watches the store and hot-reloads bundles as they are rolled out or
 back (a bundle that fails to load, verify or compile is refused and the last
 good one keeps serving), and answers cedargate.v1.AuthorizationService,
-AdminService, grpc.health.v1.Health (SERVING only while a bundle is active)
-and server reflection on --listen. Prometheus metrics, /healthz and /readyz
+AdminService, grpc.health.v1.Health (SERVING only while a bundle is active,
+and neither --max-staleness nor --decision-log-required holds it back) and
+server reflection on --listen. Prometheus metrics, /healthz and /readyz
 are served on --metrics-listen. Every decision is written to the decision
-log (--decision-log; empty turns it off), off the request path; every entry
-that cannot be written is counted. With --decision-log-sync a decision is
-answered only once its entry has been written; with --decision-log-required
+log (--decision-log; empty turns it off), by default off the request path;
+every entry that cannot be written is counted. With --decision-log-sync a
+decision is answered only once its entry has been written (the write is
+then on the request path, one for the requests waiting together); with
+--decision-log-required
 the PDP reports NOT_SERVING while entries are being lost. SIGINT or SIGTERM
 stop it gracefully: health turns NOT_SERVING, requests in flight finish, the
 decision log is flushed.

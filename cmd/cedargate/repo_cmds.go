@@ -100,7 +100,7 @@ Every problem is printed as path:line:column: message (rule).`,
 			fmt.Fprintf(w, "\nstored in %s\n", st.BundlePath(m.Revision))
 			if activate {
 				act, err := st.Activate(cmd.Context(), m.Revision, store.ActionBuild, time.Now())
-				if err != nil {
+				if err := committed(cmd.ErrOrStderr(), err); err != nil {
 					return err
 				}
 				printActivation(w, act)

@@ -104,9 +104,13 @@ what can be read of it (or of the old format's active.json and
 history.json) and the bundles present, keeping a copy of each damaged file.
 It prints what it did and exactly what it could not recover, and exits 1
 when anything was lost. It never activates a bundle that does not verify
-(integrity, and signature with --verify-key), nor guesses which revision was
-active: if that is lost, nothing is active until you choose with rollout. A
-sound state is left as it is; bundles that do not verify are reported, not
+(integrity, and signature with --verify-key). It makes active the revision
+the salvaged active pointer names or, if that is lost, the history's last
+activation: the state file records both in one write, so they agree (in an
+old-format store, whose history.json was written second, the history may
+lack the last activation, and repair says so). If neither survives, it
+cannot tell, and nothing is active until you choose with rollout. A sound
+state is left as it is; bundles that do not verify are reported, not
 removed.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {

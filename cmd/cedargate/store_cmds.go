@@ -29,7 +29,7 @@ moments; requests in flight finish on the bundle they started with.`,
 				return err
 			}
 			act, err := st.Activate(cmd.Context(), a[0], store.ActionRollout, time.Now())
-			if err != nil {
+			if err := committed(cmd.ErrOrStderr(), err); err != nil {
 				return err
 			}
 			printActivation(cmd.OutOrStdout(), act)
@@ -55,7 +55,7 @@ started.`,
 				return err
 			}
 			act, err := st.Rollback(cmd.Context(), time.Now())
-			if err != nil {
+			if err := committed(cmd.ErrOrStderr(), err); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rolled back to %s (was %s)\n", act.Revision, act.Previous)

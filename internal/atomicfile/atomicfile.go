@@ -9,6 +9,7 @@ package atomicfile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +32,13 @@ const (
 	StepRemove  Step = "remove"    // remove a file (a temporary one after a failure, or one the caller names)
 	StepMkdir   Step = "mkdir"     // create a directory and its parents
 )
+
+// ErrNotDurable is wrapped by the error of a write that is in place (its
+// rename was done: readers see the new content) but whose directory could
+// not be fsynced, so that a crash of the machine may still undo it. The
+// write is committed: callers must not report it as failed, only as not
+// yet durable.
+var ErrNotDurable = errors.New("in place, but not yet durable")
 
 // Writer writes files atomically. The zero value is ready to use.
 type Writer struct {
@@ -77,9 +85,9 @@ func (w Writer) WriteFile(ctx context.Context, path string, data []byte, perm os
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	closed := false
+	closed, renamed := false, false
 	defer func() {
-		if err != nil {
+		if err != nil && !renamed {
 			if !closed {
 				_ = tmp.Close()
 			}
@@ -124,7 +132,11 @@ func (w Writer) WriteFile(ctx context.Context, path string, data []byte, perm os
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
-	return w.SyncDir(dir)
+	renamed = true
+	if err = w.SyncDir(dir); err != nil {
+		return fmt.Errorf("%w: %s was replaced, but a crash of the machine may undo it: %w", ErrNotDurable, path, err)
+	}
+	return nil
 }
 
 // Remove removes path; a path that does not exist is not an error.

@@ -49,7 +49,9 @@ func TestWriteFileIntoMissingDirectoryFailsCleanly(t *testing.T) {
 
 // TestWriteFileFailingAtEachStep makes each step of a write fail in turn
 // and checks that the target keeps its old content until the rename and
-// has the new one from it on, and that no temporary file is left.
+// has the new one from it on, that no temporary file is left, and that
+// only a failure after the rename says the write is in place but not
+// yet durable (ErrNotDurable), with nothing removed after the rename.
 func TestWriteFileFailingAtEachStep(t *testing.T) {
 	steps := []Step{StepCreate, StepWrite, StepChmod, StepSync, StepClose, StepRename, StepSyncDir}
 	for i, failing := range steps {
@@ -67,14 +69,22 @@ func TestWriteFileFailingAtEachStep(t *testing.T) {
 				}
 				return nil
 			}}
-			if err := w.WriteFile(context.Background(), path, []byte("new"), 0o644); err == nil {
+			err := w.WriteFile(context.Background(), path, []byte("new"), 0o644)
+			if err == nil {
 				t.Fatal("the write succeeded despite the failing step")
 			}
 			if !slices.Equal(seen[:i+1], steps[:i+1]) {
 				t.Errorf("steps = %v, want %v first", seen, steps[:i+1])
 			}
+			committed := i > slices.Index(steps, StepRename)
+			if errors.Is(err, ErrNotDurable) != committed {
+				t.Errorf("WriteFile = %v: ErrNotDurable %v, want %v", err, !committed, committed)
+			}
+			if committed && len(seen) != i+1 {
+				t.Errorf("steps = %v: nothing may follow the failed %s", seen, failing)
+			}
 			want := "old"
-			if i > slices.Index(steps, StepRename) {
+			if committed {
 				want = "new"
 			}
 			if got, _ := os.ReadFile(path); string(got) != want {

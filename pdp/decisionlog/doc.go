@@ -1,6 +1,8 @@
 // Package decisionlog writes the PDP's decision log: one JSON object per
-// line for every authorization decision, written by a background goroutine
-// so that logging never does I/O on the request path.
+// line for every authorization decision. In the default asynchronous mode
+// a background goroutine writes, so that logging never does I/O on the
+// request path; in sync mode the request waits for the write that carries
+// its entry, which it may make itself (see below).
 //
 // Each line has these fields, in this order:
 //

@@ -30,6 +30,9 @@ type fileSink struct {
 	ident    os.FileInfo
 	size     int64
 	maxBytes int64
+	// syncFailed is told when the fsync before a rotation fails (see
+	// Write); nil tells no one.
+	syncFailed func(error)
 }
 
 func openFileSink(opts *Options) (*fileSink, error) {
@@ -99,7 +102,12 @@ func (s *fileSink) follow() (bool, error) {
 //
 // timberjack closes a file it rotates away without fsync, and Close can only
 // fsync the current file, so Write fsyncs the current file itself when p is
-// about to trigger a rotation (the same test timberjack applies).
+// about to trigger a rotation (the same test timberjack applies). If that
+// fsync fails, every byte was still written: the entries reached the
+// operating system, which is all a write promises (in sync mode too), so
+// the failure goes to syncFailed and the write succeeds. Reporting it as a
+// failed write would make sync mode refuse to answer decisions that the
+// log shows.
 func (s *fileSink) Write(p []byte) (int, error) {
 	var syncErr error
 	rotating := s.size+int64(len(p)) > s.maxBytes
@@ -114,11 +122,11 @@ func (s *fileSink) Write(p []byte) (int, error) {
 			s.ident, s.size = fi, fi.Size()
 		}
 	}
+	if syncErr != nil && s.syncFailed != nil {
+		s.syncFailed(fmt.Errorf("fsync before rotation: %w", syncErr))
+	}
 	if err != nil {
 		return n, fmt.Errorf("write: %w", err)
-	}
-	if syncErr != nil {
-		return n, fmt.Errorf("fsync before rotation: %w", syncErr)
 	}
 	return n, nil
 }

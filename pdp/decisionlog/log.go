@@ -222,6 +222,9 @@ func Open(opts Options) (*Log, error) {
 		checkEvery: opts.checkEvery,
 		onLosing:   opts.OnLosingChange,
 	}
+	if fs, ok := s.(*fileSink); ok {
+		fs.syncFailed = w.syncFailed
+	}
 	if opts.Sync {
 		l.group, l.writer = newGroup(), w
 		go w.runSync(l.group)

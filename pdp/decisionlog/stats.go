@@ -18,7 +18,9 @@ type Stats struct {
 	Written uint64
 	// Dropped counts entries lost, whatever the cause.
 	Dropped uint64
-	// Errors counts failed writes and failed reopens of the file.
+	// Errors counts failed writes and failed reopens of the file, and
+	// failed fsyncs of entries that were written (which lose nothing, and
+	// leave LastError and Losing as they were).
 	Errors uint64
 	// LastError is the error of the last write or reopen if it failed;
 	// empty once a write has succeeded since.

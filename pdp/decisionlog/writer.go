@@ -279,6 +279,18 @@ func (w *writer) failed(err error, n int) {
 	w.report(false)
 }
 
+// syncFailedMsg is the warning about a failed fsync of written entries.
+const syncFailedMsg = "decision log fsync failed; the entries were written, but may not survive a crash of the machine"
+
+// syncFailed counts a failed fsync of entries that were written, and warns.
+// It is no loss: the entries reached the operating system (and count as
+// written), the file still takes writes, and Losing stays as it was. It
+// happens only before a rotation, so it is not rate-limited.
+func (w *writer) syncFailed(err error) {
+	w.log.loss.errors.Add(1)
+	w.logger.Warn(syncFailedMsg, "error", err.Error())
+}
+
 // report warns about drops and write errors not yet reported, at most once
 // per warnEvery for each kind unless final.
 func (w *writer) report(final bool) {
