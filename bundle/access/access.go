@@ -78,9 +78,9 @@ type Query struct {
 // Table is the answer to a Query: the entries, sorted by principal,
 // action, resource.
 type Table struct {
-	Bundle  bundle.Ref
-	At      time.Time
-	Entries []Entry
+	Bundle  bundle.Ref `json:"bundle"`
+	At      time.Time  `json:"at"`
+	Entries []Entry    `json:"entries"`
 }
 
 // Analyzer answers queries about one bundle. Build it once per bundle

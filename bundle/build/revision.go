@@ -40,7 +40,12 @@ func Compile(ctx context.Context, dir, env, revision string) (*Compiled, error) 
 	if err != nil {
 		return nil, err
 	}
-	env, err = checkEnv(r, env)
+	return compileRepo(ctx, r, env, revision)
+}
+
+// compileRepo compiles env of the repository r, recording revision.
+func compileRepo(ctx context.Context, r *repo.Repo, env, revision string) (*Compiled, error) {
+	env, err := checkEnv(r, env)
 	if err != nil {
 		return nil, err
 	}
@@ -111,3 +116,24 @@ func (e *RevisionError) Error() string {
 
 // Unwrap returns the failure.
 func (e *RevisionError) Unwrap() error { return e.Failure }
+
+// CompileWorkTree compiles env of the repository at dir as it is on disk,
+// named as build names it: the commit, marked "-dirty-<source digest
+// prefix>" when the work tree has changes, or "src-<source digest>"
+// outside Git. Nothing is stored and nothing in dir changes.
+func CompileWorkTree(ctx context.Context, dir, env string) (*Compiled, error) {
+	r, err := repo.Load(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	rev, buildTime, err := revision(ctx, r, Options{AllowDirty: true})
+	if err != nil {
+		return nil, err
+	}
+	out, err := compileRepo(ctx, r, env, rev)
+	if err != nil {
+		return nil, err
+	}
+	out.Bundle.Manifest.BuildTime = buildTime
+	return out, nil
+}
