@@ -30,7 +30,18 @@ type judged struct {
 	// dynamic are the clauses that read the context: when the static
 	// atoms hold, whether the policy applies depends on the request.
 	dynamic []Condition
+	// reads is what the static atoms read of the request (readsPrincipal
+	// and the like): their value is the same for every triple that
+	// agrees on those, which is what lets a walk reuse it.
+	reads uint8
 }
+
+// What static atoms read of the request.
+const (
+	readsPrincipal uint8 = 1 << iota
+	readsAction
+	readsResource
+)
 
 // judge splits the conditions of policy p.
 func judge(p engine.PolicyInfo) judged {
@@ -46,6 +57,7 @@ func judge(p engine.PolicyInfo) judged {
 				reads = true
 			} else {
 				static = append(static, expast.ConditionType{Condition: c.Condition, Body: atom})
+				j.reads |= variables(atom)
 			}
 		}
 		if reads {
@@ -98,6 +110,25 @@ func readsContext(n expast.IsNode) bool {
 	return found
 }
 
+// variables returns which of principal, action and resource n reads.
+func variables(n expast.IsNode) uint8 {
+	var out uint8
+	expast.Inspect(expast.NewNode(n), func(n expast.IsNode) bool {
+		if v, ok := n.(expast.NodeTypeVariable); ok {
+			switch v.Name {
+			case "principal":
+				out |= readsPrincipal
+			case "action":
+				out |= readsAction
+			case "resource":
+				out |= readsResource
+			}
+		}
+		return true
+	})
+	return out
+}
+
 // clauseText renders one clause in Cedar, e.g. `when { context.mfa }`.
 func clauseText(c expast.ConditionType) string {
 	p := &expast.Policy{Principal: expast.ScopeTypeAll{}, Action: expast.ScopeTypeAll{}, Resource: expast.ScopeTypeAll{},
@@ -117,12 +148,12 @@ type statics struct {
 }
 
 // All implements cedar.PolicyIterator.
-func (s *statics) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
-	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for _, i := range s.policies {
-			if !yield(s.ids[i], s.judged[i].static) {
-				return
-			}
+func (s *statics) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] { return s.each }
+
+func (s *statics) each(yield func(cedar.PolicyID, *cedar.Policy) bool) {
+	for _, i := range s.policies {
+		if !yield(s.ids[i], s.judged[i].static) {
+			return
 		}
 	}
 }
