@@ -10,6 +10,7 @@ import (
 
 	"github.com/cedar-policy/cedar-go/types"
 
+	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/compile"
@@ -41,8 +42,16 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 	}
 	findings := guardrail.Check(c.Repo, []*compile.Result{c.Result}, at).Sorted()
 
+	ref := c.Bundle.Ref()
+	if ref.Digest == "" {
+		// A bundle compiled for reading is not encoded; its digest is
+		// still what names it in a store.
+		if ref.Digest, err = bundle.ComputeDigest(c.Bundle); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{
-		Bundle:         c.Bundle.Ref(),
+		Bundle:         ref,
 		At:             at,
 		ExpiringWithin: repo.FormatDuration(ExpiringWithin),
 		Sections:       []Section{},
@@ -229,6 +238,11 @@ func (r *reviewer) identity(m *repo.Meta, findings diag.List, used []bool) (Iden
 		}
 	}
 	if m.Kind == repo.KindUser {
+		// A team owns its members; a user in several teams is listed
+		// under the first.
+		if len(id.Teams) > 0 {
+			id.Owner = id.Teams[0]
+		}
 		r.judge(&id)
 	}
 	return id, nil

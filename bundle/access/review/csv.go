@@ -14,7 +14,7 @@ import (
 var CSVHeader = []string{
 	"team", "kind", "identity", "owner", "risk", "review", "rotation", "findings",
 	"row", "action", "resource", "access", "policies",
-	"profile", "rule", "via", "approved_by", "ticket", "expires", "status",
+	"key", "profile", "rule", "via", "approved_by", "ticket", "expires", "status",
 }
 
 // WriteCSV writes the report as CSV, one row per (identity, access entry),
@@ -41,25 +41,25 @@ func WriteCSV(w io.Writer, r *Report) error {
 					ids[i] = p.ID
 				}
 				if err := row("access", e.Action.String(), e.Resource.String(), string(e.Access), strings.Join(ids, " "),
-					"", "", "", "", "", "", ""); err != nil {
+					"", "", "", "", "", "", "", ""); err != nil {
 					return err
 				}
 				n++
 			}
 			for _, g := range id.Entitlements {
-				if err := row("entitlement", "", "", "", "", g.Profile, "", g.Via, g.ApprovedBy, g.Ticket, date(g.Expires), string(g.Status)); err != nil {
+				if err := row("entitlement", "", "", "", "", g.Key, g.Profile, "", g.Via, g.ApprovedBy, g.Ticket, date(g.Expires), string(g.Status)); err != nil {
 					return err
 				}
 				n++
 			}
 			for _, e := range id.Exceptions {
-				if err := row("exception", "", "", "", "", e.Profile, e.Rule, e.Via, e.ApprovedBy, e.Ticket, date(e.Expires), string(e.Status)); err != nil {
+				if err := row("exception", "", "", "", "", e.Key, e.Profile, e.Rule, e.Via, e.ApprovedBy, e.Ticket, date(e.Expires), string(e.Status)); err != nil {
 					return err
 				}
 				n++
 			}
 			if n == 0 {
-				if err := row("identity", "", "", "", "", "", "", "", "", "", date(id.Expires), string(id.ExpiryStatus)); err != nil {
+				if err := row("identity", "", "", "", "", "", "", "", "", "", "", date(id.Expires), string(id.ExpiryStatus)); err != nil {
 					return err
 				}
 			}

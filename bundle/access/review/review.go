@@ -152,8 +152,8 @@ type Identity struct {
 	Source      string `json:"source"`
 	Description string `json:"description"`
 	// Owner is a service account's owner as resolved (Team/x or User/x,
-	// or as written when it resolves to nothing); empty for users, whose
-	// teams own them.
+	// or as written when it resolves to nothing), or a user's first team
+	// (Team/x); empty when there is none.
 	Owner string `json:"owner"`
 	// Teams are the teams the identity is a member of, Team/x.
 	Teams []string `json:"teams"`
