@@ -41,6 +41,7 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		r.keyOf[v.Config.UID(&t.Meta)] = t.Key()
 	}
 	findings := guardrail.Check(c.Repo, []*compile.Result{c.Result}, at).Sorted()
+	r.index(findings)
 
 	ref := c.Bundle.Ref()
 	if ref.Digest == "" {
@@ -57,7 +58,6 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		Sections:       []Section{},
 		OtherFindings:  []Finding{},
 	}
-	used := make([]bool, len(findings))
 	sections := map[string]*Section{}
 	place := func(id Identity, team string) {
 		s := sections[team]
@@ -71,14 +71,14 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		s.Identities = append(s.Identities, id)
 	}
 	for _, u := range v.Users {
-		id, err := r.identity(&u.Meta, findings, used)
+		id, err := r.identity(&u.Meta)
 		if err != nil {
 			return nil, err
 		}
 		place(id, teamName(id.Teams))
 	}
 	for _, s := range v.ServiceAccounts {
-		id, err := r.identity(&s.Meta, findings, used)
+		id, err := r.identity(&s.Meta)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +87,7 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		place(id, r.ownerTeam(s.Owner))
 	}
 	for i, f := range findings {
-		if !used[i] {
+		if !r.used[i] {
 			rep.OtherFindings = append(rep.OtherFindings, finding(f))
 		}
 	}
@@ -114,6 +114,73 @@ type reviewer struct {
 	a  *access.Analyzer
 	// keyOf maps group and team entities to their keys, Group/x, Team/x.
 	keyOf map[types.EntityUID]string
+	// grants maps a subject's key to the entitlements and exception
+	// grants given to it; waivers maps an identity's key, or a bare
+	// name, to the waivers naming it. Indexed once, so that reviewing
+	// each identity costs its own grants and groups, not the whole
+	// repository's.
+	grants  map[string][]labelled[Grant]
+	xgrants map[string][]labelled[Exception]
+	waivers map[string][]labelled[Exception]
+	// findings maps a finding's subject label to its indexes in
+	// findingList; used marks those some identity took.
+	findings    map[string][]int
+	findingList diag.List
+	used        []bool
+}
+
+// labelled is a grant or exception with the label guardrail findings
+// name it by.
+type labelled[T any] struct {
+	label string
+	v     T
+}
+
+// index builds the reviewer's indexes of grants, waivers and findings.
+func (r *reviewer) index(findings diag.List) {
+	r.grants = map[string][]labelled[Grant]{}
+	r.xgrants = map[string][]labelled[Exception]{}
+	r.waivers = map[string][]labelled[Exception]{}
+	r.findings = map[string][]int{}
+	r.findingList, r.used = findings, make([]bool, len(findings))
+	for i, f := range findings {
+		r.findings[f.Subject] = append(r.findings[f.Subject], i)
+	}
+	principals := []repo.Kind{repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam}
+	for _, e := range r.v.Entitlements {
+		subject := r.resolve(e.Subject, principals...)
+		if subject == "" {
+			continue // orphan-object reports it
+		}
+		key := grantKey(&e.Meta, subject, e.Profile)
+		r.grants[subject] = append(r.grants[subject], labelled[Grant]{fmt.Sprintf("%s %q", e.Kind, key), Grant{
+			Key: key, Profile: e.Profile, ApprovedBy: e.ApprovedBy, Ticket: e.Ticket, Reason: e.Reason,
+			Expires: utc(e.Expires), Status: r.expiry(e.Expires), Source: e.Pos.String(),
+		}})
+	}
+	for _, e := range r.v.Exceptions {
+		x := Exception{Profile: e.Profile, Rule: e.Rule, ApprovedBy: e.ApprovedBy, Ticket: e.Ticket, Reason: e.Reason,
+			Expires: utc(e.Expires), Status: r.expiry(e.Expires), Source: e.Pos.String()}
+		subject := r.resolve(e.Subject, principals...)
+		switch {
+		case e.IsGrant() && subject != "":
+			x.Type, x.Key = "grant", grantKey(&e.Meta, subject, e.Profile)
+			r.xgrants[subject] = append(r.xgrants[subject], labelled[Exception]{fmt.Sprintf("%s %q", e.Kind, x.Key), x})
+		case !e.IsGrant() && e.Subject != "":
+			// A waiver waives findings about the object it names (as
+			// Kind/name, or by its bare name), not about its members. One
+			// without subject waives the rule for everything: it is
+			// about no identity in particular.
+			x.Type, x.Key = "waiver", strings.TrimPrefix(e.Key(), string(repo.KindException)+"/")
+			l := labelled[Exception]{e.Label(), x}
+			if subject != "" {
+				r.waivers[subject] = append(r.waivers[subject], l)
+			}
+			if !strings.Contains(e.Subject, "/") && subject == "" {
+				r.waivers[e.Subject] = append(r.waivers[e.Subject], l)
+			}
+		}
+	}
 }
 
 // lookup resolves a Kind/name key among principals, or returns nil.
@@ -144,8 +211,8 @@ func (r *reviewer) resolve(s string, kinds ...repo.Kind) string {
 
 // identity builds what users and service accounts share: membership,
 // grants, exceptions, access and findings. It marks the findings it
-// takes in used.
-func (r *reviewer) identity(m *repo.Meta, findings diag.List, used []bool) (Identity, error) {
+// takes in r.used.
+func (r *reviewer) identity(m *repo.Meta) (Identity, error) {
 	uid := r.v.Config.UID(m)
 	id := Identity{
 		Kind: string(m.Kind), Name: m.Name, UID: uid.String(), Source: m.Pos.String(), Description: m.Description,
@@ -154,71 +221,48 @@ func (r *reviewer) identity(m *repo.Meta, findings diag.List, used []bool) (Iden
 	}
 	// The identity's own key and those of every group and team it is in:
 	// a grant to any of them reaches it.
-	principals := map[string]bool{m.Key(): true}
+	principals := []string{m.Key()}
 	for _, k := range r.ancestors(uid) {
-		principals[k] = true
+		principals = append(principals, k)
 		if strings.HasPrefix(k, string(repo.KindTeam)+"/") {
 			id.Teams = append(id.Teams, k)
 		} else {
 			id.Groups = append(id.Groups, k)
 		}
 	}
-	via := func(subject string) (string, bool) {
-		k := r.resolve(subject, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam)
-		if !principals[k] {
-			return "", false
+	labels := []string{m.Label()}
+	for _, p := range principals {
+		via := p
+		if p == m.Key() {
+			via = ""
 		}
-		if k == m.Key() {
-			return "", true
+		for _, g := range r.grants[p] {
+			g.v.Via = via
+			id.Entitlements = append(id.Entitlements, g.v)
+			labels = append(labels, g.label)
 		}
-		return k, true
+		for _, x := range r.xgrants[p] {
+			x.v.Via = via
+			id.Exceptions = append(id.Exceptions, x.v)
+			labels = append(labels, x.label)
+		}
 	}
-	labels := map[string]bool{m.Label(): true}
-	for _, e := range r.v.Entitlements {
-		v, ok := via(e.Subject)
-		if !ok {
-			continue
-		}
-		key := grantKey(&e.Meta, r.resolve(e.Subject, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam), e.Profile)
-		labels[fmt.Sprintf("%s %q", e.Kind, key)] = true
-		id.Entitlements = append(id.Entitlements, Grant{
-			Key: key, Profile: e.Profile, Via: v, ApprovedBy: e.ApprovedBy, Ticket: e.Ticket, Reason: e.Reason,
-			Expires: utc(e.Expires), Status: r.expiry(e.Expires), Source: e.Pos.String(),
-		})
-	}
-	for _, e := range r.v.Exceptions {
-		x := Exception{Profile: e.Profile, Rule: e.Rule, ApprovedBy: e.ApprovedBy, Ticket: e.Ticket, Reason: e.Reason,
-			Expires: utc(e.Expires), Status: r.expiry(e.Expires), Source: e.Pos.String()}
-		if e.IsGrant() {
-			v, ok := via(e.Subject)
-			if !ok {
-				continue
-			}
-			x.Type, x.Via = "grant", v
-			x.Key = grantKey(&e.Meta, r.resolve(e.Subject, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam), e.Profile)
-			labels[fmt.Sprintf("%s %q", e.Kind, x.Key)] = true
-		} else {
-			// A waiver without subject waives the rule for everything:
-			// it is about no identity in particular.
-			if e.Subject == "" {
-				continue
-			}
-			v, ok := via(e.Subject)
-			if !ok && e.Subject != m.Name {
-				continue
-			}
-			x.Type, x.Via, x.Key = "waiver", v, strings.TrimPrefix(e.Key(), string(repo.KindException)+"/")
-			labels[e.Label()] = true
-		}
-		id.Exceptions = append(id.Exceptions, x)
+	for _, x := range slices.Concat(r.waivers[m.Key()], r.waivers[m.Name]) {
+		id.Exceptions = append(id.Exceptions, x.v)
+		labels = append(labels, x.label)
 	}
 	slices.SortFunc(id.Entitlements, func(a, b Grant) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(id.Exceptions, func(a, b Exception) int { return strings.Compare(a.Key, b.Key) })
-	for i, f := range findings {
-		if labels[f.Subject] {
-			used[i] = true
-			id.Findings = append(id.Findings, finding(f))
-		}
+	// A grant to a group is reached by each member; a finding about it is
+	// listed under each.
+	var taken []int
+	for _, l := range labels {
+		taken = append(taken, r.findings[l]...)
+	}
+	slices.Sort(taken)
+	for _, i := range slices.Compact(taken) {
+		r.used[i] = true
+		id.Findings = append(id.Findings, finding(r.findingList[i]))
 	}
 
 	t, err := r.a.Query(access.Query{Principal: uid, At: r.at})
