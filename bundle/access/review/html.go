@@ -6,6 +6,10 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle/access"
 )
 
 // The page is one file with its style inline and no script: it opens from
@@ -30,6 +34,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return "Team " + team
 	},
+	"accessGroups": accessGroups,
 	"anchor": func(team string) string {
 		if team == "" {
 			return "unowned"
@@ -48,4 +53,54 @@ func or(s, alt string) string {
 		return alt
 	}
 	return s
+}
+
+// MaxListed is how many resources the HTML page lists for one action
+// allowed by the same policies; CSV and JSON list every one. An identity
+// in a large repository reaches thousands of resources: listed one per
+// row, the page of a thousand identities weighs hundreds of megabytes
+// and nobody reads it.
+const MaxListed = 10
+
+// accessGroup is the entries of one identity that share an action, a
+// kind of access and the policies and conditions behind it.
+type accessGroup struct {
+	Action     types.EntityUID
+	Access     access.Kind
+	Policies   []access.PolicyRef
+	Conditions []access.Condition
+	// Resources are the first MaxListed resources, More how many
+	// others; Count is all of them.
+	Resources   []types.EntityUID
+	More, Count int
+}
+
+// accessGroups groups entries (sorted by action, then resource) by
+// action, access and reasons, in the order of the entries.
+func accessGroups(entries []access.Entry) []*accessGroup {
+	var out []*accessGroup
+	index := map[string]*accessGroup{}
+	for _, e := range entries {
+		var key strings.Builder
+		key.WriteString(e.Action.String() + "\x00" + string(e.Access))
+		for _, p := range e.Policies {
+			key.WriteString("\x00" + p.ID)
+		}
+		for _, c := range e.Conditions {
+			key.WriteString("\x01" + c.Policy + "\x00" + c.Source + "\x00" + c.Text)
+		}
+		g := index[key.String()]
+		if g == nil {
+			g = &accessGroup{Action: e.Action, Access: e.Access, Policies: e.Policies, Conditions: e.Conditions}
+			index[key.String()] = g
+			out = append(out, g)
+		}
+		g.Count++
+		if len(g.Resources) < MaxListed {
+			g.Resources = append(g.Resources, e.Resource)
+		} else {
+			g.More++
+		}
+	}
+	return out
 }
