@@ -34,8 +34,9 @@ team come first, in an "unowned" section. A summary of counts per team
 leads the report.
 
 --format html (the default) writes one self-contained page (no external
-assets, no script) that reads in a browser and prints; csv one row per
-identity and access entry, entitlement or exception; json one document.
+assets, no script) that reads in a browser and prints, listing at most
+10 resources per action and policy; csv one row per identity and access
+entry, entitlement or exception; json one document, every triple.
 docs/cli.md documents the CSV columns and the JSON shape. --out writes
 FILE atomically instead of standard output. Everything is judged at --at
 (default now): pin it for reproducible reports.

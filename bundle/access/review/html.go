@@ -78,21 +78,27 @@ type accessGroup struct {
 // accessGroups groups entries (sorted by action, then resource) by
 // action, access and reasons, in the order of the entries.
 func accessGroups(entries []access.Entry) []*accessGroup {
+	type groupKey struct {
+		action  types.EntityUID
+		access  access.Kind
+		reasons string
+	}
 	var out []*accessGroup
-	index := map[string]*accessGroup{}
+	index := map[groupKey]*accessGroup{}
+	var reasons strings.Builder
 	for _, e := range entries {
-		var key strings.Builder
-		key.WriteString(e.Action.String() + "\x00" + string(e.Access))
+		reasons.Reset()
 		for _, p := range e.Policies {
-			key.WriteString("\x00" + p.ID)
+			reasons.WriteString(p.ID + "\x00")
 		}
 		for _, c := range e.Conditions {
-			key.WriteString("\x01" + c.Policy + "\x00" + c.Source + "\x00" + c.Text)
+			reasons.WriteString("\x01" + c.Policy + "\x00" + c.Source + "\x00" + c.Text)
 		}
-		g := index[key.String()]
+		k := groupKey{e.Action, e.Access, reasons.String()}
+		g := index[k]
 		if g == nil {
 			g = &accessGroup{Action: e.Action, Access: e.Access, Policies: e.Policies, Conditions: e.Conditions}
-			index[key.String()] = g
+			index[k] = g
 			out = append(out, g)
 		}
 		g.Count++
