@@ -56,7 +56,7 @@ Exit code 2 when DIR does not build for ENV.`,
 			if err != nil {
 				return inputError(ctx, err)
 			}
-			rep, err := review.New(c, when)
+			rep, err := review.New(ctx, c, when)
 			if err != nil {
 				return err
 			}

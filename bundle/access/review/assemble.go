@@ -2,6 +2,7 @@ package review
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,8 +23,9 @@ import (
 // New reviews the compiled environment c at the instant at: it runs the
 // guardrails, asks the effective-access engine what each identity can
 // do, and puts every user and service account in its owning team's
-// section.
-func New(c *build.Compiled, at time.Time) (*Report, error) {
+// section. Once ctx is done it stops before the next identity and returns
+// ctx's error.
+func New(ctx context.Context, c *build.Compiled, at time.Time) (*Report, error) {
 	a, err := access.New(c.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("indexing effective access: %w", err)
@@ -71,6 +73,9 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		s.Identities = append(s.Identities, id)
 	}
 	for _, u := range v.Users {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		id, err := r.identity(&u.Meta)
 		if err != nil {
 			return nil, err
@@ -78,6 +83,9 @@ func New(c *build.Compiled, at time.Time) (*Report, error) {
 		place(id, teamName(id.Teams))
 	}
 	for _, s := range v.ServiceAccounts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		id, err := r.identity(&s.Meta)
 		if err != nil {
 			return nil, err

@@ -27,7 +27,7 @@ func demo(t *testing.T) *review.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := review.New(c, at)
+	r, err := review.New(context.Background(), c, at)
 	if err != nil {
 		t.Fatal(err)
 	}
