@@ -80,6 +80,12 @@ func New(ctx context.Context, c *build.Compiled, at time.Time) (*Report, error) 
 		if err != nil {
 			return nil, err
 		}
+		// A team owns its members; a user in several teams is listed
+		// under the first.
+		if len(id.Teams) > 0 {
+			id.Owner = id.Teams[0]
+		}
+		r.judge(&id)
 		place(id, teamName(id.Teams))
 	}
 	for _, s := range v.ServiceAccounts {
@@ -288,14 +294,6 @@ func (r *reviewer) identity(m *repo.Meta) (Identity, error) {
 		} else {
 			id.Access.Allow++
 		}
-	}
-	if m.Kind == repo.KindUser {
-		// A team owns its members; a user in several teams is listed
-		// under the first.
-		if len(id.Teams) > 0 {
-			id.Owner = id.Teams[0]
-		}
-		r.judge(&id)
 	}
 	return id, nil
 }
