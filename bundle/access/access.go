@@ -17,8 +17,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
@@ -246,11 +248,85 @@ func (a *Analyzer) Each(q Query) iter.Seq[Entry] {
 	}
 	return func(yield func(Entry) bool) {
 		w := a.newWalk(q, q.At)
-		for _, p := range w.principals() {
-			if !w.principal(p, yield) {
+		ps := w.principals()
+		workers := min(runtime.GOMAXPROCS(0), len(ps)/principalsPerChunk)
+		if workers <= 1 {
+			for _, p := range ps {
+				if !w.principal(p, yield) {
+					return
+				}
+			}
+			return
+		}
+		a.parallel(q, ps, workers, yield)
+	}
+}
+
+// principalsPerChunk is how many principals a worker of a large query
+// answers at a time.
+const principalsPerChunk = 32
+
+// parallel yields the entries of principals ps, answered by workers
+// walks, a chunk of principals at a time, in order. At most two chunks
+// per worker are answered ahead of the one being yielded, which bounds
+// memory whatever the table's size.
+func (a *Analyzer) parallel(q Query, ps []int32, workers int, yield func(Entry) bool) {
+	nchunks := (len(ps) + principalsPerChunk - 1) / principalsPerChunk
+	results := make([]chan []Entry, nchunks)
+	for i := range results {
+		results[i] = make(chan []Entry, 1)
+	}
+	ahead := make(chan struct{}, 2*workers)
+	// free holds chunk buffers the consumer is done with, for reuse.
+	free := make(chan []Entry, 2*workers+1)
+	done := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer func() {
+		close(done)
+		wg.Wait()
+	}()
+	for range workers {
+		wg.Go(func() {
+			w := a.newWalk(q, q.At)
+			for {
+				select {
+				case ahead <- struct{}{}:
+				case <-done:
+					return
+				}
+				c := int(next.Add(1)) - 1
+				if c >= nchunks {
+					return
+				}
+				var out []Entry
+				select {
+				case out = <-free:
+				default:
+				}
+				for _, p := range ps[c*principalsPerChunk : min(len(ps), (c+1)*principalsPerChunk)] {
+					w.principal(p, func(e Entry) bool {
+						out = append(out, e)
+						return true
+					})
+				}
+				results[c] <- out
+			}
+		})
+	}
+	for c := range nchunks {
+		chunk := <-results[c]
+		for _, e := range chunk {
+			if !yield(e) {
 				return
 			}
 		}
+		clear(chunk)
+		select {
+		case free <- chunk[:0]:
+		default:
+		}
+		<-ahead
 	}
 }
 
@@ -329,7 +405,7 @@ type walk struct {
 	// permits, maybePermits, maybeForbids and both are decide's scratch.
 	permits, maybePermits, maybeForbids, both []int32
 	buf                                       []int32
-	st                                        statics
+	one                                       one
 }
 
 func (a *Analyzer) newWalk(q Query, at time.Time) *walk {
@@ -337,7 +413,7 @@ func (a *Analyzer) newWalk(q Query, at time.Time) *walk {
 		sides:  [2]map[int32][]int32{{}, {}},
 		shared: map[string][]PolicyRef{}, sharedConds: map[string][]Condition{},
 		byResource: map[uint64]bool{}, byPrincipal: map[uint64]bool{}, cachedFor: -1,
-		st: statics{judged: a.judged, ids: a.ids}}
+	}
 	if !q.Resource.IsZero() {
 		w.resource = -2
 		if i, ok := a.index[q.Resource]; ok {
@@ -620,7 +696,7 @@ func (w *walk) decide(p int32, act types.EntityUID, r int32) (Entry, bool) {
 	plain := true
 	for _, lists := range [2][]int32{cover, forbid} {
 		for _, i := range lists {
-			plain = plain && a.judged[i].static == nil && len(a.judged[i].dynamic) == 0
+			plain = plain && len(a.judged[i].static) == 0 && len(a.judged[i].dynamic) == 0
 		}
 	}
 	if plain {
@@ -635,7 +711,7 @@ func (w *walk) decide(p int32, act types.EntityUID, r int32) (Entry, bool) {
 	for _, lists := range [2][]int32{forbid, cover} {
 		for _, i := range lists {
 			j := &a.judged[i]
-			if j.static != nil && !w.holds(i, p, act, r) {
+			if len(j.static) > 0 && !w.holds(i, p, act, r) {
 				continue
 			}
 			switch isForbid := a.snap.Policy(i).Forbid; {
@@ -705,39 +781,40 @@ func (w *walk) conditions(policies []int32) []Condition {
 }
 
 // holds reports whether the static atoms of policy i hold for the triple
-// (p, act, r). Their value depends only on what they read (judged.reads),
-// so it is kept, unless they read the action: per policy and resource
-// when they read no principal, otherwise while the walk stays on p.
+// (p, act, r). An atom's value depends only on what it reads, so it is
+// kept, unless it reads the action: per atom and resource when it reads
+// no principal, otherwise while the walk stays on p.
 func (w *walk) holds(i, p int32, act types.EntityUID, r int32) bool {
-	reads := w.a.judged[i].reads
-	var key uint64
-	var cache map[uint64]bool
-	switch {
-	case reads&readsAction != 0:
-	case reads&readsPrincipal != 0:
-		// Kept while the walk stays on this principal: for every action
-		// of a resource when they read the resource too.
-		if w.cachedFor != p {
-			clear(w.byPrincipal)
-			w.cachedFor = p
+	for k, at := range w.a.judged[i].static {
+		var key uint64
+		var cache map[uint64]bool
+		base := uint64(i)<<40 | uint64(k)<<32
+		switch {
+		case at.reads&readsAction != 0:
+		case at.reads&readsPrincipal != 0:
+			if w.cachedFor != p {
+				clear(w.byPrincipal)
+				w.cachedFor = p
+			}
+			key, cache = base|uint64(uint32(r)), w.byPrincipal
+			if at.reads&readsResource == 0 {
+				key = base | 0xffffffff
+			}
+		default:
+			key, cache = base|uint64(uint32(r)), w.byResource
 		}
-		key, cache = uint64(i)<<32|uint64(uint32(r)), w.byPrincipal
-		if reads&readsResource == 0 {
-			key = uint64(i)<<32 | 0xffffffff
+		v, ok := cache[key]
+		if !ok || cache == nil {
+			w.one.policy = at.policy
+			_, diag := cedar.Authorize(&w.one, getter{w.a.snap}, cedar.Request{Principal: w.a.all[p], Action: act, Resource: w.a.all[r], Context: types.Record{}})
+			v = len(diag.Reasons) > 0
+			if cache != nil {
+				cache[key] = v
+			}
 		}
-	default:
-		key, cache = uint64(i)<<32|uint64(uint32(r)), w.byResource
-	}
-	if cache != nil {
-		if v, ok := cache[key]; ok {
-			return v
+		if !v {
+			return false
 		}
 	}
-	w.st.policies = append(w.st.policies[:0], i)
-	_, diag := cedar.Authorize(&w.st, getter{w.a.snap}, cedar.Request{Principal: w.a.all[p], Action: act, Resource: w.a.all[r], Context: types.Record{}})
-	v := len(diag.Reasons) > 0
-	if cache != nil {
-		cache[key] = v
-	}
-	return v
+	return true
 }
