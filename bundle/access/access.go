@@ -123,6 +123,9 @@ type Analyzer struct {
 	// desc caches descendants by entity; descMu guards it.
 	descMu sync.Mutex
 	desc   map[types.EntityUID][]int32
+	// covers pools the cover and forbid lists of walks (see
+	// ensureCover), which keep their capacity between queries.
+	covers sync.Pool
 	// deep caches readsOtherEntities.
 	deepOnce sync.Once
 	deep     bool
@@ -220,6 +223,11 @@ func (a *Analyzer) Query(q Query) (*Table, error) {
 		q.At = at
 	}
 	t := &Table{Bundle: a.snap.Ref(), At: at, Entries: []Entry{}}
+	if w := a.newWalk(q, at); q.Principal.IsZero() && w.resource >= 0 {
+		t.Entries = w.resourceEntries(w.resource)
+		w.release()
+		return t, nil
+	}
 	for e := range a.Each(q) {
 		t.Entries = append(t.Entries, e)
 	}
@@ -248,6 +256,15 @@ func (a *Analyzer) Each(q Query) iter.Seq[Entry] {
 	}
 	return func(yield func(Entry) bool) {
 		w := a.newWalk(q, q.At)
+		defer w.release()
+		if q.Principal.IsZero() && w.resource >= 0 {
+			for _, e := range w.resourceEntries(w.resource) {
+				if !yield(e) {
+					return
+				}
+			}
+			return
+		}
 		ps := w.principals()
 		workers := min(runtime.GOMAXPROCS(0), len(ps)/principalsPerChunk)
 		if workers <= 1 {
@@ -289,6 +306,7 @@ func (a *Analyzer) parallel(q Query, ps []int32, workers int, yield func(Entry) 
 	for range workers {
 		wg.Go(func() {
 			w := a.newWalk(q, q.At)
+			defer w.release()
 			for {
 				select {
 				case ahead <- struct{}{}:
@@ -340,6 +358,7 @@ type region struct {
 func (a *Analyzer) eachIn(rg region, at time.Time) iter.Seq[Entry] {
 	return func(yield func(Entry) bool) {
 		w := a.newWalk(Query{At: at}, at)
+		defer w.release()
 		if rg.principals != nil {
 			w.pset = []int32{}
 			for _, u := range rg.principals {
@@ -509,9 +528,7 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 	if len(permits) == 0 {
 		return true
 	}
-	if w.cover == nil {
-		w.cover, w.forbid = make([][]int32, len(a.all)), make([][]int32, len(a.all))
-	}
+	w.ensureCover()
 	pt := a.typeOf[p]
 	for k := range a.actions {
 		act := &a.actions[k]
@@ -550,7 +567,7 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 		ok := true
 		for _, r := range w.touched {
 			if ok {
-				if e, allowed := w.decide(p, act.uid, r); allowed {
+				if e, allowed := w.decide(p, act.uid, r, w.cover[r], w.forbid[r]); allowed {
 					ok = yield(e)
 				}
 			}
@@ -561,6 +578,106 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 		}
 	}
 	return true
+}
+
+// resourceEntries returns the entries of resource r, sorted by principal
+// and action: the principal walk turned around, from the permits and
+// forbids whose resource scope r satisfies to the principals they cover.
+func (w *walk) resourceEntries(r int32) []Entry {
+	a := w.a
+	var permits, forbids []int32
+	for _, i := range a.snap.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
+		if !a.snap.ActiveAt(i, w.at) {
+			continue
+		}
+		if a.snap.Policy(i).Forbid {
+			forbids = append(forbids, i)
+		} else {
+			permits = append(permits, i)
+		}
+	}
+	w.ensureCover()
+	// The entries come action by action; order sorts them by principal
+	// and action without moving them.
+	type place struct{ p, k, i int32 }
+	var found []Entry
+	var order []place
+	rt := a.typeOf[r]
+	for k := range a.actions {
+		act := &a.actions[k]
+		if (!w.q.Action.IsZero() && act.uid != w.q.Action) || !(act.any || act.resource[rt]) {
+			continue
+		}
+		w.touched = w.touched[:0]
+		for _, c := range permits {
+			if !slices.Contains(w.actionsOf(c), int32(k)) {
+				continue
+			}
+			for _, p := range w.side(c, engine.PrincipalDim) {
+				if !act.any && !act.principal[a.typeOf[p]] {
+					continue
+				}
+				if len(w.cover[p]) == 0 {
+					w.touched = append(w.touched, p)
+				}
+				w.cover[p] = append(w.cover[p], c)
+			}
+		}
+		for _, f := range forbids {
+			if !slices.Contains(w.actionsOf(f), int32(k)) {
+				continue
+			}
+			for _, p := range w.side(f, engine.PrincipalDim) {
+				if len(w.cover[p]) > 0 {
+					w.forbid[p] = append(w.forbid[p], f)
+				}
+			}
+		}
+		for _, p := range w.touched {
+			if e, allowed := w.decide(p, act.uid, r, w.cover[p], w.forbid[p]); allowed {
+				order = append(order, place{p, int32(k), int32(len(found))})
+				found = append(found, e)
+			}
+			w.cover[p], w.forbid[p] = w.cover[p][:0], w.forbid[p][:0]
+		}
+	}
+	slices.SortFunc(order, func(x, y place) int {
+		if x.p != y.p {
+			return int(x.p - y.p)
+		}
+		return int(x.k - y.k)
+	})
+	entries := make([]Entry, len(order))
+	for i, o := range order {
+		entries[i] = found[o.i]
+	}
+	return entries
+}
+
+// coverLists are a walk's cover and forbid lists, by entity.
+type coverLists struct{ cover, forbid [][]int32 }
+
+// ensureCover gives w cover and forbid lists, from the analyzer's pool
+// when it has some: allocating them per query, and a small slice per
+// entity covered, costs more than answering a small query.
+func (w *walk) ensureCover() {
+	if w.cover != nil {
+		return
+	}
+	if c, ok := w.a.covers.Get().(*coverLists); ok {
+		w.cover, w.forbid = c.cover, c.forbid
+		return
+	}
+	w.cover, w.forbid = make([][]int32, len(w.a.all)), make([][]int32, len(w.a.all))
+}
+
+// release returns w's cover and forbid lists to the pool; they are empty
+// between triples.
+func (w *walk) release() {
+	if w.cover != nil {
+		w.a.covers.Put(&coverLists{w.cover, w.forbid})
+		w.cover, w.forbid = nil, nil
+	}
 }
 
 // actionsOf returns the actions (indexes into Analyzer.actions) policy i's
@@ -680,8 +797,8 @@ func (a *Analyzer) descendants(uid types.EntityUID) []int32 {
 	return out
 }
 
-// decide judges triple (p, act, r), which the permits w.cover[r] cover
-// and the forbids w.forbid[r]. When none has conditions, their effects
+// decide judges triple (p, act, r), which the permits cover cover and
+// the forbids forbid. When none has conditions, their effects
 // decide. Otherwise the atoms of their conditions that read no context
 // are evaluated against the bundle's entities, and each policy applies,
 // does not, or may (its context-reading clauses decide). The triple is
@@ -689,9 +806,8 @@ func (a *Analyzer) descendants(uid types.EntityUID) []int32 {
 // permit applies or may and no forbid applies; otherwise denied.
 // Context-reading clauses are taken as independent of one another, so
 // conditional never hides an allow or a deny.
-func (w *walk) decide(p int32, act types.EntityUID, r int32) (Entry, bool) {
+func (w *walk) decide(p int32, act types.EntityUID, r int32, cover, forbid []int32) (Entry, bool) {
 	a := w.a
-	cover, forbid := w.cover[r], w.forbid[r]
 	e := Entry{Principal: a.all[p], Action: act, Resource: a.all[r], Access: Allow}
 	plain := true
 	for _, lists := range [2][]int32{cover, forbid} {
@@ -783,7 +899,8 @@ func (w *walk) conditions(policies []int32) []Condition {
 // holds reports whether the static atoms of policy i hold for the triple
 // (p, act, r). An atom's value depends only on what it reads, so it is
 // kept, unless it reads the action: per atom and resource when it reads
-// no principal, otherwise while the walk stays on p.
+// no principal, otherwise while the walk stays on p (per atom and
+// principal when the query fixes the resource).
 func (w *walk) holds(i, p int32, act types.EntityUID, r int32) bool {
 	for k, at := range w.a.judged[i].static {
 		var key uint64
@@ -791,6 +908,12 @@ func (w *walk) holds(i, p int32, act types.EntityUID, r int32) bool {
 		base := uint64(i)<<40 | uint64(k)<<32
 		switch {
 		case at.reads&readsAction != 0:
+		case w.resource >= 0:
+			// One resource for the whole walk: kept per principal.
+			key, cache = base|0xffffffff, w.byResource
+			if at.reads&readsPrincipal != 0 {
+				key = base | uint64(uint32(p))
+			}
 		case at.reads&readsPrincipal != 0:
 			if w.cachedFor != p {
 				clear(w.byPrincipal)
