@@ -112,8 +112,8 @@ func summary(r *Report) string {
 	if len(r.Gained)+len(r.Lost)+len(r.Identities) == 0 {
 		return "no change in access or identities"
 	}
-	return fmt.Sprintf("%d access gained, %d lost, %d %s added, removed or changed",
-		len(r.Gained), len(r.Lost), len(r.Identities), plural(len(r.Identities), "identity", "identities"))
+	return fmt.Sprintf("%d access gained, %d lost, %d identity %s",
+		len(r.Gained), len(r.Lost), len(r.Identities), plural(len(r.Identities), "change", "changes"))
 }
 
 func plural(n int, one, many string) string {
