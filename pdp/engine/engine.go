@@ -82,6 +82,9 @@ type policy struct {
 	// its scope matches, it is satisfied.
 	plain  bool
 	forbid bool
+	// ast is the policy as written, scope included, for effective-access
+	// analysis (see Analysis); its conditions are eval's.
+	ast *expast.Policy
 }
 
 // node is a bundle entity, as written, with what selection needs.
@@ -126,7 +129,7 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		f.scopes = [dims]scope{in.scope(a.Principal), in.scope(a.Action), in.scope(a.Resource)}
 		s.byID[cedar.PolicyID(bp.ID)] = int32(len(s.policies))
 		s.policies = append(s.policies, policy{id: cedar.PolicyID(bp.ID), source: bp.Source, eval: pp.eval,
-			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid})
+			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid, ast: a})
 		s.filters = append(s.filters, f)
 	}
 	s.targets, s.typeIDs, s.sets = in.targets, in.types, in.sets

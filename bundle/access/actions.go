@@ -1,0 +1,84 @@
+package access
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/cedar-policy/cedar-go/types"
+	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
+	"github.com/cedar-policy/cedar-go/x/exp/schema"
+
+	"github.com/cedargate/cedargate/pdp/engine"
+)
+
+// action is an action of the bundle with the entity types it applies to.
+type action struct {
+	uid types.EntityUID
+	// principals and resources are the types of the schema's appliesTo;
+	// any is true when the bundle has no schema, so that nothing limits
+	// the action.
+	principals, resources []types.EntityType
+	any                   bool
+}
+
+// appliesTo reports whether the action applies to a principal of type p
+// and a resource of type r.
+func (a *action) appliesTo(p, r types.EntityType) bool {
+	return a.any || (slices.Contains(a.principals, p) && slices.Contains(a.resources, r))
+}
+
+// actionsOf lists the bundle's actions, sorted: the schema's, each with
+// the types its appliesTo names (an action without appliesTo applies to
+// nothing). A bundle without a schema has the actions its policies name,
+// applying to every entity.
+func actionsOf(src []byte, snap *engine.Snapshot) ([]action, error) {
+	var out []action
+	if len(src) == 0 {
+		seen := map[types.EntityUID]bool{}
+		for i := range int32(snap.PolicyCount()) {
+			var uids []types.EntityUID
+			switch s := snap.Policy(i).AST.Action.(type) {
+			case expast.ScopeTypeEq:
+				uids = []types.EntityUID{s.Entity}
+			case expast.ScopeTypeIn:
+				uids = []types.EntityUID{s.Entity}
+			case expast.ScopeTypeInSet:
+				uids = s.Entities
+			}
+			for _, u := range uids {
+				if !seen[u] {
+					seen[u] = true
+					out = append(out, action{uid: u, any: true})
+				}
+			}
+		}
+	} else {
+		var s schema.Schema
+		if err := s.UnmarshalCedar(src); err != nil {
+			return nil, fmt.Errorf("bundle schema: %w", err)
+		}
+		res, err := s.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("bundle schema: %w", err)
+		}
+		for uid, a := range res.Actions {
+			act := action{uid: uid}
+			if a.AppliesTo != nil {
+				act.principals = slices.Clone(a.AppliesTo.Principals)
+				act.resources = slices.Clone(a.AppliesTo.Resources)
+			}
+			out = append(out, act)
+		}
+	}
+	slices.SortFunc(out, func(a, b action) int { return compareUID(a.uid, b.uid) })
+	return out, nil
+}
+
+// compareUID orders entity UIDs by type, then id.
+func compareUID(a, b types.EntityUID) int {
+	if c := cmp.Compare(a.Type, b.Type); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
