@@ -16,6 +16,7 @@ package access
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
@@ -101,6 +102,11 @@ type Analyzer struct {
 	children map[types.EntityUID][]types.EntityUID
 	byType   map[types.EntityType][]types.EntityUID
 	all      []types.EntityUID
+	// policies are the bundle's, by index, for Diff.
+	policies []bundle.Policy
+	// deep caches readsOtherEntities.
+	deepOnce sync.Once
+	deep     bool
 }
 
 // New indexes b for queries. It fails when the bundle does not load (as
@@ -110,17 +116,16 @@ func New(b *bundle.Bundle) (*Analyzer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", b.Ref(), err)
 	}
-	return NewFromSnapshot(snap, b.Schema)
+	return NewFromSnapshot(snap, b)
 }
 
-// NewFromSnapshot indexes a loaded snapshot whose bundle schema is
-// schema (empty when the bundle has none).
-func NewFromSnapshot(snap *engine.Snapshot, schema []byte) (*Analyzer, error) {
-	acts, err := actionsOf(schema, snap)
+// NewFromSnapshot indexes snap, a snapshot the PDP loaded from b.
+func NewFromSnapshot(snap *engine.Snapshot, b *bundle.Bundle) (*Analyzer, error) {
+	acts, err := actionsOf(b.Schema, snap)
 	if err != nil {
 		return nil, err
 	}
-	a := &Analyzer{snap: snap, actions: acts,
+	a := &Analyzer{snap: snap, actions: acts, policies: b.Policies,
 		children: map[types.EntityUID][]types.EntityUID{}, byType: map[types.EntityType][]types.EntityUID{}}
 	n := int32(snap.PolicyCount())
 	a.judged = make([]judged, n)

@@ -65,8 +65,8 @@ func actionsOf(src []byte, snap *engine.Snapshot) ([]action, error) {
 		for uid, a := range res.Actions {
 			act := action{uid: uid}
 			if a.AppliesTo != nil {
-				act.principals = slices.Clone(a.AppliesTo.Principals)
-				act.resources = slices.Clone(a.AppliesTo.Resources)
+				act.principals = slices.Sorted(slices.Values(a.AppliesTo.Principals))
+				act.resources = slices.Sorted(slices.Values(a.AppliesTo.Resources))
 			}
 			out = append(out, act)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/compile"
@@ -120,7 +122,7 @@ func (e *RevisionError) Unwrap() error { return e.Failure }
 // CompileWorkTree compiles env of the repository at dir as it is on disk,
 // named as build names it: the commit, marked "-dirty-<source digest
 // prefix>" when the work tree has changes, or "src-<source digest>"
-// outside Git. Nothing is stored and nothing in dir changes.
+// outside Git or where Git names no commit. Nothing is stored and nothing in dir changes.
 func CompileWorkTree(ctx context.Context, dir, env string) (*Compiled, error) {
 	r, err := repo.Load(ctx, dir)
 	if err != nil {
@@ -128,7 +130,12 @@ func CompileWorkTree(ctx context.Context, dir, env string) (*Compiled, error) {
 	}
 	rev, buildTime, err := revision(ctx, r, Options{AllowDirty: true})
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// Reading is no release: a directory Git cannot name (a
+		// repository without commits) is named by its content.
+		rev, buildTime = "src-"+strings.TrimPrefix(r.SourceDigest, "sha256:")[:40], time.Time{}
 	}
 	out, err := compileRepo(ctx, r, env, rev)
 	if err != nil {

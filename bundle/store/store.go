@@ -492,3 +492,19 @@ func (s *Store) revisions() ([]string, error) {
 
 // String describes the store for status and logs: "dir:<path>".
 func (s *Store) String() string { return "dir:" + s.dir }
+
+// LoadRevision reads the stored bundle that rev names (exactly or as a
+// unique prefix), checked for integrity and, when keys are given, for a
+// valid signature by one of them, for commands that read a bundle the
+// store holds whether it is active or not.
+func (s *Store) LoadRevision(rev string, keys []ed25519.PublicKey) (*bundle.Bundle, error) {
+	full, err := s.Resolve(rev)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.read(full, bundle.DecodeOptions{VerifyKeys: keys})
+	if err != nil {
+		return nil, fmt.Errorf("loading bundle %s: %w", full, err)
+	}
+	return b, nil
+}

@@ -38,6 +38,7 @@ signal; serve stops gracefully and exits 0).`,
 		serveCmd(), checkCmd(), statusCmd(), demoCmd(),
 	)
 	root.AddCommand(explainCmd())
+	root.AddCommand(accessCmd())
 	root.AddCommand(diffCmd())
 	return root
 }
