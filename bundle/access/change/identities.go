@@ -77,7 +77,13 @@ func summarize(view *repo.View) (identities, error) {
 			name = strings.TrimPrefix(m.Key(), string(m.Kind)+"/")
 		}
 		fs = append([]field{{name: "description", value: m.Description}}, fs...)
-		out[identityKey{m.Kind, name}] = slices.DeleteFunc(fs, func(f field) bool { return f.value == "" })
+		fs = slices.DeleteFunc(fs, func(f field) bool { return f.value == "" })
+		// Clones, so that no value holds on to the file it was read
+		// from once the repository is dropped.
+		for i := range fs {
+			fs[i].value = strings.Clone(fs[i].value)
+		}
+		out[identityKey{m.Kind, strings.Clone(name)}] = slices.Clip(fs)
 	}
 	attrs := func(a repo.Attrs) []field {
 		var fs []field
