@@ -3,11 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cedargate/cedargate/bundle/access/change"
 )
+
+// diffMemoryLimit is the soft limit diff puts on the Go heap unless
+// GOMEMLIMIT sets one. Comparing two revisions of a 100k-identity
+// repository holds at most about 900 MiB live (one compiled repository
+// and the other revision's bundle, or both effective-access indexes);
+// without a limit the collector lets the heap grow to twice what is
+// live, about 2.5 GiB. With it, it collects more often near the limit
+// instead, which there costs no measurable time.
+const diffMemoryLimit = 1750 << 20
 
 // exitGained is diff's exit code when --fail-on-gained finds access
 // gained. It is the code other commands fail with; diff fails with 2.
@@ -58,6 +69,9 @@ wrong.`,
 			instant, err := parseAt(at)
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(diffMemoryLimit)
 			}
 			ctx := cmd.Context()
 			// One revision at a time: snapshot keeps what the report

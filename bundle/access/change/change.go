@@ -9,46 +9,53 @@
 // are matched by kind and name, access by (principal, action, resource),
 // so moving objects between files or reordering them reports nothing.
 //
-// A revision is kept as a [Side]: the effective-access index of its
-// bundle and a summary of its identity objects, small enough that the
-// repository and the compiler's output can be dropped before the next
-// revision is compiled. Only one repository is ever in memory.
+// A revision is kept as a [Side]: its bundle, in its compact encoded form,
+// and a summary of its identity objects, so that the repository and the
+// compiler's output can be dropped before the next revision is compiled.
+// Only one repository is ever in memory, and the effective-access
+// indexes, larger than the bundles they read, are built once both
+// revisions are compiled.
 package change
 
 import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
 
+	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
 	"github.com/cedargate/cedargate/bundle/build"
 )
 
 // Side is what a comparison needs of one compiled revision.
 type Side struct {
-	revision string
-	env      string
-	analyzer *access.Analyzer
-	ids      identities
+	env    string
+	bundle *bundle.Bundle
+	ids    identities
 }
 
-// Snapshot keeps what Compare needs of c: the effective-access index of
-// its bundle and a summary of its identity objects. It keeps no
-// reference to c's repository or compiler output, so the caller can let
-// them go.
+// Snapshot keeps what Compare needs of c: its bundle and a summary of its
+// identity objects. It keeps no reference to c's repository or compiler
+// output, so the caller can let them go.
 func Snapshot(c *build.Compiled) (*Side, error) {
 	ids, err := summarize(c.Result.View)
 	if err != nil {
 		return nil, err
 	}
-	a, err := access.New(c.Bundle)
+	return &Side{env: c.Env, bundle: c.Bundle, ids: ids}, nil
+}
+
+// analyze indexes the side's bundle for access queries.
+func (s *Side) analyze() (*access.Analyzer, error) {
+	a, err := access.New(s.bundle)
 	if err != nil {
-		return nil, fmt.Errorf("revision %s: %w", c.Bundle.Manifest.Revision, err)
+		return nil, fmt.Errorf("revision %s: %w", s.bundle.Manifest.Revision, err)
 	}
-	return &Side{revision: c.Bundle.Manifest.Revision, env: c.Env, analyzer: a, ids: ids}, nil
+	return a, nil
 }
 
 // Revision names one side of a report.
@@ -90,17 +97,27 @@ type AccessChange struct {
 
 // Compare reports what changed from from to to, judging access at at.
 func Compare(from, to *Side, at time.Time) (*Report, error) {
-	gained, lost, err := access.Diff(from.analyzer, to.analyzer, at)
+	// The two indexes are built at once: each reads only its bundle.
+	var before, after *access.Analyzer
+	var errBefore, errAfter error
+	var wg sync.WaitGroup
+	wg.Go(func() { before, errBefore = from.analyze() })
+	after, errAfter = to.analyze()
+	wg.Wait()
+	if err := cmp.Or(errBefore, errAfter); err != nil {
+		return nil, err
+	}
+	gained, lost, err := access.Diff(before, after, at)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := pair(from.analyzer, to.analyzer, gained, lost, at)
+	changes, err := pair(before, after, gained, lost, at)
 	if err != nil {
 		return nil, err
 	}
 	r := &Report{
 		Env: to.env, At: at,
-		From: Revision{from.revision}, To: Revision{to.revision},
+		From: Revision{from.bundle.Manifest.Revision}, To: Revision{to.bundle.Manifest.Revision},
 		Gained: nonNil(gained), Lost: nonNil(lost), Access: changes,
 		Identities: compareIdentities(from.ids, to.ids),
 	}
