@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/bundle/access"
 	"github.com/cedargate/cedargate/bundle/access/change"
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/internal/gittest"
@@ -274,5 +277,30 @@ func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMarkdownLimits: a change that reaches many principals still fits a
+// pull-request comment (GitHub's hold 65,536 characters): the tables and
+// details stop, saying how many more there are.
+func TestMarkdownLimits(t *testing.T) {
+	r := &change.Report{Env: "prod", At: at, From: change.Revision{Revision: strings.Repeat("a", 40)}, To: change.Revision{Revision: strings.Repeat("b", 40)}}
+	for i := range 300 {
+		e := access.Entry{Principal: types.NewEntityUID("App::User", types.String(fmt.Sprintf("u%03d", i))), Action: types.NewEntityUID("App::Action", "read"),
+			Resource: types.NewEntityUID("App::Service", "api"), Access: access.Allow, Policies: []access.PolicyRef{{ID: "entitlement:wide#0", Source: "identities/wide.yaml:1:1"}}}
+		r.Gained = append(r.Gained, e)
+		r.Access = append(r.Access, change.AccessChange{Principal: e.Principal, Action: e.Action, Resource: e.Resource, To: &r.Gained[i]})
+	}
+	var md bytes.Buffer
+	if err := change.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**300 access gained, 0 lost, 0 identity changes**", "| … and 250 more | | |\n", "\n… and 100 more: run `cedargate diff --format json` to see them all.\n"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the Markdown lacks %q", want)
+		}
+	}
+	if md.Len() > 65536 {
+		t.Errorf("the Markdown has %d bytes, more than a comment holds", md.Len())
 	}
 }
