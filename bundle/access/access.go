@@ -14,9 +14,13 @@
 package access
 
 import (
+	"encoding/binary"
 	"fmt"
+	"iter"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
@@ -93,17 +97,32 @@ type Table struct {
 type Analyzer struct {
 	snap    *engine.Snapshot
 	actions []action
-	// judged and ids are by policy index.
+	// judged and refs are by policy index.
 	judged []judged
 	ids    []cedar.PolicyID
-	// children lists, by entity, the bundle entities that name it as a
-	// parent; byType the bundle entities of each type and all every one,
-	// sorted.
-	children map[types.EntityUID][]types.EntityUID
-	byType   map[types.EntityType][]types.EntityUID
-	all      []types.EntityUID
+	refs   []PolicyRef
+	// all holds the bundle's entities, sorted; queries work on their
+	// positions there (an entity's index), so that the order of indexes
+	// is the order of entries.
+	all   []types.EntityUID
+	index map[types.EntityUID]int32
+	// typeOf is the type id of each entity; types are numbered as they
+	// appear in typeNames.
+	typeOf    []int32
+	typeNames map[types.EntityType]int32
+	// children lists, by entity (a phantom parent too), the entities
+	// that name it as a parent; byType the entities of each type id.
+	children map[types.EntityUID][]int32
+	byType   [][]int32
+	every    []int32
+	// principalTypes marks the type ids some action applies to as
+	// principal.
+	principalTypes []bool
 	// policies are the bundle's, by index, for Diff.
 	policies []bundle.Policy
+	// desc caches descendants by entity; descMu guards it.
+	descMu sync.Mutex
+	desc   map[types.EntityUID][]int32
 	// deep caches readsOtherEntities.
 	deepOnce sync.Once
 	deep     bool
@@ -125,26 +144,50 @@ func NewFromSnapshot(snap *engine.Snapshot, b *bundle.Bundle) (*Analyzer, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &Analyzer{snap: snap, actions: acts, policies: b.Policies,
-		children: map[types.EntityUID][]types.EntityUID{}, byType: map[types.EntityType][]types.EntityUID{}}
+	a := &Analyzer{snap: snap, actions: acts, policies: b.Policies, typeNames: map[types.EntityType]int32{},
+		children: map[types.EntityUID][]int32{}, desc: map[types.EntityUID][]int32{}}
 	n := int32(snap.PolicyCount())
 	a.judged = make([]judged, n)
 	a.ids = make([]cedar.PolicyID, n)
+	a.refs = make([]PolicyRef, n)
 	for i := range n {
 		p := snap.Policy(i)
 		a.judged[i] = judge(p)
 		a.ids[i] = cedar.PolicyID(p.ID)
+		a.refs[i] = PolicyRef{ID: p.ID, Source: p.Source}
 	}
 	for e := range snap.Entities() {
 		a.all = append(a.all, e.UID)
-		a.byType[e.UID.Type] = append(a.byType[e.UID.Type], e.UID)
-		for p := range e.Parents.All() {
-			a.children[p] = append(a.children[p], e.UID)
-		}
 	}
 	slices.SortFunc(a.all, compareUID)
-	for _, l := range a.byType {
-		slices.SortFunc(l, compareUID)
+	a.index = make(map[types.EntityUID]int32, len(a.all))
+	a.typeOf = make([]int32, len(a.all))
+	a.every = make([]int32, len(a.all))
+	for i, uid := range a.all {
+		a.index[uid] = int32(i)
+		a.every[i] = int32(i)
+		t, ok := a.typeNames[uid.Type]
+		if !ok {
+			t = int32(len(a.typeNames))
+			a.typeNames[uid.Type] = t
+			a.byType = append(a.byType, nil)
+		}
+		a.typeOf[i] = t
+		a.byType[t] = append(a.byType[t], int32(i))
+		e, _ := snap.Entity(uid)
+		for p := range e.Parents.All() {
+			a.children[p] = append(a.children[p], int32(i))
+		}
+	}
+	a.principalTypes = make([]bool, len(a.typeNames))
+	for k := range a.actions {
+		act := &a.actions[k]
+		act.index(a.typeNames)
+		for t := range a.principalTypes {
+			if act.any || act.principal[t] {
+				a.principalTypes[t] = true
+			}
+		}
 	}
 	return a, nil
 }
@@ -155,7 +198,8 @@ func (a *Analyzer) Ref() bundle.Ref { return a.snap.Ref() }
 // HasEntity reports whether uid is one of the bundle's entities.
 func (a *Analyzer) HasEntity(uid types.EntityUID) bool { return a.snap.HasEntity(uid) }
 
-// Entities returns the bundle's entities, sorted.
+// Entities returns the bundle's entities, sorted; callers must not change
+// the slice.
 func (a *Analyzer) Entities() []types.EntityUID { return a.all }
 
 // Actions returns the bundle's actions (the schema's), sorted.
@@ -167,53 +211,165 @@ func (a *Analyzer) Actions() []types.EntityUID {
 	return out
 }
 
-// Query returns the triples q selects, at q.At (now when zero): every
-// (principal, action, resource) of the bundle's entities and the schema's
-// actions, with the principal and resource of types the action applies
-// to, that the bundle allows or may allow.
-//
-// It never tries every triple: the candidate triples are those some
-// permit's scope covers, found from the side the query fixes through the
-// engine's scope index; each is then decided with Cedar's semantics.
+// Query returns the triples q selects, at q.At (now when zero), in a
+// Table: see Each.
 func (a *Analyzer) Query(q Query) (*Table, error) {
 	at := q.At
 	if at.IsZero() {
 		at = time.Now()
+		q.At = at
 	}
 	t := &Table{Bundle: a.snap.Ref(), At: at, Entries: []Entry{}}
-	var seeds []int32
-	switch {
-	case !q.Principal.IsZero():
-		seeds = a.snap.Matching(engine.PrincipalDim, q.Principal, nil)
-	case !q.Resource.IsZero():
-		seeds = a.snap.Matching(engine.ResourceDim, q.Resource, nil)
-	case !q.Action.IsZero():
-		seeds = a.snap.Matching(engine.ActionDim, q.Action, nil)
-	default:
-		seeds = make([]int32, len(a.ids))
-		for i := range seeds {
-			seeds[i] = int32(i)
-		}
-	}
-	w := a.newWalk(q, at)
-	byPrincipal := map[types.EntityUID][]int32{}
-	for _, i := range seeds {
-		if a.snap.Policy(i).Forbid || !a.snap.ActiveAt(i, at) {
-			continue
-		}
-		for _, p := range w.side(i, engine.PrincipalDim, q.Principal) {
-			byPrincipal[p] = append(byPrincipal[p], i)
-		}
-	}
-	principals := make([]types.EntityUID, 0, len(byPrincipal))
-	for p := range byPrincipal {
-		principals = append(principals, p)
-	}
-	slices.SortFunc(principals, compareUID)
-	for _, p := range principals {
-		t.Entries = w.principal(p, byPrincipal[p], t.Entries)
+	for e := range a.Each(q) {
+		t.Entries = append(t.Entries, e)
 	}
 	return t, nil
+}
+
+// Each yields the triples q selects, at q.At (now when zero), sorted by
+// principal, action, resource: every (principal, action, resource) of
+// the bundle's entities and the schema's actions, with the principal and
+// resource of types the action applies to, that the bundle allows or may
+// allow. Entries that share policies share their Policies slice; callers
+// must not change it. Whole tables are large (tens of millions of
+// triples for ten thousand identities): Each holds one principal's at a
+// time.
+//
+// It never tries every triple. For each principal, the permits and
+// forbids whose principal scope it satisfies come from the engine's scope
+// index; their action scopes are tested against the schema's actions and
+// their resource scopes give the entities they cover (through a reverse
+// index of parents). A triple no permit covers is never looked at; one
+// that only unconditional policies cover is decided by their effects;
+// the others have the conditions of their policies judged (see decide).
+func (a *Analyzer) Each(q Query) iter.Seq[Entry] {
+	if q.At.IsZero() {
+		q.At = time.Now()
+	}
+	return func(yield func(Entry) bool) {
+		w := a.newWalk(q, q.At)
+		ps := w.principals()
+		workers := min(runtime.GOMAXPROCS(0), len(ps)/principalsPerChunk)
+		if workers <= 1 {
+			for _, p := range ps {
+				if !w.principal(p, yield) {
+					return
+				}
+			}
+			return
+		}
+		a.parallel(q, ps, workers, yield)
+	}
+}
+
+// principalsPerChunk is how many principals a worker of a large query
+// answers at a time.
+const principalsPerChunk = 32
+
+// parallel yields the entries of principals ps, answered by workers
+// walks, a chunk of principals at a time, in order. At most two chunks
+// per worker are answered ahead of the one being yielded, which bounds
+// memory whatever the table's size.
+func (a *Analyzer) parallel(q Query, ps []int32, workers int, yield func(Entry) bool) {
+	nchunks := (len(ps) + principalsPerChunk - 1) / principalsPerChunk
+	results := make([]chan []Entry, nchunks)
+	for i := range results {
+		results[i] = make(chan []Entry, 1)
+	}
+	ahead := make(chan struct{}, 2*workers)
+	// free holds chunk buffers the consumer is done with, for reuse.
+	free := make(chan []Entry, 2*workers+1)
+	done := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer func() {
+		close(done)
+		wg.Wait()
+	}()
+	for range workers {
+		wg.Go(func() {
+			w := a.newWalk(q, q.At)
+			for {
+				select {
+				case ahead <- struct{}{}:
+				case <-done:
+					return
+				}
+				c := int(next.Add(1)) - 1
+				if c >= nchunks {
+					return
+				}
+				var out []Entry
+				select {
+				case out = <-free:
+				default:
+				}
+				for _, p := range ps[c*principalsPerChunk : min(len(ps), (c+1)*principalsPerChunk)] {
+					w.principal(p, func(e Entry) bool {
+						out = append(out, e)
+						return true
+					})
+				}
+				results[c] <- out
+			}
+		})
+	}
+	for c := range nchunks {
+		chunk := <-results[c]
+		for _, e := range chunk {
+			if !yield(e) {
+				return
+			}
+		}
+		clear(chunk)
+		select {
+		case free <- chunk[:0]:
+		default:
+		}
+		<-ahead
+	}
+}
+
+// region is a part of the triples: those with a principal, an action
+// and a resource in the lists, a nil list standing for any.
+type region struct {
+	principals, actions, resources []types.EntityUID
+}
+
+// eachIn yields the entries of region rg at instant at, sorted as Each.
+func (a *Analyzer) eachIn(rg region, at time.Time) iter.Seq[Entry] {
+	return func(yield func(Entry) bool) {
+		w := a.newWalk(Query{At: at}, at)
+		if rg.principals != nil {
+			w.pset = []int32{}
+			for _, u := range rg.principals {
+				if i, ok := a.index[u]; ok {
+					w.pset = append(w.pset, i)
+				}
+			}
+			slices.Sort(w.pset)
+			w.pset = slices.Compact(w.pset)
+		}
+		if rg.actions != nil {
+			w.actOK = make([]bool, len(a.actions))
+			for k := range a.actions {
+				w.actOK[k] = slices.Contains(rg.actions, a.actions[k].uid)
+			}
+		}
+		if rg.resources != nil {
+			w.resOK = make([]bool, len(a.all))
+			for _, u := range rg.resources {
+				if i, ok := a.index[u]; ok {
+					w.resOK[i] = true
+				}
+			}
+		}
+		for _, p := range w.principals() {
+			if !w.principal(p, yield) {
+				return
+			}
+		}
+	}
 }
 
 // walk is the state of one query.
@@ -221,206 +377,444 @@ type walk struct {
 	a  *Analyzer
 	q  Query
 	at time.Time
-	// desc caches descendants-or-self by entity.
-	desc map[types.EntityUID][]types.EntityUID
-	buf  []int32
-	st   statics
+	// resource is the index of q.Resource, -1 for any, -2 when it is not
+	// a bundle entity.
+	resource int32
+	// A region (see eachIn) narrows further: only principals pset (nil:
+	// any), actions marked in actOK and resources in resOK (nil: any).
+	pset         []int32
+	actOK, resOK []bool
+	// sides and acts cache the entities a policy's principal or resource
+	// scope covers and the actions its action scope does.
+	sides [2]map[int32][]int32
+	acts  map[int32][]int32
+	// cover and forbid list, by resource, the permits and forbids that
+	// cover it for the principal and action at hand; touched are the
+	// resources with a permit.
+	cover, forbid [][]int32
+	touched       []int32
+	// shared and sharedConds intern policy and condition lists; key is
+	// their scratch key.
+	shared      map[string][]PolicyRef
+	sharedConds map[string][]Condition
+	key         []byte
+	// byResource and byPrincipal keep what static atoms evaluated to (see
+	// holds); byPrincipal is for principal cachedFor.
+	byResource, byPrincipal map[uint64]bool
+	cachedFor               int32
+	// permits, maybePermits, maybeForbids and both are decide's scratch.
+	permits, maybePermits, maybeForbids, both []int32
+	buf                                       []int32
+	one                                       one
 }
 
 func (a *Analyzer) newWalk(q Query, at time.Time) *walk {
-	return &walk{a: a, q: q, at: at, desc: map[types.EntityUID][]types.EntityUID{},
-		st: statics{judged: a.judged, ids: a.ids}}
+	w := &walk{a: a, q: q, at: at, resource: -1, acts: map[int32][]int32{},
+		sides:  [2]map[int32][]int32{{}, {}},
+		shared: map[string][]PolicyRef{}, sharedConds: map[string][]Condition{},
+		byResource: map[uint64]bool{}, byPrincipal: map[uint64]bool{}, cachedFor: -1,
+	}
+	if !q.Resource.IsZero() {
+		w.resource = -2
+		if i, ok := a.index[q.Resource]; ok {
+			w.resource = i
+		}
+	}
+	return w
 }
 
-// triple is an action and a resource of one principal.
-type pair struct{ action, resource types.EntityUID }
-
-// principal appends to out the entries of principal p, whose candidate
-// permits are seeds, sorted by action and resource.
-func (w *walk) principal(p types.EntityUID, seeds []int32, out []Entry) []Entry {
-	pairs := map[pair]struct{}{}
-	for _, i := range seeds {
-		for _, act := range w.actionsOf(i) {
-			if !w.q.Action.IsZero() && act.uid != w.q.Action {
+// principals returns the entities to answer for, as indexes, sorted.
+func (w *walk) principals() []int32 {
+	a := w.a
+	if w.pset != nil {
+		return w.pset
+	}
+	if w.resOK != nil {
+		// Those some permit that covers one of the resources covers.
+		seen := map[int32]bool{}
+		for r, ok := range w.resOK {
+			if !ok {
 				continue
 			}
-			for _, r := range w.side(i, engine.ResourceDim, w.q.Resource) {
-				if act.appliesTo(p.Type, r.Type) {
-					pairs[pair{act.uid, r}] = struct{}{}
+			for _, i := range a.snap.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
+				if !a.snap.Policy(i).Forbid && a.snap.ActiveAt(i, w.at) {
+					for _, p := range w.side(i, engine.PrincipalDim) {
+						seen[p] = true
+					}
 				}
 			}
 		}
+		return w.sortedPrincipals(seen)
 	}
-	list := make([]pair, 0, len(pairs))
-	for pr := range pairs {
-		list = append(list, pr)
-	}
-	slices.SortFunc(list, func(x, y pair) int {
-		if c := compareUID(x.action, y.action); c != 0 {
-			return c
-		}
-		return compareUID(x.resource, y.resource)
-	})
-	for _, pr := range list {
-		if e, ok := w.decide(p, pr.action, pr.resource); ok {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// actionsOf returns the actions policy i's action scope covers.
-func (w *walk) actionsOf(i int32) []*action {
-	var out []*action
-	for k := range w.a.actions {
-		if w.a.snap.ScopeMatches(i, engine.ActionDim, w.a.actions[k].uid) {
-			out = append(out, &w.a.actions[k])
-		}
-	}
-	return out
-}
-
-// side returns the bundle entities policy i's scope in dimension d (the
-// principal or the resource) covers; only fixed when the query fixes it.
-func (w *walk) side(i int32, d engine.Dim, fixed types.EntityUID) []types.EntityUID {
-	if !fixed.IsZero() {
-		if w.a.snap.HasEntity(fixed) && w.a.snap.ScopeMatches(i, d, fixed) {
-			return []types.EntityUID{fixed}
+	if !w.q.Principal.IsZero() {
+		if i, ok := a.index[w.q.Principal]; ok {
+			return []int32{i}
 		}
 		return nil
 	}
-	p := w.a.snap.Policy(i).AST
+	if w.q.Resource.IsZero() && w.q.Action.IsZero() {
+		var out []int32
+		for i, t := range a.typeOf {
+			if a.principalTypes[t] {
+				out = append(out, int32(i))
+			}
+		}
+		return out
+	}
+	// Those some permit that matches the fixed side covers.
+	d, uid := engine.ResourceDim, w.q.Resource
+	if uid.IsZero() {
+		d, uid = engine.ActionDim, w.q.Action
+	}
+	seen := map[int32]bool{}
+	for _, i := range a.snap.Matching(d, uid, nil) {
+		if a.snap.Policy(i).Forbid || !a.snap.ActiveAt(i, w.at) {
+			continue
+		}
+		for _, p := range w.side(i, engine.PrincipalDim) {
+			seen[p] = true
+		}
+	}
+	return w.sortedPrincipals(seen)
+}
+
+// sortedPrincipals returns the entities of seen that can be principals,
+// sorted.
+func (w *walk) sortedPrincipals(seen map[int32]bool) []int32 {
+	out := make([]int32, 0, len(seen))
+	for p := range seen {
+		if w.a.principalTypes[w.a.typeOf[p]] {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// principal yields the entries of principal p, sorted by action and
+// resource; it returns false when yield does.
+func (w *walk) principal(p int32, yield func(Entry) bool) bool {
+	a := w.a
+	var permits, forbids []int32
+	for _, i := range a.snap.Matching(engine.PrincipalDim, a.all[p], w.buf[:0]) {
+		if !a.snap.ActiveAt(i, w.at) {
+			continue
+		}
+		if a.snap.Policy(i).Forbid {
+			forbids = append(forbids, i)
+		} else {
+			permits = append(permits, i)
+		}
+	}
+	if len(permits) == 0 {
+		return true
+	}
+	if w.cover == nil {
+		w.cover, w.forbid = make([][]int32, len(a.all)), make([][]int32, len(a.all))
+	}
+	pt := a.typeOf[p]
+	for k := range a.actions {
+		act := &a.actions[k]
+		if (!w.q.Action.IsZero() && act.uid != w.q.Action) || !(act.any || act.principal[pt]) || (w.actOK != nil && !w.actOK[k]) {
+			continue
+		}
+		w.touched = w.touched[:0]
+		for _, c := range permits {
+			if !slices.Contains(w.actionsOf(c), int32(k)) {
+				continue
+			}
+			for _, r := range w.side(c, engine.ResourceDim) {
+				if (!act.any && !act.resource[a.typeOf[r]]) || (w.resOK != nil && !w.resOK[r]) {
+					continue
+				}
+				if len(w.cover[r]) == 0 {
+					w.touched = append(w.touched, r)
+				}
+				w.cover[r] = append(w.cover[r], c)
+			}
+		}
+		if len(w.touched) == 0 {
+			continue
+		}
+		for _, f := range forbids {
+			if !slices.Contains(w.actionsOf(f), int32(k)) {
+				continue
+			}
+			for _, r := range w.side(f, engine.ResourceDim) {
+				if len(w.cover[r]) > 0 {
+					w.forbid[r] = append(w.forbid[r], f)
+				}
+			}
+		}
+		slices.Sort(w.touched)
+		ok := true
+		for _, r := range w.touched {
+			if ok {
+				if e, allowed := w.decide(p, act.uid, r); allowed {
+					ok = yield(e)
+				}
+			}
+			w.cover[r], w.forbid[r] = w.cover[r][:0], w.forbid[r][:0]
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// actionsOf returns the actions (indexes into Analyzer.actions) policy i's
+// action scope covers, sorted.
+func (w *walk) actionsOf(i int32) []int32 {
+	if l, ok := w.acts[i]; ok {
+		return l
+	}
+	var out []int32
+	for k := range w.a.actions {
+		if w.a.snap.ScopeMatches(i, engine.ActionDim, w.a.actions[k].uid) {
+			out = append(out, int32(k))
+		}
+	}
+	w.acts[i] = out
+	return out
+}
+
+// side returns the entities (indexes, sorted) policy i's scope in
+// dimension d, the principal or the resource, covers; when the query
+// fixes the resource, only it can be.
+func (w *walk) side(i int32, d engine.Dim) []int32 {
+	if d == engine.ResourceDim && w.resource != -1 {
+		if w.resource >= 0 && w.a.snap.ScopeMatches(i, d, w.q.Resource) {
+			return []int32{w.resource}
+		}
+		return nil
+	}
+	cache := w.sides[0]
+	if d == engine.ResourceDim {
+		cache = w.sides[1]
+	}
+	if l, ok := cache[i]; ok {
+		return l
+	}
+	l := w.a.covered(i, d)
+	cache[i] = l
+	return l
+}
+
+// covered returns the entities (indexes, sorted) policy i's scope in
+// dimension d covers.
+func (a *Analyzer) covered(i int32, d engine.Dim) []int32 {
+	p := a.snap.Policy(i).AST
 	var s expast.IsScopeNode = p.Principal
 	if d == engine.ResourceDim {
 		s = p.Resource
 	}
 	switch s := s.(type) {
 	case expast.ScopeTypeEq:
-		if w.a.snap.HasEntity(s.Entity) {
-			return []types.EntityUID{s.Entity}
+		if j, ok := a.index[s.Entity]; ok {
+			return []int32{j}
 		}
 		return nil
 	case expast.ScopeTypeIn:
-		return w.descendants(s.Entity)
+		return a.descendants(s.Entity)
 	case expast.ScopeTypeInSet:
-		var out []types.EntityUID
+		var out []int32
 		for _, e := range s.Entities {
-			out = append(out, w.descendants(e)...)
+			out = append(out, a.descendants(e)...)
 		}
-		return out
+		slices.Sort(out)
+		return slices.Compact(out)
 	case expast.ScopeTypeIs:
-		return w.a.byType[s.Type]
+		if t, ok := a.typeNames[s.Type]; ok {
+			return a.byType[t]
+		}
+		return nil
 	case expast.ScopeTypeIsIn:
-		var out []types.EntityUID
-		for _, e := range w.descendants(s.Entity) {
-			if e.Type == s.Type {
+		t, ok := a.typeNames[s.Type]
+		if !ok {
+			return nil
+		}
+		var out []int32
+		for _, e := range a.descendants(s.Entity) {
+			if a.typeOf[e] == t {
 				out = append(out, e)
 			}
 		}
 		return out
 	}
-	return w.a.all
+	return a.every
 }
 
 // descendants returns the bundle entities in uid (itself included, when
-// it is a bundle entity): those that have it as an ancestor.
-func (w *walk) descendants(uid types.EntityUID) []types.EntityUID {
-	if d, ok := w.desc[uid]; ok {
+// it is a bundle entity), as indexes, sorted: those that have it as an
+// ancestor. Results are cached; callers must not change them.
+func (a *Analyzer) descendants(uid types.EntityUID) []int32 {
+	a.descMu.Lock()
+	d, ok := a.desc[uid]
+	a.descMu.Unlock()
+	if ok {
 		return d
 	}
-	var out []types.EntityUID
-	seen := map[types.EntityUID]bool{uid: true}
-	if w.a.snap.HasEntity(uid) {
-		out = append(out, uid)
+	var out []int32
+	seen := map[int32]bool{}
+	if i, ok := a.index[uid]; ok {
+		out = append(out, i)
+		seen[i] = true
 	}
 	stack := []types.EntityUID{uid}
 	for len(stack) > 0 {
 		cur := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		for _, c := range w.a.children[cur] {
+		for _, c := range a.children[cur] {
 			if !seen[c] {
 				seen[c] = true
 				out = append(out, c)
-				stack = append(stack, c)
+				stack = append(stack, a.all[c])
 			}
 		}
 	}
-	w.desc[uid] = out
+	slices.Sort(out)
+	a.descMu.Lock()
+	a.desc[uid] = out
+	a.descMu.Unlock()
 	return out
 }
 
-// decide judges one triple: the policies Decide would consider, with
-// their atoms that do not read the context evaluated against the bundle.
-// Each policy then applies, does not, or may (its context-reading clauses
-// decide). The triple is allowed when a permit applies and no forbid
-// may; conditional when a permit applies or may and no forbid applies;
-// otherwise denied. Context-reading clauses are taken as independent of
-// one another, so conditional never hides an allow or a deny.
-func (w *walk) decide(p, act, r types.EntityUID) (Entry, bool) {
-	snap := w.a.snap
-	w.buf = snap.Applicable(p, act, r, w.at, w.buf[:0])
-	w.st.policies = w.st.policies[:0]
-	for _, i := range w.buf {
-		if w.a.judged[i].static != nil {
-			w.st.policies = append(w.st.policies, i)
+// decide judges triple (p, act, r), which the permits w.cover[r] cover
+// and the forbids w.forbid[r]. When none has conditions, their effects
+// decide. Otherwise the atoms of their conditions that read no context
+// are evaluated against the bundle's entities, and each policy applies,
+// does not, or may (its context-reading clauses decide). The triple is
+// allowed when a permit applies and no forbid may; conditional when a
+// permit applies or may and no forbid applies; otherwise denied.
+// Context-reading clauses are taken as independent of one another, so
+// conditional never hides an allow or a deny.
+func (w *walk) decide(p int32, act types.EntityUID, r int32) (Entry, bool) {
+	a := w.a
+	cover, forbid := w.cover[r], w.forbid[r]
+	e := Entry{Principal: a.all[p], Action: act, Resource: a.all[r], Access: Allow}
+	plain := true
+	for _, lists := range [2][]int32{cover, forbid} {
+		for _, i := range lists {
+			plain = plain && len(a.judged[i].static) == 0 && len(a.judged[i].dynamic) == 0
 		}
 	}
-	var holds map[cedar.PolicyID]bool
-	if len(w.st.policies) > 0 {
-		_, diag := cedar.Authorize(&w.st, getter{snap}, cedar.Request{Principal: p, Action: act, Resource: r, Context: types.Record{}})
-		holds = make(map[cedar.PolicyID]bool, len(diag.Reasons))
-		for _, reason := range diag.Reasons {
-			holds[reason.PolicyID] = true
-		}
-	}
-	var permits, maybePermits, maybeForbids []int32
-	for _, i := range w.buf {
-		j := &w.a.judged[i]
-		if j.static != nil && !holds[w.a.ids[i]] {
-			continue
-		}
-		info := snap.Policy(i)
-		switch {
-		case info.Forbid && len(j.dynamic) == 0:
+	if plain {
+		if len(forbid) > 0 {
 			return Entry{}, false
-		case info.Forbid:
-			maybeForbids = append(maybeForbids, i)
-		case len(j.dynamic) == 0:
-			permits = append(permits, i)
-		default:
-			maybePermits = append(maybePermits, i)
+		}
+		e.Policies = w.refsOf(cover)
+		return e, true
+	}
+	permits, maybePermits, maybeForbids := w.permits[:0], w.maybePermits[:0], w.maybeForbids[:0]
+	defer func() { w.permits, w.maybePermits, w.maybeForbids = permits, maybePermits, maybeForbids }()
+	for _, lists := range [2][]int32{forbid, cover} {
+		for _, i := range lists {
+			j := &a.judged[i]
+			if len(j.static) > 0 && !w.holds(i, p, act, r) {
+				continue
+			}
+			switch isForbid := a.snap.Policy(i).Forbid; {
+			case isForbid && len(j.dynamic) == 0:
+				return Entry{}, false
+			case isForbid:
+				maybeForbids = append(maybeForbids, i)
+			case len(j.dynamic) == 0:
+				permits = append(permits, i)
+			default:
+				maybePermits = append(maybePermits, i)
+			}
 		}
 	}
-	e := Entry{Principal: p, Action: act, Resource: r, Access: Allow}
 	switch {
 	case len(permits) > 0 && len(maybeForbids) == 0:
-		e.Policies = w.refs(permits)
+		e.Policies = w.refsOf(permits)
 		return e, true
 	case len(permits) > 0:
-		e.Access, e.Policies, e.Conditions = Conditional, w.refs(permits), w.conditions(maybeForbids)
+		e.Access, e.Policies, e.Conditions = Conditional, w.refsOf(permits), w.conditions(maybeForbids)
 		return e, true
 	case len(maybePermits) > 0:
-		e.Access, e.Policies = Conditional, w.refs(maybePermits)
-		e.Conditions = w.conditions(append(maybePermits, maybeForbids...))
+		e.Access, e.Policies = Conditional, w.refsOf(maybePermits)
+		w.both = append(append(w.both[:0], maybePermits...), maybeForbids...)
+		e.Conditions = w.conditions(w.both)
 		return e, true
 	}
 	return Entry{}, false
 }
 
-func (w *walk) refs(policies []int32) []PolicyRef {
-	out := make([]PolicyRef, len(policies))
-	for k, i := range policies {
-		info := w.a.snap.Policy(i)
-		out[k] = PolicyRef{ID: info.ID, Source: info.Source}
+// refsOf returns the references of policies (sorted indexes), one slice
+// per distinct list in a walk: a whole table has millions of entries and
+// few distinct lists.
+func (w *walk) refsOf(policies []int32) []PolicyRef {
+	w.key = w.key[:0]
+	for _, i := range policies {
+		w.key = binary.LittleEndian.AppendUint32(w.key, uint32(i))
 	}
-	return out
+	if l, ok := w.shared[string(w.key)]; ok {
+		return l
+	}
+	l := make([]PolicyRef, len(policies))
+	for k, i := range policies {
+		l[k] = w.a.refs[i]
+	}
+	w.shared[string(w.key)] = l
+	return l
 }
 
+// conditions returns the context-reading clauses of policies, one slice
+// per distinct list in a walk (as refsOf).
 func (w *walk) conditions(policies []int32) []Condition {
 	slices.Sort(policies)
+	w.key = w.key[:0]
+	for _, i := range policies {
+		w.key = binary.LittleEndian.AppendUint32(w.key, uint32(i))
+	}
+	if l, ok := w.sharedConds[string(w.key)]; ok {
+		return l
+	}
 	var out []Condition
 	for _, i := range policies {
 		out = append(out, w.a.judged[i].dynamic...)
 	}
+	w.sharedConds[string(w.key)] = out
 	return out
+}
+
+// holds reports whether the static atoms of policy i hold for the triple
+// (p, act, r). An atom's value depends only on what it reads, so it is
+// kept, unless it reads the action: per atom and resource when it reads
+// no principal, otherwise while the walk stays on p.
+func (w *walk) holds(i, p int32, act types.EntityUID, r int32) bool {
+	for k, at := range w.a.judged[i].static {
+		var key uint64
+		var cache map[uint64]bool
+		base := uint64(i)<<40 | uint64(k)<<32
+		switch {
+		case at.reads&readsAction != 0:
+		case at.reads&readsPrincipal != 0:
+			if w.cachedFor != p {
+				clear(w.byPrincipal)
+				w.cachedFor = p
+			}
+			key, cache = base|uint64(uint32(r)), w.byPrincipal
+			if at.reads&readsResource == 0 {
+				key = base | 0xffffffff
+			}
+		default:
+			key, cache = base|uint64(uint32(r)), w.byResource
+		}
+		v, ok := cache[key]
+		if !ok || cache == nil {
+			w.one.policy = at.policy
+			_, diag := cedar.Authorize(&w.one, getter{w.a.snap}, cedar.Request{Principal: w.a.all[p], Action: act, Resource: w.a.all[r], Context: types.Record{}})
+			v = len(diag.Reasons) > 0
+			if cache != nil {
+				cache[key] = v
+			}
+		}
+		if !v {
+			return false
+		}
+	}
+	return true
 }

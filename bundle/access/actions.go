@@ -20,12 +20,18 @@ type action struct {
 	// the action.
 	principals, resources []types.EntityType
 	any                   bool
+	// principal and resource mark, by the analyzer's type ids, the types
+	// of principals and resources (see index).
+	principal, resource []bool
 }
 
-// appliesTo reports whether the action applies to a principal of type p
-// and a resource of type r.
-func (a *action) appliesTo(p, r types.EntityType) bool {
-	return a.any || (slices.Contains(a.principals, p) && slices.Contains(a.resources, r))
+// index marks the action's principal and resource types by type id.
+func (a *action) index(ids map[types.EntityType]int32) {
+	a.principal, a.resource = make([]bool, len(ids)), make([]bool, len(ids))
+	for t, id := range ids {
+		a.principal[id] = slices.Contains(a.principals, t)
+		a.resource[id] = slices.Contains(a.resources, t)
+	}
 }
 
 // actionsOf lists the bundle's actions, sorted: the schema's, each with

@@ -2,6 +2,8 @@ package access
 
 import (
 	"iter"
+	"math/bits"
+	"slices"
 	"strings"
 
 	"github.com/cedar-policy/cedar-go"
@@ -23,14 +25,30 @@ import (
 
 // judged is what analysis knows of a policy's conditions.
 type judged struct {
-	// static holds the atoms that do not read the context, as a permit
-	// with an unconstrained scope: it is satisfied for a triple exactly
-	// when they all hold. Nil when there are none.
-	static *cedar.Policy
+	// static are the atoms that do not read the context, those that
+	// read the fewest of principal, action and resource first.
+	static []atom
 	// dynamic are the clauses that read the context: when the static
 	// atoms hold, whether the policy applies depends on the request.
 	dynamic []Condition
 }
+
+// atom is one static atom, as a permit with an unconstrained scope that
+// is satisfied for a triple exactly when the atom holds.
+type atom struct {
+	policy *cedar.Policy
+	// reads is what the atom reads of the request (readsPrincipal and
+	// the like): its value is the same for every triple that agrees on
+	// those, which is what lets a walk reuse it.
+	reads uint8
+}
+
+// What static atoms read of the request.
+const (
+	readsPrincipal uint8 = 1 << iota
+	readsAction
+	readsResource
+)
 
 // judge splits the conditions of policy p.
 func judge(p engine.PolicyInfo) judged {
@@ -38,25 +56,23 @@ func judge(p engine.PolicyInfo) judged {
 	if p.Plain {
 		return j
 	}
-	var static []expast.ConditionType
 	for _, c := range p.AST.Conditions {
 		reads := false
-		for _, atom := range atoms(c) {
-			if readsContext(atom) {
+		for _, n := range atoms(c) {
+			if readsContext(n) {
 				reads = true
-			} else {
-				static = append(static, expast.ConditionType{Condition: c.Condition, Body: atom})
+				continue
 			}
+			j.static = append(j.static, atom{reads: variables(n), policy: cedar.NewPolicyFromAST((*ast.Policy)(&expast.Policy{
+				Effect: expast.EffectPermit, Principal: expast.ScopeTypeAll{}, Action: expast.ScopeTypeAll{}, Resource: expast.ScopeTypeAll{},
+				Conditions: []expast.ConditionType{{Condition: c.Condition, Body: n}}}))})
 		}
 		if reads {
 			j.dynamic = append(j.dynamic, Condition{Policy: p.ID, Source: p.Source, Text: clauseText(c)})
 		}
 	}
-	if len(static) > 0 {
-		j.static = cedar.NewPolicyFromAST((*ast.Policy)(&expast.Policy{Effect: expast.EffectPermit,
-			Principal: expast.ScopeTypeAll{}, Action: expast.ScopeTypeAll{}, Resource: expast.ScopeTypeAll{},
-			Conditions: static}))
-	}
+	// An atom that fails decides: those a walk keeps longest go first.
+	slices.SortStableFunc(j.static, func(x, y atom) int { return bits.OnesCount8(x.reads) - bits.OnesCount8(y.reads) })
 	return j
 }
 
@@ -98,6 +114,25 @@ func readsContext(n expast.IsNode) bool {
 	return found
 }
 
+// variables returns which of principal, action and resource n reads.
+func variables(n expast.IsNode) uint8 {
+	var out uint8
+	expast.Inspect(expast.NewNode(n), func(n expast.IsNode) bool {
+		if v, ok := n.(expast.NodeTypeVariable); ok {
+			switch v.Name {
+			case "principal":
+				out |= readsPrincipal
+			case "action":
+				out |= readsAction
+			case "resource":
+				out |= readsResource
+			}
+		}
+		return true
+	})
+	return out
+}
+
 // clauseText renders one clause in Cedar, e.g. `when { context.mfa }`.
 func clauseText(c expast.ConditionType) string {
 	p := &expast.Policy{Principal: expast.ScopeTypeAll{}, Action: expast.ScopeTypeAll{}, Resource: expast.ScopeTypeAll{},
@@ -109,23 +144,16 @@ func clauseText(c expast.ConditionType) string {
 	return strings.TrimSuffix(strings.TrimSpace(text), ";")
 }
 
-// statics is the policy iterator of one triple's static atoms.
-type statics struct {
-	policies []int32
-	judged   []judged
-	ids      []cedar.PolicyID
+// one is a policy iterator of one policy.
+type one struct {
+	id     cedar.PolicyID
+	policy *cedar.Policy
 }
 
 // All implements cedar.PolicyIterator.
-func (s *statics) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
-	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for _, i := range s.policies {
-			if !yield(s.ids[i], s.judged[i].static) {
-				return
-			}
-		}
-	}
-}
+func (o *one) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] { return o.each }
+
+func (o *one) each(yield func(cedar.PolicyID, *cedar.Policy) bool) { yield(o.id, o.policy) }
 
 // getter serves the bundle's entities to cedar-go.
 type getter struct{ snap *engine.Snapshot }

@@ -1,7 +1,7 @@
 package access
 
 import (
-	"maps"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -20,69 +20,89 @@ import (
 // way (allow → conditional is lost). A triple whose conditions change is
 // in both. Both lists are sorted like a Table's.
 //
-// Only triples a change can reach are compared: those of the principals
-// or resources that changed policies cover (whichever side is smaller)
-// and of the entities that changed, with their descendants. A change to
-// the actions, or to an entity's attributes when some condition reads
+// Only triples a change can reach are compared, a region at a time, by
+// walking both bundles in step; nothing else is held. A policy that
+// differs (by id, Cedar or window) reaches the triples its scope covers,
+// on the side where it is; an entity that differs reaches the triples
+// whose principal or resource is it or in it, on either side. A change
+// to the actions, or to an entity's attributes when some condition reads
 // attributes of an entity other than the request's principal and
-// resource, compares every triple.
+// resource (principal.manager.level), reaches every triple.
 func Diff(from, to *Analyzer, at time.Time) (gained, lost []Entry, err error) {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	var principals, resources map[types.EntityUID]bool
-	full := !slices.EqualFunc(from.actions, to.actions, sameAction)
-	if !full {
-		principals, resources, full = affected(from, to, at)
-	}
-	var before, after map[tripleKey]Entry
-	if full {
-		before, after = map[tripleKey]Entry{}, map[tripleKey]Entry{}
-		for _, x := range []struct {
-			a   *Analyzer
-			out map[tripleKey]Entry
-		}{{from, before}, {to, after}} {
-			t, err := x.a.Query(Query{At: at})
-			if err != nil {
-				return nil, nil, err
+	regions := reach(from, to)
+	seen := map[tripleKey]bool{}
+	for _, rg := range regions {
+		compare(from.eachIn(rg, at), to.eachIn(rg, at), func(before, after *Entry) {
+			e := after
+			if e == nil {
+				e = before
 			}
-			collect(x.out, t.Entries)
-		}
-	} else {
-		before, after = map[tripleKey]Entry{}, map[tripleKey]Entry{}
-		queries := make([]Query, 0, len(principals)+len(resources))
-		for _, p := range sortedUIDs(principals) {
-			queries = append(queries, Query{Principal: p, At: at})
-		}
-		for _, r := range sortedUIDs(resources) {
-			queries = append(queries, Query{Resource: r, At: at})
-		}
-		for _, q := range queries {
-			for _, x := range []struct {
-				a   *Analyzer
-				out map[tripleKey]Entry
-			}{{from, before}, {to, after}} {
-				t, err := x.a.Query(q)
-				if err != nil {
-					return nil, nil, err
-				}
-				collect(x.out, t.Entries)
+			k := tripleKey{e.Principal, e.Action, e.Resource}
+			if seen[k] {
+				return
 			}
-		}
-	}
-	for k, e := range after {
-		if b, ok := before[k]; !ok || moreAccess(e, b) {
-			gained = append(gained, e)
-		}
-	}
-	for k, e := range before {
-		if a, ok := after[k]; !ok || moreAccess(e, a) {
-			lost = append(lost, e)
-		}
+			seen[k] = true
+			if after != nil && (before == nil || moreAccess(*after, *before)) {
+				gained = append(gained, *after)
+			}
+			if before != nil && (after == nil || moreAccess(*before, *after)) {
+				lost = append(lost, *before)
+			}
+		})
 	}
 	sortEntries(gained)
 	sortEntries(lost)
 	return gained, lost, nil
+}
+
+// compare walks two sorted entry streams in step and calls differ for
+// each triple they do not give the same access, with the entry of each
+// side (nil where a side has none).
+func compare(from, to iter.Seq[Entry], differ func(before, after *Entry)) {
+	nextF, stopF := iter.Pull(from)
+	defer stopF()
+	nextT, stopT := iter.Pull(to)
+	defer stopT()
+	f, okF := nextF()
+	t, okT := nextT()
+	for okF || okT {
+		c := 0
+		switch {
+		case !okF:
+			c = 1
+		case !okT:
+			c = -1
+		default:
+			c = compareEntries(f, t)
+		}
+		switch {
+		case c < 0:
+			differ(&f, nil)
+			f, okF = nextF()
+		case c > 0:
+			differ(nil, &t)
+			t, okT = nextT()
+		default:
+			if moreAccess(f, t) || moreAccess(t, f) {
+				differ(&f, &t)
+			}
+			f, okF = nextF()
+			t, okT = nextT()
+		}
+	}
+}
+
+func compareEntries(x, y Entry) int {
+	if c := compareUID(x.Principal, y.Principal); c != 0 {
+		return c
+	}
+	if c := compareUID(x.Action, y.Action); c != 0 {
+		return c
+	}
+	return compareUID(x.Resource, y.Resource)
 }
 
 func sameAction(a, b action) bool {
@@ -100,81 +120,66 @@ func moreAccess(e, other Entry) bool {
 
 type tripleKey struct{ p, a, r types.EntityUID }
 
-func collect(m map[tripleKey]Entry, entries []Entry) {
-	for _, e := range entries {
-		m[tripleKey{e.Principal, e.Action, e.Resource}] = e
+func sortEntries(es []Entry) { slices.SortFunc(es, compareEntries) }
+
+// reach returns the regions of triples a change from from to to can
+// reach (see Diff).
+func reach(from, to *Analyzer) []region {
+	if !slices.EqualFunc(from.actions, to.actions, sameAction) {
+		return []region{{}}
 	}
-}
-
-func sortEntries(es []Entry) {
-	slices.SortFunc(es, func(x, y Entry) int {
-		if c := compareUID(x.Principal, y.Principal); c != 0 {
-			return c
-		}
-		if c := compareUID(x.Action, y.Action); c != 0 {
-			return c
-		}
-		return compareUID(x.Resource, y.Resource)
-	})
-}
-
-func sortedUIDs(m map[types.EntityUID]bool) []types.EntityUID {
-	return slices.SortedFunc(maps.Keys(m), compareUID)
-}
-
-// affected returns the principals and resources whose triples a change
-// from from to to can reach, or full when it cannot tell.
-func affected(from, to *Analyzer, at time.Time) (principals, resources map[types.EntityUID]bool, full bool) {
-	principals, resources = map[types.EntityUID]bool{}, map[types.EntityUID]bool{}
-	// Policies that differ, on either side: the side of each they cover
-	// that has fewer entities.
+	var out []region
 	for _, x := range []struct{ a, other *Analyzer }{{from, to}, {to, from}} {
-		w := x.a.newWalk(Query{}, at)
 		for i := range x.a.policies {
 			p := &x.a.policies[i]
 			if j, ok := x.other.policyIndex(p.ID); ok && samePolicy(p, &x.other.policies[j]) {
 				continue
 			}
-			ps := w.side(int32(i), engine.PrincipalDim, types.EntityUID{})
-			rs := w.side(int32(i), engine.ResourceDim, types.EntityUID{})
-			if len(ps) <= len(rs) {
-				addAll(principals, ps)
-			} else {
-				addAll(resources, rs)
+			rg := region{principals: x.a.uids(x.a.covered(int32(i), engine.PrincipalDim)),
+				resources: x.a.uids(x.a.covered(int32(i), engine.ResourceDim)), actions: []types.EntityUID{}}
+			for k := range x.a.actions {
+				if x.a.snap.ScopeMatches(int32(i), engine.ActionDim, x.a.actions[k].uid) {
+					rg.actions = append(rg.actions, x.a.actions[k].uid)
+				}
 			}
+			out = append(out, rg)
 		}
 	}
-	// Entities that differ: their triples and those of everything in
-	// them, on either side.
+	// Entities that differ: the triples of everything in them, as
+	// principal or as resource, on either side.
 	deep := from.readsOtherEntities() || to.readsOtherEntities()
-	wf, wt := from.newWalk(Query{}, at), to.newWalk(Query{}, at)
+	var in []types.EntityUID
 	changed := func(uid types.EntityUID) bool {
 		if deep || from.isAction(uid) || to.isAction(uid) {
 			return true
 		}
-		addAll(principals, wf.descendants(uid))
-		addAll(principals, wt.descendants(uid))
-		addAll(resources, wf.descendants(uid))
-		addAll(resources, wt.descendants(uid))
+		in = append(in, from.uids(from.descendants(uid))...)
+		in = append(in, to.uids(to.descendants(uid))...)
 		return false
 	}
 	for e := range from.snap.Entities() {
 		if o, ok := to.snap.Entity(e.UID); (!ok || !o.Equal(e)) && changed(e.UID) {
-			return nil, nil, true
+			return []region{{}}
 		}
 	}
 	for e := range to.snap.Entities() {
 		if !from.snap.HasEntity(e.UID) && changed(e.UID) {
-			return nil, nil, true
+			return []region{{}}
 		}
 	}
-	return principals, resources, false
+	if len(in) > 0 {
+		out = append(out, region{principals: in}, region{resources: in})
+	}
+	return out
 }
 
-func addAll(m map[types.EntityUID]bool, uids []types.EntityUID) {
-	for _, u := range uids {
-		m[u] = true
+// uids returns the UIDs of entities (indexes).
+func (a *Analyzer) uids(entities []int32) []types.EntityUID {
+	out := make([]types.EntityUID, len(entities))
+	for k, i := range entities {
+		out[k] = a.all[i]
 	}
+	return out
 }
 
 // policyIndex returns the index of the policy with id (bundle policies

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -97,11 +99,7 @@ triple.`,
 					return codeError{exitUsage, err}
 				}
 			}
-			t, err := an.Query(q)
-			if err != nil {
-				return err
-			}
-			return writeTable(cmd.OutOrStdout(), t, format)
+			return writeTable(cmd.OutOrStdout(), an.Ref(), when, an.Each(q), format)
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment to compile (required with DIR)")
@@ -131,33 +129,56 @@ func storeBundle(sf *storeFlags, revision string) (*bundle.Bundle, error) {
 	return st.LoadRevision(revision, nil)
 }
 
-// writeTable prints t in format.
-func writeTable(w io.Writer, t *access.Table, format string) error {
+// writeTable prints the entries in format as they come: a whole table
+// can have tens of millions.
+func writeTable(out io.Writer, ref bundle.Ref, at time.Time, entries iter.Seq[access.Entry], format string) error {
+	w := bufio.NewWriterSize(out, 1<<16)
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Bundle  bundle.Ref     `json:"bundle"`
-			At      string         `json:"at"`
-			Entries []access.Entry `json:"entries"`
-		}{t.Bundle, t.At.UTC().Format(time.RFC3339), t.Entries})
+		head, err := json.Marshal(struct {
+			Bundle bundle.Ref `json:"bundle"`
+			At     string     `json:"at"`
+		}{ref, at.UTC().Format(time.RFC3339)})
+		if err != nil {
+			return err
+		}
+		// The document is {"bundle":…,"at":…,"entries":[…]}, written an
+		// entry at a time.
+		w.Write(head[:len(head)-1])
+		w.WriteString(`,"entries":[`)
+		sep := "\n  "
+		for e := range entries {
+			line, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			w.WriteString(sep)
+			w.Write(line)
+			sep = ",\n  "
+		}
+		w.WriteString("\n]}\n")
+		return w.Flush()
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"principal", "action", "resource", "access", "policies", "conditions"})
-		for _, e := range t.Entries {
+		for e := range entries {
 			_ = cw.Write([]string{e.Principal.String(), e.Action.String(), e.Resource.String(), string(e.Access),
 				joinRefs(e.Policies), joinConditions(e.Conditions)})
 		}
 		cw.Flush()
-		return cw.Error()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		return w.Flush()
 	}
-	fmt.Fprintf(w, "bundle %s at %s\n", refText(t.Bundle), t.At.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "bundle %s at %s\n", refText(ref), at.UTC().Format(time.RFC3339))
 	allow, cond := 0, 0
+	// Aligned per principal: the tab writer holds one principal's lines.
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	var last types.EntityUID
-	for _, e := range t.Entries {
+	for e := range entries {
 		if e.Principal != last {
+			_ = tw.Flush()
 			fmt.Fprintf(tw, "\n%s\n", e.Principal)
 			last = e.Principal
 		}
@@ -172,8 +193,8 @@ func writeTable(w io.Writer, t *access.Table, format string) error {
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\n%d triples: %d allow, %d conditional\n", len(t.Entries), allow, cond)
-	return nil
+	fmt.Fprintf(w, "\n%d triples: %d allow, %d conditional\n", allow+cond, allow, cond)
+	return w.Flush()
 }
 
 func joinRefs(refs []access.PolicyRef) string {
