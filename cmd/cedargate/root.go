@@ -39,6 +39,7 @@ signal; serve stops gracefully and exits 0).`,
 	)
 	root.AddCommand(explainCmd())
 	root.AddCommand(accessCmd())
+	root.AddCommand(diffCmd())
 	root.AddCommand(reviewCmd())
 	return root
 }
