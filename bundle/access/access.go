@@ -61,6 +61,9 @@ type Condition struct {
 	Source string `json:"source"`
 	// Text is the condition in Cedar, e.g. `when { context.mfa }`.
 	Text string `json:"text"`
+	// clause is the condition's index among its policy's when and unless
+	// clauses (see LocateConditions).
+	clause int
 }
 
 // Entry is one triple the bundle allows, or may allow.

@@ -56,7 +56,7 @@ func judge(p engine.PolicyInfo) judged {
 	if p.Plain {
 		return j
 	}
-	for _, c := range p.AST.Conditions {
+	for k, c := range p.AST.Conditions {
 		reads := false
 		for _, n := range atoms(c) {
 			if readsContext(n) {
@@ -68,7 +68,7 @@ func judge(p engine.PolicyInfo) judged {
 				Conditions: []expast.ConditionType{{Condition: c.Condition, Body: n}}}))})
 		}
 		if reads {
-			j.dynamic = append(j.dynamic, Condition{Policy: p.ID, Source: p.Source, Text: clauseText(c)})
+			j.dynamic = append(j.dynamic, Condition{Policy: p.ID, Source: p.Source, Text: clauseText(c), clause: k})
 		}
 	}
 	// An atom that fails decides: those a walk keeps longest go first.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 func accessCmd() *cobra.Command {
@@ -68,6 +69,8 @@ triple.`,
 			}
 			ctx := cmd.Context()
 			var b *bundle.Bundle
+			// Compiled from DIR, conditions are located at their clause.
+			var policyFiles []*repo.File
 			if sf.dir != "" {
 				b, err = storeBundle(&sf, revision)
 			} else {
@@ -76,7 +79,7 @@ triple.`,
 				}
 				c, cerr := compileSource(ctx, a[0], env, "")
 				if cerr == nil {
-					b = c.Bundle
+					b, policyFiles = c.Bundle, c.Repo.Policies
 				}
 				err = cerr
 			}
@@ -87,6 +90,7 @@ triple.`,
 			if err != nil {
 				return inputError(ctx, err)
 			}
+			an.LocateConditions(policyFiles)
 			q := access.Query{At: when}
 			for _, x := range []struct {
 				flag, text string

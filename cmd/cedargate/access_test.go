@@ -135,7 +135,7 @@ func TestAccessCommand(t *testing.T) {
 		t.Fatalf("alice:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	c := doc.Entries[2].Conditions
-	if len(c) != 1 || c[0].Policy != "eng-writes-with-mfa" || c[0].Source != "policies/eng.cedar:4:1" ||
+	if len(c) != 1 || c[0].Policy != "eng-writes-with-mfa" || c[0].Source != "policies/eng.cedar:6:1" ||
 		!strings.Contains(c[0].Text, "context.mfa") || doc.At != "2026-06-01T00:00:00Z" || doc.Bundle.Environment != "dev" {
 		t.Fatalf("condition or header: %+v %+v", c, doc)
 	}

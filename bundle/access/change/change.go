@@ -29,6 +29,7 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
 	"github.com/cedargate/cedargate/bundle/build"
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 // Side is what a comparison needs of one compiled revision.
@@ -36,6 +37,9 @@ type Side struct {
 	env    string
 	bundle *bundle.Bundle
 	ids    identities
+	// policies are the revision's policy files, for the position of
+	// conditions (access.Analyzer.LocateConditions).
+	policies []*repo.File
 }
 
 // Snapshot keeps what Compare needs of c: its bundle and a summary of its
@@ -46,7 +50,7 @@ func Snapshot(c *build.Compiled) (*Side, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Side{env: c.Env, bundle: c.Bundle, ids: ids}, nil
+	return &Side{env: c.Env, bundle: c.Bundle, ids: ids, policies: c.Repo.Policies}, nil
 }
 
 // analyze indexes the side's bundle for access queries.
@@ -55,6 +59,7 @@ func (s *Side) analyze() (*access.Analyzer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revision %s: %w", s.bundle.Manifest.Revision, err)
 	}
+	a.LocateConditions(s.policies)
 	return a, nil
 }
 

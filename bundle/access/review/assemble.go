@@ -30,6 +30,7 @@ func New(ctx context.Context, c *build.Compiled, at time.Time) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("indexing effective access: %w", err)
 	}
+	a.LocateConditions(c.Repo.Policies)
 	at = at.UTC()
 	v := c.Result.View
 	r := &reviewer{
