@@ -100,7 +100,8 @@ type Table struct {
 type Analyzer struct {
 	snap    *engine.Snapshot
 	actions []action
-	// judged and refs are by policy index.
+	// info, judged and refs are by policy index.
+	info   []engine.PolicyInfo
 	judged []judged
 	ids    []cedar.PolicyID
 	refs   []PolicyRef
@@ -153,11 +154,13 @@ func NewFromSnapshot(snap *engine.Snapshot, b *bundle.Bundle) (*Analyzer, error)
 	a := &Analyzer{snap: snap, actions: acts, policies: b.Policies, typeNames: map[types.EntityType]int32{},
 		children: map[types.EntityUID][]int32{}, desc: map[types.EntityUID][]int32{}}
 	n := int32(snap.PolicyCount())
+	a.info = make([]engine.PolicyInfo, n)
 	a.judged = make([]judged, n)
 	a.ids = make([]cedar.PolicyID, n)
 	a.refs = make([]PolicyRef, n)
 	for i := range n {
 		p := snap.Policy(i)
+		a.info[i] = p
 		a.judged[i] = judge(p)
 		a.ids[i] = cedar.PolicyID(p.ID)
 		a.refs[i] = PolicyRef{ID: p.ID, Source: p.Source}
@@ -459,7 +462,7 @@ func (w *walk) principals() []int32 {
 				continue
 			}
 			for _, i := range a.snap.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
-				if !a.snap.Policy(i).Forbid && a.snap.ActiveAt(i, w.at) {
+				if !a.info[i].Forbid && a.snap.ActiveAt(i, w.at) {
 					for _, p := range w.side(i, engine.PrincipalDim) {
 						seen[p] = true
 					}
@@ -490,7 +493,7 @@ func (w *walk) principals() []int32 {
 	}
 	seen := map[int32]bool{}
 	for _, i := range a.snap.Matching(d, uid, nil) {
-		if a.snap.Policy(i).Forbid || !a.snap.ActiveAt(i, w.at) {
+		if a.info[i].Forbid || !a.snap.ActiveAt(i, w.at) {
 			continue
 		}
 		for _, p := range w.side(i, engine.PrincipalDim) {
@@ -522,7 +525,7 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 		if !a.snap.ActiveAt(i, w.at) {
 			continue
 		}
-		if a.snap.Policy(i).Forbid {
+		if a.info[i].Forbid {
 			forbids = append(forbids, i)
 		} else {
 			permits = append(permits, i)
@@ -593,7 +596,7 @@ func (w *walk) resourceEntries(r int32) []Entry {
 		if !a.snap.ActiveAt(i, w.at) {
 			continue
 		}
-		if a.snap.Policy(i).Forbid {
+		if a.info[i].Forbid {
 			forbids = append(forbids, i)
 		} else {
 			permits = append(permits, i)
@@ -724,7 +727,7 @@ func (w *walk) side(i int32, d engine.Dim) []int32 {
 // covered returns the entities (indexes, sorted) policy i's scope in
 // dimension d covers.
 func (a *Analyzer) covered(i int32, d engine.Dim) []int32 {
-	p := a.snap.Policy(i).AST
+	p := a.info[i].AST
 	var s expast.IsScopeNode = p.Principal
 	if d == engine.ResourceDim {
 		s = p.Resource
@@ -833,7 +836,7 @@ func (w *walk) decide(p int32, act types.EntityUID, r int32, cover, forbid []int
 			if len(j.static) > 0 && !w.holds(i, p, act, r) {
 				continue
 			}
-			switch isForbid := a.snap.Policy(i).Forbid; {
+			switch isForbid := a.info[i].Forbid; {
 			case isForbid && len(j.dynamic) == 0:
 				return Entry{}, false
 			case isForbid:

@@ -214,7 +214,7 @@ func (a *Analyzer) isAction(uid types.EntityUID) bool {
 func (a *Analyzer) readsOtherEntities() bool {
 	a.deepOnce.Do(func() {
 		for i := range int32(a.snap.PolicyCount()) {
-			for _, c := range a.snap.Policy(i).AST.Conditions {
+			for _, c := range a.info[i].AST.Conditions {
 				expast.Inspect(expast.NewNode(c.Body), func(n expast.IsNode) bool {
 					var left expast.IsNode
 					switch v := n.(type) {

@@ -23,15 +23,58 @@ type PolicyInfo struct {
 	// Forbid is the policy's effect; Plain is true when it has no when or
 	// unless clause.
 	Forbid, Plain bool
-	// AST is the policy as written, scope and conditions; callers must
-	// not change it.
+	// AST is the policy: its scope and conditions (annotations are
+	// left out); callers must not change it.
 	AST *expast.Policy
 }
 
-// Policy returns the policy at index i (0 <= i < PolicyCount).
+// Policy returns the policy at index i (0 <= i < PolicyCount). The
+// snapshot keeps no AST of its policies (deciding needs none, and keeping
+// them costs decisions at 10k policies): Policy rebuilds it from the
+// evaluator and the interned scope, so callers that ask often keep the
+// result.
 func (s *Snapshot) Policy(i int32) PolicyInfo {
 	p := &s.policies[i]
-	return PolicyInfo{Index: i, ID: string(p.id), Source: p.source, Forbid: p.forbid, Plain: p.plain, AST: p.ast}
+	s.names.once.Do(func() {
+		s.names.targets = make([]types.EntityUID, len(s.targets))
+		for uid, id := range s.targets {
+			s.names.targets[id] = uid
+		}
+		s.names.types = make([]types.EntityType, len(s.typeIDs))
+		for t, id := range s.typeIDs {
+			s.names.types[id] = t
+		}
+	})
+	a := *(*expast.Policy)(p.eval.AST())
+	a.Annotations = nil
+	f := &s.filters[i]
+	// A scope kind only ever comes from a node of its dimension.
+	a.Principal = s.scopeNode(&f.scopes[principalDim]).(expast.IsPrincipalScopeNode)
+	a.Action = s.scopeNode(&f.scopes[actionDim]).(expast.IsActionScopeNode)
+	a.Resource = s.scopeNode(&f.scopes[resourceDim]).(expast.IsResourceScopeNode)
+	return PolicyInfo{Index: i, ID: string(p.id), Source: p.source, Forbid: p.forbid, Plain: p.plain, AST: &a}
+}
+
+// scopeNode turns a compiled scope back into its AST node.
+func (s *Snapshot) scopeNode(sc *scope) any {
+	t := s.names.targets
+	switch sc.kind {
+	case scopeEq:
+		return expast.ScopeTypeEq{Entity: t[sc.id]}
+	case scopeIn:
+		return expast.ScopeTypeIn{Entity: t[sc.id]}
+	case scopeInSet:
+		set := make([]types.EntityUID, sc.n)
+		for k, id := range s.sets[sc.off : sc.off+sc.n] {
+			set[k] = t[id]
+		}
+		return expast.ScopeTypeInSet{Entities: set}
+	case scopeIs:
+		return expast.ScopeTypeIs{Type: s.names.types[sc.typ]}
+	case scopeIsIn:
+		return expast.ScopeTypeIsIn{Type: s.names.types[sc.typ], Entity: t[sc.id]}
+	}
+	return expast.ScopeTypeAll{}
 }
 
 // ActiveAt reports whether policy i's validity window contains at.

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cedar-policy/cedar-go"
@@ -65,6 +66,13 @@ type Snapshot struct {
 	// spiffe maps a SPIFFE id to the entity whose spiffe_id attribute it
 	// is, for front ends that know callers by workload identity.
 	spiffe map[string]types.EntityUID
+	// names turns interned ids back into entities and types, for
+	// analysis only (see Policy); built on first use.
+	names struct {
+		once    sync.Once
+		targets []types.EntityUID
+		types   []types.EntityType
+	}
 }
 
 // policy is a bundle policy ready to evaluate.
@@ -82,9 +90,6 @@ type policy struct {
 	// its scope matches, it is satisfied.
 	plain  bool
 	forbid bool
-	// ast is the policy as written, scope included, for effective-access
-	// analysis (see Analysis); its conditions are eval's.
-	ast *expast.Policy
 }
 
 // node is a bundle entity, as written, with what selection needs.
@@ -129,7 +134,7 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		f.scopes = [dims]scope{in.scope(a.Principal), in.scope(a.Action), in.scope(a.Resource)}
 		s.byID[cedar.PolicyID(bp.ID)] = int32(len(s.policies))
 		s.policies = append(s.policies, policy{id: cedar.PolicyID(bp.ID), source: bp.Source, eval: pp.eval,
-			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid, ast: a})
+			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid})
 		s.filters = append(s.filters, f)
 	}
 	s.targets, s.typeIDs, s.sets = in.targets, in.types, in.sets
