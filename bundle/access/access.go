@@ -563,11 +563,7 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 			if !slices.Contains(w.actionsOf(f), int32(k)) {
 				continue
 			}
-			for _, r := range w.side(f, engine.ResourceDim) {
-				if len(w.cover[r]) > 0 {
-					w.forbid[r] = append(w.forbid[r], f)
-				}
-			}
+			w.markForbid(f, w.side(f, engine.ResourceDim))
 		}
 		slices.Sort(w.touched)
 		ok := true
@@ -633,11 +629,7 @@ func (w *walk) resourceEntries(r int32) []Entry {
 			if !slices.Contains(w.actionsOf(f), int32(k)) {
 				continue
 			}
-			for _, p := range w.side(f, engine.PrincipalDim) {
-				if len(w.cover[p]) > 0 {
-					w.forbid[p] = append(w.forbid[p], f)
-				}
-			}
+			w.markForbid(f, w.side(f, engine.PrincipalDim))
 		}
 		for _, p := range w.touched {
 			if e, allowed := w.decide(p, act.uid, r, w.cover[p], w.forbid[p]); allowed {
@@ -683,6 +675,27 @@ func (w *walk) release() {
 	if w.cover != nil {
 		w.a.covers.Put(&coverLists{w.cover, w.forbid})
 		w.cover, w.forbid = nil, nil
+	}
+}
+
+// markForbid adds forbid f to the forbid list of each touched entity
+// (one a permit covers) that f's scope covers, covered (sorted): by
+// walking covered when it is the shorter, otherwise by searching it for
+// each touched entity (a forbid on every principal need not visit them
+// all to find the few a permit reached).
+func (w *walk) markForbid(f int32, covered []int32) {
+	if len(covered) <= 4*len(w.touched) {
+		for _, x := range covered {
+			if len(w.cover[x]) > 0 {
+				w.forbid[x] = append(w.forbid[x], f)
+			}
+		}
+		return
+	}
+	for _, x := range w.touched {
+		if _, ok := slices.BinarySearch(covered, x); ok {
+			w.forbid[x] = append(w.forbid[x], f)
+		}
 	}
 }
 
