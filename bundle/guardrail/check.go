@@ -536,6 +536,10 @@ func (c *checker) crossover(results []*compile.Result) {
 // automatically (SPIFFE SVIDs): last_rotated is optional for them.
 var autoRotated = map[string]bool{"x509-svid": true, "jwt-svid": true}
 
+// AutoRotated reports whether credentials of type typ are rotated by
+// their issuer (SPIFFE SVIDs), so that no last_rotated is kept for them.
+func AutoRotated(typ string) bool { return autoRotated[typ] }
+
 func day(t time.Time) string {
 	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 		return t.Format(time.DateOnly)

@@ -312,7 +312,7 @@ func (r *reviewer) serviceAccount(id *Identity, s *repo.ServiceAccount) {
 		cadence := cmp.Or(cr.Rotation, g.CredentialMaxRotation)
 		c := &Credential{Type: cr.Type, Rotation: repo.FormatDuration(cadence), LastRotated: utc(cr.LastRotated), Status: StatusOK}
 		switch {
-		case autoRotated(cr.Type) && cr.LastRotated == nil:
+		case guardrail.AutoRotated(cr.Type) && cr.LastRotated == nil:
 			c.Status = StatusAuto
 		case cr.LastRotated == nil:
 			c.Status = StatusNever
@@ -501,10 +501,6 @@ func utc(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
-
-// autoRotated reports credential types their issuer rotates (SPIFFE
-// SVIDs), as the credential-rotation-overdue guardrail does.
-func autoRotated(typ string) bool { return typ == "x509-svid" || typ == "jwt-svid" }
 
 // day renders a date as the guardrails do: the day alone at midnight.
 func day(t time.Time) string {
