@@ -229,11 +229,6 @@ func (a *Analyzer) Query(q Query) (*Table, error) {
 		q.At = at
 	}
 	t := &Table{Bundle: a.snap.Ref(), At: at, Entries: []Entry{}}
-	if w := a.newWalk(q, at); q.Principal.IsZero() && w.resource >= 0 {
-		t.Entries = w.resourceEntries(w.resource)
-		w.release()
-		return t, nil
-	}
 	for e := range a.Each(q) {
 		t.Entries = append(t.Entries, e)
 	}
@@ -520,17 +515,7 @@ func (w *walk) sortedPrincipals(seen map[int32]bool) []int32 {
 // resource; it returns false when yield does.
 func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 	a := w.a
-	var permits, forbids []int32
-	for _, i := range a.snap.Matching(engine.PrincipalDim, a.all[p], w.buf[:0]) {
-		if !a.snap.ActiveAt(i, w.at) {
-			continue
-		}
-		if a.info[i].Forbid {
-			forbids = append(forbids, i)
-		} else {
-			permits = append(permits, i)
-		}
-	}
+	permits, forbids := w.candidates(engine.PrincipalDim, p)
 	if len(permits) == 0 {
 		return true
 	}
@@ -541,29 +526,8 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 		if (!w.q.Action.IsZero() && act.uid != w.q.Action) || !(act.any || act.principal[pt]) || (w.actOK != nil && !w.actOK[k]) {
 			continue
 		}
-		w.touched = w.touched[:0]
-		for _, c := range permits {
-			if !slices.Contains(w.actionsOf(c), int32(k)) {
-				continue
-			}
-			for _, r := range w.side(c, engine.ResourceDim) {
-				if (!act.any && !act.resource[a.typeOf[r]]) || (w.resOK != nil && !w.resOK[r]) {
-					continue
-				}
-				if len(w.cover[r]) == 0 {
-					w.touched = append(w.touched, r)
-				}
-				w.cover[r] = append(w.cover[r], c)
-			}
-		}
-		if len(w.touched) == 0 {
+		if !w.spread(k, permits, forbids, engine.ResourceDim, act.resourceMarks(), w.resOK) {
 			continue
-		}
-		for _, f := range forbids {
-			if !slices.Contains(w.actionsOf(f), int32(k)) {
-				continue
-			}
-			w.markForbid(f, w.side(f, engine.ResourceDim))
 		}
 		slices.Sort(w.touched)
 		ok := true
@@ -587,17 +551,7 @@ func (w *walk) principal(p int32, yield func(Entry) bool) bool {
 // forbids whose resource scope r satisfies to the principals they cover.
 func (w *walk) resourceEntries(r int32) []Entry {
 	a := w.a
-	var permits, forbids []int32
-	for _, i := range a.snap.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
-		if !a.snap.ActiveAt(i, w.at) {
-			continue
-		}
-		if a.info[i].Forbid {
-			forbids = append(forbids, i)
-		} else {
-			permits = append(permits, i)
-		}
-	}
+	permits, forbids := w.candidates(engine.ResourceDim, r)
 	w.ensureCover()
 	// The entries come action by action; order sorts them by principal
 	// and action without moving them.
@@ -610,27 +564,7 @@ func (w *walk) resourceEntries(r int32) []Entry {
 		if (!w.q.Action.IsZero() && act.uid != w.q.Action) || !(act.any || act.resource[rt]) {
 			continue
 		}
-		w.touched = w.touched[:0]
-		for _, c := range permits {
-			if !slices.Contains(w.actionsOf(c), int32(k)) {
-				continue
-			}
-			for _, p := range w.side(c, engine.PrincipalDim) {
-				if !act.any && !act.principal[a.typeOf[p]] {
-					continue
-				}
-				if len(w.cover[p]) == 0 {
-					w.touched = append(w.touched, p)
-				}
-				w.cover[p] = append(w.cover[p], c)
-			}
-		}
-		for _, f := range forbids {
-			if !slices.Contains(w.actionsOf(f), int32(k)) {
-				continue
-			}
-			w.markForbid(f, w.side(f, engine.PrincipalDim))
-		}
+		w.spread(k, permits, forbids, engine.PrincipalDim, act.principalMarks(), nil)
 		for _, p := range w.touched {
 			if e, allowed := w.decide(p, act.uid, r, w.cover[p], w.forbid[p]); allowed {
 				order = append(order, place{p, int32(k), int32(len(found))})
@@ -676,6 +610,54 @@ func (w *walk) release() {
 		w.a.covers.Put(&coverLists{w.cover, w.forbid})
 		w.cover, w.forbid = nil, nil
 	}
+}
+
+// candidates returns the permits and forbids, in force at the walk's
+// instant, whose scope in dimension d entity x satisfies.
+func (w *walk) candidates(d engine.Dim, x int32) (permits, forbids []int32) {
+	for _, i := range w.a.snap.Matching(d, w.a.all[x], w.buf[:0]) {
+		switch {
+		case !w.a.snap.ActiveAt(i, w.at):
+		case w.a.info[i].Forbid:
+			forbids = append(forbids, i)
+		default:
+			permits = append(permits, i)
+		}
+	}
+	return permits, forbids
+}
+
+// spread lists in w.touched the entities of dimension d (the side the
+// walk does not fix) that the permits covering action k reach, with
+// those permits in their cover lists and the forbids covering k that
+// reach them in their forbid lists. An entity counts only if its type
+// is marked in types (nil: any type) and, when only is not nil, it is
+// marked there. It reports whether any entity was reached.
+func (w *walk) spread(k int, permits, forbids []int32, d engine.Dim, types, only []bool) bool {
+	w.touched = w.touched[:0]
+	for _, c := range permits {
+		if !slices.Contains(w.actionsOf(c), int32(k)) {
+			continue
+		}
+		for _, x := range w.side(c, d) {
+			if (types != nil && !types[w.a.typeOf[x]]) || (only != nil && !only[x]) {
+				continue
+			}
+			if len(w.cover[x]) == 0 {
+				w.touched = append(w.touched, x)
+			}
+			w.cover[x] = append(w.cover[x], c)
+		}
+	}
+	if len(w.touched) == 0 {
+		return false
+	}
+	for _, f := range forbids {
+		if slices.Contains(w.actionsOf(f), int32(k)) {
+			w.markForbid(f, w.side(f, d))
+		}
+	}
+	return true
 }
 
 // markForbid adds forbid f to the forbid list of each touched entity

@@ -25,6 +25,22 @@ type action struct {
 	principal, resource []bool
 }
 
+// principalMarks and resourceMarks return the marks of the types the
+// action applies to as principal and as resource, nil for any type.
+func (a *action) principalMarks() []bool {
+	if a.any {
+		return nil
+	}
+	return a.principal
+}
+
+func (a *action) resourceMarks() []bool {
+	if a.any {
+		return nil
+	}
+	return a.resource
+}
+
 // index marks the action's principal and resource types by type id.
 func (a *action) index(ids map[types.EntityType]int32) {
 	a.principal, a.resource = make([]bool, len(ids)), make([]bool, len(ids))
