@@ -2,7 +2,6 @@ package diag_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,27 +12,13 @@ import (
 
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/diag"
+	goldenpkg "github.com/cedargate/cedargate/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the output")
-
-// golden compares got with testdata/name, or rewrites the file with -update.
+// golden compares got with testdata/name (see golden.Check).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
-	}
+	goldenpkg.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 // positioned is what editors, CI annotations and grep parse: every line

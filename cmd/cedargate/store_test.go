@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/cedargate/cedargate/bundle/store"
+	goldenpkg "github.com/cedargate/cedargate/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // normalize replaces what differs from run to run in the store commands'
 // output (the store's path, digests, times, byte offsets that depend on
@@ -36,26 +34,10 @@ func normalize(out, storeDir string) string {
 	return out
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
+// golden compares got with testdata/name (see golden.Check).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenpkg.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 // TestStoreVerifyAndRepair damages a store built by the CLI in one way at

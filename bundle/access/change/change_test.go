@@ -3,7 +3,6 @@ package change_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +17,8 @@ import (
 	"github.com/cedargate/cedargate/bundle/access/change"
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/internal/gittest"
+	goldenpkg "github.com/cedargate/cedargate/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden Markdown files in testdata/")
 
 // at is the instant every test judges access at: the base's exception
 // (until 2026-12-01) and entitlement (until 2027-01-15) are in force.
@@ -217,22 +215,10 @@ func compare(t *testing.T, dir, from, to string) *change.Report {
 	return r
 }
 
-// golden compares got with the file at path, or rewrites it with -update.
+// golden compares got with the file at path (see golden.Check).
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run the test with -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (rerun with -update and read the difference):\n%s", path, got)
-	}
+	goldenpkg.Check(t, path, got)
 }
 
 func read(t *testing.T, dir, name string) string {

@@ -3,8 +3,6 @@ package review_test
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,9 +10,8 @@ import (
 
 	"github.com/cedargate/cedargate/bundle/access/review"
 	"github.com/cedargate/cedargate/bundle/build"
+	goldenpkg "github.com/cedargate/cedargate/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/report.* from the output")
 
 // at is the instant the testdata repository is judged at.
 var at = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -34,23 +31,10 @@ func demo(t *testing.T) *review.Report {
 	return r
 }
 
-// golden compares got with testdata/name, or rewrites the file with -update.
+// golden compares got with testdata/name (see golden.Check).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n got:\n%s", path, got)
-	}
+	goldenpkg.Check(t, filepath.Join("testdata", name), got)
 }
 
 // TestGolden renders the demo repository's review in each format and

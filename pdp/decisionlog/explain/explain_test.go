@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,11 +17,10 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/internal/gittest"
+	goldenpkg "github.com/cedargate/cedargate/internal/golden"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // compiler is the version the test's bundles are built with.
 const compiler = "cedargate test"
@@ -217,25 +215,15 @@ func TestExplainGolden(t *testing.T) {
 	}
 }
 
-// golden compares got with the file at path (relative to the package
-// directory), or rewrites it with -update.
+// golden compares got with the file at path, relative to the package
+// directory (see golden.Check).
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	pkgDir, err := filepath.Abs(filepath.Join(wd, path))
+	abs, err := filepath.Abs(filepath.Join(wd, path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		writeFile(t, pkgDir, string(got))
-		return
-	}
-	want, err := os.ReadFile(pkgDir)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenpkg.Check(t, abs, got)
 }
 
 // wd is the package directory, where testdata is, taken before a test
