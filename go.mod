@@ -3,13 +3,13 @@ module github.com/cedargate/cedargate
 go 1.26.0
 
 require (
-	github.com/DeRuina/timberjack v1.4.9
-	github.com/cedar-policy/cedar-go v1.9.0
+	github.com/DeRuina/timberjack v1.4.10
+	github.com/cedar-policy/cedar-go v1.9.2
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/envoyproxy/go-control-plane/envoy v1.40.0
 	github.com/fsnotify/fsnotify v1.10.1
-	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3
+	github.com/go-json-experiment/json v1.27.2
 	github.com/goccy/go-yaml v1.19.2
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/prometheus/client_golang v1.25.0

@@ -85,10 +85,11 @@ func detail(err error) string {
 
 // extensionArg renders an extension value as the fn and arg that decode
 // back to an equal value. ok is false for a value with no such text, which
-// exists: cedar-go's Datetime and Duration hold any int64 of milliseconds
-// but ParseDatetime refuses the first day of that range and ParseDuration
-// refuses math.MinInt64 milliseconds, and the zero IPAddr is not an
-// address at all.
+// exists: cedar-go's Datetime holds any int64 of milliseconds but
+// ParseDatetime refuses the first day of that range, and the zero IPAddr is
+// not an address at all. The round trip is checked for every kind, so a
+// cedar-go release that changes a String or Parse cannot make us send text
+// that decodes to another value.
 func extensionArg(v types.Value) (fn, arg string, ok bool) {
 	var back types.Value
 	var err error
