@@ -67,6 +67,7 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Now = now
 	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err
@@ -162,16 +163,17 @@ func revision(ctx context.Context, r *repo.Repo, opts Options) (string, time.Tim
 // ctx is done it stops at the next file or environment and returns ctx's
 // error.
 func Lint(ctx context.Context, dir, env string, now time.Time) (diag.List, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
 	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
+	r.Now = now
 	envs, err := environments(r, env)
 	if err != nil {
 		return nil, err
-	}
-	if now.IsZero() {
-		now = time.Now()
 	}
 	var diags diag.List
 	var results []*compile.Result
@@ -197,16 +199,17 @@ func Lint(ctx context.Context, dir, env string, now time.Time) (diag.List, error
 // Once ctx is done it stops at the next file, environment or decision test
 // and returns ctx's error.
 func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
 	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return dectest.Report{}, err
 	}
+	r.Now = now
 	envs, err := environments(r, env)
 	if err != nil {
 		return dectest.Report{}, err
-	}
-	if now.IsZero() {
-		now = time.Now()
 	}
 	var total dectest.Report
 	for _, e := range envs {

@@ -40,6 +40,11 @@ type Config struct {
 	// schema: strict (the default), permissive or off.
 	Validation string
 	Guardrails Guardrails
+	// RelativeDates allows dates written relative to the day of the
+	// command (today-22d, today+90d). Meant for examples and templates,
+	// which must build on any date; a real repository writes the day a
+	// review or rotation happened.
+	RelativeDates bool
 	// Limits bound what the repository's files can make cedargate do.
 	Limits Limits
 	// Pos is where each setting is written, for messages.
@@ -140,6 +145,7 @@ func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
 			c.Validation = v
 		}
 	}
+	c.RelativeDates = f.flag("relative_dates")
 	if g := f.get("guardrails"); g != nil {
 		gf := d.fields(g, "guardrails")
 		set := func(key string, dst *time.Duration) {

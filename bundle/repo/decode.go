@@ -21,6 +21,9 @@ type decoder struct {
 	// noEnv, when set, replaces the message for ${env} where no
 	// environment applies.
 	noEnv string
+	// relative allows relative dates (today-22d), counted from today.
+	relative bool
+	today    time.Time
 }
 
 func (d *decoder) errorf(pos diag.Position, subject, format string, args ...any) {
@@ -139,12 +142,37 @@ func (f *fields) time(key string) *time.Time {
 	if !ok {
 		return nil
 	}
+	if isRelativeDate(s) {
+		if !f.d.relative {
+			f.d.errorf(v.pos, f.subject, "%s: %q is a relative date; write the day (2026-12-01), or set relative_dates: true in cedargate.yaml if this repository is an example or a template", key, s)
+			return nil
+		}
+		t, err := parseRelativeDate(s, f.d.today)
+		if err != nil {
+			f.d.errorf(v.pos, f.subject, "%s: %v", key, err)
+			return nil
+		}
+		return &t
+	}
 	t, err := ParseTime(s)
 	if err != nil {
 		f.d.errorf(v.pos, f.subject, "%s: %v", key, err)
 		return nil
 	}
 	return &t
+}
+
+// flag reads a boolean.
+func (f *fields) flag(key string) bool {
+	v := f.get(key)
+	if v == nil {
+		return false
+	}
+	if v.kind != scalarNode || v.scalar != boolScalar {
+		f.d.errorf(v.pos, f.subject, "%s must be true or false, found %s", key, v.describe())
+		return false
+	}
+	return v.text == "true"
 }
 
 func (f *fields) duration(key string) time.Duration {

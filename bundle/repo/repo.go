@@ -24,6 +24,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/internal/cedarscan"
@@ -59,6 +60,19 @@ type Repo struct {
 	SourceDigest string
 	// Problems found while reading: YAML syntax errors and bad settings.
 	Problems diag.List
+	// Now is the instant relative dates (today-22d) count from, when
+	// cedargate.yaml allows them: they mean a day counted from 00:00 UTC of
+	// Now's day. Zero means the current time. Set it before View or Suites.
+	Now time.Time
+}
+
+// today is 00:00 UTC of the day relative dates count from.
+func (r *Repo) today() time.Time {
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now.UTC().Truncate(24 * time.Hour)
 }
 
 type identityFile struct {

@@ -54,6 +54,31 @@ func ParseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// isRelativeDate reports whether s is written as a relative date.
+func isRelativeDate(s string) bool { return strings.HasPrefix(s, "today") }
+
+// parseRelativeDate reads "today", "today+90d" or "today-22d": 00:00 UTC
+// of today, plus or minus a duration.
+func parseRelativeDate(s string, today time.Time) (time.Time, error) {
+	rest := strings.TrimPrefix(s, "today")
+	if rest == "" {
+		return today, nil
+	}
+	sign := time.Duration(1)
+	switch rest[0] {
+	case '+':
+	case '-':
+		sign = -1
+	default:
+		return time.Time{}, fmt.Errorf("%q is not a relative date (today, today+90d, today-22d)", s)
+	}
+	d, err := ParseDuration(rest[1:])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a relative date (today, today+90d, today-22d): %v", s, err)
+	}
+	return today.Add(sign * d), nil
+}
+
 // ParseDuration reads a duration with Go's units (h, m, s) plus d for days
 // and w for weeks, for example "90d", "2w", "36h" or "1w3d".
 func ParseDuration(s string) (time.Duration, error) {

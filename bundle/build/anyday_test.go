@@ -1,0 +1,75 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// TestBuildsOnAnyDay builds every example under examples/ and a fresh
+// `init` output for every environment, as `cedargate build` does (lint,
+// guardrails, decision tests, compile), today and 400 days from today.
+//
+// This is the one test that reads the real clock, on purpose: what it
+// guards against is an example or template whose dates rot with the
+// calendar, which a pinned instant cannot see. Examples pass because their
+// live dates are relative (relative_dates: true) and their time-dependent
+// test cases set `at:`; an init output is dated by the day init runs, so
+// it is made on the day it is built.
+func TestBuildsOnAnyDay(t *testing.T) {
+	examples, err := filepath.Glob(filepath.Join("..", "..", "examples", "*", "cedargate.yaml"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no example under examples/ (%v)", err)
+	}
+	today := time.Now()
+	for _, day := range []struct {
+		name string
+		now  time.Time
+	}{
+		{"today", today},
+		{"today+400d", today.AddDate(0, 0, 400)},
+	} {
+		t.Run(day.name, func(t *testing.T) {
+			for _, cfg := range examples {
+				dir := filepath.Dir(cfg)
+				t.Run(filepath.Base(dir), func(t *testing.T) { buildEveryEnv(t, dir, day.now) })
+			}
+			t.Run("init", func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "repo")
+				if err := Init(dir, InitOptions{Now: day.now}); err != nil {
+					t.Fatal(err)
+				}
+				buildEveryEnv(t, dir, day.now)
+			})
+		})
+	}
+}
+
+// buildEveryEnv builds dir at now for each of its environments and fails
+// on any error, including a failed guardrail or decision test.
+func buildEveryEnv(t *testing.T, dir string, now time.Time) {
+	t.Helper()
+	r, err := repo.Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := environments(r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range envs {
+		out, err := Build(t.Context(), dir, Options{Env: env, Now: now, Revision: "anyday", CompilerVersion: "test"})
+		if err != nil {
+			t.Fatalf("%s at %s, --env %s: %v", dir, now.Format(time.DateOnly), env, err)
+		}
+		if out.Tests.Passed == 0 {
+			t.Errorf("%s --env %s: no decision test ran", dir, env)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tests")); err != nil {
+		t.Errorf("%s has no tests/: %v", dir, err)
+	}
+}
