@@ -30,11 +30,25 @@ type InitOptions struct {
 }
 
 // Init writes a small identity repository into dir that builds, lints and
-// tests clean. It refuses to write into a directory that already holds a
-// cedargate.yaml.
+// tests clean on the day of opts.Now. It refuses to write into a directory
+// that already holds a cedargate.yaml or any file it would write.
 func Init(dir string, opts InitOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, repo.ConfigFile)); err == nil {
 		return fmt.Errorf("%s already holds an identity repository (%s)", dir, repo.ConfigFile)
+	}
+	// Init may write into the current directory, so it never overwrites:
+	// every file it would write must be absent before it writes one.
+	if err := fs.WalkDir(templateFS, "template", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := templateTarget(p)
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel))); err == nil {
+			return fmt.Errorf("%s already holds %s; init writes only into a directory without the files it creates", dir, rel)
+		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -58,7 +72,7 @@ func Init(dir string, opts InitOptions) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel := strings.TrimSuffix(strings.TrimPrefix(p, "template/"), ".tmpl")
+		rel := templateTarget(p)
 		src, err := templateFS.ReadFile(p)
 		if err != nil {
 			return err
@@ -77,4 +91,10 @@ func Init(dir string, opts InitOptions) error {
 		}
 		return os.WriteFile(dst, buf.Bytes(), 0o644)
 	})
+}
+
+// templateTarget is where Init writes the template file p, relative to
+// the repository, with forward slashes.
+func templateTarget(p string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(p, "template/"), ".tmpl")
 }

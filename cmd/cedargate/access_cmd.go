@@ -25,8 +25,8 @@ func accessCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "access [DIR] --env ENV [--principal UID] [--resource UID] [--action UID]",
 		Short: "Show who can do what: the effective access a bundle grants",
-		Long: `Access compiles the identity repository DIR (as the work tree is; nothing
-is stored) for ENV, or reads a built bundle from a store (--store S, the
+		Long: `Access compiles the identity repository DIR (default .; as the work
+tree is, nothing is stored) for ENV, or reads a built bundle from a store (--store S, the
 active bundle or --revision R), and prints the (principal, action,
 resource) triples it allows at --at (default now), each with the policies
 or grants that allow it:
@@ -54,7 +54,7 @@ triple.`,
 			if sf.dir != "" {
 				return args()(cmd, a)
 			}
-			return args("DIR")(cmd, a)
+			return dirArg()(cmd, a)
 		},
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := checkFormat(format, "text", "json", "csv"); err != nil {
@@ -77,7 +77,7 @@ triple.`,
 				if err = requireFlag("env", env); err != nil {
 					return err
 				}
-				c, cerr := compileSource(ctx, a[0], env, "")
+				c, cerr := compileSource(ctx, repoDir(a), env, "")
 				if cerr == nil {
 					b, policyFiles = c.Bundle, c.Repo.Policies
 				}

@@ -29,9 +29,9 @@ func diffCmd() *cobra.Command {
 	var failOnGained bool
 	formats := []string{"text", "markdown", "json"}
 	cmd := &cobra.Command{
-		Use:   "diff DIR --env ENV --from REV",
+		Use:   "diff [DIR] --env ENV --from REV",
 		Short: "Show the access and identities a change gains, loses or changes",
-		Long: `Diff compiles environment ENV of the identity repository DIR at two Git
+		Long: `Diff compiles environment ENV of the identity repository DIR (default .) at two Git
 revisions, --from and --to (the work tree as it is on disk when --to is
 absent), reading them with git without touching the work tree or any
 store, and reports what the change does:
@@ -58,7 +58,7 @@ access is gained (the "no new access without sign-off" gate; for diff, 3
 means only that), 2 when a revision does not exist or does not build
 (the message names it and its first problem) or the command line is
 wrong.`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := requireFlag("from", from); err != nil {
 				return err
@@ -76,11 +76,11 @@ wrong.`,
 			ctx := cmd.Context()
 			// One revision at a time: snapshot keeps what the report
 			// needs and lets the repository and compiler output go.
-			before, err := snapshot(ctx, a[0], env, from)
+			before, err := snapshot(ctx, repoDir(a), env, from)
 			if err != nil {
 				return inputError(ctx, err)
 			}
-			after, err := snapshot(ctx, a[0], env, to)
+			after, err := snapshot(ctx, repoDir(a), env, to)
 			if err != nil {
 				return inputError(ctx, err)
 			}

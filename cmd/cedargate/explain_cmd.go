@@ -14,11 +14,11 @@ func explainCmd() *cobra.Command {
 	var logPath, repoDir, format, revision string
 	var maxLine int
 	cmd := &cobra.Command{
-		Use:   "explain DECISION_ID --decision-log FILE --repo DIR",
+		Use:   "explain DECISION_ID --decision-log FILE [--repo DIR]",
 		Short: "Trace a logged decision to the source lines that made it",
 		Long: `Explain finds the decision DECISION_ID in the decision log FILE (and in
 its rotated backups beside it, compressed ones too), reads the identity
-repository DIR with git at the revision of the bundle that decided (no
+repository DIR (--repo, default .) with git at the revision of the bundle that decided (no
 checkout: the work tree is neither read nor changed), and prints the
 request, the decision and each determining policy or grant: what it is,
 its path:line:column, its source lines at that revision (the whole

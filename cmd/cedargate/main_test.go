@@ -57,11 +57,19 @@ func cedargate(t *testing.T, args ...string) result {
 // environment is env.
 func cedargateEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return cedargateAt(t, "", env, args...)
+}
+
+// cedargateAt runs the CLI with args in a child process whose working
+// directory is dir ("" for the test's) and whose environment is env.
+func cedargateAt(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
+	cmd.Dir = dir
 	cmd.Env = append(env, "CEDARGATE_MAIN=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -17,20 +17,28 @@ import (
 func initCmd() *cobra.Command {
 	var name, namespace string
 	cmd := &cobra.Command{
-		Use:   "init DIR",
+		Use:   "init [DIR]",
 		Short: "Scaffold an identity repository",
-		Long: `Init writes a small, working identity repository into DIR (created if
-missing, refused if it already holds cedargate.yaml): settings with the
+		Long: `Init writes a small, working identity repository into DIR (default the
+current directory; created if missing, refused if it already holds
+cedargate.yaml or any file init would write): settings with the
 environments dev and prod, a schema, a team, two users, a group, a service
 account, a resource, an access profile, an entitlement, a policy and three
-decision tests. It builds, lints and tests clean as written.`,
-		Args: args("DIR"),
+decision tests. It builds, lints and tests clean as written; its dates
+(expiry, review) count from today, so keep them up to date as you would a
+real repository's. Init does not touch Git.
+
+It prints the next command: a build of dev into the store stores/dev
+beside DIR. When DIR is in a Git work tree, build refuses uncommitted
+files, so the command carries --allow-dirty until you commit them (or
+--revision, in a Git repository without commits).`,
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := build.Init(a[0], build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
+			dir := repoDir(a)
+			if err := build.Init(dir, build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "initialised %s; next: cedargate build %s --env dev --store /tmp/cedargate-dev --activate\n", a[0], a[0])
-			return nil
+			return printInitNext(cmd, dir)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "repository name (default: the directory's name)")
@@ -44,9 +52,9 @@ func buildCmd() *cobra.Command {
 	var signKey, now string
 	var activate bool
 	cmd := &cobra.Command{
-		Use:   "build DIR --store STORE",
+		Use:   "build [DIR] --store STORE",
 		Short: "Check and compile an identity repository into a bundle",
-		Long: `Build reads the identity repository DIR, compiles the environment --env,
+		Long: `Build reads the identity repository DIR (default .), compiles the environment --env,
 runs the guardrails and the decision tests, and adds the resulting bundle to
 the store STORE (created if missing; one store per environment). With
 --activate the bundle also becomes the active one, as with rollout.
@@ -57,7 +65,7 @@ the revision derives from the source digest. --revision overrides both.
 Building the same source twice gives byte-identical bundles.
 
 Every problem is printed as path:line:column: message (rule).`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := sf.check(); err != nil {
 				return err
@@ -76,7 +84,7 @@ Every problem is printed as path:line:column: message (rule).`,
 				}
 			}
 			opts.CompilerVersion = version.String()
-			out, err := build.Build(cmd.Context(), a[0], opts)
+			out, err := build.Build(cmd.Context(), repoDir(a), opts)
 			if err != nil {
 				return err
 			}
@@ -122,18 +130,18 @@ Every problem is printed as path:line:column: message (rule).`,
 func testCmd() *cobra.Command {
 	var env, now string
 	cmd := &cobra.Command{
-		Use:   "test DIR",
+		Use:   "test [DIR]",
 		Short: "Run the decision tests of an identity repository",
-		Long: `Test compiles DIR for --env (every environment when omitted) and decides each
+		Long: `Test compiles DIR (default .) for --env (every environment when omitted) and decides each
 case of tests/**/*.yaml with the PDP's engine. A failure prints path:line,
 the expected and actual decisions and the determining policies.`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, err := parseNow(now)
 			if err != nil {
 				return err
 			}
-			rep, err := build.Test(cmd.Context(), a[0], env, t)
+			rep, err := build.Test(cmd.Context(), repoDir(a), env, t)
 			if err != nil {
 				return err
 			}
@@ -159,19 +167,19 @@ the expected and actual decisions and the determining policies.`,
 func lintCmd() *cobra.Command {
 	var env, now string
 	cmd := &cobra.Command{
-		Use:   "lint DIR",
+		Use:   "lint [DIR]",
 		Short: "Run the guardrails over an identity repository",
-		Long: `Lint compiles DIR for --env (every environment when omitted) and runs the
+		Long: `Lint compiles DIR (default .) for --env (every environment when omitted) and runs the
 guardrails. Each finding names its rule and path:line:column; rules with
 severity error (the default) make lint exit 1. docs/guardrails.md lists the
 rules and how to set their severity or waive them with an Exception.`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, err := parseNow(now)
 			if err != nil {
 				return err
 			}
-			diags, err := build.Lint(cmd.Context(), a[0], env, t)
+			diags, err := build.Lint(cmd.Context(), repoDir(a), env, t)
 			if err != nil {
 				return err
 			}

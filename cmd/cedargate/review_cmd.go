@@ -16,11 +16,11 @@ var reviewFormats = []string{"html", "csv", "json"}
 func reviewCmd() *cobra.Command {
 	var env, format, out, at string
 	cmd := &cobra.Command{
-		Use:   "review DIR --env ENV [--format html|csv|json] [--out FILE] [--at T]",
+		Use:   "review [DIR] --env ENV [--format html|csv|json] [--out FILE] [--at T]",
 		Short: "Write the access-review (attestation) report of an environment",
-		Long: `Review compiles environment ENV of the identity repository DIR as it is
-on disk, runs the guardrails and the effective-access engine, and writes
-the access-review report owners and auditors attest: per owning team,
+		Long: `Review compiles environment ENV of the identity repository DIR (default
+.) as it is on disk, runs the guardrails and the effective-access engine,
+and writes the access-review report owners and auditors attest: per owning team,
 every user and service account with its owner, teams and groups,
 entitlements (profile, approver, ticket, expiry), effective access
 (allow and conditional), credential rotation and review status,
@@ -42,7 +42,7 @@ FILE atomically instead of standard output. Everything is judged at --at
 (default now): pin it for reproducible reports.
 
 Exit code 2 when DIR does not build for ENV.`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := checkFormat(format, reviewFormats...); err != nil {
 				return err
@@ -52,7 +52,7 @@ Exit code 2 when DIR does not build for ENV.`,
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := compileSource(ctx, a[0], env, "")
+			c, err := compileSource(ctx, repoDir(a), env, "")
 			if err != nil {
 				return inputError(ctx, err)
 			}

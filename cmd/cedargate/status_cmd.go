@@ -22,8 +22,9 @@ func statusCmd() *cobra.Command {
 	var conn connFlags
 	var addrs []string
 	var asJSON bool
+	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "status --addr ADDR [--addr ADDR ...]",
+		Use:   "status --addr ADDR [--addr ADDR ...] [--wait DURATION]",
 		Short: "Show what running PDPs serve, and whether they drift",
 		Long: `Status asks the PDP at --addr which bundle it serves (revision, digest,
 environment, when it was activated), its last failed activation and its
@@ -35,7 +36,12 @@ document whose shape docs/cli.md documents.
 Given several --addr (repeat the flag or separate addresses with commas),
 it prints one line per replica and reports drift: replicas serving
 different revisions, or none. Exit code 1 when replicas drift, 3 when a
-replica does not answer.`,
+replica does not answer.
+
+--wait D asks again (every 100ms) until each replica answers and serves a
+bundle, for at most D: a script that starts serve in the background waits
+for it with "cedargate status --wait 30s" rather than a sleep. A replica
+that still does not answer, or serves nothing, by then is an error.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := conn.validate(); err != nil {
@@ -51,7 +57,7 @@ replica does not answer.`,
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					statuses[i], errs[i] = conn.status(cmd.Context(), addr)
+					statuses[i], errs[i] = conn.statusWait(cmd.Context(), addr, wait)
 				}()
 			}
 			wg.Wait()
@@ -74,7 +80,32 @@ replica does not answer.`,
 	cmd.Flags().StringSliceVar(&addrs, "addr", []string{"127.0.0.1:9191"}, "PDP gRPC address; repeat for several replicas")
 	conn.addTLS(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (one replica)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "ask again until every replica answers and serves a bundle, for at most this long")
 	return cmd
+}
+
+// statusWait asks addr for its status until it answers serving a bundle,
+// for at most wait; with wait 0 it asks once. Once wait has passed it
+// returns the last error, or an error when the replica serves nothing.
+func (c *connFlags) statusWait(ctx context.Context, addr string, wait time.Duration) (*pb.GetStatusResponse, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := c.status(ctx, addr)
+		if wait <= 0 || (err == nil && st.GetServing()) {
+			return st, err
+		}
+		if !time.Now().Before(deadline) {
+			if err == nil {
+				err = fmt.Errorf("serves no bundle after --wait %s", wait)
+			}
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (c *connFlags) status(ctx context.Context, addr string) (*pb.GetStatusResponse, error) {
