@@ -48,18 +48,23 @@ func (c *checker) report(rule string, pos diag.Position, object, subject, format
 func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 	var out diag.List
 	severity := severities(r.Config, &out)
-	// Crossover compares environments, so it is found once and offered to
-	// every environment's waivers: a waiver in any of them may cover it.
+	// Crossover compares environments, and unknown-entity looks for an
+	// entity in all of them, so they are found once and offered to every
+	// environment's waivers: a waiver in any of them may cover them.
 	var crossover []finding
 	if len(results) > 0 {
 		c := &checker{r: r, res: results[0], v: results[0].View, now: now, g: r.Config.Guardrails}
-		c.crossover(results)
+		views := c.views(results)
+		c.crossover(views)
+		c.unknownEntities(results, views)
 		crossover = c.findings
 	}
 	for _, res := range results {
 		c := &checker{r: r, res: res, v: res.View, now: now, g: r.Config.Guardrails}
 		c.serviceAccounts()
 		c.grants()
+		c.expiringSoon()
+		c.justification()
 		c.exceptions()
 		c.broadGrants()
 		c.sharedIdentity()
@@ -72,7 +77,7 @@ func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 
 // severities reads guardrails.severity, reporting unknown rule names.
 func severities(cfg *repo.Config, out *diag.List) map[string]string {
-	sev := map[string]string{}
+	sev := maps.Clone(defaultSeverity)
 	for name, s := range cfg.Guardrails.Severity {
 		if !Known(name) {
 			msg := fmt.Sprintf("guardrails.severity: unknown rule %q", name)
@@ -468,9 +473,9 @@ func (c *checker) orphans() {
 }
 
 // crossover reports service accounts and SPIFFE ids present both in a
-// production environment and in another one. It decodes the views of the
-// environments results has not compiled.
-func (c *checker) crossover(results []*compile.Result) {
+// production environment and in another one, given the views of every
+// environment.
+func (c *checker) crossover(views []*repo.View) {
 	cfg := c.r.Config
 	if len(cfg.Production) == 0 || len(cfg.Production) == len(cfg.Environments) {
 		return
@@ -482,15 +487,8 @@ func (c *checker) crossover(results []*compile.Result) {
 	byName := map[string]*seen{}
 	byID := map[string]*seen{}
 	var order []*repo.ServiceAccount
-	compiled := map[string]*repo.View{}
-	for _, res := range results {
-		compiled[res.Env] = res.View
-	}
-	for _, env := range cfg.Environments {
-		v := compiled[env]
-		if v == nil {
-			v, _ = c.r.View(env)
-		}
+	for _, v := range views {
+		env := v.Env
 		for _, s := range v.ServiceAccounts {
 			if byName[s.Name] == nil {
 				byName[s.Name] = &seen{sa: s}
