@@ -387,6 +387,7 @@ func (c *checker) broadGrants() {
 				strings.Join(any, " and "), p.ID)
 		}
 	}
+	all := c.resourceTypes()
 	for _, ap := range c.v.Profiles {
 		for _, perm := range ap.Permissions {
 			for what, list := range map[string][]repo.Token{"any action": perm.Actions, "any resource": perm.Resources} {
@@ -396,8 +397,54 @@ func (c *checker) broadGrants() {
 					}
 				}
 			}
+			c.everyType(ap, perm, all)
 		}
 	}
+}
+
+// resourceTypes returns the resource types of the schema's actions: the
+// types a request's resource can have. Nil without a schema.
+func (c *checker) resourceTypes() map[types.EntityType]bool {
+	if c.res.Schema == nil {
+		return nil
+	}
+	all := map[types.EntityType]bool{}
+	for _, a := range c.res.Schema.Actions {
+		if a.AppliesTo != nil {
+			for _, t := range a.AppliesTo.Resources {
+				all[t] = true
+			}
+		}
+	}
+	return all
+}
+
+// everyType reports a permission whose Type/* selectors cover every
+// resource type of the schema: that is "*" spelt out.
+func (c *checker) everyType(ap *repo.AccessProfile, perm repo.Permission, all map[types.EntityType]bool) {
+	if len(all) == 0 || slices.ContainsFunc(perm.Resources, func(t repo.Token) bool { return t.Text == "*" }) {
+		return
+	}
+	covered := map[types.EntityType]bool{}
+	var first *repo.Token
+	for i, t := range perm.Resources {
+		if typ, ok := strings.CutSuffix(t.Text, "/*"); ok && all[types.EntityType(c.v.Config.Qualify(typ))] {
+			covered[types.EntityType(c.v.Config.Qualify(typ))] = true
+			if first == nil {
+				first = &perm.Resources[i]
+			}
+		}
+	}
+	if len(covered) < len(all) {
+		return
+	}
+	names := make([]string, 0, len(all))
+	for t := range all {
+		names = append(names, string(t))
+	}
+	slices.Sort(names)
+	c.report(BroadGrant, first.Pos, ap.Key(), ap.Label(), "permits any resource: its Type/* cover all %d resource types of the schema (%s); list the resources, or waive with an Exception naming %q",
+		len(all), strings.Join(names, ", "), ap.Key())
 }
 
 // conditionVariables lists the variables (principal, action, resource,
