@@ -192,3 +192,186 @@ func TestEntityLiterals(t *testing.T) {
 		t.Fatalf("literals %v, want %v", got, want)
 	}
 }
+
+// grantsRepo grants a profile, breaks glass and waives a rule, each
+// expiring on a date of its own; now is 2026-11-23T12:00:00Z.
+const grantsRepo = `kind: AccessProfile
+name: reader
+permissions:
+  - actions: [read]
+    resources: [api]
+---
+kind: Entitlement
+subject: kim
+profile: reader
+approved_by: sam
+expires: 2026-11-30
+---
+kind: Exception
+subject: sam
+profile: reader
+approved_by: kim
+expires: 2026-11-24T06:00:00Z
+reason: incident INC-1
+---
+kind: Exception
+rule: credential-rotation-too-slow
+subject: nightly
+environments: [prod]
+approved_by: sam
+expires: 2026-12-20
+reason: reviewed with the platform audit in PLAT-9
+---
+kind: ServiceAccount
+name: nightly
+owner: ops
+expires: 2026-12-02
+review: {last_review: 2026-11-01}
+credential: {type: api-key, rotation: 180d, last_rotated: 2026-11-01}
+environments: [prod]
+`
+
+func TestExpiringSoon(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   []string
+	}{{
+		name: "default window",
+		want: []string{
+			`identities/grants.yaml:11:10: warning: Entitlement "User/kim:reader": expires 2026-11-30, in 6 days (guardrails.expiry_warning: 14d): renew it with a new approval if it is still needed, or let it lapse (expiring-soon)`,
+			`identities/grants.yaml:17:10: warning: Exception "User/sam:reader": expires 2026-11-24T06:00:00Z, in less than a day (guardrails.expiry_warning: 14d): end the break-glass work before then, or renew it with a new approval (expiring-soon)`,
+			`identities/grants.yaml:31:10: warning: ServiceAccount "nightly": expires 2026-12-02, in 8 days (guardrails.expiry_warning: 14d): extend expires if the workload is still needed, or remove the account (expiring-soon)`,
+		},
+	}, {
+		name:   "wider window",
+		config: "guardrails:\n  expiry_warning: 4w\n",
+		want: []string{
+			`identities/grants.yaml:11:10: warning: Entitlement "User/kim:reader": expires 2026-11-30, in 6 days (guardrails.expiry_warning: 28d): renew it with a new approval if it is still needed, or let it lapse (expiring-soon)`,
+			`identities/grants.yaml:17:10: warning: Exception "User/sam:reader": expires 2026-11-24T06:00:00Z, in less than a day (guardrails.expiry_warning: 28d): end the break-glass work before then, or renew it with a new approval (expiring-soon)`,
+			`identities/grants.yaml:25:10: warning: Exception "credential-rotation-too-slow:nightly": expires 2026-12-20, in 26 days (guardrails.expiry_warning: 28d): fix what it waives before then, or renew it with a new approval (expiring-soon)`,
+			`identities/grants.yaml:31:10: warning: ServiceAccount "nightly": expires 2026-12-02, in 8 days (guardrails.expiry_warning: 28d): extend expires if the workload is still needed, or remove the account (expiring-soon)`,
+		},
+	}, {
+		name:   "narrow window, as an error",
+		config: "guardrails:\n  expiry_warning: 7d\n  severity:\n    expiring-soon: error\n",
+		want: []string{
+			`identities/grants.yaml:11:10: Entitlement "User/kim:reader": expires 2026-11-30, in 6 days (guardrails.expiry_warning: 7d): renew it with a new approval if it is still needed, or let it lapse (expiring-soon)`,
+			`identities/grants.yaml:17:10: Exception "User/sam:reader": expires 2026-11-24T06:00:00Z, in less than a day (guardrails.expiry_warning: 7d): end the break-glass work before then, or renew it with a new approval (expiring-soon)`,
+		},
+	}, {
+		name:   "off",
+		config: "guardrails:\n  severity:\n    expiring-soon: off\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := lintWith(t, map[string]string{
+				"cedargate.yaml":         "namespace: App\nenvironments: [dev, prod]\n" + tt.config,
+				"identities/grants.yaml": grantsRepo,
+			})
+			if got := findings(out, ExpiringSoon); !slices.Equal(got, tt.want) {
+				t.Fatalf("expiring-soon findings:\n  %s\nwant:\n  %s\nall output:\n%s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "), out)
+			}
+		})
+	}
+	// Expired is another rule's: expiring-soon says nothing of it.
+	out := lintWith(t, map[string]string{"identities/grants.yaml": strings.Replace(grantsRepo, "expires: 2026-11-30", "expires: 2026-11-20", 1)})
+	if !strings.Contains(out, `Entitlement "User/kim:reader": expired 2026-11-20`) || strings.Contains(out, `"User/kim:reader": expires`) {
+		t.Fatalf("an expired grant:\n%s", out)
+	}
+}
+
+func TestEveryTypeIsABroadGrant(t *testing.T) {
+	profile := func(resources string) map[string]string {
+		return map[string]string{"identities/profiles.yaml": `kind: AccessProfile
+name: everything
+permissions:
+  - actions: [read, publish]
+    resources: ` + resources + `
+---
+kind: Entitlement
+subject: kim
+profile: everything
+approved_by: sam
+`}
+	}
+	tests := []struct {
+		resources string
+		want      []string
+	}{
+		{"[Service/*, Document/*, api]", nil},
+		{"[Service/*, Document/*, Queue/*]", []string{
+			`identities/profiles.yaml:5:17: AccessProfile "everything": permits any resource: its Type/* cover all 3 resource types of the schema (App::Document, App::Queue, App::Service); list the resources, or waive with an Exception naming "AccessProfile/everything" (broad-grant)`,
+		}},
+		{"[api, App::Queue/*, Document/*, Service/*]", []string{
+			`identities/profiles.yaml:5:22: AccessProfile "everything": permits any resource: its Type/* cover all 3 resource types of the schema (App::Document, App::Queue, App::Service); list the resources, or waive with an Exception naming "AccessProfile/everything" (broad-grant)`,
+		}},
+		{`["*"]`, []string{
+			`identities/profiles.yaml:5:17: AccessProfile "everything": permits any resource: list them, or waive with an Exception naming "AccessProfile/everything" (broad-grant)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.resources, func(t *testing.T) {
+			out := lintWith(t, profile(tt.resources))
+			if got := findings(out, BroadGrant); !slices.Equal(got, tt.want) {
+				t.Fatalf("broad-grant findings:\n  %s\nwant:\n  %s\nall output:\n%s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "), out)
+			}
+		})
+	}
+}
+
+func TestJustificationMissing(t *testing.T) {
+	const grants = `kind: AccessProfile
+name: reader
+permissions:
+  - actions: [read]
+    resources: [api]
+---
+kind: Entitlement
+subject: kim
+profile: reader
+approved_by: sam
+---
+kind: Entitlement
+subject: sam
+profile: reader
+approved_by: kim
+ticket: SEC-1
+reason: on call
+---
+kind: Exception
+rule: review-overdue
+approved_by: sam
+expires: 2026-12-20
+`
+	tests := []struct {
+		name, require string
+		want          []string
+	}{
+		{"nothing required", "", nil},
+		{"ticket and reason", "[ticket, reason]", []string{
+			`identities/grants.yaml:7:1: Entitlement "User/kim:reader": no reason: cedargate.yaml requires one on every grant and Exception (guardrails.require, cedargate.yaml:4:21) (justification-missing)`,
+			`identities/grants.yaml:7:1: Entitlement "User/kim:reader": no ticket: cedargate.yaml requires one on every grant and Exception (guardrails.require, cedargate.yaml:4:13) (justification-missing)`,
+			`identities/grants.yaml:19:1: Exception "review-overdue": no ticket: cedargate.yaml requires one on every grant and Exception (guardrails.require, cedargate.yaml:4:13) (justification-missing)`,
+		}},
+		{"reason", "reason", []string{
+			`identities/grants.yaml:7:1: Entitlement "User/kim:reader": no reason: cedargate.yaml requires one on every grant and Exception (guardrails.require, cedargate.yaml:4:12) (justification-missing)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := "namespace: App\nenvironments: [dev, prod]\n"
+			if tt.require != "" {
+				config += "guardrails:\n  require: " + tt.require + "\n"
+			}
+			out := lintWith(t, map[string]string{"cedargate.yaml": config, "identities/grants.yaml": grants})
+			if got := findings(out, JustificationMissing); !slices.Equal(got, tt.want) {
+				t.Fatalf("justification-missing findings:\n  %s\nwant:\n  %s\nall output:\n%s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "), out)
+			}
+			// The Exception's missing reason is exception-unbounded's.
+			if !strings.Contains(out, `Exception "review-overdue": missing reason`) {
+				t.Fatalf("exception-unbounded does not report the missing reason:\n%s", out)
+			}
+		})
+	}
+}
