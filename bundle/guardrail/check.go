@@ -443,8 +443,12 @@ func (c *checker) everyType(ap *repo.AccessProfile, perm repo.Permission, all ma
 		names = append(names, string(t))
 	}
 	slices.Sort(names)
-	c.report(BroadGrant, first.Pos, ap.Key(), ap.Label(), "permits any resource: its Type/* cover all %d resource types of the schema (%s); list the resources, or waive with an Exception naming %q",
-		len(all), strings.Join(names, ", "), ap.Key())
+	cover := fmt.Sprintf("all %d resource types of the schema", len(all))
+	if len(all) == 1 {
+		cover = "the schema's only resource type"
+	}
+	c.report(BroadGrant, first.Pos, ap.Key(), ap.Label(), "permits any resource: its Type/* cover %s (%s); list the resources, or waive with an Exception naming %q",
+		cover, strings.Join(names, ", "), ap.Key())
 }
 
 // conditionVariables lists the variables (principal, action, resource,
