@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cedargate/cedargate/bundle/compile"
 )
 
 // policyRepo is a clean two-environment repository: the tests of the
@@ -373,5 +375,19 @@ expires: 2026-12-20
 				t.Fatalf("exception-unbounded does not report the missing reason:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestUnknownEntityBuildingOneEnvironment checks what `build --env prod`
+// checks: only prod is compiled, and an entity of dev alone still exists.
+func TestUnknownEntityBuildingOneEnvironment(t *testing.T) {
+	files := maps.Clone(policyRepo)
+	files["policies/p.cedar"] = "@id(\"guard\")\nforbid (principal, action, resource) when { principal in [App::ServiceAccount::\"ci-deployer-dev\", App::ServiceAccount::\"ci-deployer-deb\"] };\n"
+	r := load(t, files)
+	res, d := compile.Compile(r, "prod")
+	d.Append(Check(r, []*compile.Result{res}, now))
+	want := []string{`policies/p.cedar:2:99: policy "guard": App::ServiceAccount::"ci-deployer-deb" exists in no environment (did you mean App::ServiceAccount::"ci-deployer-dev"?); the policy can never match it (unknown-entity)`}
+	if got := findings(d.String(), UnknownEntity); !slices.Equal(got, want) {
+		t.Fatalf("unknown-entity findings:\n  %s\nwant:\n  %s\nall output:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), d)
 	}
 }
