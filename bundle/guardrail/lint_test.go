@@ -151,6 +151,23 @@ approved_by: sam
 `},
 		want: []string{`identities/profiles.yaml:6:24: AccessProfile "reader": when: App::Team::"opps" exists in no environment (did you mean App::Team::"ops"?); the condition can never match it (unknown-entity)`},
 	}, {
+		name: "a profile's condition in a block",
+		files: map[string]string{"identities/profiles.yaml": `kind: AccessProfile
+name: reader
+permissions:
+  - actions: [read]
+    resources: [api]
+    when: |
+      principal in App::Team::"ops" ||
+      principal in App::Team::"opps"
+---
+kind: Entitlement
+subject: kim
+profile: reader
+approved_by: sam
+`},
+		want: []string{`identities/profiles.yaml:6:11: AccessProfile "reader": when: App::Team::"opps" exists in no environment (did you mean App::Team::"ops"?); the condition can never match it (unknown-entity)`},
+	}, {
 		name: "waived by policy id",
 		files: map[string]string{
 			"policies/deny.cedar": "@id(\"deny-ci\")\nforbid (principal == App::ServiceAccount::\"ci-deployer-prd\", action, resource);\n",

@@ -191,7 +191,7 @@ func (c *checker) unknownEntities(results []*compile.Result, views []*repo.View)
 			for _, perm := range ap.Permissions {
 				for _, l := range entityLiterals(perm.When) {
 					if msg := problem(l.uid); msg != "" {
-						c.report(UnknownEntity, conditionPos(perm.WhenPos, l), ap.Key(), ap.Label(), "when: %s; the condition can never match it", msg)
+						c.report(UnknownEntity, conditionPos(perm.WhenPos, perm.When, l), ap.Key(), ap.Label(), "when: %s; the condition can never match it", msg)
 					}
 				}
 			}
@@ -199,12 +199,14 @@ func (c *checker) unknownEntities(results []*compile.Result, views []*repo.View)
 	}
 }
 
-// conditionPos places a literal of a when: condition in its YAML file:
-// on the condition's own line, columns count from where the value starts
-// (exact for a plain scalar); a condition over several lines is reported
-// at its start.
-func conditionPos(at diag.Position, l literal) diag.Position {
-	if l.line == 1 && at.Line > 0 {
+// conditionPos places a literal of the when: condition text, written at
+// at, in its YAML file. A value of one line is taken to be written as it
+// reads (a plain scalar, the usual `when: principal in ...`), so the
+// literal's column counts from the value's. A block scalar (`when: |`)
+// or any condition over several lines is reported at the value: the YAML
+// reader keeps no map from its text back to the file's lines.
+func conditionPos(at diag.Position, text string, l literal) diag.Position {
+	if !strings.Contains(text, "\n") && at.Line > 0 {
 		at.Col += l.col - 1
 	}
 	return at
