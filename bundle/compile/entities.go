@@ -161,7 +161,16 @@ func (c *compiler) resourceRef(t repo.Token) (types.EntityUID, bool) {
 		}
 		switch len(found) {
 		case 0:
-			c.diags.Errorf(t.Pos, "no Resource named %q in environment %q", ref.Name, c.view.Env)
+			var names []string
+			for _, r := range c.view.Resources {
+				names = append(names, r.Name)
+			}
+			slices.Sort(names)
+			hint := ""
+			if s := repo.Suggest(ref.Name, names); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			c.diags.Errorf(t.Pos, "no Resource named %q in environment %q%s", ref.Name, c.view.Env, hint)
 			return types.EntityUID{}, false
 		case 1:
 			return types.NewEntityUID(types.EntityType(found[0].Type), types.String(found[0].Name)), true

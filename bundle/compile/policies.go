@@ -230,7 +230,18 @@ func (c *compiler) resourceScope(t repo.Token) string {
 		return "resource"
 	}
 	if _, exists := c.out.Entities[uid]; !exists {
-		c.diags.Errorf(t.Pos, "no entity %s: declare it as a Resource or in entities/", uid)
+		var ids []string
+		for e := range c.out.Entities {
+			if e.Type == uid.Type {
+				ids = append(ids, string(e.ID))
+			}
+		}
+		slices.Sort(ids)
+		hint := ""
+		if s := repo.Suggest(string(uid.ID), ids); s != "" {
+			hint = fmt.Sprintf(" (did you mean %s?)", types.NewEntityUID(uid.Type, types.String(s)))
+		}
+		c.diags.Errorf(t.Pos, "no entity %s in environment %q%s: declare it as a Resource or in entities/", uid, c.view.Env, hint)
 	}
 	return "resource in " + uid.String()
 }

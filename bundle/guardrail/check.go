@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
-	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 
 	"github.com/cedargate/cedargate/bundle/compile"
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -48,18 +46,23 @@ func (c *checker) report(rule string, pos diag.Position, object, subject, format
 func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 	var out diag.List
 	severity := severities(r.Config, &out)
-	// Crossover compares environments, so it is found once and offered to
-	// every environment's waivers: a waiver in any of them may cover it.
+	// Crossover compares environments, and unknown-entity looks for an
+	// entity in all of them, so they are found once and offered to every
+	// environment's waivers: a waiver in any of them may cover them.
 	var crossover []finding
 	if len(results) > 0 {
 		c := &checker{r: r, res: results[0], v: results[0].View, now: now, g: r.Config.Guardrails}
-		c.crossover(results)
+		views := c.views(results)
+		c.crossover(views)
+		c.unknownEntities(results, views)
 		crossover = c.findings
 	}
 	for _, res := range results {
 		c := &checker{r: r, res: res, v: res.View, now: now, g: r.Config.Guardrails}
 		c.serviceAccounts()
 		c.grants()
+		c.expiringSoon()
+		c.justification()
 		c.exceptions()
 		c.broadGrants()
 		c.sharedIdentity()
@@ -72,7 +75,7 @@ func Check(r *repo.Repo, results []*compile.Result, now time.Time) diag.List {
 
 // severities reads guardrails.severity, reporting unknown rule names.
 func severities(cfg *repo.Config, out *diag.List) map[string]string {
-	sev := map[string]string{}
+	sev := maps.Clone(defaultSeverity)
 	for name, s := range cfg.Guardrails.Severity {
 		if !Known(name) {
 			msg := fmt.Sprintf("guardrails.severity: unknown rule %q", name)
@@ -355,61 +358,6 @@ func (c *checker) exceptions() {
 	}
 }
 
-// broadGrants reports permit policies and access profiles that let any
-// principal, any action or any resource: unconstrained in the scope and
-// not mentioned in a when/unless condition either. A condition such as
-// `resource.owner == principal` constrains both variables it names, so
-// ownership-style ABAC policies pass.
-func (c *checker) broadGrants() {
-	for _, p := range c.res.Policies {
-		if p.Object != "" || p.Parsed.Effect() != cedar.Permit {
-			continue
-		}
-		a := (*expast.Policy)(p.Parsed.AST())
-		used := conditionVariables(a)
-		var any []string
-		if _, ok := a.Principal.(expast.ScopeTypeAll); ok && !used["principal"] {
-			any = append(any, "any principal")
-		}
-		if _, ok := a.Action.(expast.ScopeTypeAll); ok && !used["action"] {
-			any = append(any, "any action")
-		}
-		if _, ok := a.Resource.(expast.ScopeTypeAll); ok && !used["resource"] {
-			any = append(any, "any resource")
-		}
-		if len(any) > 0 {
-			c.report(BroadGrant, p.Pos, p.ID, fmt.Sprintf("policy %q", p.ID), "permits %s: constrain the scope (==, in or is), or waive with an Exception naming %q",
-				strings.Join(any, " and "), p.ID)
-		}
-	}
-	for _, ap := range c.v.Profiles {
-		for _, perm := range ap.Permissions {
-			for what, list := range map[string][]repo.Token{"any action": perm.Actions, "any resource": perm.Resources} {
-				for _, t := range list {
-					if t.Text == "*" {
-						c.report(BroadGrant, t.Pos, ap.Key(), ap.Label(), "permits %s: list them, or waive with an Exception naming %q", what, ap.Key())
-					}
-				}
-			}
-		}
-	}
-}
-
-// conditionVariables lists the variables (principal, action, resource,
-// context) a policy's conditions refer to.
-func conditionVariables(p *expast.Policy) map[string]bool {
-	used := map[string]bool{}
-	for _, cond := range p.Conditions {
-		expast.Inspect(expast.NewNode(cond.Body), func(n expast.IsNode) bool {
-			if v, ok := n.(expast.NodeTypeVariable); ok {
-				used[string(v.Name)] = true
-			}
-			return true
-		})
-	}
-	return used
-}
-
 func (c *checker) sharedIdentity() {
 	owners := map[string][]*repo.ServiceAccount{}
 	for _, s := range c.v.ServiceAccounts {
@@ -468,9 +416,9 @@ func (c *checker) orphans() {
 }
 
 // crossover reports service accounts and SPIFFE ids present both in a
-// production environment and in another one. It decodes the views of the
-// environments results has not compiled.
-func (c *checker) crossover(results []*compile.Result) {
+// production environment and in another one, given the views of every
+// environment.
+func (c *checker) crossover(views []*repo.View) {
 	cfg := c.r.Config
 	if len(cfg.Production) == 0 || len(cfg.Production) == len(cfg.Environments) {
 		return
@@ -482,15 +430,8 @@ func (c *checker) crossover(results []*compile.Result) {
 	byName := map[string]*seen{}
 	byID := map[string]*seen{}
 	var order []*repo.ServiceAccount
-	compiled := map[string]*repo.View{}
-	for _, res := range results {
-		compiled[res.Env] = res.View
-	}
-	for _, env := range cfg.Environments {
-		v := compiled[env]
-		if v == nil {
-			v, _ = c.r.View(env)
-		}
+	for _, v := range views {
+		env := v.Env
 		for _, s := range v.ServiceAccounts {
 			if byName[s.Name] == nil {
 				byName[s.Name] = &seen{sa: s}

@@ -12,8 +12,9 @@ import (
 
 // TestDocsCoverEveryRule keeps docs/guardrails.md in step with Rules: every
 // rule has a section (### `rule-name`) under "The rules", in the order of
-// Rules, with an example message that ends in the rule's name; and every
-// such section names a rule.
+// Rules, with an example message that ends in the rule's name (printed
+// as a warning for a rule that is one by default); and every such section
+// names a rule.
 func TestDocsCoverEveryRule(t *testing.T) {
 	const doc = "docs/guardrails.md"
 	data, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(doc)))
@@ -47,6 +48,10 @@ func TestDocsCoverEveryRule(t *testing.T) {
 		}
 		if !strings.Contains(sec, " ("+r.Name+")\n") {
 			t.Errorf("%s: the section of %s shows no example message ending in (%s)", doc, r.Name, r.Name)
+		}
+		// A rule that is a warning by default says so, and shows it.
+		if guardrail.DefaultSeverity(r.Name) == "warning" && !strings.Contains(sec, ": warning: ") {
+			t.Errorf("%s: %s is a warning by default, but its section shows no message with \"warning: \"", doc, r.Name)
 		}
 	}
 	for _, d := range documented {

@@ -30,9 +30,12 @@ const (
 	CredentialRotationTooSlow = "credential-rotation-too-slow"
 	ReviewOverdue             = "review-overdue"
 	EntitlementExpired        = "entitlement-expired"
+	ExpiringSoon              = "expiring-soon"
 	EntitlementUnapproved     = "entitlement-unapproved"
+	JustificationMissing      = "justification-missing"
 	ExceptionUnbounded        = "exception-unbounded"
 	BroadGrant                = "broad-grant"
+	UnknownEntity             = "unknown-entity"
 	EnvironmentCrossover      = "environment-crossover"
 	SharedIdentity            = "shared-identity"
 	OrphanObject              = "orphan-object"
@@ -52,12 +55,29 @@ var rules = []Rule{
 	{CredentialRotationTooSlow, "a credential's rotation cadence is at most guardrails.credential_max_rotation (default 90d)"},
 	{ReviewOverdue, "a ServiceAccount was reviewed within its review cadence (default guardrails.review_cadence, 90d)"},
 	{EntitlementExpired, "no expired Entitlement or exception grant is left in the code"},
+	{ExpiringSoon, "a ServiceAccount, grant or Exception about to expire (within guardrails.expiry_warning, default 14d) is renewed or let go on purpose (a warning by default)"},
 	{EntitlementUnapproved, "every grant is approved by a User who is not its subject nor a member of it"},
+	{JustificationMissing, "every grant and Exception has the fields guardrails.require lists (ticket, reason)"},
 	{ExceptionUnbounded, "every Exception has an expiry within guardrails.exception_max_duration (default 30d), an approver and a reason"},
 	{BroadGrant, "no policy or access profile permits any principal, any action or any resource, unless an Exception waives it"},
+	{UnknownEntity, "every entity a hand-written policy or an access profile's condition names exists in some environment"},
 	{EnvironmentCrossover, "no ServiceAccount or SPIFFE id is present both in production and in another environment"},
 	{SharedIdentity, "a ServiceAccount serves one workload SPIFFE id, and a SPIFFE id belongs to one ServiceAccount"},
 	{OrphanObject, "no group without members, no profile granted to nobody, no grant to an unknown subject, no waiver that waives nothing"},
+}
+
+// defaultSeverity holds the severity of the rules that are not errors
+// unless cedargate.yaml says so.
+var defaultSeverity = map[string]string{ExpiringSoon: "warning"}
+
+// DefaultSeverity returns the severity of rule name where
+// guardrails.severity does not set one: "error", or "warning" for rules
+// that only give notice.
+func DefaultSeverity(name string) string {
+	if s, ok := defaultSeverity[name]; ok {
+		return s
+	}
+	return "error"
 }
 
 // Known reports whether name is a rule.

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -65,6 +66,14 @@ type Guardrails struct {
 	// ExceptionMaxDuration bounds how far in the future an Exception may
 	// expire (exception-unbounded). Default 30 days.
 	ExceptionMaxDuration time.Duration
+	// ExpiryWarning is how long before its expiry a ServiceAccount, grant
+	// or Exception is reported as expiring soon (expiring-soon). Default
+	// 14 days.
+	ExpiryWarning time.Duration
+	// Require lists the fields every grant and Exception must have
+	// (justification-missing): RequireTicket and RequireReason, each at
+	// most once, with where it is written.
+	Require []Token
 	// Severity maps a rule name to "error", "warning" or "off".
 	Severity map[string]Setting
 }
@@ -84,6 +93,18 @@ var defaultGuardrails = Guardrails{
 	CredentialMaxRotation: 90 * 24 * time.Hour,
 	ReviewCadence:         90 * 24 * time.Hour,
 	ExceptionMaxDuration:  30 * 24 * time.Hour,
+	ExpiryWarning:         14 * 24 * time.Hour,
+}
+
+// Fields that guardrails.require can ask of every grant and Exception.
+const (
+	RequireTicket = "ticket"
+	RequireReason = "reason"
+)
+
+// Requires reports whether guardrails.require lists field.
+func (g *Guardrails) Requires(field string) bool {
+	return slices.ContainsFunc(g.Require, func(t Token) bool { return t.Text == field })
 }
 
 // IsProduction reports whether env is a production environment.
@@ -157,6 +178,21 @@ func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
 		set("credential_max_rotation", &c.Guardrails.CredentialMaxRotation)
 		set("review_cadence", &c.Guardrails.ReviewCadence)
 		set("exception_max_duration", &c.Guardrails.ExceptionMaxDuration)
+		set("expiry_warning", &c.Guardrails.ExpiryWarning)
+		for _, t := range gf.tokens("require") {
+			switch {
+			case t.Text != RequireTicket && t.Text != RequireReason:
+				msg := fmt.Sprintf("require: %q is not a field guardrails can require (ticket or reason)", t.Text)
+				if s := Suggest(t.Text, []string{RequireTicket, RequireReason}); s != "" {
+					msg = fmt.Sprintf("require: %q is not a field guardrails can require (did you mean %q?)", t.Text, s)
+				}
+				d.errorf(t.Pos, "guardrails", "%s", msg)
+			case c.Guardrails.Requires(t.Text):
+				d.errorf(t.Pos, "guardrails", "require: %s is listed twice", t.Text)
+			default:
+				c.Guardrails.Require = append(c.Guardrails.Require, t)
+			}
+		}
 		if s := gf.get("severity"); s != nil {
 			if s.kind != mapNode {
 				d.errorf(s.pos, "guardrails", "severity must map rule names to error, warning or off")

@@ -184,3 +184,55 @@ guardrails:
 		}
 	}
 }
+
+// TestGuardrailSettings reads the settings of expiring-soon and
+// justification-missing, and refuses what they cannot be.
+func TestGuardrailSettings(t *testing.T) {
+	load := func(t *testing.T, config string) *Repo {
+		t.Helper()
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"cedargate.yaml": config})
+		r, err := Load(t.Context(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	t.Run("defaults", func(t *testing.T) {
+		r := load(t, "name: x\n")
+		g := r.Config.Guardrails
+		if g.ExpiryWarning != 14*24*time.Hour || len(g.Require) != 0 {
+			t.Fatalf("defaults: expiry_warning %v, require %v", g.ExpiryWarning, g.Require)
+		}
+	})
+	t.Run("set", func(t *testing.T) {
+		r := load(t, "guardrails:\n  expiry_warning: 3w\n  require: [ticket, reason]\n")
+		if p := r.Problems.String(); p != "" {
+			t.Fatal(p)
+		}
+		g := r.Config.Guardrails
+		if g.ExpiryWarning != 21*24*time.Hour || !g.Requires(RequireTicket) || !g.Requires(RequireReason) {
+			t.Fatalf("expiry_warning %v, require %v", g.ExpiryWarning, g.Require)
+		}
+		if pos := g.Require[1].Pos.String(); pos != "cedargate.yaml:3:21" {
+			t.Errorf("reason is written at %s", pos)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		r := load(t, "guardrails:\n  expiry_warning: 0d\n  require: [tiket, reason, reason, approver]\n")
+		got := r.Problems.String()
+		for _, want := range []string{
+			`cedargate.yaml:2:19: guardrails: expiry_warning must be positive`,
+			`cedargate.yaml:3:13: guardrails: require: "tiket" is not a field guardrails can require (did you mean "ticket"?)`,
+			`cedargate.yaml:3:28: guardrails: require: reason is listed twice`,
+			`cedargate.yaml:3:36: guardrails: require: "approver" is not a field guardrails can require (ticket or reason)`,
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("problems do not contain\n  %s\ngot:\n%s", want, got)
+			}
+		}
+		if g := r.Config.Guardrails; g.ExpiryWarning != 14*24*time.Hour || len(g.Require) != 1 {
+			t.Errorf("a refused setting changed the guardrails: expiry_warning %v, require %v", g.ExpiryWarning, g.Require)
+		}
+	})
+}
