@@ -62,3 +62,80 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileWhenCheckedOnce checks a profile's when: against the schema
+// once, at the expression in the profile's file, whether nobody or two
+// subjects hold the profile; the grants add nothing of their own.
+func TestProfileWhenCheckedOnce(t *testing.T) {
+	profile := "kind: AccessProfile\nname: reader\npermissions:\n  - actions: [read]\n    resources: [Service/*]\n" +
+		"    when: context.source_ip == \"10.1.1.1\" && principal.departmnt == \"ops\"\n"
+	people := "kind: User\nname: alice\nattributes: {department: ops}\n---\nkind: User\nname: bob\nattributes: {department: ops}\n"
+	grants := "kind: Entitlement\nsubject: User/alice\nprofile: reader\napproved_by: bob\n---\n" +
+		"kind: Entitlement\nsubject: User/bob\nprofile: reader\napproved_by: alice\n"
+	// The condition is checked for every principal the action allows, so
+	// a ServiceAccount without the attribute is a problem too.
+	want := "identities/profiles.yaml:6:32: AccessProfile \"reader\": when: the types String and ipaddr are not compatible (a string is not an ipaddr: write ip(\"10.1.1.1\"))\n" +
+		"identities/profiles.yaml:6:56: AccessProfile \"reader\": when: attribute `departmnt` on entity type `App::ServiceAccount` not found (App::ServiceAccount has: spiffe_id)\n" +
+		"identities/profiles.yaml:6:56: AccessProfile \"reader\": when: attribute `departmnt` on entity type `App::User` not found (did you mean \"department\"?)\n"
+	for _, tt := range []struct {
+		name   string
+		grants string
+	}{{"granted to nobody", ""}, {"granted twice", grants}} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"cedargate.yaml": exprConfig, "schema.cedarschema": exprSchema,
+				"identities/profiles.yaml": profile, "identities/people.yaml": people}
+			if tt.grants != "" {
+				files["identities/grants.yaml"] = tt.grants
+			}
+			_, diags := Compile(load(t, files), "")
+			if got := diags.String(); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestProfileWhenPositions checks where a when: problem is reported for
+// each way YAML writes the condition: at the expression when the file
+// holds the condition as it is, at the when: value otherwise.
+func TestProfileWhenPositions(t *testing.T) {
+	tests := []struct{ name, when, want string }{
+		{"plain", `when: principal has level && principal.level > 1 && context.mfa`,
+			"identities/profiles.yaml:6:65: AccessProfile \"reader\": when: unable to guarantee safety of access to optional attribute `mfa` in context for App::Action::\"read\" (it may be absent: test for it first, `context has mfa && …`)"},
+		{"quoted", `when: "principal has level && principal.level > 1 && context.mfa"`,
+			"identities/profiles.yaml:6:66: AccessProfile \"reader\": when: unable to guarantee safety of access to optional attribute `mfa` in context for App::Action::\"read\" (it may be absent: test for it first, `context has mfa && …`)"},
+		{"block", "when: |\n      principal has level && principal.level > 1 && context.mfa",
+			"identities/profiles.yaml:6:11: AccessProfile \"reader\": when: unable to guarantee safety of access to optional attribute `mfa` in context for App::Action::\"read\" (it may be absent: test for it first, `context has mfa && …`)"},
+		{"syntax", `when: principal.level >`,
+			"identities/profiles.yaml:6:28: AccessProfile \"reader\": when: expected an expression, found the end of the condition"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			profile := "kind: AccessProfile\nname: reader\npermissions:\n  - actions: [read]\n    resources: [Service/*]\n    " + tt.when + "\n"
+			_, diags := Compile(load(t, map[string]string{"cedargate.yaml": exprConfig, "schema.cedarschema": exprSchema,
+				"identities/profiles.yaml": profile, "identities/people.yaml": "kind: User\nname: alice\nattributes: {department: ops}\n"}), "")
+			if got := strings.TrimSpace(diags.String()); got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnquotedStar checks that a * YAML reads as an alias is explained,
+// with the fix, where it is written.
+func TestUnquotedStar(t *testing.T) {
+	for _, tt := range []struct{ name, perm, want string }{
+		{"in a flow list", "  - actions: [read]\n    resources: [*]\n", "identities/profiles.yaml:5:17"},
+		{"after others", "  - actions: [read, *]\n    resources: [Service/*]\n", "identities/profiles.yaml:4:21"},
+		{"in a block list", "  - actions:\n      - *\n    resources: [Service/*]\n", "identities/profiles.yaml:5:9"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Compile(load(t, map[string]string{"cedargate.yaml": exprConfig, "schema.cedarschema": exprSchema,
+				"identities/profiles.yaml": "kind: AccessProfile\nname: reader\npermissions:\n" + tt.perm}), "")
+			want := tt.want + `: unquoted *: YAML reads * as an alias (a reference to an &anchor), not as text; quote it: "*"`
+			if got := strings.TrimSpace(diags.String()); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -184,6 +185,12 @@ func (c *compiler) checkWhen(meta *repo.AccessProfile, perm repo.Permission) boo
 		base = perm.WhenText
 	}
 	d := cedarError(perm.WhenPos.File, text, diag.Position{Line: base.Line, Col: base.Col - len(prefix)}, err)
+	if end := base.Col + utf8.RuneCountInString(perm.When); d.Pos.Line == base.Line && d.Pos.Col > end {
+		// Past the condition, in the text that closes it: the condition
+		// ends early.
+		d.Pos.Col = end
+		d.Message = strings.NewReplacer("found `}`", "found the end of the condition", "found `;`", "found the end of the condition").Replace(d.Message)
+	}
 	if perm.WhenText.Line == 0 {
 		d.Pos = perm.WhenPos
 	}
