@@ -3,6 +3,7 @@ package compile
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -67,30 +68,28 @@ func reword(msg string, toks []tok, line, col int) (string, tok) {
 		return "", tok{}
 	}
 	at, detail := m[1], m[2]
-	found := func(s string) string {
-		if s == "" {
-			return "the end of the text"
-		}
-		return "`" + s + "`"
-	}
-	// cedar-go reads a token, then reports the next one: the token the
-	// message is about is the one before the position (the last one, at
-	// the end of the text).
+	// cedar-go reads a token, then reports the one after it: the token
+	// the message is about is the one before the position. At the end of
+	// the text it reports the end, having read either the last token or
+	// the end itself.
 	var prev tok
-	for i, t := range toks {
+	for _, t := range toks {
 		if t.line < line || t.line == line && t.col < col {
-			prev = toks[i]
+			prev = t
 		}
+	}
+	end := prev
+	end.col += utf8.RuneCountInString(prev.text)
+	if prev.line == 0 {
+		return "", tok{}
 	}
 	if got, want, ok := strings.Cut(strings.TrimPrefix(detail, "exact got "), " want "); ok && strings.HasPrefix(detail, "exact got ") {
 		got = strings.TrimSpace(got)
-		if got == "" && prev.line > 0 {
-			// Just after the last token, rather than where the text ends.
-			prev.col += utf8.RuneCountInString(prev.text)
-		}
 		switch {
 		case want == ";" && got == "":
-			return "expected `;` after the policy", prev
+			return "expected `;` after the policy", end
+		case got == "":
+			return fmt.Sprintf("expected `%s`, found the end of the text", want), end
 		case want == ";" && isIdent(got):
 			hint := ""
 			if s := repo.Suggest(got, []string{"when", "unless"}); s != "" {
@@ -98,31 +97,39 @@ func reword(msg string, toks []tok, line, col int) (string, tok) {
 			}
 			return fmt.Sprintf("expected `when`, `unless` or `;` after the policy's scope, found `%s`%s", got, hint), prev
 		case want == ";":
-			return fmt.Sprintf("expected `;` after the policy, found %s", found(got)), prev
+			return fmt.Sprintf("expected `;` after the policy, found `%s`", got), prev
 		case want == "action" || want == "principal" || want == "resource":
-			return fmt.Sprintf("expected `%s` in the policy's scope (principal, action, resource), found %s", want, found(got)), prev
+			return fmt.Sprintf("expected `%s` in the policy's scope (principal, action, resource), found `%s`", want, got), prev
 		}
-		return fmt.Sprintf("expected `%s`, found %s", want, found(got)), prev
+		return fmt.Sprintf("expected `%s`, found `%s`", want, got), prev
 	}
-	if detail == "invalid primary" && prev.line > 0 {
-		if prev.kind == tokIdent {
-			return fmt.Sprintf("unknown name `%s`: an expression starts with principal, action, resource, context, a literal, an entity (Type::\"id\") or a function such as ip(...)", prev.text), prev
+	if strings.HasPrefix(detail, "got ") && strings.HasSuffix(detail, " want ,") {
+		// Reported at the token itself.
+		if at == "" {
+			return "expected `,` or the closing bracket, found the end of the text", end
 		}
-		return "expected an expression, found " + found(prev.text), prev
+		return fmt.Sprintf("expected `,` or the closing bracket, found `%s`", at), tok{}
 	}
+	isName := prev.kind == tokIdent && !slices.Contains([]string{"principal", "action", "resource", "context", "true", "false", "if", "then", "else", "in", "has", "like", "is"}, prev.text)
+	if at == "" && !(detail == "invalid primary" && isName) {
+		return "the text ends early: " + strings.NewReplacer("expected ident", "expected a name", "invalid primary", "expected an expression").Replace(detail), end
+	}
+	found := "`" + prev.text + "`"
 	switch {
+	case detail == "invalid primary" && isName:
+		return fmt.Sprintf("unknown name `%s`: an expression starts with principal, action, resource, context, a literal, an entity (Type::\"id\") or a function such as ip(...)", prev.text), prev
+	case detail == "invalid primary":
+		return "expected an expression, found " + found, prev
 	case detail == "expected ident after dot":
-		return "expected an attribute or method name after `.`, found " + found(at), tok{}
+		return "expected an attribute or method name after `.`, found " + found, prev
 	case detail == "unexpected token":
-		return "unexpected " + found(at), tok{}
-	case strings.HasPrefix(detail, "got ") && strings.HasSuffix(detail, " want ,"):
-		return "expected `,` or the closing bracket, found " + found(at), tok{}
+		return "unexpected " + found, prev
 	case strings.HasPrefix(detail, "unexpected effect: "):
-		return "expected `permit` or `forbid`, found " + found(at), tok{}
+		return "expected `permit` or `forbid`, found " + found, prev
 	case detail == "expected ident" || detail == "expected ident or reserved keyword":
-		return "expected a name, found " + found(at), tok{}
+		return "expected a name, found " + found, prev
 	}
-	return detail + ", at " + found(at), tok{}
+	return detail + ", at " + found, prev
 }
 
 func isIdent(s string) bool {
