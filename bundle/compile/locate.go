@@ -35,9 +35,19 @@ type policyText struct {
 func handWritten(f *repo.File, offset int, pos diag.Position) *policyText {
 	src := string(f.Data)
 	all := tokenize(src, offset, pos.Line, pos.Col)
+	depth := 0
 	for i, t := range all {
-		if t.text == ";" && closing(all[:i+1], 0) < 0 {
-			all = all[:i+1]
+		switch t.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case ";":
+			if depth == 0 {
+				all = all[:i+1]
+			}
+		}
+		if len(all) == i+1 {
 			break
 		}
 	}

@@ -40,6 +40,13 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 			"policies/p.cedar:5:13: policy \"p\": attribute `departmnt` on entity type `App::User` not found (did you mean \"department\"?)"},
 		{"unknown entity type", head + "when { principal in App::Grup::\"admins\" };\n",
 			"policies/p.cedar:3:21: policy \"p\": unrecognized entity type `App::Grup` (did you mean App::Group?)"},
+		{"unknown entity type, the right policy", "permit (principal, action, resource in App::Sevice::\"a\");\n" +
+			"permit (principal, action, resource in App::Sevice::\"b\");\n@id(\"p\")\nforbid (principal in App::Grp::\"x\", action, resource);\n" +
+			"permit (principal in App::Grp::\"y\", action, resource);\n",
+			"policies/p.cedar:1:40: policy \"policies/p.cedar#0\": unrecognized entity type `App::Sevice` (did you mean App::Service?)\n" +
+				"policies/p.cedar:2:40: policy \"policies/p.cedar#1\": unrecognized entity type `App::Sevice` (did you mean App::Service?)\n" +
+				"policies/p.cedar:4:22: policy \"p\": unrecognized entity type `App::Grp` (did you mean App::Group?)\n" +
+				"policies/p.cedar:5:22: policy \"policies/p.cedar#3\": unrecognized entity type `App::Grp` (did you mean App::Group?)"},
 		{"unknown entity type in scope", "permit (\n  principal == App::Usr::\"alice\",\n  action,\n  resource\n);\n",
 			"policies/p.cedar:2:16: policy \"policies/p.cedar#0\": unrecognized entity type `App::Usr` (did you mean App::User?)"},
 		{"parser: missing semicolon", head + "when { true }\n",
