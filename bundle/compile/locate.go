@@ -482,3 +482,26 @@ func parseExpr(text string) (expast.IsNode, bool) {
 	}
 	return conds[0].Body, true
 }
+
+// principalTypeHint explains, for a profile's condition, an attribute
+// missing from one principal type that others have: the condition is
+// checked for every principal the actions allow, any of which may be
+// granted the profile.
+func (c *compiler) principalTypeHint(msg string) string {
+	m := attrNotFound.FindStringSubmatch(msg)
+	if m == nil || m[2] == "" {
+		return ""
+	}
+	attr := types.String(lastSegment(m[1]))
+	var with []string
+	for name, e := range c.out.Schema.Entities {
+		if _, ok := e.Shape[attr]; ok {
+			with = append(with, string(name))
+		}
+	}
+	if len(with) == 0 {
+		return ""
+	}
+	slices.Sort(with)
+	return fmt.Sprintf("the profile may be granted to any principal its actions allow; if only %s has it, test the type first: `principal is %s && …`", strings.Join(with, " or "), with[0])
+}

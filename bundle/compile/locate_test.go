@@ -83,7 +83,8 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 // subjects hold the profile; the grants add nothing of their own.
 func TestProfileWhenCheckedOnce(t *testing.T) {
 	profile := "kind: AccessProfile\nname: reader\npermissions:\n  - actions: [read]\n    resources: [Service/*]\n" +
-		"    when: context.source_ip == \"10.1.1.1\" && principal.departmnt == \"ops\"\n"
+		"    when: context.source_ip == \"10.1.1.1\" && principal.departmnt == \"ops\"\n" +
+		"  - actions: [read]\n    resources: [Service/*]\n    when: principal.department == \"ops\"\n"
 	people := "kind: User\nname: alice\nattributes: {department: ops}\n---\nkind: User\nname: bob\nattributes: {department: ops}\n"
 	grants := "kind: Entitlement\nsubject: User/alice\nprofile: reader\napproved_by: bob\n---\n" +
 		"kind: Entitlement\nsubject: User/bob\nprofile: reader\napproved_by: alice\n"
@@ -91,7 +92,9 @@ func TestProfileWhenCheckedOnce(t *testing.T) {
 	// a ServiceAccount without the attribute is a problem too.
 	want := "identities/profiles.yaml:6:32: AccessProfile \"reader\": when: the types String and ipaddr are not compatible (a string is not an ipaddr: write ip(\"10.1.1.1\"))\n" +
 		"identities/profiles.yaml:6:56: AccessProfile \"reader\": when: attribute `departmnt` on entity type `App::ServiceAccount` not found (App::ServiceAccount has: spiffe_id)\n" +
-		"identities/profiles.yaml:6:56: AccessProfile \"reader\": when: attribute `departmnt` on entity type `App::User` not found (did you mean \"department\"?)\n"
+		"identities/profiles.yaml:6:56: AccessProfile \"reader\": when: attribute `departmnt` on entity type `App::User` not found (did you mean \"department\"?)\n" +
+		"identities/profiles.yaml:9:21: AccessProfile \"reader\": when: attribute `department` on entity type `App::ServiceAccount` not found " +
+		"(the profile may be granted to any principal its actions allow; if only App::User has it, test the type first: `principal is App::User && …`)\n"
 	for _, tt := range []struct {
 		name   string
 		grants string

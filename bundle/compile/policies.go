@@ -232,6 +232,9 @@ func (c *compiler) validateWhen(meta *repo.AccessProfile, perm repo.Permission, 
 			}
 			seen[msg] = true
 			pr := c.locate(ast, text, msg)
+			if hint := c.principalTypeHint(msg); hint != "" {
+				pr.hint = hint
+			}
 			c.diags.Add(diag.Diagnostic{Pos: cmp.Or(pr.pos, perm.WhenPos), Subject: meta.Label(), Message: "when: " + pr.String()})
 		}
 	}
