@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -126,6 +127,12 @@ func TestProfileWhenPositions(t *testing.T) {
 			"identities/profiles.yaml:6:11: AccessProfile \"reader\": when: unable to guarantee safety of access to optional attribute `mfa` in context for App::Action::\"read\" (it may be absent: test for it first, `context has mfa && …`)"},
 		{"syntax", `when: principal.level >`,
 			"identities/profiles.yaml:6:28: AccessProfile \"reader\": when: expected an expression, found the end of the condition"},
+		{"syntax, quoted", `when: "principal.level > 1 &&"`,
+			"identities/profiles.yaml:6:34: AccessProfile \"reader\": when: expected an expression, found the end of the condition"},
+		{"syntax, unknown name", `when: principal.department == ops`,
+			"identities/profiles.yaml:6:35: AccessProfile \"reader\": when: unknown name `ops`: an expression starts with principal, action, resource, context, a literal, an entity (Type::\"id\") or a function such as ip(...)"},
+		{"syntax, block", "when: >-\n      principal.department ==",
+			"identities/profiles.yaml:6:11: AccessProfile \"reader\": when: expected an expression, found the end of the condition"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,5 +162,27 @@ func TestUnquotedStar(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestSpans checks the sub-expressions found in a condition, and that
+// text that is not one expression gives none, whatever it holds.
+func TestSpans(t *testing.T) {
+	text := func(src string, s span, toks []tok) string { return src[toks[s.from].off:toks[s.to-1].end] }
+	src := `if principal has level then principal.level > 2 else [1, -3].contains(context.n) || {a: "x"}["a"] like "*x"`
+	toks := tokenize(src, 0, 1, 1)
+	var got []string
+	for _, s := range spans(toks) {
+		got = append(got, text(src, s, toks))
+	}
+	for _, want := range []string{"principal has level", "principal.level > 2", "-3", "[1, -3].contains(context.n)", `{a: "x"}["a"] like "*x"`, src} {
+		if !slices.Contains(got, want) {
+			t.Errorf("spans miss %q: %q", want, got)
+		}
+	}
+	for _, bad := range []string{"", "(", "a.", "[1,", "{a:", "a has", "if a then", "x[", "1 2", "a::", "!"} {
+		if sp := spans(tokenize(bad, 0, 1, 1)); sp != nil {
+			t.Errorf("spans(%q) = %v, want none", bad, sp)
+		}
 	}
 }
