@@ -29,6 +29,10 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 	}{
 		{"type error in when", head + "when { resource.tier < 3 };\n",
 			"policies/p.cedar:3:8: policy \"p\": unexpected type: expected datetime, or duration, or Long but saw String"},
+		{"condition not a Bool", head + "when { true }\nunless {\n  context.source_ip\n};\n",
+			"policies/p.cedar:5:3: policy \"p\": unexpected type: expected Bool but saw ipaddr"},
+		{"operand not a Bool", head + "when { principal.department == \"x\" || (true && principal.department) };\n",
+			"policies/p.cedar:3:40: policy \"p\": unexpected type: expected Bool but saw String"},
 		{"string for ipaddr", head + "when {\n  context.source_ip == \"10.1.1.1\"\n};\n",
 			"policies/p.cedar:4:24: policy \"p\": the types String and ipaddr are not compatible (a string is not an ipaddr: write ip(\"10.1.1.1\"))"},
 		{"string for ipaddr method", head + "when { context.source_ip.isInRange(\"10.0.0.0/8\") };\n",
