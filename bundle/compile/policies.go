@@ -1,10 +1,12 @@
 package compile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -50,7 +52,7 @@ func (c *compiler) policies() {
 func (c *compiler) policyFile(f *repo.File) {
 	list, err := cedar.NewPolicyListFromBytes(f.Path, f.Data)
 	if err != nil {
-		c.diags.Add(cedarError(f.Path, diag.Position{Line: 1, Col: 1}, err))
+		c.diags.Add(cedarError(f.Path, string(f.Data), diag.Position{Line: 1, Col: 1}, err))
 		return
 	}
 	for i, p := range list {
@@ -67,21 +69,46 @@ func (c *compiler) policyFile(f *repo.File) {
 			c.diags.Errorf(pos, "@id %q %v", id, err)
 			continue
 		}
-		c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: OriginPolicy}, Pos: pos, Parsed: p}, true)
+		text := handWritten(f, p.Position().Offset, pos)
+		c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: OriginPolicy}, Pos: pos, Parsed: p}, true, text)
 	}
 }
 
-// add validates a policy against the schema and adds it.
-func (c *compiler) add(p Policy, validate bool) {
+// add validates a policy against the schema and adds it. text, when not
+// nil, is the policy's source, where each problem is placed at its
+// expression; otherwise problems are at the policy's position.
+func (c *compiler) add(p Policy, validate bool, text *policyText) {
 	if validate && c.validator != nil {
+		ast := (*expast.Policy)(p.Parsed.AST())
 		// One diagnostic per problem: the validator joins them in an
 		// order that varies from run to run.
-		for _, msg := range diag.Problems(c.validator.Policy(p.ID, (*expast.Policy)(p.Parsed.AST()))) {
-			c.diags.Add(diag.Diagnostic{Pos: p.Pos, Subject: fmt.Sprintf("policy %q", p.ID), Message: "fails schema validation: " + msg})
+		msgs := diag.Problems(c.validator.Policy("", ast))
+		for _, msg := range msgs {
+			if msg == noApplicableAction && slices.ContainsFunc(msgs, unknownEntity) {
+				continue // follows from the unknown type or action
+			}
+			pr := c.locate(ast, text, msg)
+			c.diags.Add(diag.Diagnostic{Pos: cmp.Or(pr.pos, p.Pos), Subject: fmt.Sprintf("policy %q", p.ID), Message: pr.String()})
 		}
 	}
 	p.Cedar = string(p.Parsed.MarshalCedar())
 	c.out.Policies = append(c.out.Policies, p)
+}
+
+// noApplicableAction is what the validator says, too, of a scope that
+// names an unknown type or action.
+const noApplicableAction = "unable to find an applicable action given the policy scope constraints"
+
+func unknownEntity(msg string) bool {
+	return unknownType.MatchString(msg) || unknownAct.MatchString(msg)
+}
+
+// String renders the problem with its hint.
+func (pr problem) String() string {
+	if pr.hint == "" {
+		return pr.msg
+	}
+	return pr.msg + " (" + pr.hint + ")"
 }
 
 // profile is an access profile resolved to Cedar scope text, once per
@@ -126,11 +153,11 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	before := c.diags.Errors()
 	for _, perm := range meta.Permissions {
 		out := permission{action: c.actionScope(perm.Actions), when: perm.When}
-		if perm.When != "" {
-			c.checkWhen(meta, perm)
-		}
 		for _, r := range perm.Resources {
 			out.resources = append(out.resources, c.resourceScope(r))
+		}
+		if perm.When != "" && c.checkWhen(meta, perm) {
+			c.validateWhen(meta, perm, out)
 		}
 		p.perms = append(p.perms, out)
 	}
@@ -140,21 +167,77 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 }
 
 // checkWhen parses a permission's condition on its own, so that a syntax
-// error is reported at its line and column in the YAML file.
-func (c *compiler) checkWhen(meta *repo.AccessProfile, perm repo.Permission) {
+// error is reported at its line and column in the YAML file. It reports
+// whether the condition parses.
+func (c *compiler) checkWhen(meta *repo.AccessProfile, perm repo.Permission) bool {
 	const prefix = "permit (principal, action, resource) when { "
-	list, err := cedar.NewPolicyListFromBytes("", []byte(prefix+perm.When+" };"))
+	text := prefix + perm.When + " };"
+	list, err := cedar.NewPolicyListFromBytes("", []byte(text))
 	if err == nil && len(list) != 1 {
 		c.diags.Add(diag.Diagnostic{Pos: perm.WhenPos, Subject: meta.Label(), Message: "when: must be one Cedar expression; it closes the condition and starts another policy"})
-		return
+		return false
 	}
 	if err == nil {
-		return
+		return true
 	}
-	d := cedarError(perm.WhenPos.File, diag.Position{Line: perm.WhenPos.Line, Col: perm.WhenPos.Col - len(prefix)}, err)
+	base := perm.WhenPos
+	if perm.WhenText.Line > 0 {
+		base = perm.WhenText
+	}
+	d := cedarError(perm.WhenPos.File, text, diag.Position{Line: base.Line, Col: base.Col - len(prefix)}, err)
+	if end := base.Col + utf8.RuneCountInString(perm.When); d.Pos.Line == base.Line && d.Pos.Col > end {
+		// Past the condition, in the text that closes it: the condition
+		// ends early.
+		d.Pos.Col = end
+		d.Message = strings.NewReplacer("found `}`", "found the end of the condition", "found `;`", "found the end of the condition").Replace(d.Message)
+	}
+	if perm.WhenText.Line == 0 {
+		d.Pos = perm.WhenPos
+	}
 	d.Subject = meta.Label()
 	d.Message = "when: " + d.Message
 	c.diags.Add(d)
+	return false
+}
+
+// validateWhen validates a permission's condition against the schema,
+// once, for every principal its actions allow and on each of its
+// resources, and reports each problem at its expression in the YAML file.
+// A grant's policy then only narrows the principal, so a condition that
+// passes here passes in every grant, and one that fails is reported here
+// once, whether the profile is granted to nobody or to many.
+func (c *compiler) validateWhen(meta *repo.AccessProfile, perm repo.Permission, out permission) {
+	if c.validator == nil {
+		return
+	}
+	text := condition(perm)
+	seen := map[string]bool{}
+	for _, res := range out.resources {
+		scope := fmt.Sprintf("permit (principal, %s, %s)", out.action, res)
+		bare, err1 := cedar.NewPolicyListFromBytes("", []byte(scope+";"))
+		full, err2 := cedar.NewPolicyListFromBytes("", []byte(scope+" when { "+perm.When+" };"))
+		if err1 != nil || err2 != nil || len(bare) != 1 || len(full) != 1 {
+			continue
+		}
+		// Problems of the scope alone (an action that does not apply to
+		// a resource type) belong to the grants, where they are reported.
+		scopeOnly := map[string]bool{}
+		for _, msg := range diag.Problems(c.validator.Policy("", (*expast.Policy)(bare[0].AST()))) {
+			scopeOnly[msg] = true
+		}
+		ast := (*expast.Policy)(full[0].AST())
+		for _, msg := range diag.Problems(c.validator.Policy("", ast)) {
+			if scopeOnly[msg] || seen[msg] {
+				continue
+			}
+			seen[msg] = true
+			pr := c.locate(ast, text, msg)
+			if hint := c.principalTypeHint(msg); hint != "" {
+				pr.hint = hint
+			}
+			c.diags.Add(diag.Diagnostic{Pos: cmp.Or(pr.pos, perm.WhenPos), Subject: meta.Label(), Message: "when: " + pr.String()})
+		}
+	}
 }
 
 // actionScope renders the action part of a policy scope.
@@ -291,7 +374,7 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 			n++
 			pos := m.Pos
 			c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: origin, NotAfter: expires},
-				Pos: pos, Parsed: list[0], Object: m.Key()}, true)
+				Pos: pos, Parsed: list[0], Object: m.Key()}, true, nil)
 			c.out.Grants++
 		}
 	}
@@ -315,5 +398,5 @@ func (c *compiler) expiry(s *repo.ServiceAccount) {
 	// accounts, strict validation would reject a policy that can never
 	// match, and this one is correct by construction.
 	c.add(Policy{Policy: bundle.Policy{ID: "expired:" + s.Key(), Source: pos.String(), Origin: OriginExpiry, NotBefore: s.Expires},
-		Pos: pos, Parsed: list[0], Object: s.Key()}, false)
+		Pos: pos, Parsed: list[0], Object: s.Key()}, false, nil)
 }

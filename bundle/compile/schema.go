@@ -2,9 +2,7 @@ package compile
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 
 	"github.com/cedar-policy/cedar-go/types"
 	"github.com/cedar-policy/cedar-go/x/exp/schema"
@@ -30,31 +28,6 @@ var generatedTypes = []struct {
 		schemaast.RecordType{"spiffe_id": {Type: schemaast.String(), Optional: true}}},
 }
 
-// inputPos matches the "<file>:line:col" cedar-go puts in parse errors:
-// "<input>" when it has no file name, the name otherwise.
-var inputPos = regexp.MustCompile(`(?:<input>|[^\s:]+\.cedar(?:schema)?):(\d+):(\d+):?\s*`)
-
-// cedarError turns a cedar-go parse error into a diagnostic in file,
-// offset by the line and column where the parsed text starts.
-func cedarError(file string, base diag.Position, err error) diag.Diagnostic {
-	msg := err.Error()
-	pos := diag.Position{File: file, Line: base.Line, Col: base.Col}
-	if m := inputPos.FindStringSubmatchIndex(msg); m != nil {
-		line, _ := strconv.Atoi(msg[m[2]:m[3]])
-		col, _ := strconv.Atoi(msg[m[4]:m[5]])
-		// The base column shifts the first line only; it may be negative
-		// when the parsed text has a prefix the user did not write.
-		if line == 1 && base.Col != 0 {
-			col += base.Col - 1
-		}
-		pos.Line = max(base.Line, 1) + line - 1
-		pos.Col = col
-		msg = msg[:m[0]] + msg[m[1]:]
-	}
-	// The message quotes the token it stopped at, which may span lines.
-	return diag.Diagnostic{Pos: pos, Message: repo.Excerpt(msg)}
-}
-
 // buildSchema parses the repository schema and, for repositories with
 // identity objects, merges in the generated identity types.
 func (c *compiler) buildSchema() {
@@ -62,7 +35,7 @@ func (c *compiler) buildSchema() {
 	if c.repo.Schema != nil {
 		s.SetFilename(c.repo.Schema.Path)
 		if err := s.UnmarshalCedar(c.repo.Schema.Data); err != nil {
-			c.diags.Add(cedarError(c.repo.Schema.Path, diag.Position{Line: 1, Col: 1}, err))
+			c.diags.Add(cedarError(c.repo.Schema.Path, "", diag.Position{Line: 1, Col: 1}, err))
 			return
 		}
 	} else if !c.repo.HasIdentities() {

@@ -63,15 +63,7 @@ func TestLintGolden(t *testing.T) {
 		"policies/bad.cedar": "@id(\"bad\")\npermit (principal is App::User, action == App::Action::\"read\", resource is App::Doc)\n" +
 			"when { principal.level == 1 && resource.owner > \"x\" };\n",
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeRepo(t, dir, files)
 	var first string
 	for i := range 10 {
 		diags, err := build.Lint(t.Context(), dir, "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
@@ -91,4 +83,61 @@ func TestLintGolden(t *testing.T) {
 		}
 	}
 	golden(t, "lint.golden", first)
+}
+
+func writeRepo(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestExpressionErrorsGolden lints a repository with the common mistakes
+// of a policy author: each is reported at its expression, with its hint,
+// and a profile's broken when: once, at its own line, though two
+// entitlements grant the profile.
+func TestExpressionErrorsGolden(t *testing.T) {
+	dir := t.TempDir()
+	writeRepo(t, dir, map[string]string{
+		"cedargate.yaml": "name: t\nnamespace: App\n",
+		"schema.cedarschema": `namespace App {
+  entity User { department: String, level?: Long };
+  entity Service { tier: String };
+  type Ctx = { source_ip: ipaddr, mfa?: Bool };
+  action read appliesTo { principal: [User], resource: Service, context: Ctx };
+}
+`,
+		"identities/people.yaml": "kind: User\nname: alice\nattributes: {department: ops}\n---\nkind: User\nname: bob\nattributes: {department: ops}\n",
+		"identities/profiles.yaml": "kind: AccessProfile\nname: reader\npermissions:\n  - actions: [read]\n    resources: [Service/*]\n" +
+			"    when: context.source_ip.isInRange(\"10.0.0.0/8\")\n",
+		"identities/grants.yaml": "kind: Entitlement\nsubject: User/alice\nprofile: reader\napproved_by: bob\n---\n" +
+			"kind: Entitlement\nsubject: User/bob\nprofile: reader\napproved_by: alice\n",
+		"policies/people.cedar": `@id("ops-read")
+permit (principal, action == App::Action::"read", resource is App::Service)
+when {
+  principal.departmnt == "ops" &&
+  context.mfa &&
+  context.source_ip == "10.1.1.1"
+};
+
+@id("no-contractors")
+forbid (principal in App::Grup::"contractors", action, resource);
+
+@id("tiers")
+permit (principal is App::User, action == App::Action::"read", resource)
+when { resource has tier && resource.tier < 3 };
+`,
+		"policies/broken.cedar": "permit (principal, action, resource)\nwhen { principal.department == \"ops\" }\n",
+	})
+	diags, err := build.Lint(t.Context(), dir, "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "expressions.golden", diags.String()+fmt.Sprintf("%d error(s)\n", diags.Errors()))
 }

@@ -377,6 +377,9 @@ func (d *decoder) accessProfile(f *fields, m Meta) *AccessProfile {
 		pf := d.fields(item, f.subject)
 		perm := Permission{Pos: item.pos, Actions: pf.tokens("actions"), Resources: pf.tokens("resources"), When: pf.str("when")}
 		perm.WhenPos = pf.pos["when"]
+		if w := pf.n.get("when"); w != nil {
+			perm.WhenText = w.textPos
+		}
 		if perm.When != "" {
 			if breach := checkCondition(perm.WhenPos, perm.When, d.lim); len(breach) > 0 {
 				for _, b := range breach {

@@ -165,6 +165,10 @@ type Permission struct {
 	// When is a Cedar expression, or empty.
 	When    string
 	WhenPos diag.Position
+	// WhenText is where the condition's first character is in the file,
+	// when the file holds the condition as it is, on one line; zero
+	// otherwise (a block scalar, escapes, ${env}).
+	WhenText diag.Position
 }
 
 // Token is a string written in a list, with its position.

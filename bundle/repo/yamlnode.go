@@ -48,6 +48,11 @@ type node struct {
 	items  []*node // sequence items
 	keys   []*node // mapping keys, in file order
 	values []*node // mapping values, parallel to keys
+	// textPos is where the scalar's text starts in the file when the file
+	// holds that text as it is, on one line (a plain scalar, or a quoted
+	// one with no escapes and no ${env}); zero otherwise. A position
+	// inside the text, a Cedar condition's say, then maps to the file.
+	textPos diag.Position
 }
 
 // get returns the value for key in a mapping, or nil.
@@ -169,6 +174,24 @@ func yamlHint(err error, src []byte) error {
 	return err
 }
 
+// textPos returns where a string scalar's text starts, when the file
+// holds it verbatim on one line (see node.textPos).
+func textPos(pos diag.Position, v *ast.StringNode) diag.Position {
+	t := v.GetToken()
+	if t == nil || strings.Contains(v.Value, "${") || strings.ContainsAny(v.Value, "\r\n") {
+		return diag.Position{}
+	}
+	raw := strings.TrimSpace(t.Origin)
+	switch {
+	case raw == v.Value:
+		return pos
+	case len(raw) >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[len(raw)-1] == raw[0] && raw[1:len(raw)-1] == v.Value:
+		pos.Col++
+		return pos
+	}
+	return diag.Position{}
+}
+
 func tokenPos(file string, t *token.Token) diag.Position {
 	if t == nil || t.Position == nil {
 		return diag.Position{File: file}
@@ -196,7 +219,7 @@ func convert(file string, in ast.Node, depth int) (*node, error) {
 	case *ast.NullNode:
 		return &node{kind: nullNode, pos: pos}, nil
 	case *ast.StringNode:
-		return &node{kind: scalarNode, pos: pos, text: v.Value}, nil
+		return &node{kind: scalarNode, pos: pos, text: v.Value, textPos: textPos(pos, v)}, nil
 	case *ast.LiteralNode:
 		return &node{kind: scalarNode, pos: pos, text: v.Value.Value}, nil
 	case *ast.IntegerNode:

@@ -393,11 +393,20 @@ func (s *yamlScanner) anchor() {
 	}
 	s.mark()
 	col := utf8.RuneCount(s.src[s.lineStart:s.i]) + 1
-	s.err = &diag.Diagnostic{Pos: diag.Position{File: s.file, Line: s.line, Col: col}, Message: errAnchors}
+	msg := errAnchors
+	// A "*" alone is an alias with no name: almost always "every action"
+	// or "every resource" written without quotes.
+	if s.src[s.i] == '*' && (s.blankAt(s.i+1) || isFlowIndicator(s.src[s.i+1])) {
+		msg = errUnquotedStar
+	}
+	s.err = &diag.Diagnostic{Pos: diag.Position{File: s.file, Line: s.line, Col: col}, Message: msg}
 	s.i = len(s.src)
 }
 
-const errAnchors = "YAML anchors, aliases and merge keys are not supported in identity files: write the value out, so each object reads on its own"
+const (
+	errAnchors      = "YAML anchors, aliases and merge keys are not supported in identity files: write the value out, so each object reads on its own"
+	errUnquotedStar = `unquoted *: YAML reads * as an alias (a reference to an &anchor), not as text; quote it: "*"`
+)
 
 // tag skips a tag such as !!str or !<tag:yaml.org,2002:str>.
 func (s *yamlScanner) tag() {
