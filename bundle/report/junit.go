@@ -25,14 +25,18 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       string           `xml:"time,attr"`
+	Properties *junitProperties `xml:"properties"`
+	Cases      []junitCase      `xml:"testcase"`
+}
+
+type junitProperties struct {
+	List []junitProperty `xml:"property"`
 }
 
 type junitProperty struct {
@@ -47,7 +51,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out"`
 }
 
 // junitProblem is a <failure> (the case ran and got something else) or an
@@ -55,7 +59,13 @@ type junitCase struct {
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
+}
+
+// junitText is an element whose text is CDATA, so that multi-line
+// messages stay readable in the file.
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 // add appends c to s and counts it.
@@ -126,7 +136,7 @@ func lintJUnit(w io.Writer, diags diag.List, rules []rule) error {
 			c.Failure = problem(r.ID, errs)
 		}
 		if len(warns) > 0 {
-			c.SystemOut = warns.String()
+			c.SystemOut = &junitText{warns.String()}
 		}
 		suite.add(c)
 	}
@@ -142,7 +152,7 @@ func lintJUnit(w io.Writer, diags diag.List, rules []rule) error {
 func testJUnit(w io.Writer, rep dectest.Report, o Options) error {
 	var suites []junitSuite
 	suite := func(env string) *junitSuite {
-		name := envName(env)
+		name := EnvName(env)
 		for i := range suites {
 			if suites[i].Name == name {
 				return &suites[i]
@@ -165,18 +175,18 @@ func testJUnit(w io.Writer, rep dectest.Report, o Options) error {
 	below := BelowMinimum(rep, o.MinCoverage)
 	for _, c := range rep.Coverage {
 		s := suite(c.Env)
-		s.Properties = []junitProperty{
+		s.Properties = &junitProperties{[]junitProperty{
 			{"coverage.exercised", fmt.Sprint(c.Exercised)},
 			{"coverage.percent", fmt.Sprintf("%.1f", percent(c))},
 			{"coverage.total", fmt.Sprint(c.Total)},
-		}
+		}}
 		if o.MinCoverage <= 0 {
 			continue
 		}
 		jc := junitCase{Name: fmt.Sprintf("coverage of at least %g%%", o.MinCoverage), Classname: "coverage"}
 		var lines []string
 		for _, u := range c.Unexercised {
-			lines = append(lines, fmt.Sprintf("%s: %s %q is decided by no test", u.Pos, u.Origin, u.ID))
+			lines = append(lines, fmt.Sprintf("%s: %s %q decides no test", u.Pos, u.Origin, u.ID))
 		}
 		if slices.ContainsFunc(below, func(b dectest.Coverage) bool { return b.Env == c.Env }) {
 			jc.Failure = &junitProblem{Type: "coverage", Text: strings.Join(lines, "\n") + "\n",

@@ -38,7 +38,7 @@ func Test(w io.Writer, f Format, rep dectest.Report, o Options) error {
 	case SARIF:
 		return writeSARIF(w, testFindings(rep, o), testRules, o)
 	case GitHub:
-		return writeGitHub(w, testFindings(rep, o), o, "cedargate test: "+testSummary(rep))
+		return writeGitHub(w, testFindings(rep, o), o, "cedargate test: "+TestSummary(rep))
 	}
 	return unsupported(f)
 }
@@ -68,9 +68,9 @@ func sortReport(rep dectest.Report) dectest.Report {
 	return rep
 }
 
-// testSummary is the summary line: "N passed", then the failures and the
+// TestSummary is the summary line: "N passed", then the failures and the
 // problems that kept cases from being read at all.
-func testSummary(rep dectest.Report) string {
+func TestSummary(rep dectest.Report) string {
 	msg := fmt.Sprintf("%d passed", rep.Passed)
 	if rep.Failures.Errors() == 0 {
 		return msg
@@ -90,7 +90,9 @@ func percent(c dectest.Coverage) float64 {
 	return math.Round(c.Percent()*10) / 10
 }
 
-func envName(env string) string {
+// EnvName names an environment in reports: "default" in a repository
+// that declares none.
+func EnvName(env string) string {
 	if env == "" {
 		return "default"
 	}
@@ -122,7 +124,7 @@ func testFindings(rep dectest.Report, o Options) diag.List {
 			}
 			for _, u := range c.Unexercised {
 				out.Add(diag.Diagnostic{Pos: u.Pos, Severity: sev, Rule: RuleUntested, Subject: fmt.Sprintf("%s %q", u.Origin, u.ID),
-					Message: fmt.Sprintf("no decision test in environment %s is decided by it (coverage %.1f%%)", envName(c.Env), percent(c))})
+					Message: fmt.Sprintf("decides no decision test in environment %s (coverage %.1f%%)", EnvName(c.Env), percent(c))})
 			}
 		}
 	}
@@ -134,7 +136,7 @@ func testText(w io.Writer, rep dectest.Report, o Options) error {
 	var b strings.Builder
 	if o.Verbose && len(rep.Cases) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESULT\tENV\tCASE\tNAME\tEXPECTED\tGOT")
+		fmt.Fprintln(tw, "RESULT\tENV\tPOSITION\tNAME\tEXPECTED\tGOT")
 		for _, c := range rep.Cases {
 			result, got := "PASS", c.Got
 			if !c.Pass {
@@ -143,19 +145,19 @@ func testText(w io.Writer, rep dectest.Report, o Options) error {
 			if got == "" {
 				got = "(did not run)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", result, envName(c.Env), c.Pos, c.Name, c.Expect, got)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", result, EnvName(c.Env), c.Pos, c.Name, c.Expect, got)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
-	b.WriteString(testSummary(rep))
+	b.WriteString(TestSummary(rep))
 	b.WriteByte('\n')
 	if o.Coverage {
 		for _, c := range rep.Coverage {
-			fmt.Fprintf(&b, "coverage %s: %d of %d policies and grants exercised (%.1f%%)\n", envName(c.Env), c.Exercised, c.Total, percent(c))
+			fmt.Fprintf(&b, "coverage %s: %d of %d policies and grants exercised (%.1f%%)\n", EnvName(c.Env), c.Exercised, c.Total, percent(c))
 			for _, u := range c.Unexercised {
-				fmt.Fprintf(&b, "  %s: %s %q is decided by no test\n", u.Pos, u.Origin, u.ID)
+				fmt.Fprintf(&b, "  %s: %s %q decides no test\n", u.Pos, u.Origin, u.ID)
 			}
 		}
 	}
