@@ -36,7 +36,8 @@ func Test(w io.Writer, f Format, rep dectest.Report, o Options) error {
 	case JUnit:
 		return testJUnit(w, rep, o)
 	case SARIF:
-		return writeSARIF(w, testFindings(rep, o), testRules, o)
+		findings := testFindings(rep, o)
+		return writeSARIF(w, findings, withExtra(testRules, findings, "guardrails.md"), o)
 	case GitHub:
 		return writeGitHub(w, testFindings(rep, o), o, "cedargate test: "+TestSummary(rep))
 	}
@@ -44,16 +45,24 @@ func Test(w io.Writer, f Format, rep dectest.Report, o Options) error {
 }
 
 // BelowMinimum returns the environments whose coverage is below min
-// percent, sorted by name; none when min is zero or less.
+// percent, sorted by name; none when min is zero or less. Coverage is
+// compared as every report shows it, rounded to one decimal, so that a
+// report never says "80.0%, below --min-coverage 80%".
 func BelowMinimum(rep dectest.Report, min float64) []dectest.Coverage {
 	var out []dectest.Coverage
 	for _, c := range rep.Coverage {
-		if min > 0 && c.Percent() < min {
+		if min > 0 && percent(c) < min {
 			out = append(out, c)
 		}
 	}
 	slices.SortFunc(out, func(a, b dectest.Coverage) int { return cmp.Compare(a.Env, b.Env) })
 	return out
+}
+
+// Shortfall says that environment c's coverage is below min, for the
+// command's standard error.
+func Shortfall(c dectest.Coverage, min float64) string {
+	return fmt.Sprintf("coverage of environment %s is %.1f%%, below --min-coverage %g%%", EnvName(c.Env), percent(c), min)
 }
 
 // sortReport orders cases by environment, position and name, and coverage

@@ -160,14 +160,14 @@ case and finding in it, with the same exit codes.`,
 				return err
 			}
 			below := report.BelowMinimum(rep, o.MinCoverage)
-			if format == string(report.Text) {
-				for _, c := range below {
-					fmt.Fprintf(cmd.ErrOrStderr(), "coverage of environment %s is %.1f%%, below --min-coverage %g%%\n", report.EnvName(c.Env), c.Percent(), o.MinCoverage)
+			for _, c := range below {
+				fmt.Fprintln(cmd.ErrOrStderr(), report.Shortfall(c, o.MinCoverage))
+			}
+			if rep.Failures.Errors() > 0 {
+				if format == string(report.Text) {
+					return rep.Failures.Err()
 				}
-				if err := rep.Failures.Err(); err != nil {
-					return err
-				}
-			} else if rep.Failures.Errors() > 0 {
+				// The report has every failure; say only that there were some.
 				return codeError{exitProblems, errors.New(report.TestSummary(rep))}
 			}
 			if len(below) > 0 {

@@ -130,7 +130,8 @@ permit (principal in App::Group::"admins", action == App::Action::"read", resour
 			BelowMin []string `json:"below_min_coverage"`
 		} `json:"summary"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != exitProblems || strings.Join(doc.Summary.BelowMin, ",") != "dev,prod" {
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != exitProblems || strings.Join(doc.Summary.BelowMin, ",") != "dev,prod" ||
+		!strings.Contains(r.stderr, "coverage of environment dev is 66.7%, below --min-coverage 70%") {
 		t.Errorf("--min-coverage 70 --format json: %v %+v", err, r)
 	}
 	if r := cedargate(t, "test", dir, "--min-coverage", "120"); r.code != exitUsage {
