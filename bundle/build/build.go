@@ -219,6 +219,7 @@ func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, 
 		res, diags := compile.Compile(r, e)
 		if diags.Errors() > 0 {
 			total.Failures.Append(diags)
+			total.Problems.Append(diags)
 			continue
 		}
 		snap, err := engine.New(res.Bundle(bundle.Manifest{Revision: "test"}))
@@ -227,12 +228,15 @@ func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, 
 		}
 		suites, problems := r.Suites(e)
 		total.Failures.Append(problems)
+		total.Problems.Append(problems)
 		rep, err := dectest.Run(ctx, res, suites, snap, now)
 		if err != nil {
 			return total, err
 		}
 		total.Passed += rep.Passed
 		total.Failed += rep.Failed
+		total.Cases = append(total.Cases, rep.Cases...)
+		total.Coverage = append(total.Coverage, rep.Coverage...)
 		for _, f := range rep.Failures {
 			if len(envs) > 1 {
 				f.Message += fmt.Sprintf(" [env %s]", e)
@@ -241,6 +245,7 @@ func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, 
 		}
 	}
 	total.Failures = total.Failures.Sorted()
+	total.Problems = total.Problems.Sorted()
 	return total, nil
 }
 

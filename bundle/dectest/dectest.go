@@ -32,6 +32,37 @@ type Report struct {
 	// Failures holds one error per failing case and every problem that
 	// kept a case from running.
 	Failures diag.List
+	// Problems are the failures that belong to no case: the environment
+	// did not compile or a test file did not read. Run leaves it empty;
+	// build.Test fills it.
+	Problems diag.List
+	// Cases records every case that was decided or failed to run, in the
+	// order of the suites (see Case).
+	Cases []Case
+	// Coverage says, per environment, which policies and grants the cases
+	// exercised (see Coverage).
+	Coverage []Coverage
+}
+
+// Case is the outcome of one test case in one environment.
+type Case struct {
+	Env  string
+	Name string
+	// Pos is where the case starts in its test file.
+	Pos diag.Position
+	// Expect is "allow" or "deny".
+	Expect string
+	// Got is the decision, "allow" or "deny", or "" when the case could
+	// not run (a bad reference, context or entity).
+	Got string
+	// Policies are the determining policies of the decision.
+	Policies []engine.Reason
+	// Pass says whether the case got what it expects (decision and, when
+	// the case names them, determining policies).
+	Pass bool
+	// Problems say why the case failed: the mismatch, or what kept it from
+	// running. Empty when it passed.
+	Problems diag.List
 }
 
 // Run decides every test case of suites against snap. Cases without an
@@ -52,34 +83,50 @@ func Run(ctx context.Context, res *compile.Result, suites []*repo.Suite, snap *e
 			if c.At != nil {
 				at = *c.At
 			}
+			before := len(r.diags)
+			out := Case{Env: res.Env, Name: c.Name, Pos: c.Pos, Expect: c.Expect}
 			req, ok := r.request(s, c, at)
 			if ok {
 				ok = r.noShadowing(c, req, snap)
 			}
 			if !ok {
+				out.Problems = slices.Clone(r.diags[before:])
+				rep.Cases = append(rep.Cases, out)
 				rep.Failed++
 				continue
 			}
 			got := snap.Decide(req)
+			out.Got, out.Policies = word(got), got.Reasons
 			if msg := check(c, got); msg != "" {
-				rep.Failures.Add(diag.Diagnostic{Pos: c.Pos, Subject: fmt.Sprintf("test %q", c.Name), Message: msg})
+				d := diag.Diagnostic{Pos: c.Pos, Subject: fmt.Sprintf("test %q", c.Name), Message: msg}
+				rep.Failures.Add(d)
+				out.Problems = diag.List{d}
+				rep.Cases = append(rep.Cases, out)
 				rep.Failed++
 				continue
 			}
+			out.Pass = true
+			rep.Cases = append(rep.Cases, out)
 			rep.Passed++
 		}
 	}
 	rep.Failures.Append(r.diags)
+	rep.Coverage = []Coverage{cover(res, rep.Cases)}
 	return rep, nil
+}
+
+// word names a decision as tests write it.
+func word(d engine.Decision) string {
+	if d.Allow {
+		return "allow"
+	}
+	return "deny"
 }
 
 // check compares a decision with what the case expects and returns the
 // failure message, or "".
 func check(c *repo.Case, got engine.Decision) string {
-	gotWord := "deny"
-	if got.Allow {
-		gotWord = "allow"
-	}
+	gotWord := word(got)
 	var ids []string
 	for _, p := range got.Reasons {
 		ids = append(ids, p.ID)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +12,7 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/bundle/report"
 	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/internal/version"
 )
@@ -128,15 +131,28 @@ Every problem is printed as path:line:column: message (rule).`,
 }
 
 func testCmd() *cobra.Command {
-	var env, now string
+	var env, now, format string
+	var o report.Options
 	cmd := &cobra.Command{
 		Use:   "test [DIR]",
 		Short: "Run the decision tests of an identity repository",
 		Long: `Test compiles DIR (default .) for --env (every environment when omitted) and decides each
 case of tests/**/*.yaml with the PDP's engine. A failure prints path:line,
-the expected and actual decisions and the determining policies.`,
+the expected and actual decisions and the determining policies.
+
+-v lists every case; --coverage lists, per environment, the policies and
+grants that determine no case's decision; --min-coverage P exits 1 when an
+environment's tests exercise less than P percent of them. --format json,
+junit, sarif or github prints a report for CI on standard output, every
+case and finding in it, with the same exit codes.`,
 		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := checkFormat(format, report.Formats()...); err != nil {
+				return err
+			}
+			if o.MinCoverage < 0 || o.MinCoverage > 100 {
+				return usageError{fmt.Errorf("--min-coverage must be a percentage from 0 to 100, not %g", o.MinCoverage)}
+			}
 			t, err := parseNow(now)
 			if err != nil {
 				return err
@@ -145,36 +161,56 @@ the expected and actual decisions and the determining policies.`,
 			if err != nil {
 				return err
 			}
-			if rep.Failures.Errors() > 0 {
-				msg := fmt.Sprintf("%d passed, %d failed", rep.Passed, rep.Failed)
-				// Problems in the test files or the repository kept cases
-				// from being read at all; say so rather than print "0 failed".
-				if other := rep.Failures.Errors() - rep.Failed; other > 0 {
-					msg += fmt.Sprintf(", %d other problem(s) in the repository or its test files", other)
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), msg)
-				return rep.Failures.Err()
+			if format != string(report.Text) {
+				o.Root, o.ToolVersion = ciRoot(a[0]), version.String()
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d passed\n", rep.Passed)
+			if err := report.Test(cmd.OutOrStdout(), report.Format(format), rep, o); err != nil {
+				return err
+			}
+			below := report.BelowMinimum(rep, o.MinCoverage)
+			for _, c := range below {
+				fmt.Fprintln(cmd.ErrOrStderr(), report.Shortfall(c, o.MinCoverage))
+			}
+			if rep.Failures.Errors() > 0 {
+				if format == string(report.Text) {
+					return rep.Failures.Err()
+				}
+				// The report has every failure; say only that there were some.
+				return codeError{exitProblems, errors.New(report.TestSummary(rep))}
+			}
+			if len(below) > 0 {
+				return codeError{exitProblems, nil}
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&env, "env", "", "environment to test (default: every environment)")
+	f := cmd.Flags()
+	f.StringVar(&env, "env", "", "environment to test (default: every environment)")
+	formatFlag(cmd, &format, report.Formats()...)
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "list every case: result, environment, position, name, expected and actual decision")
+	f.BoolVar(&o.Coverage, "coverage", false, "list the policies and grants no test exercises, per environment")
+	f.Float64Var(&o.MinCoverage, "min-coverage", 0, "exit 1 when any environment's coverage is below this percentage")
 	nowFlag(cmd, &now)
 	return cmd
 }
 
 func lintCmd() *cobra.Command {
-	var env, now string
+	var env, now, format string
 	cmd := &cobra.Command{
 		Use:   "lint [DIR]",
 		Short: "Run the guardrails over an identity repository",
 		Long: `Lint compiles DIR (default .) for --env (every environment when omitted) and runs the
 guardrails. Each finding names its rule and path:line:column; rules with
 severity error (the default) make lint exit 1. docs/guardrails.md lists the
-rules and how to set their severity or waive them with an Exception.`,
+rules and how to set their severity or waive them with an Exception.
+
+--format json, junit, sarif or github prints a report for CI on standard
+output, every finding in it, with the same exit codes.`,
 		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := checkFormat(format, report.Formats()...); err != nil {
+				return err
+			}
 			t, err := parseNow(now)
 			if err != nil {
 				return err
@@ -182,6 +218,16 @@ rules and how to set their severity or waive them with an Exception.`,
 			diags, err := build.Lint(cmd.Context(), repoDir(a), env, t)
 			if err != nil {
 				return err
+			}
+			if format != string(report.Text) {
+				o := report.Options{Root: ciRoot(a[0]), ToolVersion: version.String()}
+				if err := report.Lint(cmd.OutOrStdout(), report.Format(format), diags, o); err != nil {
+					return err
+				}
+				if n := diags.Errors(); n > 0 {
+					return codeError{exitProblems, fmt.Errorf("%d error(s)", n)}
+				}
+				return nil
 			}
 			if err := diags.Err(); err != nil {
 				return err
@@ -196,8 +242,28 @@ rules and how to set their severity or waive them with an Exception.`,
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment to lint (default: every environment)")
+	formatFlag(cmd, &format, report.Formats()...)
 	nowFlag(cmd, &now)
 	return cmd
+}
+
+// ciRoot is dir relative to the working directory, with forward slashes:
+// CI resolves SARIF and annotation paths against the checkout, where the
+// command runs, not against the identity repository.
+func ciRoot(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.ToSlash(dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return filepath.ToSlash(dir)
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil {
+		return filepath.ToSlash(dir)
+	}
+	return filepath.ToSlash(rel)
 }
 
 func keygenCmd() *cobra.Command {
