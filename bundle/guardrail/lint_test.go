@@ -193,7 +193,7 @@ reason: the account arrives with PLAT-12
 	}
 	// The validator reports the unknown type, once: unknown-entity does not
 	// repeat it.
-	out := lintWith(t, tests[5].files)
+	out := lintWith(t, map[string]string{"policies/p.cedar": "@id(\"typo\")\nforbid (principal in App::Gruop::\"admins\", action, resource);\n"})
 	if !strings.Contains(out, "unrecognized entity type `App::Gruop`") {
 		t.Fatalf("strict validation does not report the unknown type:\n%s", out)
 	}
