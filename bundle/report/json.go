@@ -76,6 +76,7 @@ type jsonCase struct {
 	Name        string        `json:"name"`
 	File        string        `json:"file"`
 	Line        int           `json:"line"`
+	Column      int           `json:"column"`
 	Expect      string        `json:"expect"`
 	Got         string        `json:"got"`
 	Pass        bool          `json:"pass"`
@@ -107,7 +108,7 @@ type jsonUnexercised struct {
 func testJSON(w io.Writer, rep dectest.Report, o Options) error {
 	doc := testDoc{Version: SchemaVersion, Cases: []jsonCase{}, Problems: jsonFindings(sorted(rep.Problems)), Coverage: []jsonCoverage{}}
 	for _, c := range rep.Cases {
-		jc := jsonCase{Environment: c.Env, Name: c.Name, File: c.Pos.File, Line: c.Pos.Line, Expect: c.Expect, Got: c.Got,
+		jc := jsonCase{Environment: c.Env, Name: c.Name, File: c.Pos.File, Line: c.Pos.Line, Column: c.Pos.Col, Expect: c.Expect, Got: c.Got,
 			Pass: c.Pass, Policies: []jsonPolicy{}, Problems: jsonFindings(sorted(c.Problems))}
 		for _, p := range c.Policies {
 			jc.Policies = append(jc.Policies, jsonPolicy{ID: p.ID, Source: p.Source})

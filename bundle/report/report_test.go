@@ -3,7 +3,11 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +114,65 @@ func TestUnsupportedFormat(t *testing.T) {
 	}
 	if err := report.Test(&b, "xml", dectest.Report{}, opts); err == nil {
 		t.Error("report.Test accepted the format xml")
+	}
+}
+
+// TestJSONMatchesDocs checks that docs/cli.md's description of the JSON
+// reports names every field the reports have, and no field they lack.
+func TestJSONMatchesDocs(t *testing.T) {
+	data, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	start := strings.Index(doc, "### `--format json`")
+	end := strings.Index(doc, "### `--format junit`")
+	if start < 0 || end < start {
+		t.Fatal("docs/cli.md has no section ### `--format json` before ### `--format junit`")
+	}
+	documented := map[string]bool{}
+	for _, block := range regexp.MustCompile("(?s)```\n(.*?)```").FindAllStringSubmatch(doc[start:end], -1) {
+		for _, m := range regexp.MustCompile(`"([a-z_]+)"\s*[:,\]}\n]`).FindAllStringSubmatch(block[1], -1) {
+			documented[m[1]] = true
+		}
+	}
+	// Values written in the skeletons, not fields.
+	for _, v := range []string{"error", "warning", "allow", "deny"} {
+		delete(documented, v)
+	}
+	emitted := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				emitted[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, out := range [][]byte{
+		render(t, func(b *bytes.Buffer) error { return report.Lint(b, report.JSON, lintRepo(t), opts) }),
+		render(t, func(b *bytes.Buffer) error { return report.Test(b, report.JSON, testRepo(t), opts) }),
+	} {
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatal(err)
+		}
+		walk(v)
+	}
+	for k := range emitted {
+		if !documented[k] {
+			t.Errorf("the JSON reports have the field %q, which docs/cli.md does not describe", k)
+		}
+	}
+	for k := range documented {
+		if !emitted[k] {
+			t.Errorf("docs/cli.md describes the field %q, which no JSON report has", k)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/report"
 )
 
@@ -66,6 +67,24 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 		}
 		if root != "" && !strings.Contains(string(lint), `"uri": "identity%20code/acme/identities/deployer.yaml"`) {
 			t.Errorf("lint SARIF with root %q lacks the escaped, prefixed uri:\n%s", root, lint)
+		}
+	}
+
+	// The example repository, with its own findings and cases.
+	acmeDiags, err := build.Lint(t.Context(), "../../examples/acme", "", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acmeRep, err := build.Test(t.Context(), "../../examples/acme", "", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"lint": render(t, func(b *bytes.Buffer) error { return report.Lint(b, report.SARIF, acmeDiags, opts) }),
+		"test": render(t, func(b *bytes.Buffer) error { return report.Test(b, report.SARIF, acmeRep, opts) }),
+	} {
+		if err := validate(sch, data); err != nil {
+			t.Errorf("%s SARIF of examples/acme does not match the SARIF 2.1.0 schema: %v\n%s", name, err, data)
 		}
 	}
 
