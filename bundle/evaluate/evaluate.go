@@ -133,6 +133,13 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 	}
 	conv := cedarjson.New(c.Result.Schema, c.Repo.Config.Namespace)
 	res := &Result{Bundle: c.Bundle.Ref(), At: req.At}
+	if res.Bundle.Digest == "" {
+		// A compiled bundle gets its digest when it is encoded; report the
+		// one build would store it under.
+		if res.Bundle.Digest, err = bundle.ComputeDigest(c.Bundle); err != nil {
+			return nil, fmt.Errorf("digest of the bundle: %w", err)
+		}
+	}
 	if res.Principal, err = conv.UID(req.Principal); err != nil {
 		return nil, inputErr("--principal: %v", err)
 	}
@@ -185,7 +192,10 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 		determining[r.ID] = true
 	}
 	for _, i := range ex.couldMatch() {
-		p := ex.policy(i)
+		p, a := ex.policy(i)
+		if !p.Scope.Action || !relevant(p, a) {
+			continue
+		}
 		p.Determining = determining[p.ID]
 		if _, failed := res.ErrorSources[p.ID]; failed {
 			res.ErrorSources[p.ID] = p.Source
@@ -254,27 +264,35 @@ type explainer struct {
 	ents  types.EntityMap
 }
 
-// couldMatch returns the policies whose action scope the request's action
-// satisfies and whose principal or resource scope the request's principal
-// or resource does, sorted: the policies a person asking "why not"
-// means, without the ones about other principals and other resources.
+// couldMatch returns the candidates for explanation: the policies whose
+// action scope the request's action satisfies, sorted. Which of them are
+// worth showing is decided once each is explained (see relevant).
 func (x *explainer) couldMatch() []int32 {
-	actions := x.snap.Matching(engine.ActionDim, x.req.Action, nil)
-	near := x.snap.Matching(engine.PrincipalDim, x.req.Principal, nil)
-	near = x.snap.Matching(engine.ResourceDim, x.req.Resource, near)
-	// Request entities may make a scope match that the bundle's entities
-	// alone do not: include every policy of the action then.
-	var out []int32
-	for _, i := range actions {
-		if len(x.req.Entities) > 0 || slices.Contains(near, i) {
-			out = append(out, i)
+	return x.snap.Matching(engine.ActionDim, x.req.Action, nil)
+}
+
+// relevant reports whether p is worth explaining: its scope matches, or it
+// names the request's principal or resource (or a group or container of
+// them) in a scope that matches, so only the other part of its scope is
+// missing: the grants on this resource the principal lacks, and the
+// principal's grants on other resources. Policies about other principals
+// and other resources are left out.
+func relevant(p Policy, a *expast.Policy) bool {
+	targeted := func(n any) bool {
+		switch n.(type) {
+		case expast.ScopeTypeAll, expast.ScopeTypeIs:
+			return false
 		}
+		return true
 	}
-	return out
+	s := p.Scope
+	return s.Principal && s.Resource ||
+		s.Principal && targeted(a.Principal) ||
+		s.Resource && targeted(a.Resource)
 }
 
 // policy explains policy i.
-func (x *explainer) policy(i int32) Policy {
+func (x *explainer) policy(i int32) (Policy, *expast.Policy) {
 	info := x.snap.Policy(i)
 	p := Policy{ID: info.ID, Source: info.Source, Effect: "permit", Active: x.snap.ActiveAt(i, x.req.Time)}
 	if info.Forbid {
@@ -322,7 +340,7 @@ func (x *explainer) policy(i int32) Policy {
 	default:
 		p.Outcome = "matched"
 	}
-	return p
+	return p, a
 }
 
 // holds authorizes the one-policy set {a} and says "true" (it applies),

@@ -22,7 +22,7 @@ permit (principal in Acme::Group::"eng", action == Acme::Action::"write", resour
 forbid (principal in Acme::Group::"contractors", action == Acme::Action::"write", resource);
 
 @id("admins-by-level")
-permit (principal in Acme::Group::"eng", action == Acme::Action::"admin", resource)
+permit (principal in Acme::Group::"eng", action == Acme::Action::"admin", resource is Acme::Service)
   when { context.level * 1000000000000000000 > 5 };
 `
 
@@ -269,5 +269,38 @@ func TestEvalBadInput(t *testing.T) {
 				t.Fatalf("want exit 2 and %q: %+v", tt.want, r)
 			}
 		})
+	}
+}
+
+// TestCheckConvertsByTheServedSchema runs check against a real PDP on
+// loopback: short UIDs and {"source_ip": "10.1.1.1"} are read by the
+// schema of the bundle the PDP serves, which check asks it for; Cedar JSON
+// still works; a value that does not convert is a usage error naming the
+// field. A PDP validating requests names the field it refuses.
+func TestCheckConvertsByTheServedSchema(t *testing.T) {
+	dir := evalRepo(t)
+	storeDir := filepath.Join(t.TempDir(), "store")
+	if r := cedargate(t, "build", dir, "--env", "dev", "--store", storeDir, "--activate", "--revision", "r1", "--now", "2026-11-23"); r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	s := serve(t, "--store", storeDir, "--decision-log", "", "--validate-requests")
+	check := func(args ...string) result {
+		return cedargate(t, append([]string{"check", "--addr", s.addr, "--principal", "User/alice", "--action", "read", "--resource", "Service/billing"}, args...)...)
+	}
+	if r := check("--context", `{"source_ip":"10.1.1.1"}`); r.code != exitOK || !strings.Contains(r.stdout, "by eng-reads-from-office") {
+		t.Fatalf("a converted context from the office: %+v", r)
+	}
+	if r := check("--context", `{"source_ip":"192.168.1.1"}`); r.code != exitProblems || !strings.HasPrefix(r.stdout, "DENY") {
+		t.Fatalf("from elsewhere: %+v", r)
+	}
+	if r := check("--context", `{"source_ip":{"__extn":{"fn":"ip","arg":"10.1.1.1"}}}`); r.code != exitOK {
+		t.Fatalf("Cedar JSON context: %+v", r)
+	}
+	if r := check("--context", `{"source_ip":"ten"}`); r.code != exitUsage || !strings.Contains(r.stderr, `--context: context.source_ip: "ten" is not an ipaddr`) {
+		t.Fatalf("a value that does not convert: %+v", r)
+	}
+	r := check("--context", `{"source_ip":{"__extn":{"fn":"decimal","arg":"1.0"}}}`)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "InvalidArgument") || !strings.Contains(r.stderr, "context.source_ip: expected ipaddr, got decimal") {
+		t.Fatalf("a request the schema refuses: %+v", r)
 	}
 }
