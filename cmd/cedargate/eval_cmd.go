@@ -147,8 +147,15 @@ func writeEvalText(w io.Writer, r *evaluate.Result) {
 		}
 		for _, c := range p.Conditions {
 			res := c.Result
-			if c.Error != "" {
+			switch {
+			case c.Error != "":
 				res += ": " + c.Error
+			case c.Result == "skipped":
+				res += " (an earlier clause does not hold)"
+			case c.Holds:
+				res += " (holds)"
+			default:
+				res += " (does not hold)"
 			}
 			fmt.Fprintf(w, "  %s  %s { %s }: %s\n", c.Source, c.Kind, c.Text, res)
 		}
@@ -234,6 +241,7 @@ type conditionJSON struct {
 	Source string `json:"source"`
 	Text   string `json:"text"`
 	Result string `json:"result"`
+	Holds  bool   `json:"holds"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -257,11 +265,13 @@ func writeEvalJSON(w io.Writer, r *evaluate.Result) error {
 			Scope:  scopeJSON{p.Scope.Text, p.Scope.Principal, p.Scope.Action, p.Scope.Resource},
 			Active: p.Active, Conditions: []conditionJSON{}}
 		for _, c := range p.Conditions {
-			pj.Conditions = append(pj.Conditions, conditionJSON{c.Kind, c.Source, c.Text, c.Result, c.Error})
+			pj.Conditions = append(pj.Conditions, conditionJSON{c.Kind, c.Source, c.Text, c.Result, c.Holds, c.Error})
 		}
 		out.Policies = append(out.Policies, pj)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Conditions hold && and <, which people read in the document.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(out)
 }
