@@ -26,69 +26,24 @@ permit (principal in Acme::Group::"eng", action == Acme::Action::"admin", resour
   when { context.level * 1000000000000000000 > 5 };
 `
 
-// evalRepo writes a small repository: alice is in eng; dave is in eng and
-// contractors; carol holds a grant to read billing that expires on
-// 2027-01-01.
+// evalRepo is accessRepo (alice in ops, in eng; dave in eng and
+// contractors; carol's grant to read billing expires on 2027-01-01) with
+// evalPolicies instead of its policies, and a schema whose read needs a
+// source IP and whose admin a level.
 func evalRepo(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"cedargate.yaml": "name: acme\nnamespace: Acme\nenvironments: [dev]\n",
-		"schema.cedarschema": `namespace Acme {
+	dir := accessRepo(t)
+	if err := os.Remove(filepath.Join(dir, "policies", "eng.cedar")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "policies", "net.cedar"), []byte(evalPolicies))
+	writeFile(t, filepath.Join(dir, "schema.cedarschema"), []byte(`namespace Acme {
   entity Service;
   action read appliesTo { principal: [User, ServiceAccount], resource: Service, context: { source_ip: ipaddr } };
   action write appliesTo { principal: [User, ServiceAccount], resource: Service, context: {} };
   action admin appliesTo { principal: [User], resource: Service, context: { level: Long } };
 }
-`,
-		"identities/people.yaml": `kind: Group
-name: eng
----
-kind: Group
-name: contractors
----
-kind: User
-name: alice
-groups: [eng]
----
-kind: User
-name: carol
----
-kind: User
-name: bob
----
-kind: User
-name: dave
-groups: [eng, contractors]
----
-kind: Resource
-type: Service
-name: billing
----
-kind: AccessProfile
-name: billing-reader
-permissions:
-  - actions: [read]
-    resources: [billing]
----
-kind: Entitlement
-subject: User/carol
-profile: billing-reader
-approved_by: bob
-expires: 2027-01-01
-ticket: SEC-7
-`,
-		"policies/net.cedar": evalPolicies,
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+`))
 	return dir
 }
 
