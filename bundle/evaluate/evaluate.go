@@ -192,6 +192,10 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 		determining[r.ID] = true
 	}
 	for _, i := range ex.couldMatch() {
+		if _, failed := res.ErrorSources[snap.Policy(i).ID]; !failed && !req.Explain {
+			// Without --explain only the clauses that failed are located.
+			continue
+		}
 		p, a := ex.policy(i)
 		if !p.Scope.Action || !relevant(p, a) {
 			continue
