@@ -184,6 +184,20 @@ func TestEvalExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("request entities", func(t *testing.T) {
+		ents := filepath.Join(t.TempDir(), "entities.json")
+		writeFile(t, ents, []byte(`[{"uid": {"type": "Acme::Service", "id": "scratch"}, "parents": [], "attrs": {}}]`))
+		doc, r := evalJSONRun(t, 0, req("User/alice", "write", "Service/scratch", "--entities", ents)...)
+		if doc.Decision != "allow" || len(doc.Warnings) != 0 {
+			t.Fatalf("an entity the request defines is no unknown entity: %+v %s", doc, r.stderr)
+		}
+		writeFile(t, ents, []byte(`[{"uid": {"type": "Acme::Service", "id": "billing"}, "parents": [], "attrs": {}}]`))
+		r = cedargate(t, append([]string{"eval", "--at", "2026-11-23"}, req("User/alice", "write", "Service/billing", "--entities", ents)...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, `--entities: entities[0]: Acme::Service::"billing" is defined by the bundle`) {
+			t.Fatalf("a request entity that shadows the bundle's is refused, as the PDP refuses it: %+v", r)
+		}
+	})
+
 	t.Run("time-bound grant", func(t *testing.T) {
 		if doc, _ := evalJSONRun(t, 0, req("User/carol", "read", "Service/billing", "--context", `{"source_ip": "192.168.1.1"}`)...); doc.Decision != "allow" {
 			t.Fatalf("before expiry: %+v", doc)
