@@ -23,6 +23,7 @@ import (
 	cedarast "github.com/cedar-policy/cedar-go/ast"
 	"github.com/cedar-policy/cedar-go/types"
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
@@ -178,8 +179,19 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 		}
 	}
 	res.Warnings = append(res.Warnings, unknownEntities(snap, er, c.Env)...)
-	if fe := conv.CheckContext(res.Action, er.Context); fe != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the request does not match the schema: %v; a PDP with --validate-requests refuses it, one without decides it as below", fe))
+	if s := c.Result.Schema; s != nil {
+		// As the PDP's --validate-requests judges it, naming the context
+		// field where the validator's own message does not.
+		var mismatch error
+		if err := validate.New(s).Request(types.Request{Principal: er.Principal, Action: er.Action, Resource: er.Resource, Context: er.Context}); err != nil {
+			mismatch = err
+			if fe := conv.CheckContext(res.Action, er.Context); fe != nil {
+				mismatch = fe
+			}
+		}
+		if mismatch != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the request does not match the schema: %v; a PDP with --validate-requests refuses it, one without decides it as shown", mismatch))
+		}
 	}
 	res.Decision = snap.Decide(er)
 	res.ErrorSources = map[string]string{}

@@ -184,6 +184,13 @@ func TestEvalExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("request the schema refuses", func(t *testing.T) {
+		doc, _ := evalJSONRun(t, 1, req("User/alice", "read", "Service/billing")...)
+		if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0], "the request does not match the schema: context.source_ip: required by the schema, missing") {
+			t.Fatalf("decided, with a warning naming the field: %+v", doc)
+		}
+	})
+
 	t.Run("request entities", func(t *testing.T) {
 		ents := filepath.Join(t.TempDir(), "entities.json")
 		writeFile(t, ents, []byte(`[{"uid": {"type": "Acme::Service", "id": "scratch"}, "parents": [], "attrs": {}}]`))
