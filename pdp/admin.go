@@ -35,6 +35,16 @@ func newAdminService(r *reloader, started time.Time) *adminService {
 	return &adminService{r: r, started: started, host: host}
 }
 
+// GetSchema implements AdminServiceServer: the active bundle's schema, so
+// clients can convert request JSON as the bundle's types say.
+func (a *adminService) GetSchema(context.Context, *pb.GetSchemaRequest) (*pb.GetSchemaResponse, error) {
+	cur := a.r.current.Load()
+	if cur == nil {
+		return nil, errUnavailable
+	}
+	return &pb.GetSchemaResponse{Bundle: cur.wire, Schema: cur.schemaText}, nil
+}
+
 // GetStatus implements AdminServiceServer.
 func (a *adminService) GetStatus(context.Context, *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
 	resp := &pb.GetStatusResponse{

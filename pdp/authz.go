@@ -186,6 +186,12 @@ func (s *served) check(req *engine.Request) *wire.FieldError {
 	}
 	err := s.validator.Request(types.Request{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context})
 	if err != nil {
+		// The validator says only that the context is invalid; name the
+		// field, as INVALID_ARGUMENT errors do. It checks the principal
+		// and resource first, so their errors are left as they are.
+		if fe := s.schema.CheckContext(req.Action, req.Context); fe != nil && strings.HasPrefix(err.Error(), "context ") {
+			return &wire.FieldError{Field: fe.Path, Reason: fe.Reason}
+		}
 		return &wire.FieldError{Reason: "request does not match the schema: " + err.Error()}
 	}
 	for i, e := range req.Entities {

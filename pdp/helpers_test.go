@@ -29,7 +29,7 @@ const schema = `namespace Docs {
   entity User in [Team];
   entity Team;
   entity Doc { classified: Bool };
-  action read, write appliesTo { principal: User, resource: Doc, context: { mfa?: Bool } };
+  action read, write appliesTo { principal: User, resource: Doc, context: { mfa?: Bool, source_ip?: ipaddr } };
 }
 `
 

@@ -10,11 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cedar-policy/cedar-go/x/exp/schema"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
@@ -32,24 +32,26 @@ type served struct {
 	// validator checks requests against the bundle's schema when the
 	// server validates requests; nil otherwise.
 	validator *validate.Validator
+	// schema explains, by field path, a context the validator refuses;
+	// nil when validator is.
+	schema *cedarjson.Converter
+	// schemaText is the bundle's schema as built (Cedar format), for
+	// AdminService.GetSchema; empty when the bundle has none.
+	schemaText string
 }
 
 // schemaValidator parses a bundle's schema for request validation. A
 // bundle without a schema cannot be served when requests must be
 // validated: the server would otherwise accept anything silently.
-func schemaValidator(b *bundle.Bundle) (*validate.Validator, error) {
+func schemaValidator(b *bundle.Bundle) (*validate.Validator, *cedarjson.Converter, error) {
 	if len(b.Schema) == 0 {
-		return nil, errors.New("requests must be validated, but the bundle has no schema")
+		return nil, nil, errors.New("requests must be validated, but the bundle has no schema")
 	}
-	var s schema.Schema
-	if err := s.UnmarshalCedar(b.Schema); err != nil {
-		return nil, fmt.Errorf("parsing its schema: %w", err)
-	}
-	rs, err := s.Resolve()
+	conv, err := cedarjson.NewFromSchemaText(b.Schema, "")
 	if err != nil {
-		return nil, fmt.Errorf("resolving its schema: %w", err)
+		return nil, nil, fmt.Errorf("reading its schema: %w", err)
 	}
-	return validate.New(rs), nil
+	return validate.New(conv.Schema()), conv, nil
 }
 
 // activation is one attempt to activate a bundle, for status.
@@ -190,14 +192,16 @@ func (r *reloader) sync(notified bool) {
 		return
 	}
 	var v *validate.Validator
+	var conv *cedarjson.Converter
 	if r.validate {
-		if v, err = schemaValidator(b); err != nil {
+		if v, conv, err = schemaValidator(b); err != nil {
 			fail(ref, fmt.Errorf("bundle %s: %w", p.Revision, err), false)
 			return
 		}
 	}
 	done := time.Now()
-	next := &served{snap: snap, ref: ref, activatedAt: done, wire: wire.EncodeBundleRef(ref), validator: v}
+	next := &served{snap: snap, ref: ref, activatedAt: done, wire: wire.EncodeBundleRef(ref),
+		validator: v, schema: conv, schemaText: string(b.Schema)}
 	prev := r.current.Swap(next)
 	took := done.Sub(now)
 	var prevRef *bundle.Ref

@@ -560,6 +560,8 @@ func TestValidateRequests(t *testing.T) {
 	wrongType.Principal = uid("Docs::Doc", "plan")
 	wrongContext := readPlan()
 	wrongContext.Context = types.NewRecord(types.RecordMap{"mfa": types.String("yes")})
+	stringIP := readPlan()
+	stringIP.Context = types.NewRecord(types.RecordMap{"source_ip": types.String("10.1.1.1")})
 	badEntity := readPlan()
 	badEntity.Resource = uid("Docs::Doc", "draft")
 	badEntity.Entities = []types.Entity{{UID: badEntity.Resource, Attributes: types.NewRecord(types.RecordMap{"classified": types.String("no")})}}
@@ -574,7 +576,8 @@ func TestValidateRequests(t *testing.T) {
 		want string
 	}{
 		"principal type": {wrongType, "principal type `Docs::Doc` is not valid"},
-		"context":        {wrongContext, "context"},
+		"context":        {wrongContext, `context.mfa: expected bool, got string "yes"`},
+		"string for ip":  {stringIP, `context.source_ip: expected ipaddr, got string "10.1.1.1"`},
 		"entity":         {badEntity, `entities[0]: Docs::Doc::"draft" does not match the schema`},
 	} {
 		_, err := h.client.Authorize(context.Background(), tc.req)

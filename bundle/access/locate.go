@@ -38,6 +38,26 @@ func (a *Analyzer) LocateConditions(files []*repo.File) {
 	}
 }
 
+// ClauseSources returns the path:line:column of each `when` and `unless`
+// clause, in order, of the policy that starts at source (path:line:column)
+// in one of files; nil when its file is not among them.
+func ClauseSources(files []*repo.File, source string) []string {
+	path, line, col, ok := splitSource(source)
+	if !ok {
+		return nil
+	}
+	for _, f := range files {
+		if f.Path == path {
+			clauses := clausePositions(f.Data, line, col)
+			for i, c := range clauses {
+				clauses[i] = path + ":" + c
+			}
+			return clauses
+		}
+	}
+	return nil
+}
+
 // splitSource parses "path:line:column".
 func splitSource(s string) (path string, line, col int, ok bool) {
 	rest, c, ok1 := cutLast(s)

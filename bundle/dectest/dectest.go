@@ -6,20 +6,18 @@ package dectest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
-	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/validate"
-	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
 
 	"github.com/cedargate/cedargate/bundle/compile"
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
@@ -70,7 +68,7 @@ type Case struct {
 // done it stops between cases and returns ctx's error.
 func Run(ctx context.Context, res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now time.Time) (Report, error) {
 	var rep Report
-	r := &runner{res: res, cfg: res.View.Config}
+	r := &runner{res: res, conv: cedarjson.New(res.Schema, res.View.Config.Namespace)}
 	for _, s := range suites {
 		for _, c := range s.Cases {
 			if err := ctx.Err(); err != nil {
@@ -164,8 +162,9 @@ func check(c *repo.Case, got engine.Decision) string {
 }
 
 type runner struct {
-	res   *compile.Result
-	cfg   *repo.Config
+	res *compile.Result
+	// conv reads the cases' UIDs, context and entities by the schema.
+	conv  *cedarjson.Converter
 	diags diag.List
 }
 
@@ -176,7 +175,11 @@ func (r *runner) fail(pos diag.Position, c *repo.Case, format string, args ...an
 func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Request, bool) {
 	ok := true
 	uid := func(t repo.Token, action bool) types.EntityUID {
-		u, err := r.uid(t.Text, action)
+		read := r.conv.UID
+		if action {
+			read = r.conv.ActionUID
+		}
+		u, err := read(t.Text)
 		if err != nil {
 			r.fail(t.Pos, c, "%v", err)
 			ok = false
@@ -187,10 +190,8 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 	if !ok {
 		return nil, false
 	}
-	var ctxType resolved.RecordType
 	if s := r.res.Schema; s != nil {
-		a, known := s.Actions[req.Action]
-		if !known {
+		if _, known := s.Actions[req.Action]; !known {
 			var names []string
 			for uid := range s.Actions {
 				names = append(names, uid.String())
@@ -198,9 +199,6 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 			slices.Sort(names)
 			r.fail(c.Action.Pos, c, "unknown action %s (the schema declares %s)", req.Action, strings.Join(names, ", "))
 			return nil, false
-		}
-		if a.AppliesTo != nil {
-			ctxType = a.AppliesTo.Context
 		}
 	}
 	merged := types.RecordMap{}
@@ -213,17 +211,12 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 			r.diags.Append(diag.ListOf(err))
 			return nil, false
 		}
-		var rec types.Record
-		if err := rec.UnmarshalJSON(raw); err != nil {
-			r.fail(v.Pos(), c, "context: %v", err)
-			return nil, false
-		}
-		coerced, err := r.coerce(rec, ctxType)
+		rec, err := r.conv.Context(req.Action, raw)
 		if err != nil {
-			r.fail(v.Pos(), c, "context: %v", err)
+			r.fail(v.Pos(), c, "%v", err)
 			return nil, false
 		}
-		for k, e := range coerced.(types.Record).All() {
+		for k, e := range rec.All() {
 			merged[k] = e
 		}
 	}
@@ -234,21 +227,18 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 			r.diags.Append(diag.ListOf(err))
 			return nil, false
 		}
-		var ents types.EntityMap
-		if r.res.Schema != nil {
-			var coerced exptypes.EntityMap
-			err = coerced.UnmarshalJSONWithSchema(raw, r.res.Schema)
-			ents = types.EntityMap(coerced)
-		} else {
-			err = json.Unmarshal(raw, &ents)
+		ents, err := r.conv.Entities(raw)
+		if err == nil && r.res.Schema != nil {
+			err = validate.New(r.res.Schema, validate.WithStrict()).Entities(entityMap(ents))
+			if err != nil {
+				err = fmt.Errorf("entities: %w", err)
+			}
 		}
 		if err != nil {
-			r.fail(c.Entities.Pos(), c, "entities: %v", err)
+			r.fail(c.Entities.Pos(), c, "%v", err)
 			return nil, false
 		}
-		for _, e := range ents {
-			req.Entities = append(req.Entities, e)
-		}
+		req.Entities = ents
 	}
 	// A misspelt principal or resource would be denied by default and make
 	// an `expect: deny` case pass vacuously, so each must exist: in the
@@ -265,7 +255,7 @@ func (r *runner) request(s *repo.Suite, c *repo.Case, at time.Time) (*engine.Req
 	if s := r.res.Schema; s != nil && ok {
 		err := validate.New(s).Request(types.Request{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: req.Context})
 		if err != nil {
-			r.fail(c.Pos, c, "request does not match the schema: %v%s", err, missingContext(req.Context, ctxType))
+			r.fail(c.Pos, c, "request does not match the schema: %v%s", err, explainContext(r.conv, req))
 			ok = false
 		}
 	}
@@ -325,100 +315,19 @@ func (r *runner) hint(uid types.EntityUID) string {
 	return ""
 }
 
-// missingContext names the required context attributes a request lacks,
-// which the schema validator's message does not.
-func missingContext(ctx types.Record, t resolved.RecordType) string {
-	var missing []string
-	for name, attr := range t {
-		if _, ok := ctx.Get(name); !ok && !attr.Optional {
-			missing = append(missing, string(name))
-		}
+// explainContext names the context field the schema refuses, which the
+// schema validator's message does not.
+func explainContext(conv *cedarjson.Converter, req *engine.Request) string {
+	if err := conv.CheckContext(req.Action, req.Context); err != nil {
+		return "; " + err.Error()
 	}
-	if len(missing) == 0 {
-		return ""
-	}
-	slices.Sort(missing)
-	return "; context lacks the required " + strings.Join(missing, ", ")
+	return ""
 }
 
-// uid resolves a test's principal, action or resource: a Cedar UID
-// literal, Type/name (Type qualified with the repository namespace), or for
-// actions a bare action name.
-func (r *runner) uid(s string, action bool) (types.EntityUID, error) {
-	ref, err := repo.ParseRef(s)
-	if err != nil {
-		return types.EntityUID{}, err
+func entityMap(ents []types.Entity) types.EntityMap {
+	m := make(types.EntityMap, len(ents))
+	for _, e := range ents {
+		m[e.UID] = e
 	}
-	switch {
-	case ref.Literal:
-		return types.NewEntityUID(types.EntityType(ref.Type), types.String(ref.Name)), nil
-	case ref.Type == "" && action:
-		return types.NewEntityUID(types.EntityType(r.cfg.Qualify("Action")), types.String(ref.Name)), nil
-	case ref.Type == "":
-		return types.EntityUID{}, fmt.Errorf("%q: write Kind/name (User/alice) or a Cedar UID (User::\"alice\")", s)
-	}
-	return types.NewEntityUID(types.EntityType(r.cfg.Qualify(ref.Type)), types.String(ref.Name)), nil
-}
-
-// coerce converts strings to the extension or entity values the schema
-// declares, so that tests can write `source_ip: 10.1.2.3` rather than
-// Cedar's JSON escapes.
-func (r *runner) coerce(v types.Value, t resolved.IsType) (types.Value, error) {
-	switch tt := t.(type) {
-	case resolved.ExtensionType:
-		s, ok := v.(types.String)
-		if !ok {
-			return v, nil
-		}
-		var out types.Value
-		var err error
-		switch tt {
-		case "ipaddr":
-			out, err = types.ParseIPAddr(string(s))
-		case "decimal":
-			out, err = types.ParseDecimal(string(s))
-		case "datetime":
-			out, err = types.ParseDatetime(string(s))
-		case "duration":
-			out, err = types.ParseDuration(string(s))
-		default:
-			return v, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a %s: %v", s, tt, err)
-		}
-		return out, nil
-	case resolved.EntityType:
-		if s, ok := v.(types.String); ok {
-			return r.uid(string(s), false)
-		}
-	case resolved.SetType:
-		if set, ok := v.(types.Set); ok {
-			var out []types.Value
-			for e := range set.All() {
-				c, err := r.coerce(e, tt.Element)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, c)
-			}
-			return types.NewSet(out...), nil
-		}
-	case resolved.RecordType:
-		if rec, ok := v.(types.Record); ok {
-			m := types.RecordMap{}
-			for k, e := range rec.All() {
-				if attr, known := tt[k]; known {
-					c, err := r.coerce(e, attr.Type)
-					if err != nil {
-						return nil, fmt.Errorf("%s: %w", k, err)
-					}
-					e = c
-				}
-				m[k] = e
-			}
-			return types.NewRecord(m), nil
-		}
-	}
-	return v, nil
+	return m
 }

@@ -14,15 +14,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/cedar-policy/cedar-go/types"
+	"google.golang.org/grpc/status"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/internal/demo"
 	"github.com/cedargate/cedargate/pdp"
+	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
 	"github.com/cedargate/cedargate/pdp/engine"
@@ -321,42 +322,43 @@ func checkCmd() *cobra.Command {
 	var principal, action, resource, contextJSON, entitiesJSON string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   `check --principal 'T::"id"' --action 'Action::"a"' --resource 'T::"id"'`,
+		Use:   `check --principal UID --action UID --resource UID`,
 		Short: "Ask a running PDP for one decision",
 		Long: `Check sends one Authorize request to the PDP at --addr and prints the
 decision, the determining policies with their source (file:line:column), any
 evaluation errors, the decision id and the bundle revision that decided.
-Entities are Cedar UIDs: 'Acme::User::"alice"'. --context is a JSON object in
-Cedar's JSON value format ({"src": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}}});
---entities a JSON array of Cedar JSON entities, request-scoped.
-Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
+
+It first asks the PDP for the schema of the bundle it serves
+(AdminService.GetSchema) and reads the request by it, as decision tests and
+eval do: UIDs may be short (User/alice, Acme::User/alice, an action by its
+name: read) or Cedar UIDs ('Acme::User::"alice"'); --context is a JSON
+object whose strings become ipaddr, decimal, datetime, duration or entity
+values where the schema declares them ({"source_ip": "10.1.1.1"}), and
+Cedar's JSON value format works too ({"src": {"__extn": {"fn": "ip", "arg":
+"10.0.0.1"}}}); --entities is a JSON array of Cedar JSON entities,
+request-scoped, their attributes converted the same way.
+Exit code 0 for allow, 1 for deny, 2 when the request does not read, 3 when
+no decision was made.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var r client.Request
-			var err error
-			for _, p := range []struct {
-				name, val string
-				dst       *types.EntityUID
-			}{{"principal", principal, &r.Principal}, {"action", action, &r.Action}, {"resource", resource, &r.Resource}} {
+			// The request's syntax is checked before the PDP is called, so
+			// a typo is a usage error whether or not the PDP is up.
+			plain := cedarjson.New(nil, "")
+			for _, p := range []struct{ name, val string }{{"principal", principal}, {"action", action}, {"resource", resource}} {
 				if p.val == "" {
 					return usageError{fmt.Errorf("--%s is required", p.name)}
 				}
-				if *p.dst, err = repo.ParseEntityUID(p.val); err != nil {
+				read := plain.UID
+				if p.name == "action" {
+					read = plain.ActionUID
+				}
+				if _, err := read(p.val); err != nil {
 					return usageError{fmt.Errorf("--%s: %w", p.name, err)}
 				}
 			}
-			if contextJSON != "" {
-				if err := r.Context.UnmarshalJSON([]byte(contextJSON)); err != nil {
-					return usageError{fmt.Errorf("--context: %w", err)}
-				}
-			}
-			if entitiesJSON != "" {
-				var ents types.EntityMap
-				if err := ents.UnmarshalJSON([]byte(entitiesJSON)); err != nil {
-					return usageError{fmt.Errorf("--entities: %w", err)}
-				}
-				for _, e := range ents {
-					r.Entities = append(r.Entities, e)
+			for _, j := range []struct{ name, val string }{{"context", contextJSON}, {"entities", entitiesJSON}} {
+				if j.val != "" && !json.Valid([]byte(j.val)) {
+					return usageError{fmt.Errorf("--%s is not valid JSON", j.name)}
 				}
 			}
 			if err := conn.validate(); err != nil {
@@ -369,7 +371,20 @@ Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
 			defer cc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), conn.timeout)
 			defer cancel()
-			d, err := client.New(cc).Authorize(ctx, r)
+			c := client.New(cc)
+			conv, _, err := c.Converter(ctx)
+			if status.Code(err) == codes.Unimplemented {
+				// A PDP older than GetSchema: Cedar JSON and UIDs as written.
+				conv, err = plain, nil
+			}
+			if err != nil {
+				return codeError{exitFailure, fmt.Errorf("no decision: reading the schema the PDP serves: %w", err)}
+			}
+			r, err := checkRequest(conv, principal, action, resource, contextJSON, entitiesJSON)
+			if err != nil {
+				return usageError{err}
+			}
+			d, err := c.Authorize(ctx, r)
 			if err != nil {
 				return codeError{exitFailure, fmt.Errorf("no decision: %w", err)}
 			}
@@ -382,13 +397,39 @@ Exit code 0 for allow, 1 for deny, 3 when no decision was made.`,
 	}
 	conn.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&principal, "principal", "", `principal, a Cedar UID such as 'Acme::User::"alice"' (required)`)
-	f.StringVar(&action, "action", "", `action, a Cedar UID such as 'Acme::Action::"read"' (required)`)
-	f.StringVar(&resource, "resource", "", `resource, a Cedar UID (required)`)
-	f.StringVar(&contextJSON, "context", "", "request context as a JSON object")
+	f.StringVar(&principal, "principal", "", `principal: User/alice or a Cedar UID such as 'Acme::User::"alice"' (required)`)
+	f.StringVar(&action, "action", "", `action: its name (read) or a Cedar UID such as 'Acme::Action::"read"' (required)`)
+	f.StringVar(&resource, "resource", "", `resource: Type/id or a Cedar UID (required)`)
+	f.StringVar(&contextJSON, "context", "", `request context, a JSON object converted by the schema ({"source_ip": "10.1.1.1"})`)
 	f.StringVar(&entitiesJSON, "entities", "", "request-scoped entities as a JSON array")
 	f.BoolVar(&asJSON, "json", false, "print the decision as JSON")
 	return cmd
+}
+
+// checkRequest reads check's flags by conv.
+func checkRequest(conv *cedarjson.Converter, principal, action, resource, contextJSON, entitiesJSON string) (client.Request, error) {
+	var r client.Request
+	var err error
+	if r.Principal, err = conv.UID(principal); err != nil {
+		return r, fmt.Errorf("--principal: %w", err)
+	}
+	if r.Action, err = conv.ActionUID(action); err != nil {
+		return r, fmt.Errorf("--action: %w", err)
+	}
+	if r.Resource, err = conv.UID(resource); err != nil {
+		return r, fmt.Errorf("--resource: %w", err)
+	}
+	if contextJSON != "" {
+		if r.Context, err = conv.Context(r.Action, []byte(contextJSON)); err != nil {
+			return r, fmt.Errorf("--context: %w", err)
+		}
+	}
+	if entitiesJSON != "" {
+		if r.Entities, err = conv.Entities([]byte(entitiesJSON)); err != nil {
+			return r, fmt.Errorf("--entities: %w", err)
+		}
+	}
+	return r, nil
 }
 
 func printDecision(cmd *cobra.Command, d client.Decision, asJSON bool) {

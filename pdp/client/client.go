@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
@@ -96,6 +97,48 @@ func (c *Client) BatchAuthorize(ctx context.Context, rs []Request, opts ...grpc.
 // Status returns what the PDP serves.
 func (c *Client) Status(ctx context.Context, opts ...grpc.CallOption) (*pb.GetStatusResponse, error) {
 	return c.admin.GetStatus(ctx, &pb.GetStatusRequest{}, opts...)
+}
+
+// Schema is the schema of the bundle a PDP serves.
+type Schema struct {
+	// Bundle is the bundle whose schema this is.
+	Bundle bundle.Ref
+	// Text is the schema in Cedar's schema format; empty when the bundle
+	// has none.
+	Text string
+}
+
+// Schema returns the schema of the bundle the PDP serves.
+func (c *Client) Schema(ctx context.Context, opts ...grpc.CallOption) (Schema, error) {
+	resp, err := c.admin.GetSchema(ctx, &pb.GetSchemaRequest{}, opts...)
+	if err != nil {
+		return Schema{}, err
+	}
+	b := resp.GetBundle()
+	return Schema{Bundle: bundle.Ref{Revision: b.GetRevision(), Digest: b.GetDigest(), Environment: b.GetEnvironment()}, Text: resp.GetSchema()}, nil
+}
+
+// Converter returns a converter of request JSON (context, entities, UIDs
+// in the short form User/alice) by the schema of the bundle the PDP
+// serves, for callers that take requests as JSON:
+//
+//	conv, err := c.Converter(ctx)
+//	r.Principal, err = conv.UID("User/alice")
+//	r.Context, err = conv.Context(r.Action, []byte(`{"source_ip": "10.1.1.1"}`))
+//
+// The converter reflects the bundle active at the call; a service that
+// keeps one should refresh it when the revision its decisions report
+// changes.
+func (c *Client) Converter(ctx context.Context, opts ...grpc.CallOption) (*cedarjson.Converter, bundle.Ref, error) {
+	s, err := c.Schema(ctx, opts...)
+	if err != nil {
+		return nil, bundle.Ref{}, err
+	}
+	conv, err := cedarjson.NewFromSchemaText([]byte(s.Text), "")
+	if err != nil {
+		return nil, s.Bundle, fmt.Errorf("the schema of bundle %s: %w", s.Bundle.Revision, err)
+	}
+	return conv, s.Bundle, nil
 }
 
 func encode(r Request) (*pb.AuthorizeRequest, error) {

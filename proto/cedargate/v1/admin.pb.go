@@ -141,6 +141,104 @@ func (ActivationResult) EnumDescriptor() ([]byte, []int) {
 	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
+// GetSchemaRequest asks for the schema of the active bundle. It has no
+// fields yet; later fields will be optional.
+type GetSchemaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaRequest) Reset() {
+	*x = GetSchemaRequest{}
+	mi := &file_cedargate_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaRequest) ProtoMessage() {}
+
+func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cedargate_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
+func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+// GetSchemaResponse is the schema of the bundle that was active at the
+// moment of the call.
+type GetSchemaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bundle whose schema this is. A later Authorize may be decided by
+	// another bundle if one is activated in between; compare the revision
+	// with the one the decision reports.
+	Bundle *BundleRef `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	// The bundle's schema in Cedar's human-readable schema format
+	// (schema.cedarschema as built), e.g. "namespace Acme { entity User; ... }".
+	// Empty when the bundle has no schema.
+	Schema        string `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaResponse) Reset() {
+	*x = GetSchemaResponse{}
+	mi := &file_cedargate_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaResponse) ProtoMessage() {}
+
+func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cedargate_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
+func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetSchemaResponse) GetBundle() *BundleRef {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+func (x *GetSchemaResponse) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
 // GetStatusRequest asks for the status of the replica that receives it. It
 // has no fields yet; later fields will be optional.
 type GetStatusRequest struct {
@@ -151,7 +249,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[0]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -163,7 +261,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[0]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -176,7 +274,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 // GetStatusResponse is the state of one replica at the moment of the call.
@@ -236,7 +334,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[1]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +346,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[1]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +359,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetStatusResponse) GetBundle() *BundleRef {
@@ -382,7 +480,7 @@ type SourceStatus struct {
 
 func (x *SourceStatus) Reset() {
 	*x = SourceStatus{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +492,7 @@ func (x *SourceStatus) String() string {
 func (*SourceStatus) ProtoMessage() {}
 
 func (x *SourceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[2]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +505,7 @@ func (x *SourceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceStatus.ProtoReflect.Descriptor instead.
 func (*SourceStatus) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SourceStatus) GetLastSuccessTime() *timestamppb.Timestamp {
@@ -486,7 +584,7 @@ type DecisionLogStatus struct {
 
 func (x *DecisionLogStatus) Reset() {
 	*x = DecisionLogStatus{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +596,7 @@ func (x *DecisionLogStatus) String() string {
 func (*DecisionLogStatus) ProtoMessage() {}
 
 func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[3]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +609,7 @@ func (x *DecisionLogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecisionLogStatus.ProtoReflect.Descriptor instead.
 func (*DecisionLogStatus) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DecisionLogStatus) GetPath() string {
@@ -604,7 +702,7 @@ type BundleBuildInfo struct {
 
 func (x *BundleBuildInfo) Reset() {
 	*x = BundleBuildInfo{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +714,7 @@ func (x *BundleBuildInfo) String() string {
 func (*BundleBuildInfo) ProtoMessage() {}
 
 func (x *BundleBuildInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[4]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +727,7 @@ func (x *BundleBuildInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleBuildInfo.ProtoReflect.Descriptor instead.
 func (*BundleBuildInfo) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BundleBuildInfo) GetCompilerVersion() string {
@@ -701,7 +799,7 @@ type Activation struct {
 
 func (x *Activation) Reset() {
 	*x = Activation{}
-	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +811,7 @@ func (x *Activation) String() string {
 func (*Activation) ProtoMessage() {}
 
 func (x *Activation) ProtoReflect() protoreflect.Message {
-	mi := &file_cedargate_v1_admin_proto_msgTypes[5]
+	mi := &file_cedargate_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +824,7 @@ func (x *Activation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Activation.ProtoReflect.Descriptor instead.
 func (*Activation) Descriptor() ([]byte, []int) {
-	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_cedargate_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Activation) GetBundle() *BundleRef {
@@ -769,6 +867,10 @@ var File_cedargate_v1_admin_proto protoreflect.FileDescriptor
 const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x18cedargate/v1/admin.proto\x12\fcedargate.v1\x1a\x18cedargate/v1/types.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
+	"\x10GetSchemaRequest\"\\\n" +
+	"\x11GetSchemaResponse\x12/\n" +
+	"\x06bundle\x18\x01 \x01(\v2\x17.cedargate.v1.BundleRefR\x06bundle\x12\x16\n" +
+	"\x06schema\x18\x02 \x01(\tR\x06schema\"\x12\n" +
 	"\x10GetStatusRequest\"\xcd\x05\n" +
 	"\x11GetStatusResponse\x12/\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x17.cedargate.v1.BundleRefR\x06bundle\x12C\n" +
@@ -830,9 +932,10 @@ const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\x10ActivationResult\x12!\n" +
 	"\x1dACTIVATION_RESULT_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ACTIVATION_RESULT_SUCCESS\x10\x01\x12\x1d\n" +
-	"\x19ACTIVATION_RESULT_FAILURE\x10\x022\\\n" +
+	"\x19ACTIVATION_RESULT_FAILURE\x10\x022\xaa\x01\n" +
 	"\fAdminService\x12L\n" +
-	"\tGetStatus\x12\x1e.cedargate.v1.GetStatusRequest\x1a\x1f.cedargate.v1.GetStatusResponseB?Z=github.com/cedargate/cedargate/proto/cedargate/v1;cedargatev1b\x06proto3"
+	"\tGetStatus\x12\x1e.cedargate.v1.GetStatusRequest\x1a\x1f.cedargate.v1.GetStatusResponse\x12L\n" +
+	"\tGetSchema\x12\x1e.cedargate.v1.GetSchemaRequest\x1a\x1f.cedargate.v1.GetSchemaResponseB?Z=github.com/cedargate/cedargate/proto/cedargate/v1;cedargatev1b\x06proto3"
 
 var (
 	file_cedargate_v1_admin_proto_rawDescOnce sync.Once
@@ -847,47 +950,52 @@ func file_cedargate_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_cedargate_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cedargate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cedargate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cedargate_v1_admin_proto_goTypes = []any{
 	(RequestEntitiesMode)(0),      // 0: cedargate.v1.RequestEntitiesMode
 	(ActivationResult)(0),         // 1: cedargate.v1.ActivationResult
-	(*GetStatusRequest)(nil),      // 2: cedargate.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 3: cedargate.v1.GetStatusResponse
-	(*SourceStatus)(nil),          // 4: cedargate.v1.SourceStatus
-	(*DecisionLogStatus)(nil),     // 5: cedargate.v1.DecisionLogStatus
-	(*BundleBuildInfo)(nil),       // 6: cedargate.v1.BundleBuildInfo
-	(*Activation)(nil),            // 7: cedargate.v1.Activation
-	(*BundleRef)(nil),             // 8: cedargate.v1.BundleRef
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*GetSchemaRequest)(nil),      // 2: cedargate.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),     // 3: cedargate.v1.GetSchemaResponse
+	(*GetStatusRequest)(nil),      // 4: cedargate.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 5: cedargate.v1.GetStatusResponse
+	(*SourceStatus)(nil),          // 6: cedargate.v1.SourceStatus
+	(*DecisionLogStatus)(nil),     // 7: cedargate.v1.DecisionLogStatus
+	(*BundleBuildInfo)(nil),       // 8: cedargate.v1.BundleBuildInfo
+	(*Activation)(nil),            // 9: cedargate.v1.Activation
+	(*BundleRef)(nil),             // 10: cedargate.v1.BundleRef
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
 }
 var file_cedargate_v1_admin_proto_depIdxs = []int32{
-	8,  // 0: cedargate.v1.GetStatusResponse.bundle:type_name -> cedargate.v1.BundleRef
-	9,  // 1: cedargate.v1.GetStatusResponse.activation_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: cedargate.v1.GetStatusResponse.build:type_name -> cedargate.v1.BundleBuildInfo
-	7,  // 3: cedargate.v1.GetStatusResponse.last_failed_activation:type_name -> cedargate.v1.Activation
-	7,  // 4: cedargate.v1.GetStatusResponse.recent_activations:type_name -> cedargate.v1.Activation
-	9,  // 5: cedargate.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	4,  // 6: cedargate.v1.GetStatusResponse.source_status:type_name -> cedargate.v1.SourceStatus
-	5,  // 7: cedargate.v1.GetStatusResponse.decision_log:type_name -> cedargate.v1.DecisionLogStatus
-	0,  // 8: cedargate.v1.GetStatusResponse.request_entities:type_name -> cedargate.v1.RequestEntitiesMode
-	9,  // 9: cedargate.v1.SourceStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	9,  // 10: cedargate.v1.SourceStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	10, // 11: cedargate.v1.SourceStatus.max_staleness:type_name -> google.protobuf.Duration
-	9,  // 12: cedargate.v1.DecisionLogStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	9,  // 13: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
-	9,  // 14: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
-	8,  // 15: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
-	9,  // 16: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
-	1,  // 17: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
-	10, // 18: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
-	2,  // 19: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
-	3,  // 20: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
-	20, // [20:21] is the sub-list for method output_type
-	19, // [19:20] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	10, // 0: cedargate.v1.GetSchemaResponse.bundle:type_name -> cedargate.v1.BundleRef
+	10, // 1: cedargate.v1.GetStatusResponse.bundle:type_name -> cedargate.v1.BundleRef
+	11, // 2: cedargate.v1.GetStatusResponse.activation_time:type_name -> google.protobuf.Timestamp
+	8,  // 3: cedargate.v1.GetStatusResponse.build:type_name -> cedargate.v1.BundleBuildInfo
+	9,  // 4: cedargate.v1.GetStatusResponse.last_failed_activation:type_name -> cedargate.v1.Activation
+	9,  // 5: cedargate.v1.GetStatusResponse.recent_activations:type_name -> cedargate.v1.Activation
+	11, // 6: cedargate.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	6,  // 7: cedargate.v1.GetStatusResponse.source_status:type_name -> cedargate.v1.SourceStatus
+	7,  // 8: cedargate.v1.GetStatusResponse.decision_log:type_name -> cedargate.v1.DecisionLogStatus
+	0,  // 9: cedargate.v1.GetStatusResponse.request_entities:type_name -> cedargate.v1.RequestEntitiesMode
+	11, // 10: cedargate.v1.SourceStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	11, // 11: cedargate.v1.SourceStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	12, // 12: cedargate.v1.SourceStatus.max_staleness:type_name -> google.protobuf.Duration
+	11, // 13: cedargate.v1.DecisionLogStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	11, // 14: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
+	11, // 15: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
+	10, // 16: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
+	11, // 17: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
+	1,  // 18: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
+	12, // 19: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
+	4,  // 20: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
+	2,  // 21: cedargate.v1.AdminService.GetSchema:input_type -> cedargate.v1.GetSchemaRequest
+	5,  // 22: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
+	3,  // 23: cedargate.v1.AdminService.GetSchema:output_type -> cedargate.v1.GetSchemaResponse
+	22, // [22:24] is the sub-list for method output_type
+	20, // [20:22] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_cedargate_v1_admin_proto_init() }
@@ -902,7 +1010,7 @@ func file_cedargate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cedargate_v1_admin_proto_rawDesc), len(file_cedargate_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

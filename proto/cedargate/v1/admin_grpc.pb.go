@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AdminService_GetStatus_FullMethodName = "/cedargate.v1.AdminService/GetStatus"
+	AdminService_GetSchema_FullMethodName = "/cedargate.v1.AdminService/GetSchema"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -43,6 +44,17 @@ type AdminServiceClient interface {
 	//   - UNAVAILABLE: the replica cannot be reached or is shutting down.
 	//   - CANCELLED: the caller cancelled the call.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// GetSchema returns the Cedar schema of the active bundle, so that a
+	// client can convert request JSON by it (`cedargate check` reads
+	// `{"source_ip": "10.1.1.1"}` as an ipaddr, and User/alice as the
+	// schema's Acme::User) before it asks for a decision.
+	//
+	// Status codes:
+	//   - OK: the schema was returned (empty when the bundle has none).
+	//   - UNAVAILABLE: no bundle is active, or the replica cannot be reached.
+	//   - DEADLINE_EXCEEDED: the call's deadline passed first.
+	//   - CANCELLED: the caller cancelled the call.
+	GetSchema(ctx context.Context, in *GetSchemaRequest, opts ...grpc.CallOption) (*GetSchemaResponse, error)
 }
 
 type adminServiceClient struct {
@@ -57,6 +69,16 @@ func (c *adminServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStatusResponse)
 	err := c.cc.Invoke(ctx, AdminService_GetStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetSchema(ctx context.Context, in *GetSchemaRequest, opts ...grpc.CallOption) (*GetSchemaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSchemaResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetSchema_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +103,17 @@ type AdminServiceServer interface {
 	//   - UNAVAILABLE: the replica cannot be reached or is shutting down.
 	//   - CANCELLED: the caller cancelled the call.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// GetSchema returns the Cedar schema of the active bundle, so that a
+	// client can convert request JSON by it (`cedargate check` reads
+	// `{"source_ip": "10.1.1.1"}` as an ipaddr, and User/alice as the
+	// schema's Acme::User) before it asks for a decision.
+	//
+	// Status codes:
+	//   - OK: the schema was returned (empty when the bundle has none).
+	//   - UNAVAILABLE: no bundle is active, or the replica cannot be reached.
+	//   - DEADLINE_EXCEEDED: the call's deadline passed first.
+	//   - CANCELLED: the caller cancelled the call.
+	GetSchema(context.Context, *GetSchemaRequest) (*GetSchemaResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -93,6 +126,9 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedAdminServiceServer) GetSchema(context.Context, *GetSchemaRequest) (*GetSchemaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSchema not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -133,6 +169,24 @@ func _AdminService_GetStatus_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetSchema_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSchemaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetSchema(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetSchema_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetSchema(ctx, req.(*GetSchemaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -143,6 +197,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _AdminService_GetStatus_Handler,
+		},
+		{
+			MethodName: "GetSchema",
+			Handler:    _AdminService_GetSchema_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

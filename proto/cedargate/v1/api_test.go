@@ -115,7 +115,7 @@ func TestServiceNames(t *testing.T) {
 		{
 			name:    "cedargate.v1.AdminService",
 			service: cedargatev1.File_cedargate_v1_admin_proto.Services().ByName("AdminService"),
-			methods: []protoreflect.Name{"GetStatus"},
+			methods: []protoreflect.Name{"GetStatus", "GetSchema"},
 		},
 	}
 	for _, tt := range tests {
