@@ -34,23 +34,7 @@ type policyText struct {
 // and position pos.
 func handWritten(f *repo.File, offset int, pos diag.Position) *policyText {
 	src := string(f.Data)
-	all := tokenize(src, offset, pos.Line, pos.Col)
-	depth := 0
-	for i, t := range all {
-		switch t.text {
-		case "(", "[", "{":
-			depth++
-		case ")", "]", "}":
-			depth--
-		case ";":
-			if depth == 0 {
-				all = all[:i+1]
-			}
-		}
-		if len(all) == i+1 {
-			break
-		}
-	}
+	all := tokenizeUntil(src, offset, pos.Line, pos.Col, true)
 	return &policyText{src: src, all: all, conds: conditions(all),
 		at: func(t tok) (diag.Position, bool) { return diag.Position{File: f.Path, Line: t.line, Col: t.col}, true }}
 }
@@ -94,13 +78,13 @@ type problem struct {
 func (c *compiler) locate(pol *expast.Policy, pt *policyText, msg string) problem {
 	msg = policyPrefix.ReplaceAllString(msg, "")
 	pr := problem{msg: msg}
+	if pt == nil {
+		return pr
+	}
 	place := func(t tok) {
 		if p, ok := pt.at(t); ok {
 			pr.pos = p
 		}
-	}
-	if pt == nil {
-		return pr
 	}
 	switch {
 	case attrNotFound.MatchString(msg):
