@@ -308,7 +308,7 @@ func (c *compiler) resourceScope(t repo.Token) string {
 		typ = c.cfg.Qualify(typ)
 		if c.out.Schema != nil {
 			if _, known := c.out.Schema.Entities[types.EntityType(typ)]; !known {
-				c.diags.Errorf(t.Pos, "unknown entity type %s", typ)
+				c.diags.Errorf(t.Pos, "unknown entity type %s (%s)", typ, c.typeHint(typ))
 			}
 		}
 		return "resource is " + typ
