@@ -48,7 +48,14 @@ func (t tok) value() string {
 // tokenize splits src into tokens from byte offset from on, the first
 // character being at line:col.
 func tokenize(src string, from, line, col int) []tok {
+	return tokenizeUntil(src, from, line, col, false)
+}
+
+// tokenizeUntil is tokenize, stopping after the first ';' outside
+// brackets when policy is set: the end of the policy that starts at from.
+func tokenizeUntil(src string, from, line, col int, policy bool) []tok {
 	var out []tok
+	depth := 0
 	lineStart := from
 	colBase := col // column of lineStart
 	for i := from; i < len(src); {
@@ -104,6 +111,18 @@ func tokenize(src string, from, line, col int) []tok {
 		t.end = i
 		t.text = src[t.off:t.end]
 		out = append(out, t)
+		if policy {
+			switch t.text {
+			case "(", "[", "{":
+				depth++
+			case ")", "]", "}":
+				depth--
+			case ";":
+				if depth == 0 {
+					return out
+				}
+			}
+		}
 	}
 	return out
 }

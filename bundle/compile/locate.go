@@ -34,23 +34,7 @@ type policyText struct {
 // and position pos.
 func handWritten(f *repo.File, offset int, pos diag.Position) *policyText {
 	src := string(f.Data)
-	all := tokenize(src, offset, pos.Line, pos.Col)
-	depth := 0
-	for i, t := range all {
-		switch t.text {
-		case "(", "[", "{":
-			depth++
-		case ")", "]", "}":
-			depth--
-		case ";":
-			if depth == 0 {
-				all = all[:i+1]
-			}
-		}
-		if len(all) == i+1 {
-			break
-		}
-	}
+	all := tokenizeUntil(src, offset, pos.Line, pos.Col, true)
 	return &policyText{src: src, all: all, conds: conditions(all),
 		at: func(t tok) (diag.Position, bool) { return diag.Position{File: f.Path, Line: t.line, Col: t.col}, true }}
 }
@@ -94,13 +78,13 @@ type problem struct {
 func (c *compiler) locate(pol *expast.Policy, pt *policyText, msg string) problem {
 	msg = policyPrefix.ReplaceAllString(msg, "")
 	pr := problem{msg: msg}
+	if pt == nil {
+		return pr
+	}
 	place := func(t tok) {
 		if p, ok := pt.at(t); ok {
 			pr.pos = p
 		}
-	}
-	if pt == nil {
-		return pr
 	}
 	switch {
 	case attrNotFound.MatchString(msg):
@@ -121,7 +105,7 @@ func (c *compiler) locate(pol *expast.Policy, pt *policyText, msg string) proble
 		}
 	case unknownType.MatchString(msg):
 		typ := unknownType.FindStringSubmatch(msg)[1]
-		if t, ok := pt.path(typ, false); ok {
+		if t, ok := pt.path(typ, ""); ok {
 			place(t)
 		}
 		pr.hint = c.typeHint(typ)
@@ -130,7 +114,7 @@ func (c *compiler) locate(pol *expast.Policy, pt *policyText, msg string) proble
 		if err != nil {
 			break
 		}
-		if t, ok := pt.path(string(uid.Type), true); ok {
+		if t, ok := pt.path(string(uid.Type), string(uid.ID)); ok {
 			place(t)
 		}
 		var ids []string
@@ -250,9 +234,9 @@ func (pt *policyText) receiver(t tok) string {
 	return "…"
 }
 
-// path finds the entity type or action type written as name: the first
-// token of Name::Name... (followed by ::"id" when it is an action type).
-func (pt *policyText) path(name string, action bool) (tok, bool) {
+// path finds the entity type written as name: the first token of
+// Name::Name..., followed by ::"id" when id is not empty (an action).
+func (pt *policyText) path(name, id string) (tok, bool) {
 	parts := strings.Split(name, "::")
 	toks := pt.all
 	for i := range toks {
@@ -278,7 +262,7 @@ func (pt *policyText) path(name string, action bool) (tok, bool) {
 		if ok && j+1 < len(toks) && toks[j].text == "::" && toks[j+1].kind == tokIdent {
 			ok = false
 		}
-		if ok && action && (j+1 >= len(toks) || toks[j].text != "::" || toks[j+1].kind != tokString) {
+		if ok && id != "" && (j+1 >= len(toks) || toks[j].text != "::" || toks[j+1].kind != tokString || toks[j+1].value() != id) {
 			ok = false
 		}
 		if ok {

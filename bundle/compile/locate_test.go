@@ -54,6 +54,10 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 				"policies/p.cedar:5:22: policy \"policies/p.cedar#3\": unrecognized entity type `App::Grp` (did you mean App::Group?)"},
 		{"unknown entity type in scope", "permit (\n  principal == App::Usr::\"alice\",\n  action,\n  resource\n);\n",
 			"policies/p.cedar:2:16: policy \"policies/p.cedar#0\": unrecognized entity type `App::Usr` (did you mean App::User?)"},
+		{"unknown action", "permit (principal, action in [App::Action::\"read\", App::Action::\"raed\"], resource);\n",
+			"policies/p.cedar:1:52: policy \"policies/p.cedar#0\": unrecognized action `App::Action::\"raed\"` (did you mean \"read\"?)"},
+		{"unknown type in a profile", "",
+			"identities/profiles.yaml:5:17: unknown entity type App::Sevice (did you mean App::Service?)"},
 		{"parser: missing semicolon", head + "when { true }\n",
 			"policies/p.cedar:3:14: expected `;` after the policy"},
 		{"parser: missing operand", head + "when { principal.department == };\n",
@@ -73,8 +77,13 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := load(t, map[string]string{"cedargate.yaml": exprConfig, "schema.cedarschema": exprSchema, "policies/p.cedar": tt.policy,
-				"identities/people.yaml": "kind: User\nname: alice\nattributes: {department: ops}\n"})
+			files := map[string]string{"cedargate.yaml": exprConfig, "schema.cedarschema": exprSchema, "policies/p.cedar": tt.policy,
+				"identities/people.yaml": "kind: User\nname: alice\nattributes: {department: ops}\n"}
+			if tt.policy == "" {
+				delete(files, "policies/p.cedar")
+				files["identities/profiles.yaml"] = "kind: AccessProfile\nname: reader\npermissions:\n  - actions: [read]\n    resources: [Sevice/*]\n"
+			}
+			r := load(t, files)
 			_, diags := Compile(r, "")
 			if got := strings.TrimSpace(diags.String()); got != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)

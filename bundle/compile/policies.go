@@ -69,25 +69,30 @@ func (c *compiler) policyFile(f *repo.File) {
 			c.diags.Errorf(pos, "@id %q %v", id, err)
 			continue
 		}
-		text := handWritten(f, p.Position().Offset, pos)
+		// The policy's text is read again only when it has problems.
+		text := func() *policyText { return handWritten(f, p.Position().Offset, pos) }
 		c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: OriginPolicy}, Pos: pos, Parsed: p}, true, text)
 	}
 }
 
 // add validates a policy against the schema and adds it. text, when not
-// nil, is the policy's source, where each problem is placed at its
+// nil, reads the policy's source, where each problem is placed at its
 // expression; otherwise problems are at the policy's position.
-func (c *compiler) add(p Policy, validate bool, text *policyText) {
+func (c *compiler) add(p Policy, validate bool, text func() *policyText) {
 	if validate && c.validator != nil {
 		ast := (*expast.Policy)(p.Parsed.AST())
 		// One diagnostic per problem: the validator joins them in an
 		// order that varies from run to run.
 		msgs := diag.Problems(c.validator.Policy("", ast))
+		var pt *policyText
+		if len(msgs) > 0 && text != nil {
+			pt = text()
+		}
 		for _, msg := range msgs {
 			if msg == noApplicableAction && slices.ContainsFunc(msgs, unknownEntity) {
 				continue // follows from the unknown type or action
 			}
-			pr := c.locate(ast, text, msg)
+			pr := c.locate(ast, pt, msg)
 			c.diags.Add(diag.Diagnostic{Pos: cmp.Or(pr.pos, p.Pos), Subject: fmt.Sprintf("policy %q", p.ID), Message: pr.String()})
 		}
 	}
@@ -303,7 +308,7 @@ func (c *compiler) resourceScope(t repo.Token) string {
 		typ = c.cfg.Qualify(typ)
 		if c.out.Schema != nil {
 			if _, known := c.out.Schema.Entities[types.EntityType(typ)]; !known {
-				c.diags.Errorf(t.Pos, "unknown entity type %s", typ)
+				c.diags.Errorf(t.Pos, "unknown entity type %s (%s)", typ, c.typeHint(typ))
 			}
 		}
 		return "resource is " + typ
