@@ -73,3 +73,33 @@ func buildEveryEnv(t *testing.T, dir string, now time.Time) {
 		t.Errorf("%s has no tests/: %v", dir, err)
 	}
 }
+
+// TestCompileAtCountsRelativeDatesFromItsDay checks that the commands that
+// judge access at an instant (access, diff, review) read relative dates
+// from that instant's day: examples/acme compiled at its reference day has
+// the expiries its README quotes, a day later each is a day later.
+func TestCompileAtCountsRelativeDatesFromItsDay(t *testing.T) {
+	dir := copyShuffled(t, filepath.Join("..", "..", "examples", "acme"))
+	const id = "entitlement:Group/payments-engineers:payments-db-reader#0"
+	for _, tt := range []struct {
+		at, want string
+	}{
+		{"2026-11-23T12:00:00Z", "2027-05-31T00:00:00Z"},
+		{"2026-11-24T00:00:00Z", "2027-06-01T00:00:00Z"},
+	} {
+		at, _ := time.Parse(time.RFC3339, tt.at)
+		c, err := CompileWorkTreeAt(t.Context(), dir, "prod", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, p := range c.Bundle.Policies {
+			if p.ID == id && p.NotAfter != nil {
+				got = p.NotAfter.Format(time.RFC3339)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("at %s: %s not_after %q, want %s", tt.at, id, got, tt.want)
+		}
+	}
+}
