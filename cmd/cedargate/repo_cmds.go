@@ -32,7 +32,7 @@ It prints the next command: a build of dev into the store stores/dev
 beside DIR. When DIR is in a Git work tree, build refuses uncommitted
 files, so the command carries --allow-dirty until you commit them (or
 --revision, in a Git repository without commits).`,
-		Args: dirArg(),
+		Args: atMostDir,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := repoDir(a)
 			if err := build.Init(dir, build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
