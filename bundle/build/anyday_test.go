@@ -3,6 +3,7 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,28 @@ func TestCompileAtCountsRelativeDatesFromItsDay(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("at %s: %s not_after %q, want %s", tt.at, id, got, tt.want)
 		}
+	}
+}
+
+// TestRelativeDatesNameTheDay checks that the day relative dates count
+// from is part of the derived revision, so that one revision names one
+// bundle: the same source built on two days gives two revisions, on two
+// instants of one day one.
+func TestRelativeDatesNameTheDay(t *testing.T) {
+	dir := copyShuffled(t, filepath.Join("..", "..", "examples", "acme"))
+	revs := map[string]bool{}
+	for _, now := range []time.Time{refNow, refNow.Add(time.Hour), refNow.AddDate(0, 0, 1)} {
+		out, err := Build(t.Context(), dir, Options{Env: "prod", Now: now, CompilerVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev := out.Bundle.Manifest.Revision
+		if want := "+" + now.Format("20060102"); !strings.HasSuffix(rev, want) {
+			t.Errorf("built at %s: revision %s, want it to end with %s", now, rev, want)
+		}
+		revs[rev] = true
+	}
+	if len(revs) != 2 {
+		t.Errorf("revisions %v, want one per day", revs)
 	}
 }
