@@ -3,6 +3,7 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,58 @@ func buildEveryEnv(t *testing.T, dir string, now time.Time) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tests")); err != nil {
 		t.Errorf("%s has no tests/: %v", dir, err)
+	}
+}
+
+// TestCompileAtCountsRelativeDatesFromItsDay checks that the commands that
+// judge access at an instant (access, diff, review) read relative dates
+// from that instant's day: examples/acme compiled at its reference day has
+// the expiries its README quotes, a day later each is a day later.
+func TestCompileAtCountsRelativeDatesFromItsDay(t *testing.T) {
+	dir := copyShuffled(t, filepath.Join("..", "..", "examples", "acme"))
+	const id = "entitlement:Group/payments-engineers:payments-db-reader#0"
+	for _, tt := range []struct {
+		at, want string
+	}{
+		{"2026-11-23T12:00:00Z", "2027-05-31T00:00:00Z"},
+		{"2026-11-24T00:00:00Z", "2027-06-01T00:00:00Z"},
+	} {
+		at, _ := time.Parse(time.RFC3339, tt.at)
+		c, err := CompileWorkTreeAt(t.Context(), dir, "prod", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, p := range c.Bundle.Policies {
+			if p.ID == id && p.NotAfter != nil {
+				got = p.NotAfter.Format(time.RFC3339)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("at %s: %s not_after %q, want %s", tt.at, id, got, tt.want)
+		}
+	}
+}
+
+// TestRelativeDatesNameTheDay checks that the day relative dates count
+// from is part of the derived revision, so that one revision names one
+// bundle: the same source built on two days gives two revisions, on two
+// instants of one day one.
+func TestRelativeDatesNameTheDay(t *testing.T) {
+	dir := copyShuffled(t, filepath.Join("..", "..", "examples", "acme"))
+	revs := map[string]bool{}
+	for _, now := range []time.Time{refNow, refNow.Add(time.Hour), refNow.AddDate(0, 0, 1)} {
+		out, err := Build(t.Context(), dir, Options{Env: "prod", Now: now, CompilerVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev := out.Bundle.Manifest.Revision
+		if want := "+" + now.Format("20060102"); !strings.HasSuffix(rev, want) {
+			t.Errorf("built at %s: revision %s, want it to end with %s", now, rev, want)
+		}
+		revs[rev] = true
+	}
+	if len(revs) != 2 {
+		t.Errorf("revisions %v, want one per day", revs)
 	}
 }

@@ -151,6 +151,12 @@ func revision(ctx context.Context, r *repo.Repo, opts Options) (string, time.Tim
 	default:
 		rev = info.Commit
 	}
+	if opts.Revision == "" && r.Config.RelativeDates {
+		// Relative dates make the day an input of the bundle: name it, so
+		// that one revision still means one bundle (a store refuses the
+		// same revision with another digest).
+		rev += "+" + r.Today().Format("20060102")
+	}
 	if !store.ValidRevision(rev) {
 		return "", time.Time{}, fmt.Errorf("--revision %q: use letters, digits and . _ + -, at most 128 characters", rev)
 	}

@@ -38,10 +38,17 @@ type Compiled struct {
 // revision in the manifest. Problems in the repository fail it with a
 // *diag.Failure listing every one.
 func Compile(ctx context.Context, dir, env, revision string) (*Compiled, error) {
+	return compileAt(ctx, dir, env, revision, time.Time{})
+}
+
+// compileAt is Compile with relative dates counted from now's day (zero:
+// the current time).
+func compileAt(ctx context.Context, dir, env, revision string, now time.Time) (*Compiled, error) {
 	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
+	r.Now = now
 	return compileRepo(ctx, r, env, revision)
 }
 
@@ -73,6 +80,13 @@ func compileRepo(ctx context.Context, r *repo.Repo, env, revision string) (*Comp
 // at which the repository does not compile, is an error that names it and
 // the problems.
 func CompileRevision(ctx context.Context, dir, rev, env string) (*Compiled, gitrev.Commit, error) {
+	return CompileRevisionAt(ctx, dir, rev, env, time.Time{})
+}
+
+// CompileRevisionAt is CompileRevision counting relative dates
+// (relative_dates in cedargate.yaml) from now's day; zero is the current
+// time. Commands that judge access at an instant (--at) pass it.
+func CompileRevisionAt(ctx context.Context, dir, rev, env string, now time.Time) (*Compiled, gitrev.Commit, error) {
 	tmp, err := os.MkdirTemp("", "cedargate-rev-")
 	if err != nil {
 		return nil, gitrev.Commit{}, err
@@ -82,7 +96,7 @@ func CompileRevision(ctx context.Context, dir, rev, env string) (*Compiled, gitr
 	if err != nil {
 		return nil, c, err
 	}
-	out, err := Compile(ctx, tmp, env, c.Hash)
+	out, err := compileAt(ctx, tmp, env, c.Hash, now)
 	if err != nil {
 		var f *diag.Failure
 		if errors.As(err, &f) {
@@ -124,10 +138,18 @@ func (e *RevisionError) Unwrap() error { return e.Failure }
 // prefix>" when the work tree has changes, or "src-<source digest>"
 // outside Git or where Git names no commit. Nothing is stored and nothing in dir changes.
 func CompileWorkTree(ctx context.Context, dir, env string) (*Compiled, error) {
+	return CompileWorkTreeAt(ctx, dir, env, time.Time{})
+}
+
+// CompileWorkTreeAt is CompileWorkTree counting relative dates
+// (relative_dates in cedargate.yaml) from now's day; zero is the current
+// time. Commands that judge access at an instant (--at) pass it.
+func CompileWorkTreeAt(ctx context.Context, dir, env string, now time.Time) (*Compiled, error) {
 	r, err := repo.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
+	r.Now = now
 	rev, buildTime, err := revision(ctx, r, Options{AllowDirty: true})
 	if err != nil {
 		if ctx.Err() != nil {

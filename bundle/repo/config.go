@@ -42,7 +42,7 @@ type Config struct {
 	Validation string
 	Guardrails Guardrails
 	// RelativeDates allows dates written relative to the day of the
-	// command (today-22d, today+90d). Meant for examples and templates,
+	// command (today-22d, today+90d). Meant for examples,
 	// which must build on any date; a real repository writes the day a
 	// review or rotation happened.
 	RelativeDates bool

@@ -144,7 +144,7 @@ func (f *fields) time(key string) *time.Time {
 	}
 	if isRelativeDate(s) {
 		if !f.d.relative {
-			f.d.errorf(v.pos, f.subject, "%s: %q is a relative date; write the day (2026-12-01), or set relative_dates: true in cedargate.yaml if this repository is an example or a template", key, s)
+			f.d.errorf(v.pos, f.subject, "%s: %q is a relative date; write the day (2026-12-01), or set relative_dates: true in cedargate.yaml if this repository is an example", key, s)
 			return nil
 		}
 		t, err := parseRelativeDate(s, f.d.today)

@@ -66,8 +66,9 @@ type Repo struct {
 	Now time.Time
 }
 
-// today is 00:00 UTC of the day relative dates count from.
-func (r *Repo) today() time.Time {
+// Today is 00:00 UTC of the day relative dates count from: Now's day, or
+// the current day when Now is zero.
+func (r *Repo) Today() time.Time {
 	now := r.Now
 	if now.IsZero() {
 		now = time.Now()

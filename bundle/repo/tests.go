@@ -48,7 +48,7 @@ type Case struct {
 // Suites decodes the decision tests that apply to env.
 func (r *Repo) Suites(env string) ([]*Suite, diag.List) {
 	var diags diag.List
-	d := &decoder{env: env, diags: &diags, relative: r.Config.RelativeDates, today: r.today()}
+	d := &decoder{env: env, diags: &diags, relative: r.Config.RelativeDates, today: r.Today()}
 	var out []*Suite
 	for _, f := range r.Tests {
 		// The repository-wide limits were checked when it was loaded.

@@ -28,7 +28,7 @@ type View struct {
 // object fails the dev build as well.
 func (r *Repo) View(env string) (*View, diag.List) {
 	var diags diag.List
-	d := &decoder{env: env, diags: &diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.today()}
+	d := &decoder{env: env, diags: &diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.Today()}
 	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}}
 	for _, f := range r.identities {
 		for _, doc := range f.docs {

@@ -77,7 +77,7 @@ triple.`,
 				if err = requireFlag("env", env); err != nil {
 					return err
 				}
-				c, cerr := compileSource(ctx, repoDir(a), env, "")
+				c, cerr := compileSource(ctx, repoDir(a), env, "", when)
 				if cerr == nil {
 					b, policyFiles = c.Bundle, c.Repo.Policies
 				}

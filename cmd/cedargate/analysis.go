@@ -58,11 +58,12 @@ func inputError(ctx context.Context, err error) error {
 }
 
 // compileSource compiles env of the repository at dir at the Git
-// revision rev, or as the work tree is when rev is empty.
-func compileSource(ctx context.Context, dir, env, rev string) (*build.Compiled, error) {
+// revision rev, or as the work tree is when rev is empty, counting
+// relative dates from the day of at, the instant the command judges.
+func compileSource(ctx context.Context, dir, env, rev string, at time.Time) (*build.Compiled, error) {
 	if rev == "" {
-		return build.CompileWorkTree(ctx, dir, env)
+		return build.CompileWorkTreeAt(ctx, dir, env, at)
 	}
-	c, _, err := build.CompileRevision(ctx, dir, rev, env)
+	c, _, err := build.CompileRevisionAt(ctx, dir, rev, env, at)
 	return c, err
 }

@@ -172,7 +172,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"unknown command", []string{"biuld", dir}, `unknown command "biuld"`},
 		{"unknown flag", []string{"lint", dir, "--evn", "prod"}, "unknown flag: --evn"},
-		{"missing argument", []string{"lint"}, "takes 1 argument(s)"},
+		{"no repository here", []string{"lint"}, "cedargate lint: the current directory holds no cedargate.yaml; give the identity repository's DIR, or run it there"},
+		{"two directories", []string{"lint", dir, dir}, "cedargate lint takes at most one argument (DIR, default .), got 2"},
 		{"env required", []string{"build", dir, "--store", store, "--now", refDate}, "--env is required: cedargate.yaml declares environments dev, prod"},
 		{"env not declared", []string{"build", dir, "--env", "staging", "--store", store, "--now", refDate}, "--env staging: not one of the environments in cedargate.yaml (dev, prod)"},
 		{"store required", []string{"build", dir, "--env", "prod"}, "--store is required"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -76,11 +77,11 @@ wrong.`,
 			ctx := cmd.Context()
 			// One revision at a time: snapshot keeps what the report
 			// needs and lets the repository and compiler output go.
-			before, err := snapshot(ctx, repoDir(a), env, from)
+			before, err := snapshot(ctx, repoDir(a), env, from, instant)
 			if err != nil {
 				return inputError(ctx, err)
 			}
-			after, err := snapshot(ctx, repoDir(a), env, to)
+			after, err := snapshot(ctx, repoDir(a), env, to, instant)
 			if err != nil {
 				return inputError(ctx, err)
 			}
@@ -119,8 +120,8 @@ wrong.`,
 // snapshot compiles env of the repository at dir at rev (the work tree
 // when rev is empty) and keeps only what diff compares, so that the
 // repository and the compiler's output are garbage once it returns.
-func snapshot(ctx context.Context, dir, env, rev string) (*change.Side, error) {
-	c, err := compileSource(ctx, dir, env, rev)
+func snapshot(ctx context.Context, dir, env, rev string, at time.Time) (*change.Side, error) {
+	c, err := compileSource(ctx, dir, env, rev, at)
 	if err != nil {
 		if rev == "" {
 			return nil, fmt.Errorf("work tree: %w", err)

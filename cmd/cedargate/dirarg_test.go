@@ -46,12 +46,6 @@ func TestDirDefaultsToCurrentDirectory(t *testing.T) {
 			}
 		})
 	}
-	t.Run("two directories", func(t *testing.T) {
-		r := cedargateIn(t, dir, "lint", ".", ".")
-		if r.code != exitUsage || !strings.Contains(r.stderr, "cedargate lint takes at most one argument (DIR, default .), got 2") {
-			t.Errorf("lint . .: %+v", r)
-		}
-	})
 }
 
 // TestInitNeverOverwrites checks that init refuses, changing nothing, a

@@ -19,9 +19,9 @@ func evalCmd() *cobra.Command {
 	var env, at, format, entitiesFile, contextJSON string
 	var req evaluate.Request
 	cmd := &cobra.Command{
-		Use:   "eval DIR --env ENV --principal UID --action UID --resource UID",
+		Use:   "eval [DIR] --env ENV --principal UID --action UID --resource UID",
 		Short: "Decide one request offline, and explain it",
-		Long: `Eval compiles the identity repository DIR for ENV as build does (the work
+		Long: `Eval compiles the identity repository DIR (default .) for ENV as build does (the work
 tree as it is; nothing is stored) and decides one request with the PDP's
 decision engine, at --at (default now): the answer a PDP serving that
 bundle would give, without starting one.
@@ -44,7 +44,7 @@ determined the decision.
 
 Exit code 0 for allow, 1 for deny, 2 when the request or the repository
 cannot be read. --format json prints the document docs/cli.md describes.`,
-		Args: args("DIR"),
+		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
 				return err
@@ -65,7 +65,7 @@ cannot be read. --format json prints the document docs/cli.md describes.`,
 				}
 			}
 			ctx := cmd.Context()
-			c, err := compileSource(ctx, a[0], env, "")
+			c, err := compileSource(ctx, repoDir(a), env, "", req.At)
 			if err != nil {
 				return inputError(ctx, err)
 			}

@@ -58,7 +58,7 @@ func TestServeExtauthz(t *testing.T) {
 	dir := t.TempDir()
 	storeDir, dlog := filepath.Join(dir, "store"), filepath.Join(dir, "decisions.log")
 	// The server decides by the clock, so the repository is dated from
-	// today (examples/acme's grants expire in 2027).
+	// today, as init dates it.
 	if r := cedargate(t, "build", scaffoldToday(t), "--env", "prod", "--store", storeDir,
 		"--activate", "--revision", "r1"); r.code != 0 {
 		t.Fatalf("build: %+v", r)

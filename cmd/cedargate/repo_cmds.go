@@ -35,7 +35,7 @@ It prints the next command: a build of dev into the store stores/dev
 beside DIR. When DIR is in a Git work tree, build refuses uncommitted
 files, so the command carries --allow-dirty until you commit them (or
 --revision, in a Git repository without commits).`,
-		Args: dirArg(),
+		Args: atMostDir,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := repoDir(a)
 			if err := build.Init(dir, build.InitOptions{Name: name, Namespace: namespace, Now: time.Now()}); err != nil {
@@ -162,7 +162,7 @@ case and finding in it, with the same exit codes.`,
 				return err
 			}
 			if format != string(report.Text) {
-				o.Root, o.ToolVersion = ciRoot(a[0]), version.String()
+				o.Root, o.ToolVersion = ciRoot(repoDir(a)), version.String()
 			}
 			if err := report.Test(cmd.OutOrStdout(), report.Format(format), rep, o); err != nil {
 				return err
@@ -220,7 +220,7 @@ output, every finding in it, with the same exit codes.`,
 				return err
 			}
 			if format != string(report.Text) {
-				o := report.Options{Root: ciRoot(a[0]), ToolVersion: version.String()}
+				o := report.Options{Root: ciRoot(repoDir(a)), ToolVersion: version.String()}
 				if err := report.Lint(cmd.OutOrStdout(), report.Format(format), diags, o); err != nil {
 					return err
 				}

@@ -52,7 +52,7 @@ Exit code 2 when DIR does not build for ENV.`,
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := compileSource(ctx, repoDir(a), env, "")
+			c, err := compileSource(ctx, repoDir(a), env, "", when)
 			if err != nil {
 				return inputError(ctx, err)
 			}
