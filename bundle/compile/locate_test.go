@@ -28,7 +28,7 @@ func TestPolicyProblemsAtTheExpression(t *testing.T) {
 		name, policy, want string
 	}{
 		{"type error in when", head + "when { resource.tier < 3 };\n",
-			"policies/p.cedar:3:8: policy \"p\": unexpected type: expected datetime, or duration, or Long but saw String"},
+			"policies/p.cedar:3:8: policy \"p\": unexpected type: expected Long but saw String"},
 		{"condition not a Bool", head + "when { true }\nunless {\n  context.source_ip\n};\n",
 			"policies/p.cedar:5:3: policy \"p\": unexpected type: expected Bool but saw ipaddr"},
 		{"operand not a Bool", head + "when { principal.department == \"x\" || (true && principal.department) };\n",
