@@ -725,3 +725,31 @@ permit (principal == App::User::"alice", action == App::Action::"read", resource
 	}
 	return srv
 }
+
+// TestDeployWatchesDecisionQuality checks that the metrics that say a
+// decision went wrong without failing (a policy that errors, an entity
+// nobody defines) each have an alerting rule and a dashboard panel:
+// without them nobody looks. TestDeployProbesAndMetrics checks that the
+// queries name series the server exports.
+func TestDeployWatchesDecisionQuality(t *testing.T) {
+	watched := []string{"cedargate_decision_errors_total", "cedargate_unknown_entities_total"}
+	alerted, charted := map[string]bool{}, map[string]bool{}
+	for _, q := range deployQueries(t) {
+		for _, s := range promSelectors(q.expr) {
+			switch {
+			case strings.HasPrefix(q.where, "deploy/prometheus/alerts.yaml "):
+				alerted[s.name] = true
+			case strings.HasPrefix(q.where, "deploy/grafana/"):
+				charted[s.name] = true
+			}
+		}
+	}
+	for _, m := range watched {
+		if !alerted[m] {
+			t.Errorf("no alert in deploy/prometheus/alerts.yaml queries %s", m)
+		}
+		if !charted[m] {
+			t.Errorf("no panel in deploy/grafana queries %s", m)
+		}
+	}
+}
