@@ -8,7 +8,10 @@
 // identity files; docs/identity-format.md says how to use it.
 //
 // The schema describes one YAML document; a multi-document file is checked
-// document by document. It is as permissive as the decoder where the
+// document by document. Optional fields may be written with no value
+// (`expires:`), which the decoder reads as absent; so every value may be
+// null, which lets a required field without a value through (the decoder
+// reports it). It is as permissive as the decoder where the
 // decoder is (any scalar where a string is read, a single value where a
 // list is), so that it never flags a file cedargate accepts; rules the
 // decoder checks across fields (an Exception is a grant or a waiver) and
@@ -64,7 +67,7 @@ func Generate(srcDir string) ([]byte, error) {
 	g := &generator{docs: docs, defs: schema{}}
 	g.defs["scalar"] = schema{
 		"description": "A single value. cedargate reads it as text, so numbers and booleans are accepted as written; ${env} expands to the environment being built.",
-		"type":        []string{"string", "number", "boolean"},
+		"type":        []string{"string", "number", "boolean", "null"},
 	}
 	g.defs["list"] = schema{
 		"description": "A list of values; a single value is a list of one.",
@@ -72,17 +75,17 @@ func Generate(srcDir string) ([]byte, error) {
 	}
 	g.defs["time"] = schema{
 		"description": "A date (2026-12-01, midnight UTC) or an RFC 3339 time (2026-12-01T09:00:00Z).",
-		"type":        "string",
+		"type":        []string{"string", "null"},
 		"pattern":     `^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$`,
 	}
 	g.defs["duration"] = schema{
 		"description": "A duration in weeks, days, hours, minutes and seconds: 90d, 2w, 36h, 1w3d.",
-		"type":        "string",
+		"type":        []string{"string", "null"},
 		"pattern":     `^([0-9]+[wdhms])+$`,
 	}
 	g.defs["attributes"] = schema{
 		"description": "Cedar attributes by name. Values are converted by the Cedar schema: strings, numbers, booleans, lists, records, entity references (Type/name) and extension values written as strings.",
-		"type":        "object",
+		"type":        []string{"object", "null"},
 	}
 	var cases []any
 	names := make([]string, 0, len(kinds))
@@ -153,7 +156,7 @@ func (g *generator) object(t reflect.Type) schema {
 	props := schema{}
 	required := []string{}
 	g.fields(t, props, &required)
-	s := schema{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+	s := schema{"type": []string{"object", "null"}, "properties": props, "required": required, "additionalProperties": false}
 	if d := g.docs[t.Name()]; d != "" {
 		s["description"] = d
 	}
@@ -213,7 +216,7 @@ func (g *generator) value(t reflect.Type) schema {
 		if e := t.Elem(); e == tokenType || e.Kind() == reflect.String {
 			return ref("list")
 		}
-		return schema{"type": "array", "items": g.value(t.Elem())}
+		return schema{"type": []string{"array", "null"}, "items": g.value(t.Elem())}
 	case reflect.Struct:
 		if _, ok := g.defs[t.Name()]; !ok {
 			g.defs[t.Name()] = g.object(t)

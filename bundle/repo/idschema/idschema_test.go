@@ -180,6 +180,7 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 	ok := `kind: ServiceAccount
 name: bot-${env}
 owner: platform
+description:
 expires: 2027-01-31
 spiffe_id: spiffe://example.org/bot
 groups: workloads
