@@ -39,12 +39,12 @@ type Meta struct {
 	Kind Kind `yaml:"kind" schema:"required"`
 	// Name is the object's name: the Cedar entity id for principals,
 	// groups, teams and resources. Entitlements and exceptions may leave it
-	// empty; Key then derives one from the subject and profile.
+	// out; their Key is then made of the subject and profile.
 	Name string `yaml:"name"`
 	// Description says what the object is for, for people.
 	Description string `yaml:"description"`
-	// Environments lists the environments the object exists in; nil means
-	// all of them.
+	// Environments are the environments the object exists in; when
+	// absent (nil), all of them.
 	Environments []string `yaml:"environments"`
 	// Pos is where the object's YAML document starts.
 	Pos diag.Position `yaml:"-"`
@@ -113,7 +113,8 @@ type ServiceAccount struct {
 	Meta
 	// Owner names the Team or User accountable for the account.
 	Owner string `yaml:"owner"`
-	// Expires is when the account stops being valid; nil when not written.
+	// Expires is when the account stops being valid; nil when not
+	// written, which the guardrail nhi-expiry-missing refuses.
 	Expires *time.Time `yaml:"expires"`
 	// Groups are the groups the account belongs to.
 	Groups []Token `yaml:"groups"`

@@ -12,9 +12,10 @@ import (
 
 // TestSchemaFieldsAreTheDecodersFields keeps the JSON Schema of identity
 // files (docs/identity.schema.json, generated from this package's yaml
-// tags by bundle/repo/idschema) true to the decoder: for every kind, the
-// fields the schema allows at the top level are exactly the fields the
-// decoder knows, as its "unknown field" message lists them.
+// tags by bundle/repo/idschema) true to the decoder: for every kind and
+// every nested mapping (credential, review, a permission), the fields the
+// schema allows are exactly the fields the decoder knows, as its "unknown
+// field" message lists them.
 func TestSchemaFieldsAreTheDecodersFields(t *testing.T) {
 	data, err := os.ReadFile("../../docs/identity.schema.json")
 	if err != nil {
@@ -28,20 +29,30 @@ func TestSchemaFieldsAreTheDecodersFields(t *testing.T) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatal(err)
 	}
+	// A field nothing resembles, so that the message lists every field
+	// the decoder knows instead of suggesting one.
+	const unknown = "qqqqqqqqqqqq: 1\n"
+	type mapping struct{ def, src string }
+	var mappings []mapping
 	for _, k := range Kinds() {
-		t.Run(string(k), func(t *testing.T) {
+		mappings = append(mappings, mapping{string(k), "kind: " + string(k) + "\nname: x\n" + unknown})
+	}
+	mappings = append(mappings,
+		mapping{"Credential", "kind: ServiceAccount\nname: x\ncredential:\n  type: t\n  " + unknown},
+		mapping{"Review", "kind: ServiceAccount\nname: x\nreview:\n  " + unknown},
+		mapping{"Permission", "kind: AccessProfile\nname: x\npermissions:\n  - actions: [a]\n    resources: [r]\n    " + unknown},
+	)
+	for _, m := range mappings {
+		t.Run(m.def, func(t *testing.T) {
 			var inSchema []string
-			for p := range s.Defs[string(k)].Properties {
+			for p := range s.Defs[m.def].Properties {
 				inSchema = append(inSchema, p)
 			}
 			slices.Sort(inSchema)
 			if len(inSchema) == 0 {
-				t.Fatalf("the schema has no properties for %s", k)
+				t.Fatalf("the schema has no properties for %s", m.def)
 			}
-			// A field nothing resembles, so that the message lists every
-			// field the decoder knows instead of suggesting one.
-			src := "kind: " + string(k) + "\nname: x\nqqqqqqqqqqqq: 1\n"
-			docs, err := parseYAML("f.yaml", []byte(src), &budget{Limits: DefaultLimits()})
+			docs, err := parseYAML("f.yaml", []byte(m.src), &budget{Limits: DefaultLimits()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,8 +62,8 @@ func TestSchemaFieldsAreTheDecodersFields(t *testing.T) {
 			const marker = "(known fields: "
 			msg := problems.String()
 			i := strings.Index(msg, marker)
-			if i < 0 {
-				t.Fatalf("no list of known fields in %q", msg)
+			if i < 0 || strings.Count(msg, marker) != 1 {
+				t.Fatalf("not one list of known fields in %q", msg)
 			}
 			known, _, _ := strings.Cut(msg[i+len(marker):], ")")
 			decoded := strings.Split(known, ", ")

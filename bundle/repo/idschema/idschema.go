@@ -102,7 +102,7 @@ func Generate(srcDir string) ([]byte, error) {
 			// overrides is read with attributes: per environment, it
 			// replaces attributes key by key. It has no field of its own.
 			props["overrides"] = schema{
-				"description":          "Per environment (a name declared in cedargate.yaml), attributes that replace the object's key by key in that environment.",
+				"description":          "Per environment (a name declared in cedargate.yaml), attributes that replace the object's own, key by key, in that environment.",
 				"type":                 "object",
 				"additionalProperties": schema{"type": "object", "properties": schema{"attributes": ref("attributes")}, "additionalProperties": false},
 			}
@@ -254,14 +254,14 @@ func readDocs(srcDir string) (map[string]string, error) {
 				if doc == nil && len(gd.Specs) == 1 {
 					doc = gd.Doc
 				}
-				docs[ts.Name.Name] = paragraph(doc)
+				docs[ts.Name.Name] = paragraph(doc, "")
 				st, ok := ts.Type.(*ast.StructType)
 				if !ok {
 					continue
 				}
 				for _, fl := range st.Fields.List {
 					for _, n := range fl.Names {
-						docs[ts.Name.Name+"."+n.Name] = paragraph(fl.Doc)
+						docs[ts.Name.Name+"."+n.Name] = paragraph(fl.Doc, n.Name)
 					}
 				}
 			}
@@ -270,11 +270,19 @@ func readDocs(srcDir string) (map[string]string, error) {
 	return docs, nil
 }
 
-// paragraph is a comment's first paragraph on one line.
-func paragraph(c *ast.CommentGroup) string {
+// paragraph is a comment's first paragraph on one line. A field's
+// comment that opens the Go way, "Groups are the groups …", loses its Go
+// name for people reading YAML: "The groups …".
+func paragraph(c *ast.CommentGroup, field string) string {
 	text := c.Text()
 	if i := strings.Index(text, "\n\n"); i >= 0 {
 		text = text[:i]
 	}
-	return strings.Join(strings.Fields(text), " ")
+	words := strings.Fields(text)
+	if field != "" && len(words) > 2 && words[0] == field && (words[1] == "is" || words[1] == "are") {
+		words = words[2:]
+		r := []rune(words[0])
+		words[0] = strings.ToUpper(string(r[0])) + string(r[1:])
+	}
+	return strings.Join(words, " ")
 }
