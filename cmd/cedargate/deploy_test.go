@@ -753,3 +753,50 @@ func TestDeployWatchesDecisionQuality(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationsDocListsEveryMetric keeps the metrics table of
+// docs/operations.md true to the server: every cedargate_ metric a real
+// server exports is in it, and every cedargate_ metric it lists is
+// exported (but for the ext_authz adapter's, which this server does not
+// run).
+func TestOperationsDocListsEveryMetric(t *testing.T) {
+	srv := startDeployPDP(t)
+	resp, err := http.Get("http://" + srv.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for name := range parseExposition(t, string(body)) {
+		if strings.HasPrefix(name, "cedargate_") {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && strings.HasSuffix(base, "_seconds") {
+					name = base
+				}
+			}
+			exported[name] = true
+		}
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(cedargate_[a-z_]+)").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	for name := range exported {
+		if !documented[name] {
+			t.Errorf("%s is exported but not in the metrics table of docs/operations.md", name)
+		}
+	}
+	for name := range documented {
+		if !exported[name] && !strings.HasPrefix(name, "cedargate_extauthz_") {
+			t.Errorf("docs/operations.md lists %s, which the server does not export", name)
+		}
+	}
+}
