@@ -41,7 +41,9 @@ type Decision struct {
 	// request's entities: Cedar decides as for an entity with no
 	// attributes and no parents, which usually means a typo or an
 	// identity missing from the bundle. Found by the lookup that selects
-	// candidates, at no extra cost.
+	// candidates, at no extra cost. The PDP counts them in its metrics;
+	// the wire response does not carry them, so a Decision decoded from
+	// one (pdp/client) leaves them false.
 	UnknownPrincipal, UnknownResource bool
 }
 
