@@ -16,7 +16,7 @@ LDFLAGS     := -X github.com/cedargate/cedargate/internal/version.Version=$(VERS
 BIN         := bin/cedargate
 BENCH_TOOLS := bin/ghz bin/opa bin/vegeta
 
-.PHONY: all build test test-short fuzz bench demo proto proto-check lint tools clean
+.PHONY: all build test test-short fuzz bench demo proto proto-check schema lint tools clean
 
 all: build
 
@@ -92,6 +92,12 @@ proto-check: proto
 		exit 1; \
 	fi
 	@echo "proto-check: generated code in proto/ is up to date"
+
+# schema regenerates docs/identity.schema.json, the JSON Schema of identity
+# files, from bundle/repo's types; a test in bundle/repo/idschema fails
+# while the committed file is stale.
+schema:
+	$(GO) generate ./bundle/repo/idschema
 
 # lint runs every static check; each must pass.
 lint:

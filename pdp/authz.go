@@ -155,11 +155,7 @@ func (a *authzService) decide(cur *served, req *engine.Request, start time.Time,
 	d := cur.snap.Decide(req)
 	id := a.ids.next()
 	latency := time.Since(start)
-	if d.Allow {
-		a.metrics.allow.Inc()
-	} else {
-		a.metrics.deny.Inc()
-	}
+	a.metrics.decided(&d)
 	a.metrics.duration.Observe(latency.Seconds())
 	if a.log == nil {
 		return d, id, decisionlog.Entry{}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/pdp/engine"
 )
 
 // metrics are the PDP's Prometheus metrics, registered on a registry of
@@ -18,6 +19,12 @@ type metrics struct {
 	bundleInfo   *prometheus.GaugeVec
 	activations  *prometheus.CounterVec
 	lastActivate prometheus.Gauge
+	// decisionErrors counts decisions in which a policy failed to
+	// evaluate; unknownPrincipal and unknownResource count decisions
+	// whose principal or resource the bundle and the request lack (the
+	// two series of cedargate_unknown_entities_total, curried once).
+	decisionErrors                    prometheus.Counter
+	unknownPrincipal, unknownResource prometheus.Counter
 	// activateOK and activateFail are activations' two series, curried
 	// once.
 	activateOK, activateFail prometheus.Counter
@@ -35,10 +42,21 @@ func newMetrics() *metrics {
 		Name: "cedargate_decisions_total",
 		Help: "Decisions made, by decision (allow or deny).",
 	}, []string{"decision"})
+	unknown := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cedargate_unknown_entities_total",
+		Help: "Decisions whose principal or resource (role) is neither a bundle entity nor a request entity; a request with both unknown counts once in each.",
+	}, []string{"role"})
 	m := &metrics{
 		registry: reg,
 		allow:    decisions.WithLabelValues("allow"),
 		deny:     decisions.WithLabelValues("deny"),
+		decisionErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cedargate_decision_errors_total",
+			Help: "Decisions in which at least one policy raised an evaluation error (Cedar skips such a policy; the errors are in the response and the decision log).",
+		}),
+		// Both roles exist from the start, so that alerts see the first.
+		unknownPrincipal: unknown.WithLabelValues("principal"),
+		unknownResource:  unknown.WithLabelValues("resource"),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cedargate_decision_duration_seconds",
 			Help: "Time from receiving a request (for BatchAuthorize, the whole batch) to deciding it: decoding, schema check, evaluation; not network or response encoding.",
@@ -63,7 +81,7 @@ func newMetrics() *metrics {
 	m.activateOK = m.activations.WithLabelValues("success")
 	m.activateFail = m.activations.WithLabelValues("failure")
 	m.addSourceMetrics()
-	reg.MustRegister(decisions, m.duration, m.bundleInfo, m.activations, m.lastActivate,
+	reg.MustRegister(decisions, m.decisionErrors, unknown, m.duration, m.bundleInfo, m.activations, m.lastActivate,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -82,6 +100,25 @@ func (m *metrics) activated(prev *bundle.Ref, ref bundle.Ref, unix float64) {
 }
 
 func (m *metrics) failed() { m.activateFail.Inc() }
+
+// decided counts decision d: its outcome, whether a policy failed to
+// evaluate, and whether it named entities nobody defines.
+func (m *metrics) decided(d *engine.Decision) {
+	if d.Allow {
+		m.allow.Inc()
+	} else {
+		m.deny.Inc()
+	}
+	if len(d.Errors) > 0 {
+		m.decisionErrors.Inc()
+	}
+	if d.UnknownPrincipal {
+		m.unknownPrincipal.Inc()
+	}
+	if d.UnknownResource {
+		m.unknownResource.Inc()
+	}
+}
 
 // addSourceMetrics creates and registers the bundle source's metrics.
 func (m *metrics) addSourceMetrics() {

@@ -29,18 +29,25 @@ func Kinds() []Kind {
 }
 
 // Meta is what every identity object has.
+//
+// The yaml tags name each field as identity files write it; the decoder
+// reads fields by those names, and bundle/repo/idschema generates the JSON
+// Schema of identity files from these types, tags and doc comments (a test
+// there checks that the schema and the decoder know the same fields).
 type Meta struct {
-	Kind Kind
+	// Kind is the object's kind.
+	Kind Kind `yaml:"kind" schema:"required"`
 	// Name is the object's name: the Cedar entity id for principals,
 	// groups, teams and resources. Entitlements and exceptions may leave it
-	// empty; Key then derives one from the subject and profile.
-	Name        string
-	Description string
-	// Environments lists the environments the object exists in; nil means
-	// all of them.
-	Environments []string
+	// out; their Key is then made of the subject and profile.
+	Name string `yaml:"name"`
+	// Description says what the object is for, for people.
+	Description string `yaml:"description"`
+	// Environments are the environments the object exists in; when
+	// absent (nil), all of them.
+	Environments []string `yaml:"environments"`
 	// Pos is where the object's YAML document starts.
-	Pos diag.Position
+	Pos diag.Position `yaml:"-"`
 	// fields records where each field's value is, for messages that point
 	// at the exact line.
 	fields map[string]diag.Position
@@ -94,8 +101,10 @@ func (v *Value) Pos() diag.Position { return v.n.pos }
 // User is a person.
 type User struct {
 	Meta
-	Groups     []Token
-	Attributes Attrs
+	// Groups are the groups the user belongs to.
+	Groups []Token `yaml:"groups"`
+	// Attributes are the user's Cedar attributes, typed by the schema.
+	Attributes Attrs `yaml:"attributes"`
 }
 
 // ServiceAccount is a non-human identity: a workload, a job, a bot, an API
@@ -103,41 +112,59 @@ type User struct {
 type ServiceAccount struct {
 	Meta
 	// Owner names the Team or User accountable for the account.
-	Owner string
-	// Expires is when the account stops being valid; nil when not written.
-	Expires    *time.Time
-	Groups     []Token
-	SPIFFEIDs  []Token
-	Credential *Credential
-	Review     *Review
-	Attributes Attrs
+	Owner string `yaml:"owner"`
+	// Expires is when the account stops being valid; nil when not
+	// written, which the guardrail nhi-expiry-missing refuses.
+	Expires *time.Time `yaml:"expires"`
+	// Groups are the groups the account belongs to.
+	Groups []Token `yaml:"groups"`
+	// SPIFFEIDs are the workload's SPIFFE ids (spiffe://…), by which
+	// Envoy's ext_authz finds it.
+	SPIFFEIDs []Token `yaml:"spiffe_id"`
+	// Credential is how the account authenticates and how often its
+	// secret is rotated.
+	Credential *Credential `yaml:"credential"`
+	// Review is the periodic access review of the account.
+	Review *Review `yaml:"review"`
+	// Attributes are the account's Cedar attributes, typed by the schema.
+	Attributes Attrs `yaml:"attributes"`
 }
 
 // Credential describes how a ServiceAccount authenticates and how often its
 // secret is rotated.
 type Credential struct {
-	Type        string
-	Rotation    time.Duration // zero when not written
-	LastRotated *time.Time
+	// Type is the kind of secret, e.g. x509-svid, api-key, password.
+	Type string `yaml:"type" schema:"required"`
+	// Rotation is how often the secret must be rotated; zero when not
+	// written.
+	Rotation time.Duration `yaml:"rotation"`
+	// LastRotated is when the secret was last rotated.
+	LastRotated *time.Time `yaml:"last_rotated"`
 }
 
 // Review records the periodic access review of a ServiceAccount.
 type Review struct {
-	Cadence    time.Duration // zero when not written
-	LastReview *time.Time
+	// Cadence is how often the account's access must be reviewed; zero
+	// when not written (the guardrail's default applies).
+	Cadence time.Duration `yaml:"cadence"`
+	// LastReview is when the access was last reviewed.
+	LastReview *time.Time `yaml:"last_review"`
 }
 
 // Group is a set of principals; groups nest through Groups (parents).
 type Group struct {
 	Meta
-	Groups     []Token
-	Attributes Attrs
+	// Groups are the group's parent groups.
+	Groups []Token `yaml:"groups"`
+	// Attributes are the group's Cedar attributes, typed by the schema.
+	Attributes Attrs `yaml:"attributes"`
 }
 
 // Team is an owning unit; its members are users or service accounts.
 type Team struct {
 	Meta
-	Members []Token
+	// Members are the team's users and service accounts.
+	Members []Token `yaml:"members"`
 }
 
 // Resource is something access is granted to.
@@ -145,30 +172,37 @@ type Resource struct {
 	Meta
 	// Type is the Cedar entity type, qualified with the repository
 	// namespace when written without one.
-	Type       string
-	Parents    []Token
-	Attributes Attrs
+	Type string `yaml:"type" schema:"required"`
+	// Parents are the resources this one is in (Type/name, or a name of
+	// the same type).
+	Parents []Token `yaml:"parents"`
+	// Attributes are the resource's Cedar attributes, typed by the schema.
+	Attributes Attrs `yaml:"attributes"`
 }
 
 // AccessProfile is a named set of permissions.
 type AccessProfile struct {
 	Meta
-	Permissions []Permission
+	// Permissions are what the profile lets its holders do.
+	Permissions []Permission `yaml:"permissions" schema:"required"`
 }
 
 // Permission lets some actions on some resources, optionally when a Cedar
 // condition holds.
 type Permission struct {
-	Pos       diag.Position
-	Actions   []Token
-	Resources []Token
+	Pos diag.Position `yaml:"-"`
+	// Actions are action ids, or "*" for every action.
+	Actions []Token `yaml:"actions" schema:"required"`
+	// Resources are resources (Type/name, a name, Type/* for every
+	// resource of a type) or "*" for every resource.
+	Resources []Token `yaml:"resources" schema:"required"`
 	// When is a Cedar expression, or empty.
-	When    string
-	WhenPos diag.Position
+	When    string        `yaml:"when"`
+	WhenPos diag.Position `yaml:"-"`
 	// WhenText is where the condition's first character is in the file,
 	// when the file holds the condition as it is, on one line; zero
 	// otherwise (a block scalar, escapes, ${env}).
-	WhenText diag.Position
+	WhenText diag.Position `yaml:"-"`
 }
 
 // Token is a string written in a list, with its position.
@@ -180,25 +214,39 @@ type Token struct {
 // Entitlement grants an access profile to a principal or group.
 type Entitlement struct {
 	Meta
-	Subject    string
-	Profile    string
-	ApprovedBy string
-	Expires    *time.Time
-	Ticket     string
-	Reason     string
+	// Subject is the principal or group granted the profile (Kind/name).
+	Subject string `yaml:"subject" schema:"required"`
+	// Profile is the access profile granted (a name or AccessProfile/name).
+	Profile string `yaml:"profile" schema:"required"`
+	// ApprovedBy is who approved the grant.
+	ApprovedBy string `yaml:"approved_by"`
+	// Expires is when the grant stops granting, enforced at decision time.
+	Expires *time.Time `yaml:"expires"`
+	// Ticket is the change or request ticket of the grant.
+	Ticket string `yaml:"ticket"`
+	// Reason says why the grant is needed.
+	Reason string `yaml:"reason"`
 }
 
 // Exception is a time-bound, approved break-glass grant (Subject and
 // Profile) or guardrail waiver (Rule, optionally limited to Subject).
 type Exception struct {
 	Meta
-	Subject    string
-	Rule       string
-	Profile    string
-	Expires    *time.Time
-	ApprovedBy string
-	Reason     string
-	Ticket     string
+	// Subject is the principal granted the profile, or the object a
+	// guardrail waiver applies to (Kind/name).
+	Subject string `yaml:"subject"`
+	// Rule is the guardrail waived; empty for a break-glass grant.
+	Rule string `yaml:"rule"`
+	// Profile is the access profile a break-glass grant gives.
+	Profile string `yaml:"profile"`
+	// Expires is when the exception ends, enforced at decision time.
+	Expires *time.Time `yaml:"expires"`
+	// ApprovedBy is who approved the exception.
+	ApprovedBy string `yaml:"approved_by"`
+	// Reason says why the exception is needed.
+	Reason string `yaml:"reason"`
+	// Ticket is the incident or request ticket of the exception.
+	Ticket string `yaml:"ticket"`
 }
 
 // IsGrant reports whether the exception grants access rather than waiving a

@@ -725,3 +725,78 @@ permit (principal == App::User::"alice", action == App::Action::"read", resource
 	}
 	return srv
 }
+
+// TestDeployWatchesDecisionQuality checks that the metrics that say a
+// decision went wrong without failing (a policy that errors, an entity
+// nobody defines) each have an alerting rule and a dashboard panel:
+// without them nobody looks. TestDeployProbesAndMetrics checks that the
+// queries name series the server exports.
+func TestDeployWatchesDecisionQuality(t *testing.T) {
+	watched := []string{"cedargate_decision_errors_total", "cedargate_unknown_entities_total"}
+	alerted, charted := map[string]bool{}, map[string]bool{}
+	for _, q := range deployQueries(t) {
+		for _, s := range promSelectors(q.expr) {
+			switch {
+			case strings.HasPrefix(q.where, "deploy/prometheus/alerts.yaml "):
+				alerted[s.name] = true
+			case strings.HasPrefix(q.where, "deploy/grafana/"):
+				charted[s.name] = true
+			}
+		}
+	}
+	for _, m := range watched {
+		if !alerted[m] {
+			t.Errorf("no alert in deploy/prometheus/alerts.yaml queries %s", m)
+		}
+		if !charted[m] {
+			t.Errorf("no panel in deploy/grafana queries %s", m)
+		}
+	}
+}
+
+// TestOperationsDocListsEveryMetric keeps the metrics table of
+// docs/operations.md true to the server: every cedargate_ metric a real
+// server exports is in it, and every cedargate_ metric it lists is
+// exported (but for the ext_authz adapter's, which this server does not
+// run).
+func TestOperationsDocListsEveryMetric(t *testing.T) {
+	srv := startDeployPDP(t)
+	resp, err := http.Get("http://" + srv.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for name := range parseExposition(t, string(body)) {
+		if strings.HasPrefix(name, "cedargate_") {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && strings.HasSuffix(base, "_seconds") {
+					name = base
+				}
+			}
+			exported[name] = true
+		}
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(cedargate_[a-z_]+)").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	for name := range exported {
+		if !documented[name] {
+			t.Errorf("%s is exported but not in the metrics table of docs/operations.md", name)
+		}
+	}
+	for name := range documented {
+		if !exported[name] && !strings.HasPrefix(name, "cedargate_extauthz_") {
+			t.Errorf("docs/operations.md lists %s, which the server does not export", name)
+		}
+	}
+}

@@ -36,6 +36,15 @@ type Decision struct {
 	// Errors are the policies that failed to evaluate, sorted by policy id;
 	// Cedar skips them, so they never make a decision allow.
 	Errors []EvalError
+	// UnknownPrincipal and UnknownResource are set when the request's
+	// principal or resource is neither a bundle entity nor one of the
+	// request's entities: Cedar decides as for an entity with no
+	// attributes and no parents, which usually means a typo or an
+	// identity missing from the bundle. Found by the lookup that selects
+	// candidates, at no extra cost. The PDP counts them in its metrics;
+	// the wire response does not carry them, so a Decision decoded from
+	// one (pdp/client) leaves them false.
+	UnknownPrincipal, UnknownResource bool
 }
 
 // Reason is a determining policy.
@@ -78,8 +87,11 @@ type state struct {
 	// ents holds the request entities as layered, when layering changed
 	// them (see layer).
 	ents []types.Entity
-	get  getter
-	seq  iter.Seq2[cedar.PolicyID, *cedar.Policy]
+	// unknown has bit d set when the request's entity of dimension d is
+	// neither a bundle nor a request entity.
+	unknown uint8
+	get     getter
+	seq     iter.Seq2[cedar.PolicyID, *cedar.Policy]
 }
 
 // All implements cedar.PolicyIterator over the candidates with
@@ -223,6 +235,8 @@ func (s *Snapshot) Decide(req *Request) Decision {
 	}
 	reasons := sortUnique(st.match[:n])
 	out.Allow = !forbidden && len(reasons) > 0
+	out.UnknownPrincipal = st.unknown&(1<<principalDim) != 0
+	out.UnknownResource = st.unknown&(1<<resourceDim) != 0
 	if len(reasons) > 0 {
 		out.Reasons = make([]Reason, len(reasons))
 		for k, i := range reasons {
@@ -287,6 +301,7 @@ func (st *state) selectCandidates(req *Request) {
 		st.layer(req.Entities, req.EntityMode)
 	}
 	var sides [dims]side
+	st.unknown = 0
 	for d, uid := range [dims]types.EntityUID{req.Principal, req.Action, req.Resource} {
 		sides[d] = st.side(dim(d), uid)
 	}
@@ -351,6 +366,7 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 	default:
 		// Neither in the request nor in the bundle: no ancestors.
 		sd.view, st.tanc = s.viewOf(uid, types.EntityUIDSet{}, st.tanc)
+		st.unknown |= 1 << d
 	}
 	if sd.view.typ >= 0 {
 		sd.byType = idx.byType[sd.view.typ]

@@ -98,7 +98,7 @@ func startPDP(t *testing.T, st *store.Store, cfg extauthz.Config) *pdpUnderTest 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	logf := filepath.Join(t.TempDir(), "decisions.log")
 	srv, err := pdp.New(pdp.Options{
-		Source: st, Listen: "127.0.0.1:0", Logger: log, Poll: -1,
+		Source: st, Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", Logger: log, Poll: -1,
 		DecisionLog: decisionlog.Options{Path: logf, OnFull: decisionlog.Block, BlockTimeout: time.Second},
 		Extra:       extauthz.Extra(m, log),
 		// acme's grants and accounts expire in 2027: decide as of the date
