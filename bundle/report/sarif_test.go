@@ -3,7 +3,6 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -11,32 +10,15 @@ import (
 
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/report"
+	"github.com/cedargate/cedargate/internal/schematest"
 )
 
 // sarifSchema compiles the official SARIF 2.1.0 JSON schema (see
 // testdata/README.md), asserting formats such as uri.
 func sarifSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
 	const url = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/schemas/sarif-schema-2.1.0.json"
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
+	return schematest.Compile(t, "testdata/sarif-schema-2.1.0.json", url)
 }
 
 func validate(sch *jsonschema.Schema, data []byte) error {

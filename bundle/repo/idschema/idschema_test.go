@@ -18,6 +18,7 @@ import (
 	"github.com/cedargate/cedargate/bundle/build"
 	"github.com/cedargate/cedargate/bundle/repo/idschema"
 	"github.com/cedargate/cedargate/internal/golden"
+	"github.com/cedargate/cedargate/internal/schematest"
 )
 
 // committed is the schema file the repository publishes.
@@ -38,25 +39,7 @@ func TestCommittedSchemaIsCurrent(t *testing.T) {
 // (santhosh-tekuri/jsonschema, draft 2020-12), as editors would.
 func compile(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(committed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(idschema.ID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(idschema.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return schematest.Compile(t, committed, idschema.ID)
 }
 
 // documents reads the documents of a YAML file as JSON values, as
