@@ -59,6 +59,12 @@ type Policy struct {
 	// Object is the key ("Kind/name") of the identity object the policy
 	// was generated from, empty for hand-written policies.
 	Object string
+	// When is where the condition of a generated grant is written: the
+	// `when:` of its profile's permission (the condition's first
+	// character when the file holds it as it is, on one line). Zero for
+	// policies without one and for hand-written policies, whose clauses
+	// access.ClauseSources finds in their own text.
+	When diag.Position
 }
 
 type compiler struct {

@@ -130,6 +130,8 @@ type permission struct {
 	action    string
 	resources []string
 	when      string
+	// whenPos is where when is written (see Policy.When).
+	whenPos diag.Position
 }
 
 func (c *compiler) profile(name string, at diag.Position, subject string) *profile {
@@ -157,7 +159,10 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	p := &profile{meta: meta, ok: true}
 	before := c.diags.Errors()
 	for _, perm := range meta.Permissions {
-		out := permission{action: c.actionScope(perm.Actions), when: perm.When}
+		out := permission{action: c.actionScope(perm.Actions), when: perm.When, whenPos: perm.WhenPos}
+		if perm.WhenText.Line > 0 {
+			out.whenPos = perm.WhenText
+		}
 		for _, r := range perm.Resources {
 			out.resources = append(out.resources, c.resourceScope(r))
 		}
@@ -379,7 +384,7 @@ func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileNa
 			n++
 			pos := m.Pos
 			c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: origin, NotAfter: expires},
-				Pos: pos, Parsed: list[0], Object: m.Key()}, true, nil)
+				Pos: pos, Parsed: list[0], Object: m.Key(), When: perm.whenPos}, true, nil)
 			c.out.Grants++
 		}
 	}

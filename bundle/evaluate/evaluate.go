@@ -28,6 +28,8 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/access"
 	"github.com/cedargate/cedargate/bundle/build"
+	"github.com/cedargate/cedargate/bundle/compile"
+	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/engine"
@@ -198,7 +200,7 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 	for _, e := range res.Decision.Errors {
 		res.ErrorSources[e.PolicyID] = ""
 	}
-	ex := explainer{snap: snap, files: c.Repo.Policies, req: er, ents: entityMap(snap, er.Entities)}
+	ex := explainer{snap: snap, files: c.Repo.Policies, when: grantConditions(c.Result), req: er, ents: entityMap(snap, er.Entities)}
 	determining := map[string]bool{}
 	for _, r := range res.Decision.Reasons {
 		determining[r.ID] = true
@@ -276,8 +278,11 @@ func entityMap(snap *engine.Snapshot, reqEnts []types.Entity) types.EntityMap {
 type explainer struct {
 	snap  *engine.Snapshot
 	files []*repo.File
-	req   *engine.Request
-	ents  types.EntityMap
+	// when says where the condition of each generated grant with one is
+	// written (its profile's when:), by policy id.
+	when map[string]diag.Position
+	req  *engine.Request
+	ents types.EntityMap
 }
 
 // couldMatch returns the candidates for explanation: the policies whose
@@ -326,6 +331,9 @@ func (x *explainer) policy(i int32) (Policy, *expast.Policy) {
 		Text:      scopeText(a),
 	}
 	clauses := access.ClauseSources(x.files, info.Source)
+	if pos, ok := x.when[info.ID]; ok && len(clauses) == 0 {
+		clauses = []string{pos.String()}
+	}
 	stopped := false
 	for k, cond := range a.Conditions {
 		c := Condition{Kind: "when", Source: info.Source, Text: clauseText(cond.Body), Result: "skipped"}
@@ -399,4 +407,17 @@ func clauseText(body expast.IsNode) string {
 		}
 	}
 	return text
+}
+
+// grantConditions maps each generated grant that has a condition to where
+// its profile writes that condition, so that --explain points at the
+// profile's when: rather than at the grant.
+func grantConditions(res *compile.Result) map[string]diag.Position {
+	m := map[string]diag.Position{}
+	for _, p := range res.Policies {
+		if p.When.File != "" {
+			m[p.ID] = p.When
+		}
+	}
+	return m
 }

@@ -184,6 +184,41 @@ func TestEvalExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("a grant's condition at its profile's when", func(t *testing.T) {
+		grantDir := evalRepo(t)
+		writeFile(t, filepath.Join(grantDir, "identities", "admin-grant.yaml"), []byte(`kind: AccessProfile
+name: billing-admin
+permissions:
+  - actions: [admin]
+    resources: [billing]
+    when: context.level > 3
+---
+kind: Entitlement
+subject: User/carol
+profile: billing-admin
+approved_by: bob
+expires: 2027-01-01
+ticket: SEC-8
+`))
+		doc, _ := evalJSONRun(t, 1, grantDir, "--env", "dev", "--principal", "User/carol", "--action", "admin", "--resource", "Service/billing", "--context", `{"level": 2}`)
+		var found bool
+		for _, p := range doc.Policies {
+			if !strings.HasPrefix(p.ID, "entitlement:User/carol:billing-admin") {
+				continue
+			}
+			found = true
+			// The grant is written at line 8; its condition on line 6,
+			// from column 11, in the profile it uses.
+			if p.Outcome != "condition" || len(p.Conditions) != 1 || p.Conditions[0].Result != "false" ||
+				p.Conditions[0].Source != "identities/admin-grant.yaml:6:11" {
+				t.Fatalf("%+v", p)
+			}
+		}
+		if !found {
+			t.Fatalf("the grant is not explained: %+v", doc.Policies)
+		}
+	})
+
 	t.Run("request the schema refuses", func(t *testing.T) {
 		doc, _ := evalJSONRun(t, 1, req("User/alice", "read", "Service/billing")...)
 		if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0], "the request does not match the schema: context.source_ip: required by the schema, missing") {
