@@ -10,7 +10,9 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 )
 
@@ -106,4 +108,14 @@ type Source interface {
 	// snapshot, when any part cannot be read: a report built on part of a
 	// directory would call everything else drift.
 	Read(ctx context.Context) (*Snapshot, error)
+}
+
+// NewSnapshot returns a snapshot of objs read from source at read, with
+// the objects sorted by Kind, then Key, then ID, so that reports and
+// imported files do not depend on the order a directory answers in.
+func NewSnapshot(source string, read time.Time, objs []Object) *Snapshot {
+	slices.SortFunc(objs, func(a, b Object) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
+	})
+	return &Snapshot{Source: source, Read: read, Objects: objs}
 }
