@@ -72,8 +72,8 @@ func (s *Server) readAll(ctx context.Context, endpoint string, c *collector) err
 		}
 		n := *lr.TotalResults
 		switch {
-		case total < 0 && n > s.opts.MaxObjects:
-			return fmt.Errorf("scim: %s: totalResults %d is more than the limit of %d objects (Options.MaxObjects)", where, n, s.opts.MaxObjects)
+		case total < 0 && c.count()+n > s.opts.MaxObjects:
+			return fmt.Errorf("scim: %s: totalResults %d would bring the objects read to %d, more than the limit of %d (Options.MaxObjects)", where, n, c.count()+n, s.opts.MaxObjects)
 		case total >= 0 && n != total:
 			return fmt.Errorf("scim: %s: totalResults changed from %d to %d while paging; the directory changed or the server pages inconsistently, read again", where, total, n)
 		case lr.StartIndex != nil && *lr.StartIndex != start:
