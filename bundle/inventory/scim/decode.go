@@ -150,19 +150,19 @@ func (c *collector) add(rs []resource, origin string) error {
 
 // objects maps what was collected to inventory objects.
 func (c *collector) objects() ([]inventory.Object, error) {
+	groupName := make(map[string]string, len(c.groups))
+	for _, r := range c.groups {
+		groupName[r.ID] = r.DisplayName
+	}
 	userName := make(map[string]string, len(c.users))
 	var objs []inventory.Object
 	for _, r := range c.users {
-		o, err := userObject(r, c.origin[r])
+		o, err := userObject(r, c.origin[r], groupName)
 		if err != nil {
 			return nil, err
 		}
 		userName[r.ID] = r.UserName
 		objs = append(objs, o)
-	}
-	groupName := make(map[string]string, len(c.groups))
-	for _, r := range c.groups {
-		groupName[r.ID] = r.DisplayName
 	}
 	for _, r := range c.groups {
 		o, err := groupObject(r, c.origin[r], userName, groupName)
@@ -174,7 +174,7 @@ func (c *collector) objects() ([]inventory.Object, error) {
 	return objs, nil
 }
 
-func userObject(r *resource, origin string) (inventory.Object, error) {
+func userObject(r *resource, origin string, groupName map[string]string) (inventory.Object, error) {
 	if r.UserName == "" {
 		return inventory.Object{}, fmt.Errorf("%s: User %q has no userName", origin, r.ID)
 	}
@@ -205,8 +205,13 @@ func userObject(r *resource, origin string) (inventory.Object, error) {
 		setIf(o.Attributes, "department", r.Enterprise.Department)
 	}
 	for _, g := range r.Groups {
-		if g.Display != "" {
+		// display is optional (RFC 7643 section 4.1.2); without it the
+		// group is named by the displayName of its id, when read.
+		switch {
+		case g.Display != "":
 			o.Groups = append(o.Groups, g.Display)
+		case groupName[g.Value] != "":
+			o.Groups = append(o.Groups, groupName[g.Value])
 		}
 	}
 	slices.Sort(o.Groups)

@@ -41,7 +41,7 @@ func TestFileRootQuery(t *testing.T) {
 			Created: time.Date(2023, 5, 4, 10, 0, 0, 0, time.UTC)},
 		{Kind: inventory.Group, ID: "g-none", Key: "nobody", Name: "nobody", Active: true},
 		{Kind: inventory.Group, ID: "g-oncall", Key: "oncall", Name: "oncall", Active: true, Members: []string{"Bo Chen"}},
-		{Kind: inventory.User, ID: "u-bo", Key: "Bo Chen", Name: "Bo-Chen", Active: false},
+		{Kind: inventory.User, ID: "u-bo", Key: "Bo Chen", Name: "Bo-Chen", Active: false, Groups: []string{"oncall"}},
 		{Kind: inventory.User, ID: "u-ana", Key: "ana@example.com", Name: "ana", Active: true,
 			Groups: []string{"Platform Ops"}, Email: "ana@example.com", Dept: "Platform",
 			Created: time.Date(2022, 1, 10, 8, 0, 0, 0, time.UTC)},

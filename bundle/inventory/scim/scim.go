@@ -39,9 +39,13 @@ const SourceName = "scim"
 // times over, and 30 seconds per request allows for a slow provider
 // without hanging a scheduled drift job.
 const (
-	DefaultPageSize   = 100
-	DefaultTimeout    = 30 * time.Second
-	DefaultMaxBody    = 16 << 20
+	// DefaultPageSize is the count asked for on each request.
+	DefaultPageSize = 100
+	// DefaultTimeout bounds each request.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxBody bounds one response body or file: 16 MiB.
+	DefaultMaxBody = 16 << 20
+	// DefaultMaxObjects bounds the Users and Groups of one read.
 	DefaultMaxObjects = 1_000_000
 )
 
