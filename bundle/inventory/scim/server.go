@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,7 +122,12 @@ func (s *Server) get(ctx context.Context, u string) (*listResponse, error) {
 		// travels in a header only.
 		return nil, unwrapURLError(err)
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Drain a little of what is left so the connection can be reused
+		// for the next page, without reading an unbounded error body.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, errors.New("authentication failed (HTTP 401): the server refused the bearer token; check that it is current")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,15 +31,22 @@ var groupsFixture = map[string][]int{
 
 func TestServerReadsAllPages(t *testing.T) {
 	d := newDirectory(t, 250, groupsFixture)
-	var requests []string
+	var (
+		mu       sync.Mutex // the server's goroutines append, the test reads
+		requests []string
+	)
 	d.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		mu.Lock()
 		requests = append(requests, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
 		next.ServeHTTP(w, r)
 	}
 	snap, err := d.source(t, token, Options{Now: fixedNow}).Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	wantReq := []string{
 		"/v2/Users?count=100&startIndex=1", "/v2/Users?count=100&startIndex=101", "/v2/Users?count=100&startIndex=201",
 		"/v2/Groups?count=100&startIndex=1",
@@ -96,16 +105,16 @@ func TestServerReadsAllPages(t *testing.T) {
 
 func TestServerPageSize(t *testing.T) {
 	d := newDirectory(t, 25, map[string][]int{"all": {0, 24}})
-	var n int
+	var n atomic.Int32
 	d.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		n++
+		n.Add(1)
 		next.ServeHTTP(w, r)
 	}
 	snap, err := d.source(t, token, Options{PageSize: 10, Name: "corp-idp"}).Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 || len(snap.Objects) != 26 || snap.Source != "corp-idp" {
+	if n := n.Load(); n != 4 || len(snap.Objects) != 26 || snap.Source != "corp-idp" {
 		t.Errorf("%d requests, %d objects, source %q; want 4, 26, corp-idp", n, len(snap.Objects), snap.Source)
 	}
 }
@@ -199,11 +208,12 @@ func TestServerErrors(t *testing.T) {
 		}, want: "scim: GET {base}/Users?count=100&startIndex=201 (page 3): empty page after 200 of totalResults 250 resources"},
 		{name: "totalResults changes", wrap: func(d *directory) func(http.ResponseWriter, *http.Request, http.Handler) {
 			// A user is created, through the server's API, between pages 1 and 2.
-			var once bool
+			var once sync.Once
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if usersPage("101")(r) && !once {
-					once = true
-					next.ServeHTTP(httptest.NewRecorder(), newPost(d, `{"schemas":["`+userURN+`"],"userName":"late@example.com"}`))
+				if usersPage("101")(r) {
+					once.Do(func() {
+						next.ServeHTTP(httptest.NewRecorder(), newPost(d, `{"schemas":["`+userURN+`"],"userName":"late@example.com"}`))
+					})
 				}
 				next.ServeHTTP(w, r)
 			}
