@@ -125,14 +125,14 @@ func (c *collector) add(rs []resource, origin string) error {
 		r := &rs[i]
 		k, ok := kindOf(r)
 		if !ok {
-			return fmt.Errorf("Resources[%d] (id %q) is neither a User nor a Group (meta.resourceType %q, schemas %q)", i, r.ID, r.Meta.ResourceType, r.Schemas)
+			return fmt.Errorf("resource Resources[%d] (id %q) is neither a User nor a Group (meta.resourceType %q, schemas %q)", i, r.ID, r.Meta.ResourceType, r.Schemas)
 		}
 		if r.ID == "" {
-			return fmt.Errorf("Resources[%d]: %s without an id", i, k)
+			return fmt.Errorf("resource Resources[%d]: %s without an id", i, k)
 		}
 		key := string(k) + "/" + r.ID
 		if c.seen[key] {
-			return fmt.Errorf("Resources[%d]: %s id %q was returned before (the server is paging in a loop)", i, k, r.ID)
+			return fmt.Errorf("resource Resources[%d]: %s id %q was returned before (the server is paging in a loop)", i, k, r.ID)
 		}
 		c.seen[key] = true
 		if c.count() >= c.max {

@@ -195,7 +195,7 @@ func TestServerErrors(t *testing.T) {
 					return bytes.Replace(b, []byte(`"startIndex":1`), []byte(`"startIndex":`+asked), 1)
 				})(w, r, next)
 			}
-		}, want: `scim: GET {base}/Users?count=100&startIndex=101 (page 2): Resources[0]: User id "id-00001" was returned before (the server is paging in a loop)`},
+		}, want: `scim: GET {base}/Users?count=100&startIndex=101 (page 2): resource Resources[0]: User id "id-00001" was returned before (the server is paging in a loop)`},
 		{name: "empty page before totalResults", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 				if usersPage("201")(r) {
