@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 var readAt = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -314,5 +316,60 @@ func TestSizeLimit(t *testing.T) {
 	_, err := readAll(endless{}, "huge.json", 1<<20)
 	if err == nil || !strings.Contains(err.Error(), "huge.json: more than 1048576 bytes") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestNamesAreValid checks every suggested Name against the rules
+// bundle/repo applies to the name field of identity code.
+func TestNamesAreValid(t *testing.T) {
+	for _, o := range read(t, "testdata/authorization-details.json", "").Objects {
+		if strings.ContainsAny(o.Name, "/:#\"") || strings.ContainsFunc(o.Name, unicode.IsSpace) || repo.CheckIdent(o.Name) != nil {
+			t.Errorf("%s: name %q is not a valid identity name", o.Key, o.Name)
+		}
+	}
+}
+
+func TestReportNoInformation(t *testing.T) {
+	// A password used only before IAM tracked sign-ins, and a row for a
+	// user the details do not list (deleted after the report was made).
+	var a, b []string
+	for _, c := range ReportColumns {
+		switch c {
+		case "user":
+			a, b = append(a, "old"), append(b, "gone")
+		case "arn":
+			a, b = append(a, arnAlice), append(b, "arn:aws:iam::123456789012:user/gone")
+		case "password_enabled":
+			a, b = append(a, "true"), append(b, "false")
+		case "password_last_used":
+			a, b = append(a, "no_information"), append(b, "N/A")
+		case "password_last_changed":
+			a, b = append(a, "2014-06-01T00:00:00+00:00"), append(b, "N/A")
+		case "mfa_active", "access_key_1_active", "access_key_2_active", "cert_1_active", "cert_2_active":
+			a, b = append(a, "false"), append(b, "false")
+		default:
+			a, b = append(a, "N/A"), append(b, "N/A")
+		}
+	}
+	rep, err := ParseCredentialReport([]byte(strings.Join(ReportColumns, ",")+"\n"+strings.Join(a, ",")+"\n"+strings.Join(b, ",")+"\n"), "r.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []inventory.Credential{{ID: "password", Type: "password", Active: true, Created: date("2014-06-01T00:00:00Z")}}
+	if !equalCreds(rep[arnAlice], want) {
+		t.Errorf("credentials %+v, want %+v (last use unknown)", rep[arnAlice], want)
+	}
+	objs, err := ReadDetails("testdata/authorization-details.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Merge(objs, rep)
+	for _, o := range objs {
+		if o.Key == "arn:aws:iam::123456789012:user/gone" {
+			t.Error("a report row without a user became an object")
+		}
+		if o.Key == arnAlice && !equalCreds(o.Credentials, want) {
+			t.Errorf("merged %+v", o.Credentials)
+		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 var readAt = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -171,5 +173,18 @@ func TestSizeLimit(t *testing.T) {
 	_, err := parse(endless{}, "huge.json", 1<<20)
 	if err == nil || !strings.Contains(err.Error(), "huge.json: more than 1048576 bytes") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestNamesAreValid checks every suggested Name against the rules
+// bundle/repo applies to the name field of identity code.
+func TestNamesAreValid(t *testing.T) {
+	for _, o := range read(t, "testdata/all.json").Objects {
+		if strings.ContainsAny(o.Name, "/:#\"") || strings.ContainsFunc(o.Name, unicode.IsSpace) || repo.CheckIdent(o.Name) != nil {
+			t.Errorf("%s: name %q is not a valid identity name", o.Key, o.Name)
+		}
+	}
+	if got := identityName("system:controller:x y\x00"); got != "system-controller-x-y-" {
+		t.Errorf("identityName = %q", got)
 	}
 }
