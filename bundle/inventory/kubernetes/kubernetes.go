@@ -4,7 +4,8 @@
 //	kubectl get serviceaccounts,rolebindings,clusterrolebindings -A -o json
 //
 // prints: a v1 List whose items are those three kinds. Separate files per
-// kind (each a List, or a single object) are read the same way, and
+// kind (each a List, a typed list such as ServiceAccountList as the API
+// server answers, or a single object) are read the same way, and
 // objects from all files go into one snapshot.
 //
 // Mapping into inventory objects:

@@ -188,3 +188,17 @@ func TestNamesAreValid(t *testing.T) {
 		t.Errorf("identityName = %q", got)
 	}
 }
+
+func TestTypedList(t *testing.T) {
+	// The API server (kubectl get --raw /api/v1/serviceaccounts) answers
+	// with a typed list rather than kubectl's v1 List.
+	p := write(t, "sa.json", `{"apiVersion":"v1","kind":"ServiceAccountList","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"a","namespace":"n","uid":"u1"}}]}`)
+	s := read(t, p)
+	if got := keys(s); !slices.Equal(got, []string{"ServiceAccount n/a"}) {
+		t.Fatal(got)
+	}
+	p = write(t, "l.json", `{"apiVersion":"v1","kind":"List","items":[{"metadata":{"name":"a","namespace":"n","uid":"u1"}}]}`)
+	if _, err := New("k", p).Read(context.Background()); err == nil || !strings.Contains(err.Error(), "items[0]: no kind") {
+		t.Fatalf("error %v; want the item without kind named", err)
+	}
+}

@@ -62,17 +62,22 @@ func parse(r io.Reader, file string, limit int64) ([]inventory.Object, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, jsonError(data, err))
 	}
-	if doc.Kind != "List" && !strings.HasSuffix(doc.Kind, "List") {
+	if !strings.HasSuffix(doc.Kind, "List") {
 		// A single object, as kubectl get KIND NAME -o json prints it.
-		o, err := parseItem(data, file, "$")
+		// (The API itself answers a list with a typed kind such as
+		// ServiceAccountList, hence the suffix.)
+		o, err := parseItem(data, file, "$", "")
 		if err != nil {
 			return nil, err
 		}
 		return []inventory.Object{o}, nil
 	}
+	// Items of a typed list have no kind of their own; the list's
+	// names it.
+	itemKind := strings.TrimSuffix(doc.Kind, "List")
 	objs := make([]inventory.Object, 0, len(doc.Items))
 	for i, raw := range doc.Items {
-		o, err := parseItem(raw, file, fmt.Sprintf("items[%d]", i))
+		o, err := parseItem(raw, file, fmt.Sprintf("items[%d]", i), itemKind)
 		if err != nil {
 			return nil, err
 		}
@@ -105,8 +110,10 @@ type item struct {
 	} `json:"subjects"`
 }
 
-func parseItem(raw []byte, file, path string) (inventory.Object, error) {
-	var it item
+// parseItem maps one object; kind is its kind when the object does not
+// say (the items of a typed list).
+func parseItem(raw []byte, file, path, kind string) (inventory.Object, error) {
+	it := item{Kind: kind}
 	origin := file + ": " + path
 	if err := json.Unmarshal(raw, &it); err != nil {
 		// Offsets inside an item would mislead (they count from the
