@@ -276,7 +276,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	var obj any
 	switch kind {
 	case KindUser:
-		u := &User{Meta: m, Groups: f.tokens("groups")}
+		u := &User{Meta: m, Groups: f.tokens("groups"), SCIMUserName: f.str("scim_username")}
+		if f.written("scim_username") && u.SCIMUserName == "" {
+			d.errorf(f.pos["scim_username"], subject, "scim_username must not be empty; leave it out to match the user's name")
+		}
 		u.Attributes = d.attributes(f, envs)
 		obj = u
 	case KindServiceAccount:
@@ -341,6 +344,16 @@ func (d *decoder) serviceAccount(f *fields, m Meta, envs []string) *ServiceAccou
 		if !strings.HasPrefix(t.Text, "spiffe://") {
 			d.errorf(t.Pos, f.subject, "spiffe_id %q must start with spiffe://", t.Text)
 		}
+	}
+	sa.Kubernetes = f.tokens("kubernetes")
+	for _, t := range sa.Kubernetes {
+		if !validKubernetesName(t.Text) {
+			d.errorf(t.Pos, f.subject, "kubernetes %q must be namespace/name, the ServiceAccount's namespace and name (lower-case letters, digits, '-' and '.')", t.Text)
+		}
+	}
+	sa.AWSARN = f.str("aws_arn")
+	if f.written("aws_arn") && !validAWSARN(sa.AWSARN) {
+		d.errorf(f.pos["aws_arn"], f.subject, "aws_arn %q must be an IAM role or user ARN (arn:aws:iam::123456789012:role/NAME or :user/NAME)", sa.AWSARN)
 	}
 	if c := f.get("credential"); c != nil {
 		cf := d.fields(c, f.subject)

@@ -103,6 +103,10 @@ type User struct {
 	Meta
 	// Groups are the groups the user belongs to.
 	Groups []Token `yaml:"groups"`
+	// SCIMUserName is the user's SCIM userName when it is neither the
+	// user's name nor the name followed by @domain; cedargate drift
+	// matches live SCIM users by it.
+	SCIMUserName string `yaml:"scim_username"`
 	// Attributes are the user's Cedar attributes, typed by the schema.
 	Attributes Attrs `yaml:"attributes"`
 }
@@ -121,6 +125,12 @@ type ServiceAccount struct {
 	// SPIFFEIDs are the workload's SPIFFE ids (spiffe://…), by which
 	// Envoy's ext_authz finds it.
 	SPIFFEIDs []Token `yaml:"spiffe_id"`
+	// Kubernetes are the Kubernetes ServiceAccounts ("namespace/name")
+	// that run as this account; cedargate drift matches live ones by it.
+	Kubernetes []Token `yaml:"kubernetes"`
+	// AWSARN is the ARN of the IAM role or user that is this account;
+	// cedargate drift matches live IAM objects by it.
+	AWSARN string `yaml:"aws_arn"`
 	// Credential is how the account authenticates and how often its
 	// secret is rotated.
 	Credential *Credential `yaml:"credential"`
