@@ -1,0 +1,151 @@
+package drift
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// DefaultUnusedAfter is how long an active credential may go unused before
+// it is reported (credential-unused) unless Options say otherwise.
+const DefaultUnusedAfter = 90 * 24 * time.Hour
+
+// Options tune a comparison.
+type Options struct {
+	// At is the instant credentials and expiries are judged at; required.
+	At time.Time
+	// UnusedAfter is how long an active credential may go unused;
+	// DefaultUnusedAfter when zero.
+	UnusedAfter time.Duration
+}
+
+// The source names that select a default mapping.
+const (
+	SourceSCIM       = "scim"
+	SourceKubernetes = "kubernetes"
+	SourceAWSIAM     = "awsiam"
+)
+
+// Compare compares each snapshot with the identity code of v. A snapshot
+// whose source name selects no mapping is an error.
+func Compare(v *repo.View, snaps []*inventory.Snapshot, opts Options) (*Report, error) {
+	if opts.At.IsZero() {
+		return nil, fmt.Errorf("drift: no instant to judge credentials at")
+	}
+	if opts.UnusedAfter == 0 {
+		opts.UnusedAfter = DefaultUnusedAfter
+	}
+	c := &comparer{v: v, opts: opts, idx: newIndex(v)}
+	rep := &Report{Env: v.Env, At: opts.At.UTC().Format(time.RFC3339), Findings: []Finding{}}
+	for _, s := range snaps {
+		rep.Sources = append(rep.Sources, s.Source)
+		var fs []Finding
+		switch s.Source {
+		case SourceSCIM:
+			fs = c.scim(s)
+		case SourceKubernetes:
+			fs = c.kubernetes(s)
+		case SourceAWSIAM:
+			fs = c.awsiam(s)
+		default:
+			return nil, fmt.Errorf("drift: source %q has no mapping (want %s, %s or %s)", s.Source, SourceSCIM, SourceKubernetes, SourceAWSIAM)
+		}
+		rep.Findings = append(rep.Findings, fs...)
+	}
+	sortFindings(rep.Findings)
+	return rep, nil
+}
+
+// index finds identity objects by the fields live objects match on.
+type index struct {
+	users     map[string]*repo.User // by name
+	scimUsers map[string]*repo.User // by scim_username
+	groups    map[string]*repo.Group
+	k8s       map[string]*repo.ServiceAccount // by kubernetes entry
+	arns      map[string]*repo.ServiceAccount
+	// grants holds "Kind/name\x00profile" for each entitlement and
+	// break-glass exception.
+	grants map[string]bool
+}
+
+func newIndex(v *repo.View) *index {
+	x := &index{users: map[string]*repo.User{}, scimUsers: map[string]*repo.User{}, groups: map[string]*repo.Group{},
+		k8s: map[string]*repo.ServiceAccount{}, arns: map[string]*repo.ServiceAccount{}, grants: map[string]bool{}}
+	for _, u := range v.Users {
+		x.users[u.Name] = u
+		if u.SCIMUserName != "" {
+			x.scimUsers[u.SCIMUserName] = u
+		}
+	}
+	for _, g := range v.Groups {
+		x.groups[g.Name] = g
+	}
+	for _, sa := range v.ServiceAccounts {
+		for _, t := range sa.Kubernetes {
+			x.k8s[t.Text] = sa
+		}
+		if sa.AWSARN != "" {
+			x.arns[sa.AWSARN] = sa
+		}
+	}
+	for _, e := range v.Entitlements {
+		x.grants[e.Subject+"\x00"+strings.TrimPrefix(e.Profile, "AccessProfile/")] = true
+	}
+	for _, e := range v.Exceptions {
+		if e.Profile != "" {
+			x.grants[e.Subject+"\x00"+strings.TrimPrefix(e.Profile, "AccessProfile/")] = true
+		}
+	}
+	return x
+}
+
+// scimUser returns the code User a SCIM userName names: the one whose
+// scim_username it is, else the one named by it, else the one named by its
+// part before @ (and writing no scim_username of its own).
+func (x *index) scimUser(userName string) *repo.User {
+	if u := x.scimUsers[userName]; u != nil {
+		return u
+	}
+	if u := x.users[userName]; u != nil && u.SCIMUserName == "" {
+		return u
+	}
+	if local, _, ok := strings.Cut(userName, "@"); ok {
+		if u := x.users[local]; u != nil && u.SCIMUserName == "" {
+			return u
+		}
+	}
+	return nil
+}
+
+// groupName returns the group a groups: entry names.
+func groupName(t repo.Token) string {
+	if r, err := repo.ParseRef(t.Text); err == nil {
+		return r.Name
+	}
+	return t.Text
+}
+
+type comparer struct {
+	v    *repo.View
+	opts Options
+	idx  *index
+}
+
+func live(src string, o *inventory.Object, k Kind, code string, pos string, msg string) Finding {
+	return Finding{Kind: k, Source: src, LiveKind: string(o.Kind), LiveID: o.ID, LiveKey: o.Key, Code: code, Pos: pos, Message: msg}
+}
+
+func liveOnly(src string, o *inventory.Object, hint string) Finding {
+	msg := fmt.Sprintf("%s %s is live but not in code; %s", o.Kind, o.Key, hint)
+	if !o.Active {
+		msg += " (it is disabled live)"
+	}
+	return live(src, o, LiveOnly, "", "", msg)
+}
+
+func codeOnly(src string, m *repo.Meta, pos string, msg string) Finding {
+	return Finding{Kind: CodeOnly, Source: src, Code: string(m.Kind) + "/" + m.Name, Pos: pos, Message: msg}
+}

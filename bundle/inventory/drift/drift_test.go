@@ -1,0 +1,123 @@
+package drift
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/bundle/inventory/awsiam"
+	"github.com/cedargate/cedargate/bundle/inventory/kubernetes"
+	"github.com/cedargate/cedargate/bundle/inventory/scim"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// at is the instant the fixtures are read as of (awsiam/testdata/README.md).
+var at = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+func view(t *testing.T) *repo.View {
+	t.Helper()
+	r, err := repo.Load(t.Context(), "testdata/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, problems := r.View("")
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	return v
+}
+
+func snapshots(t *testing.T) map[string]*inventory.Snapshot {
+	t.Helper()
+	now := func() time.Time { return at }
+	out := map[string]*inventory.Snapshot{}
+	for name, src := range map[string]inventory.Source{
+		"scim":       scim.NewFile("../scim/testdata/root-query.json", scim.Options{Now: now}),
+		"kubernetes": &kubernetes.Source{Files: []string{"../kubernetes/testdata/all.json"}, Now: now},
+		"awsiam": &awsiam.Source{Details: "../awsiam/testdata/authorization-details.json",
+			CredentialReport: "../awsiam/testdata/credential-report.csv", Now: now},
+	} {
+		s, err := src.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = s
+	}
+	return out
+}
+
+func render(r *Report) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "%s %s live=%s|%s|%s code=%s pos=%s\n  %s\n", f.Source, f.Kind, f.LiveKind, f.LiveID, f.LiveKey, f.Code, f.Pos, f.Message)
+	}
+	return b.String()
+}
+
+// TestCompare compares the fixture repository with each source's
+// fixtures and checks the findings against golden files.
+func TestCompare(t *testing.T) {
+	v := view(t)
+	snaps := snapshots(t)
+	for _, name := range []string{"scim", "kubernetes", "awsiam"} {
+		t.Run(name, func(t *testing.T) {
+			r, err := Compare(v, []*inventory.Snapshot{snaps[name]}, Options{At: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := render(r)
+			golden := "testdata/" + name + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("findings differ from %s (go test -update to accept):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestOptions checks the unused period, all sources at once in a
+// deterministic order, and the errors of Compare.
+func TestOptions(t *testing.T) {
+	v := view(t)
+	snaps := snapshots(t)
+	all := []*inventory.Snapshot{snaps["scim"], snaps["awsiam"], snaps["kubernetes"]}
+	r, err := Compare(v, all, Options{At: at, UnusedAfter: 500 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Count(CredentialUnused); n != 0 {
+		t.Errorf("unused after 500d: %d credential-unused findings, want 0", n)
+	}
+	if n := r.Count(LiveOnly, CodeOnly); n != 9 {
+		t.Errorf("%d live-only and code-only findings, want 9:\n%s", n, render(r))
+	}
+	again, _ := Compare(v, []*inventory.Snapshot{snaps["kubernetes"], snaps["scim"], snaps["awsiam"]}, Options{At: at, UnusedAfter: 500 * 24 * time.Hour})
+	if render(again) != render(r) {
+		t.Errorf("findings depend on the order of sources")
+	}
+	if r.Sources[0] != "scim" || r.Env != "" || r.At != "2026-12-01T00:00:00Z" {
+		t.Errorf("report header = %q %q %q", r.Sources, r.Env, r.At)
+	}
+	if _, err := Compare(v, nil, Options{}); err == nil {
+		t.Error("Compare without an instant: no error")
+	}
+	other := *snaps["scim"]
+	other.Source = "okta"
+	if _, err := Compare(v, []*inventory.Snapshot{&other}, Options{At: at}); err == nil || !strings.Contains(err.Error(), `source "okta" has no mapping`) {
+		t.Errorf("unknown source: %v", err)
+	}
+}

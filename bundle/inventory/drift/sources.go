@@ -1,0 +1,244 @@
+package drift
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/bundle/repo"
+)
+
+// scim matches Users by userName (see index.scimUser) and Groups by
+// displayName, and compares group members both ways. It covers Users and
+// Groups, so every unmatched one in code is code-only.
+func (c *comparer) scim(s *inventory.Snapshot) []Finding {
+	var out []Finding
+	seenUsers := map[*repo.User]bool{}
+	seenGroups := map[*repo.Group]bool{}
+	liveMembers := map[*repo.Group]map[*repo.User]bool{}
+	for i := range s.Objects {
+		o := &s.Objects[i]
+		switch o.Kind {
+		case inventory.User:
+			u := c.idx.scimUser(o.Key)
+			if u == nil {
+				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a User named %s (or give an existing User scim_username: %s), or remove it from the directory", o.Name, o.Key)))
+				continue
+			}
+			seenUsers[u] = true
+			out = append(out, c.credentials(s.Source, o, &u.Meta, nil)...)
+		case inventory.Group:
+			g := c.idx.groups[o.Key]
+			if g == nil {
+				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a Group named %s, or remove it from the directory", o.Key)))
+				continue
+			}
+			seenGroups[g] = true
+			members := map[*repo.User]bool{}
+			liveMembers[g] = members
+			for _, m := range o.Members {
+				u := c.idx.scimUser(m)
+				if u == nil {
+					// A member code does not know is reported as
+					// live-only (or unresolved) on its own.
+					continue
+				}
+				members[u] = true
+				if !slices.ContainsFunc(u.Groups, func(t repo.Token) bool { return groupName(t) == g.Name }) {
+					out = append(out, live(s.Source, o, Membership, "User/"+u.Name, u.FieldPos("groups").String(),
+						fmt.Sprintf("live group %s has member %s, whom code does not put in Group %s; add %s to the user's groups, or remove the member live", o.Key, m, g.Name, g.Name)))
+				}
+			}
+		}
+	}
+	// Reverse direction: memberships code declares that the live group
+	// lacks, for users and groups both sides know.
+	byName := map[string]*inventory.Object{}
+	for i := range s.Objects {
+		if s.Objects[i].Kind == inventory.Group {
+			byName[s.Objects[i].Key] = &s.Objects[i]
+		}
+	}
+	for _, u := range c.v.Users {
+		if !seenUsers[u] {
+			out = append(out, codeOnly(s.Source, &u.Meta, u.Pos.String(), fmt.Sprintf("User %s has no live SCIM user (userName %s); provision it, or remove it from code", u.Name, scimNameOf(u))))
+			continue
+		}
+		for _, t := range u.Groups {
+			g := c.idx.groups[groupName(t)]
+			if g == nil || !seenGroups[g] || liveMembers[g][u] {
+				continue
+			}
+			o := byName[g.Name]
+			out = append(out, live(s.Source, o, Membership, "User/"+u.Name, t.Pos.String(),
+				fmt.Sprintf("code puts User %s in Group %s, but the live group lacks the member; provision the membership, or remove the group from the user's groups", u.Name, g.Name)))
+		}
+	}
+	for _, g := range c.v.Groups {
+		if !seenGroups[g] {
+			out = append(out, codeOnly(s.Source, &g.Meta, g.Pos.String(), fmt.Sprintf("Group %s has no live SCIM group (displayName %s); provision it, or remove it from code", g.Name, g.Name)))
+		}
+	}
+	return out
+}
+
+func scimNameOf(u *repo.User) string {
+	if u.SCIMUserName != "" {
+		return u.SCIMUserName
+	}
+	return u.Name + " or " + u.Name + "@…"
+}
+
+// kubernetes matches ServiceAccounts by the kubernetes field and checks
+// bindings to subjects code knows. It covers ServiceAccounts that write a
+// kubernetes field.
+func (c *comparer) kubernetes(s *inventory.Snapshot) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for i := range s.Objects {
+		o := &s.Objects[i]
+		switch o.Kind {
+		case inventory.ServiceAccount:
+			sa := c.idx.k8s[o.Key]
+			if sa == nil {
+				// Kubernetes creates a "default" ServiceAccount in every
+				// namespace; it is no one's drift.
+				if strings.HasSuffix(o.Key, "/default") {
+					continue
+				}
+				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a ServiceAccount with kubernetes: %s, or delete it from the cluster", o.Key)))
+				continue
+			}
+			seen[o.Key] = true
+			out = append(out, c.credentials(s.Source, o, &sa.Meta, sa)...)
+		case inventory.Binding:
+			out = append(out, c.binding(s.Source, o)...)
+		}
+	}
+	for _, sa := range c.v.ServiceAccounts {
+		for _, t := range sa.Kubernetes {
+			if !seen[t.Text] {
+				out = append(out, codeOnly(s.Source, &sa.Meta, t.Pos.String(), fmt.Sprintf("ServiceAccount %s names Kubernetes ServiceAccount %s, which the cluster does not have; create it, or remove the entry from code", sa.Name, t.Text)))
+			}
+		}
+	}
+	return out
+}
+
+// binding reports, for each subject of a binding that is a Group or
+// ServiceAccount code knows, each role the binding gives that code does
+// not grant it: code grants a role when an Entitlement (or break-glass
+// Exception) gives the subject an access profile named as the role
+// (ClusterRole/edit → profile edit; Role/payments/ledger-reader →
+// ledger-reader). Users and groups code does not know are left alone.
+func (c *comparer) binding(src string, o *inventory.Object) []Finding {
+	var out []Finding
+	for _, m := range o.Members {
+		kind, name, _ := strings.Cut(m, ":")
+		var subject string
+		var meta *repo.Meta
+		switch kind {
+		case "Group":
+			if g := c.idx.groups[name]; g != nil {
+				subject, meta = "Group/"+g.Name, &g.Meta
+			}
+		case "ServiceAccount":
+			if sa := c.idx.k8s[name]; sa != nil {
+				subject, meta = "ServiceAccount/"+sa.Name, &sa.Meta
+			}
+		}
+		if meta == nil {
+			continue
+		}
+		for _, role := range o.Roles {
+			profile := role[strings.LastIndex(role, "/")+1:]
+			if c.idx.grants[subject+"\x00"+profile] || c.idx.grants[meta.Name+"\x00"+profile] {
+				continue
+			}
+			out = append(out, live(src, o, BindingUnknown, subject, meta.Pos.String(),
+				fmt.Sprintf("binding %s gives %s to %s, which code does not grant; add an Entitlement of profile %s to %s, or delete the binding", o.Key, role, subject, profile, subject)))
+		}
+	}
+	return out
+}
+
+// awsiam matches IAM roles and users to ServiceAccounts by aws_arn, and
+// other IAM users to Users by name. It covers ServiceAccounts that write
+// an aws_arn; people are usually not IAM users, so a code User without
+// one is not code-only here. IAM groups are not compared.
+func (c *comparer) awsiam(s *inventory.Snapshot) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for i := range s.Objects {
+		o := &s.Objects[i]
+		if o.Kind != inventory.User && o.Kind != inventory.ServiceAccount {
+			continue
+		}
+		if sa := c.idx.arns[o.Key]; sa != nil {
+			seen[o.Key] = true
+			out = append(out, c.credentials(s.Source, o, &sa.Meta, sa)...)
+			continue
+		}
+		if o.Kind == inventory.User {
+			if u := c.idx.users[o.Name]; u != nil {
+				out = append(out, c.credentials(s.Source, o, &u.Meta, nil)...)
+				continue
+			}
+			out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a User named %s (or a ServiceAccount with aws_arn: %s), or delete it from IAM", o.Name, o.Key)))
+			continue
+		}
+		out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a ServiceAccount with aws_arn: %s, or delete it from IAM", o.Key)))
+	}
+	for _, sa := range c.v.ServiceAccounts {
+		if sa.AWSARN != "" && !seen[sa.AWSARN] {
+			out = append(out, codeOnly(s.Source, &sa.Meta, sa.FieldPos("aws_arn").String(), fmt.Sprintf("ServiceAccount %s names %s, which IAM does not have; create it, or remove aws_arn from code", sa.Name, sa.AWSARN)))
+		}
+	}
+	return out
+}
+
+// credentials checks the active credentials of live object o, which
+// matches the code object m (sa when it is a ServiceAccount).
+func (c *comparer) credentials(src string, o *inventory.Object, m *repo.Meta, sa *repo.ServiceAccount) []Finding {
+	var out []Finding
+	at := c.opts.At
+	code := string(m.Kind) + "/" + m.Name
+	for _, cr := range o.Credentials {
+		if !cr.Active {
+			continue
+		}
+		name := cr.ID
+		if sa != nil && sa.Expires != nil && !at.Before(*sa.Expires) {
+			out = append(out, live(src, o, CredentialOnExpired, code, m.FieldPos("expires").String(),
+				fmt.Sprintf("%s %s is active, but %s expired %s; disable the credential and remove the account from code, or extend expires", cr.Type, name, code, sa.Expires.UTC().Format(time.DateOnly))))
+		}
+		if sa != nil && cr.Type == "access-key" && !cr.Created.IsZero() {
+			rotation, pos := c.v.Config.Guardrails.CredentialMaxRotation, m.Pos.String()
+			if sa.Credential != nil && sa.Credential.Rotation > 0 {
+				rotation, pos = sa.Credential.Rotation, m.FieldPos("credential.rotation").String()
+			}
+			if rotation > 0 && at.Sub(cr.Created) > rotation {
+				out = append(out, live(src, o, CredentialStale, code, pos,
+					fmt.Sprintf("%s %s was issued %s, %s ago, older than the rotation of %s; rotate it and update credential.last_rotated", cr.Type, name, cr.Created.UTC().Format(time.DateOnly), days(at.Sub(cr.Created)), days(rotation))))
+			}
+		}
+		if cr.UsedKnown {
+			last, what := cr.LastUsed, "last used"
+			if last.IsZero() {
+				last, what = cr.Created, "never used since it was issued"
+			}
+			if !last.IsZero() && at.Sub(last) > c.opts.UnusedAfter {
+				out = append(out, live(src, o, CredentialUnused, code, m.Pos.String(),
+					fmt.Sprintf("%s %s %s %s (%s ago, more than %s); disable it if nothing needs it", cr.Type, name, what, last.UTC().Format(time.DateOnly), days(at.Sub(last)), days(c.opts.UnusedAfter))))
+			}
+		}
+	}
+	return out
+}
+
+// days renders d in whole days, as rotations are written.
+func days(d time.Duration) string {
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
