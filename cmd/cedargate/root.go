@@ -40,6 +40,7 @@ signal; serve stops gracefully and exits 0).`,
 	root.AddCommand(explainCmd())
 	root.AddCommand(accessCmd())
 	root.AddCommand(diffCmd())
+	root.AddCommand(driftCmd())
 	root.AddCommand(reviewCmd())
 	root.AddCommand(evalCmd())
 	return root
