@@ -80,6 +80,21 @@ func TestDriftCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("markdown", func(t *testing.T) {
+		r := runCLI(t, append(base, "--format", "markdown")...)
+		if r.code != 0 || !strings.Contains(r.stdout, "| finding | source | code | live | what to do |") ||
+			!strings.Contains(r.stdout, "| binding-unknown | kubernetes | `identities/people.yaml:23:1: Group/contractors` | Binding `payments/contractors-edit`") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("in sync", func(t *testing.T) {
+		r := runCLI(t, "drift", driftRepo, "--at", driftInstant, "--source", "kubernetes=../../bundle/inventory/drift/testdata/in-sync-k8s.json", "--fail-on", "any")
+		if r.code != 0 || !strings.Contains(r.stdout, ": in sync") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	for _, tt := range []struct {
 		name   string
 		args   []string
