@@ -39,7 +39,7 @@ DIR (default .). NAME selects the source and its default mapping:
   awsiam=FILE [awsiam=FILE]              aws iam get-account-authorization-details
                                          output, then optionally the credential report
 
-Findings: live-only, code-only, membership, binding-unknown,
+Findings: live-only, code-only, membership, disabled, binding-unknown,
 credential-stale, credential-on-expired, credential-unused; docs/drift.md
 explains each and how to fix it in code. Credentials and expiries are
 judged at --at.

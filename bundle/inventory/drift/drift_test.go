@@ -121,3 +121,35 @@ func TestOptions(t *testing.T) {
 		t.Errorf("unknown source: %v", err)
 	}
 }
+
+// TestSCIMUserMatching checks how SCIM userNames find Users: by
+// scim_username, by name, by the part before @, and that a disabled
+// live account code declares is reported.
+func TestSCIMUserMatching(t *testing.T) {
+	v := view(t)
+	objs := []inventory.Object{
+		{Kind: inventory.User, ID: "1", Key: "ana@example.com", Active: true},
+		{Kind: inventory.User, ID: "2", Key: "Bo Chen", Active: true},
+		{Kind: inventory.User, ID: "3", Key: "carol", Active: false},
+		{Kind: inventory.User, ID: "4", Key: "alice@corp.example", Active: true},
+		{Kind: inventory.User, ID: "5", Key: "bo@example.com", Name: "bo", Active: true},
+		{Kind: inventory.Group, ID: "g1", Key: "oncall", Members: []string{"ana@example.com", "Bo Chen"}, Active: true},
+		{Kind: inventory.Group, ID: "g2", Key: "contractors", Active: true},
+		{Kind: inventory.Group, ID: "g3", Key: "developers", Members: []string{"alice@corp.example"}, Active: true},
+	}
+	r, err := Compare(v, []*inventory.Snapshot{inventory.NewSnapshot("scim", at, objs)}, Options{At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := render(r)
+	want := `scim live-only live=User|5|bo@example.com code= pos=
+  User bo@example.com is live but not in code; add a User named bo (or give an existing User scim_username: bo@example.com), or remove it from the directory
+scim membership live=Group|g1|oncall code=User/bo pos=identities/people.yaml:9:1
+  live group oncall has member Bo Chen, whom code does not put in Group oncall; add oncall to the user's groups, or remove the member live
+scim disabled live=User|3|carol code=User/carol pos=identities/people.yaml:13:1
+  live user carol is disabled, but code still declares User carol; remove the user from code (or enable the account live)
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -19,6 +19,9 @@ const (
 	// Membership is a group membership that the live directory and code
 	// disagree on, in either direction.
 	Membership Kind = "membership"
+	// Disabled is a live account that code declares but the directory
+	// has disabled: a person who left, an account switched off by hand.
+	Disabled Kind = "disabled"
 	// BindingUnknown is a live Kubernetes binding to a group or service
 	// account that code knows, granting a role that code does not grant.
 	BindingUnknown Kind = "binding-unknown"
@@ -34,7 +37,7 @@ const (
 )
 
 // Kinds are all finding kinds, in the order reports list them.
-var Kinds = []Kind{LiveOnly, CodeOnly, Membership, BindingUnknown, CredentialStale, CredentialOnExpired, CredentialUnused}
+var Kinds = []Kind{LiveOnly, CodeOnly, Membership, Disabled, BindingUnknown, CredentialStale, CredentialOnExpired, CredentialUnused}
 
 // Finding is one difference between a live directory and identity code.
 type Finding struct {

@@ -28,6 +28,10 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 				continue
 			}
 			seenUsers[u] = true
+			if !o.Active {
+				out = append(out, live(s.Source, o, Disabled, "User/"+u.Name, u.Pos.String(),
+					fmt.Sprintf("live user %s is disabled, but code still declares User %s; remove the user from code (or enable the account live)", o.Key, u.Name)))
+			}
 			out = append(out, c.credentials(s.Source, o, &u.Meta, nil)...)
 		case inventory.Group:
 			g := c.idx.groups[o.Key]
