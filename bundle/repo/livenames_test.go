@@ -55,6 +55,9 @@ aws_arn: arn:aws-us-gov:iam::123456789012:user/deployer
 		{"arn of a group", "kind: ServiceAccount\nname: x\naws_arn: arn:aws:iam::123456789012:group/devs\n", `identities/b.yaml:3:10: ServiceAccount "x": aws_arn "arn:aws:iam::123456789012:group/devs" must be an IAM role or user ARN`},
 		{"arn short account", "kind: ServiceAccount\nname: x\naws_arn: arn:aws:iam::1234:role/x\n", `must be an IAM role or user ARN`},
 		{"arn list", "kind: ServiceAccount\nname: x\naws_arn: [arn:aws:iam::123456789012:role/x]\n", `aws_arn must be a single value`},
+		{"kubernetes twice", "kind: ServiceAccount\nname: x\nkubernetes: [a/x]\n---\nkind: ServiceAccount\nname: y\nkubernetes: [a/y, a/x]\n", `identities/b.yaml:7:19: ServiceAccount "y": kubernetes "a/x" is already that of ServiceAccount "x" (at identities/b.yaml:3:13)`},
+		{"aws_arn twice", "kind: ServiceAccount\nname: x\naws_arn: arn:aws:iam::123456789012:role/x\n---\nkind: ServiceAccount\nname: y\naws_arn: arn:aws:iam::123456789012:role/x\n", `identities/b.yaml:7:10: ServiceAccount "y": aws_arn "arn:aws:iam::123456789012:role/x" is already that of ServiceAccount "x" (at identities/b.yaml:3:10)`},
+		{"scim_username twice", "kind: User\nname: x\nscim_username: a@b\n---\nkind: User\nname: y\nscim_username: a@b\n", `User "y": scim_username "a@b" is already that of User "x"`},
 		{"empty scim_username", "kind: User\nname: x\nscim_username: \"\"\n", `identities/b.yaml:3:16: User "x": scim_username must not be empty`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

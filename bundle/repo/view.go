@@ -21,6 +21,10 @@ type View struct {
 	Exceptions      []*Exception
 	byKey           map[string]*Meta
 	byName          map[string][]*Meta
+	// byLive finds the object that names a live object ("field\x00value"
+	// for kubernetes, aws_arn and scim_username), so that two objects
+	// never claim the same live one.
+	byLive map[string]*Meta
 }
 
 // View decodes the identity objects for env (which CheckEnv has accepted).
@@ -29,7 +33,7 @@ type View struct {
 func (r *Repo) View(env string) (*View, diag.List) {
 	var diags diag.List
 	d := &decoder{env: env, diags: &diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.Today()}
-	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}}
+	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
 	for _, f := range r.identities {
 		for _, doc := range f.docs {
 			obj := d.decodeObject(doc, r.Config.Environments)
@@ -75,6 +79,7 @@ func (v *View) add(obj any, diags *diag.List) {
 	}
 	v.byKey[key] = m
 	v.byName[m.Name] = append(v.byName[m.Name], m)
+	v.claimLive(obj, m, diags)
 	switch o := obj.(type) {
 	case *User:
 		v.Users = append(v.Users, o)
@@ -88,6 +93,33 @@ func (v *View) add(obj any, diags *diag.List) {
 		v.Resources = append(v.Resources, o)
 	case *AccessProfile:
 		v.Profiles = append(v.Profiles, o)
+	}
+}
+
+// claimLive reports a live object (a Kubernetes ServiceAccount, an ARN, a
+// SCIM userName) that an earlier object already names: drift could match
+// it to only one of them.
+func (v *View) claimLive(obj any, m *Meta, diags *diag.List) {
+	claim := func(field, value string, pos diag.Position) {
+		k := field + "\x00" + value
+		if prev, dup := v.byLive[k]; dup {
+			diags.Add(diag.Diagnostic{Pos: pos, Subject: m.Label(), Message: fmt.Sprintf("%s %q is already that of %s (at %s); a live object is one identity", field, value, prev.Label(), prev.FieldPos(field))})
+			return
+		}
+		v.byLive[k] = m
+	}
+	switch o := obj.(type) {
+	case *User:
+		if o.SCIMUserName != "" {
+			claim("scim_username", o.SCIMUserName, o.FieldPos("scim_username"))
+		}
+	case *ServiceAccount:
+		for _, t := range o.Kubernetes {
+			claim("kubernetes", t.Text, t.Pos)
+		}
+		if o.AWSARN != "" {
+			claim("aws_arn", o.AWSARN, o.FieldPos("aws_arn"))
+		}
 	}
 }
 
