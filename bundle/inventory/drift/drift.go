@@ -103,21 +103,22 @@ func newIndex(v *repo.View) *index {
 }
 
 // scimUser returns the code User a SCIM userName names: the one whose
-// scim_username it is, else the one named by it, else the one named by its
-// part before @ (and writing no scim_username of its own).
-func (x *index) scimUser(userName string) *repo.User {
+// scim_username it is (rank 0), else the one named by it (rank 1), else
+// the one named by its part before @ (rank 2); the last two only for a
+// User writing no scim_username of its own.
+func (x *index) scimUser(userName string) (*repo.User, int) {
 	if u := x.scimUsers[userName]; u != nil {
-		return u
+		return u, 0
 	}
 	if u := x.users[userName]; u != nil && u.SCIMUserName == "" {
-		return u
+		return u, 1
 	}
 	if local, _, ok := strings.Cut(userName, "@"); ok {
 		if u := x.users[local]; u != nil && u.SCIMUserName == "" {
-			return u
+			return u, 2
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // groupName returns the group a groups: entry names.

@@ -134,6 +134,7 @@ func TestSCIMUserMatching(t *testing.T) {
 		{Kind: inventory.User, ID: "3", Key: "carol", Active: false},
 		{Kind: inventory.User, ID: "4", Key: "alice@corp.example", Active: true},
 		{Kind: inventory.User, ID: "5", Key: "bo@example.com", Name: "bo", Active: true},
+		{Kind: inventory.User, ID: "6", Key: "ana", Name: "ana", Active: true},
 		{Kind: inventory.Group, ID: "g1", Key: "oncall", Members: []string{"ana@example.com", "Bo Chen"}, Active: true},
 		{Kind: inventory.Group, ID: "g2", Key: "contractors", Active: true},
 		{Kind: inventory.Group, ID: "g3", Key: "developers", Members: []string{"alice@corp.example"}, Active: true},
@@ -143,8 +144,12 @@ func TestSCIMUserMatching(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := render(r)
-	want := `scim live-only live=User|5|bo@example.com code= pos=
+	want := `scim live-only live=User|1|ana@example.com code= pos=
+  User ana@example.com is live but not in code; User ana matches ana better; give the User scim_username: to say which one it is, and add the other
+scim live-only live=User|5|bo@example.com code= pos=
   User bo@example.com is live but not in code; add a User named bo (or give an existing User scim_username: bo@example.com), or remove it from the directory
+scim membership live=Group|g1|oncall code=User/ana pos=identities/people.yaml:7:10
+  code puts User ana in Group oncall, but the live group lacks the member; provision the membership, or remove the group from the user's groups
 scim membership live=Group|g1|oncall code=User/bo pos=identities/people.yaml:9:1
   live group oncall has member Bo Chen, whom code does not put in Group oncall; add oncall to the user's groups, or remove the member live
 scim disabled live=User|3|carol code=User/carol pos=identities/people.yaml:13:1

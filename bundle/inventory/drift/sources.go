@@ -16,15 +16,37 @@ import (
 func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 	var out []Finding
 	seenUsers := map[*repo.User]bool{}
+	// When several live users find one User (ana and ana@example.com),
+	// the best-ranked match is that User, then the first in key order;
+	// the others are live-only.
+	type match struct {
+		key  string
+		rank int
+	}
+	best := map[*repo.User]match{}
+	for _, o := range s.Objects {
+		if o.Kind != inventory.User {
+			continue
+		}
+		if u, rank := c.idx.scimUser(o.Key); u != nil {
+			if m, ok := best[u]; !ok || rank < m.rank {
+				best[u] = match{o.Key, rank}
+			}
+		}
+	}
 	seenGroups := map[*repo.Group]bool{}
 	liveMembers := map[*repo.Group]map[*repo.User]bool{}
 	for i := range s.Objects {
 		o := &s.Objects[i]
 		switch o.Kind {
 		case inventory.User:
-			u := c.idx.scimUser(o.Key)
+			u, _ := c.idx.scimUser(o.Key)
 			if u == nil {
 				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a User named %s (or give an existing User scim_username: %s), or remove it from the directory", o.Name, o.Key)))
+				continue
+			}
+			if b := best[u]; b.key != o.Key {
+				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("User %s matches %s better; give the User scim_username: to say which one it is, and add the other", u.Name, b.key)))
 				continue
 			}
 			seenUsers[u] = true
@@ -43,8 +65,8 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 			members := map[*repo.User]bool{}
 			liveMembers[g] = members
 			for _, m := range o.Members {
-				u := c.idx.scimUser(m)
-				if u == nil {
+				u, _ := c.idx.scimUser(m)
+				if u == nil || best[u].key != m {
 					// A member code does not know is reported as
 					// live-only (or unresolved) on its own.
 					continue
