@@ -39,9 +39,9 @@ DIR (default .). NAME selects the source and its default mapping:
   awsiam=FILE [awsiam=FILE]              aws iam get-account-authorization-details
                                          output, then optionally the credential report
 
-Findings: live-only, code-only, membership, disabled, binding-unknown,
-credential-stale, credential-on-expired, credential-unused; docs/drift.md
-explains each and how to fix it in code. Credentials and expiries are
+Findings: live-only, code-only, membership, disabled, attribute,
+binding-unknown, credential-stale, credential-on-expired,
+credential-unused; docs/drift.md explains each and how to fix it in code. Credentials and expiries are
 judged at --at.
 
 Exit code 0 when the report is written, 3 when --fail-on names a kind

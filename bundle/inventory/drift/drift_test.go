@@ -170,3 +170,26 @@ func writeFile(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestIRSAAttribute checks that a Kubernetes ServiceAccount assuming
+// another IAM role than its code's aws_arn is reported, and the matching
+// one (in the fixtures) is not.
+func TestIRSAAttribute(t *testing.T) {
+	v := view(t)
+	objs := []inventory.Object{
+		{Kind: inventory.ServiceAccount, ID: "u1", Key: "payments/ledger-bot", Active: true,
+			Attributes: map[string]string{irsaAnnotation: "arn:aws:iam::123456789012:role/admin"}},
+		{Kind: inventory.ServiceAccount, ID: "u2", Key: "payments/batch-export", Active: true,
+			Attributes: map[string]string{irsaAnnotation: "arn:aws:iam::123456789012:role/whatever"}},
+	}
+	r, err := Compare(v, []*inventory.Snapshot{inventory.NewSnapshot("kubernetes", at, objs)}, Options{At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `kubernetes attribute live=ServiceAccount|u1|payments/ledger-bot code=ServiceAccount/ledger-bot pos=identities/nhi.yaml:6:10
+  Kubernetes ServiceAccount payments/ledger-bot assumes role arn:aws:iam::123456789012:role/admin (annotation eks.amazonaws.com/role-arn), but code says ServiceAccount ledger-bot is arn:aws:iam::123456789012:role/ledger-bot; fix the annotation, or aws_arn
+`
+	if got := render(r); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -22,6 +22,10 @@ const (
 	// Disabled is a live account that code declares but the directory
 	// has disabled: a person who left, an account switched off by hand.
 	Disabled Kind = "disabled"
+	// Attribute is a field of a matched live object that contradicts
+	// code: a Kubernetes ServiceAccount whose IRSA role annotation names
+	// another role than the account's aws_arn.
+	Attribute Kind = "attribute"
 	// BindingUnknown is a live Kubernetes binding to a group or service
 	// account that code knows, granting a role that code does not grant.
 	BindingUnknown Kind = "binding-unknown"
@@ -37,7 +41,7 @@ const (
 )
 
 // Kinds are all finding kinds, in the order reports list them.
-var Kinds = []Kind{LiveOnly, CodeOnly, Membership, Disabled, BindingUnknown, CredentialStale, CredentialOnExpired, CredentialUnused}
+var Kinds = []Kind{LiveOnly, CodeOnly, Membership, Disabled, Attribute, BindingUnknown, CredentialStale, CredentialOnExpired, CredentialUnused}
 
 // Finding is one difference between a live directory and identity code.
 type Finding struct {

@@ -117,6 +117,10 @@ func scimNameOf(u *repo.User) string {
 	return u.Name + " or " + u.Name + "@…"
 }
 
+// irsaAnnotation is the attribute the kubernetes source gives the EKS
+// workload-identity (IRSA) role of a ServiceAccount.
+const irsaAnnotation = "annotation:eks.amazonaws.com/role-arn"
+
 // kubernetes matches ServiceAccounts by the kubernetes field and checks
 // bindings to subjects code knows. It covers ServiceAccounts that write a
 // kubernetes field.
@@ -138,6 +142,12 @@ func (c *comparer) kubernetes(s *inventory.Snapshot) []Finding {
 				continue
 			}
 			seen[o.Key] = true
+			// IRSA: the role the pod assumes is the annotation's; code
+			// says which role the account is.
+			if role := o.Attributes[irsaAnnotation]; role != "" && sa.AWSARN != "" && role != sa.AWSARN {
+				out = append(out, live(s.Source, o, Attribute, "ServiceAccount/"+sa.Name, sa.FieldPos("aws_arn").String(),
+					fmt.Sprintf("Kubernetes ServiceAccount %s assumes role %s (annotation eks.amazonaws.com/role-arn), but code says ServiceAccount %s is %s; fix the annotation, or aws_arn", o.Key, role, sa.Name, sa.AWSARN)))
+			}
 			out = append(out, c.credentials(s.Source, o, &sa.Meta, sa)...)
 		case inventory.Binding:
 			out = append(out, c.binding(s.Source, o)...)
