@@ -149,6 +149,9 @@ func outputMatches(want, got string) (string, bool) {
 // Each must succeed, or fail when its documented output is an ERROR, and
 // print the output block that follows it.
 func TestAPIDocExamples(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("no go command to run grpcurl and the Go example with: %v", err)

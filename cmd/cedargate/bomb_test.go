@@ -143,6 +143,9 @@ func copyDir(t *testing.T, src, dst string) {
 // over gRPC, reports the failure in GetStatus, and does not read the bomb
 // again on the polls that follow. Memory is what is asserted, not time.
 func TestGzipBombIsRefusedWithBoundedMemory(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	dir := scaffoldToday(t)
 	storeDir := filepath.Join(t.TempDir(), "store")
 	for _, args := range [][]string{{"--activate", "--revision", "r1"}, {"--revision", "bomb"}} {

@@ -33,6 +33,9 @@ func checkID(t *testing.T, addr, principal, action, resource, want string) strin
 // that last changed them at A; it explains a grant with its
 // entitlement's YAML and a default deny too.
 func TestExplainAfterTheFileChanged(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	dir := scaffoldToday(t)
 	gittest.Run(t, dir, "alice", "2026-11-20T09:00:00Z", "init", "-q")
 	gittest.Run(t, dir, "alice", "2026-11-20T09:00:00Z", "add", "-A")

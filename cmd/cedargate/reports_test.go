@@ -29,6 +29,9 @@ func TestLintTextThroughCLI(t *testing.T) {
 // repository with problems and on a clean one: the report is on standard
 // output in full, and the exit code is the text format's.
 func TestReportFormatsExitCodes(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	clean := scaffold(t)
 	for _, format := range []string{"text", "json", "junit", "sarif", "github"} {
 		for _, command := range []string{"lint", "test"} {

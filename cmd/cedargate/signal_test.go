@@ -197,6 +197,9 @@ func TestSignalStopsACommandWaitingForTheStore(t *testing.T) {
 // its revision active and recorded after the one before; no temporary file
 // is left, and `store verify` passes.
 func TestBuildActivateStopsOnSIGTERM(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	const runs, seed = 50, 20261123
 	acme := filepath.Join("..", "..", "examples", "acme")
 	storeDir := filepath.Join(t.TempDir(), "store")

@@ -11,6 +11,9 @@ import (
 // real bundle it is refused as too large and nothing changes; at the
 // default the same command succeeds.
 func TestStoreCommandsTakeTheBundleLimit(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	dir := scaffoldToday(t)
 	storeDir := filepath.Join(t.TempDir(), "store")
 	for _, rev := range []string{"r1", "r2"} {

@@ -45,6 +45,9 @@ func golden(t *testing.T, name, got string) {
 // store verify again, history. The transcripts, exit codes included, are
 // golden files: they are what people read.
 func TestStoreVerifyAndRepair(t *testing.T) {
+	// Long and independent of other tests: it runs beside the other long
+	// tests marked parallel, to keep make test within its 10-minute budget.
+	t.Parallel()
 	acme := filepath.Join("..", "..", "examples", "acme")
 	base := filepath.Join(t.TempDir(), "store")
 	for _, b := range []struct {
