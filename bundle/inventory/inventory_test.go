@@ -1,6 +1,9 @@
 package inventory
 
 import (
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,5 +28,23 @@ func TestNewSnapshotSorts(t *testing.T) {
 	}
 	if s.Source != "scim" || !s.Read.Equal(at) {
 		t.Fatalf("%+v", s)
+	}
+}
+
+func TestReadAllRefusesRatherThanTruncates(t *testing.T) {
+	if b, err := ReadAll(strings.NewReader("12345"), 5); err != nil || string(b) != "12345" {
+		t.Fatalf("at the limit: %q, %v", b, err)
+	}
+	if b, err := ReadAll(strings.NewReader("123456"), 5); !errors.Is(err, ErrTooLarge) || b != nil {
+		t.Fatalf("over the limit: %q, %v", b, err)
+	}
+}
+
+func TestJSONErrorNamesLineAndColumn(t *testing.T) {
+	data := []byte("{\n  \"a\": 1,\n  \"b\" 2\n}")
+	var v any
+	err := json.Unmarshal(data, &v)
+	if got := JSONError(data, err); !strings.HasPrefix(got, "line 3:7: ") {
+		t.Fatalf("%q", got)
 	}
 }

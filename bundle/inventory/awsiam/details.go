@@ -90,7 +90,7 @@ func ReadDetails(file string) ([]inventory.Object, error) {
 func ParseDetails(data []byte, file string) ([]inventory.Object, error) {
 	var d details
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, jsonError(data, err))
+		return nil, fmt.Errorf("%s: %s", file, inventory.JSONError(data, err))
 	}
 	if d.IsTruncated {
 		return nil, fmt.Errorf("%s: IsTruncated is true: this is one page of several; run aws iam get-account-authorization-details without --max-items so the CLI reads every page", file)

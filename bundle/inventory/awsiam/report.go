@@ -52,7 +52,7 @@ func ParseCredentialReport(data []byte, file string) (map[string][]inventory.Cre
 			ReportFormat string  `json:"ReportFormat"`
 		}
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("%s: %s", file, jsonError(data, err))
+			return nil, fmt.Errorf("%s: %s", file, inventory.JSONError(data, err))
 		}
 		if doc.Content == nil {
 			return nil, fmt.Errorf("%s: no Content (want the output of aws iam get-credential-report)", file)

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,19 +47,19 @@ func Parse(r io.Reader, file string) ([]inventory.Object, error) {
 // parse is Parse with the size limit as a parameter, so that tests can
 // check the limit without reading 256 MiB.
 func parse(r io.Reader, file string, limit int64) ([]inventory.Object, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if int64(len(data)) > limit {
+	data, err := inventory.ReadAll(r, limit)
+	switch {
+	case errors.Is(err, inventory.ErrTooLarge):
 		return nil, fmt.Errorf("%s: more than %d bytes, the most read (MaxFileSize); split it per kind or namespace", file, limit)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var doc struct {
 		Kind  string            `json:"kind"`
 		Items []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, jsonError(data, err))
+		return nil, fmt.Errorf("%s: %s", file, inventory.JSONError(data, err))
 	}
 	if !strings.HasSuffix(doc.Kind, "List") {
 		// A single object, as kubectl get KIND NAME -o json prints it.
@@ -216,36 +215,6 @@ func parseItem(raw []byte, file, path, kind string) (inventory.Object, error) {
 		return fail("kind %s is not read; give kubectl get serviceaccounts,rolebindings,clusterrolebindings -A -o json", it.Kind)
 	}
 	return o, nil
-}
-
-// jsonError describes a decoding error with the line and column of its
-// offset, which encoding/json reports only as a byte count.
-func jsonError(data []byte, err error) string {
-	var off int64 = -1
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		// Offset counts the offending byte as read; point at it.
-		off = max(syn.Offset-1, 0)
-	case errors.As(err, &typ):
-		off = typ.Offset
-		if typ.Field != "" {
-			return fmt.Sprintf("%s: %s is %s, want %s", position(data, off), typ.Field, typ.Value, typ.Type)
-		}
-	}
-	if off < 0 {
-		return err.Error()
-	}
-	return position(data, off) + ": " + err.Error()
-}
-
-func position(data []byte, off int64) string {
-	off = min(off, int64(len(data)))
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(off) - bytes.LastIndexByte(before, '\n')
-	return fmt.Sprintf("line %d:%d", line, col)
 }
 
 // identityName makes s a valid identity name (docs/identity-format.md:

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -60,17 +61,13 @@ type resource struct {
 }
 
 // readLimited reads r whole, refusing more than max bytes rather than
-// truncating (a truncated page would decode as malformed JSON, or worse,
-// as fewer resources).
+// truncating.
 func readLimited(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
+	b, err := inventory.ReadAll(r, max)
+	if errors.Is(err, inventory.ErrTooLarge) {
 		return nil, fmt.Errorf("larger than the limit of %d bytes (Options.MaxBody)", max)
 	}
-	return b, nil
+	return b, err
 }
 
 // decodeList decodes a ListResponse and checks its schema and totalResults.
