@@ -48,6 +48,9 @@ type Config struct {
 	RelativeDates bool
 	// Limits bound what the repository's files can make cedargate do.
 	Limits Limits
+	// Inventory declares the live directories cedargate drift and import
+	// read and how their objects map to identities, in file order.
+	Inventory []InventorySource
 	// Pos is where each setting is written, for messages.
 	Pos map[string]diag.Position
 }
@@ -211,6 +214,9 @@ func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
 	}
 	if l := f.get("limits"); l != nil {
 		d.parseLimits(l, &c.Limits)
+	}
+	if n := f.get("inventory"); n != nil {
+		c.Inventory = d.parseInventory(n)
 	}
 	f.done()
 	for k, p := range f.pos {

@@ -285,7 +285,10 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	case KindServiceAccount:
 		obj = d.serviceAccount(f, m, envs)
 	case KindGroup:
-		g := &Group{Meta: m, Groups: f.tokens("groups")}
+		g := &Group{Meta: m, Groups: f.tokens("groups"), SCIMDisplayName: f.str("scim_displayname")}
+		if f.written("scim_displayname") && g.SCIMDisplayName == "" {
+			d.errorf(f.pos["scim_displayname"], subject, "scim_displayname must not be empty; leave it out to match the group's name")
+		}
 		g.Attributes = d.attributes(f, envs)
 		obj = g
 	case KindTeam:

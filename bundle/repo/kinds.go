@@ -166,6 +166,10 @@ type Group struct {
 	Meta
 	// Groups are the group's parent groups.
 	Groups []Token `yaml:"groups"`
+	// SCIMDisplayName is the group's SCIM displayName when it is not the
+	// group's name (a displayName may hold spaces, a name may not);
+	// cedargate drift matches live SCIM groups by it.
+	SCIMDisplayName string `yaml:"scim_displayname"`
 	// Attributes are the group's Cedar attributes, typed by the schema.
 	Attributes Attrs `yaml:"attributes"`
 }

@@ -166,10 +166,7 @@ guardrails:
   severity:
     broad-grant: fatal
 `})
-	r, err := Load(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := loadDir(t, dir)
 	got := r.Problems.String()
 	for _, want := range []string{
 		`cedargate.yaml:2:12: namespace "Acme::" is not a Cedar namespace`,
@@ -182,6 +179,65 @@ guardrails:
 		if !strings.Contains(got, want) {
 			t.Errorf("problems do not contain\n  %s\ngot:\n%s", want, got)
 		}
+	}
+}
+
+func loadDir(t *testing.T, dir string) *Repo {
+	t.Helper()
+	r, err := Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestInventoryConfig reads the inventory section and refuses what it
+// cannot be, at the setting.
+func TestInventoryConfig(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"cedargate.yaml": `inventory:
+  okta:
+    type: scim
+    user_key: email
+  kubernetes:
+    skip_namespaces: [kube-system]
+  ldap:
+    user_key: uid
+  eks:
+    type: k8s
+    user_key: email
+  Bad_Name:
+    type: awsiam
+  aws:
+    type: awsiam
+    regions: [eu-west-1]
+`})
+	r := loadDir(t, dir)
+	got := r.Problems.String()
+	for _, want := range []string{
+		`cedargate.yaml:7:3: inventory.ldap: type is required: scim, kubernetes or awsiam (only a source named as its type may leave it out)`,
+		`cedargate.yaml:10:11: inventory.eks: type must be scim, kubernetes or awsiam, not "k8s"`,
+		`cedargate.yaml:11:15: inventory.eks: user_key applies to scim sources only`,
+		`cedargate.yaml:12:3: inventory: source name "Bad_Name" must be lower-case letters, digits and '-'`,
+		`cedargate.yaml:16:5: inventory.aws: unknown field "regions"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems do not contain\n  %s\ngot:\n%s", want, got)
+		}
+	}
+	okta, err := r.Config.Source("okta")
+	if err != nil || okta.Type != SourceSCIM || okta.UserKey != UserKeyEmail {
+		t.Errorf("okta = %+v, %v", okta, err)
+	}
+	k, err := r.Config.Source("kubernetes")
+	if err != nil || k.Type != SourceKubernetes || len(k.SkipNamespaces) != 1 || k.Pos.Line != 5 {
+		t.Errorf("kubernetes = %+v, %v", k, err)
+	}
+	if s, err := r.Config.Source("scim"); err != nil || s.UserKey != UserKeyUserName || s.Pos.Line != 0 {
+		t.Errorf("scim (default) = %+v, %v", s, err)
+	}
+	if _, err := r.Config.Source("azure"); err == nil || !strings.Contains(err.Error(), "want one of scim, kubernetes, awsiam, okta, eks, aws)") {
+		t.Errorf("azure: %v", err)
 	}
 }
 

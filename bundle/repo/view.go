@@ -113,6 +113,10 @@ func (v *View) claimLive(obj any, m *Meta, diags *diag.List) {
 		if o.SCIMUserName != "" {
 			claim("scim_username", o.SCIMUserName, o.FieldPos("scim_username"))
 		}
+	case *Group:
+		if o.SCIMDisplayName != "" {
+			claim("scim_displayname", o.SCIMDisplayName, o.FieldPos("scim_displayname"))
+		}
 	case *ServiceAccount:
 		for _, t := range o.Kubernetes {
 			claim("kubernetes", t.Text, t.Pos)

@@ -29,7 +29,9 @@ func driftCmd() *cobra.Command {
 		Short: "Compare identity code with live directories (SCIM, Kubernetes, AWS IAM)",
 		Long: `Drift reads the live directories given by --source, read-only, and
 compares them with the identity code of environment ENV of the repository
-DIR (default .). NAME selects the source and its default mapping:
+DIR (default .). NAME selects the source's mapping: the one the inventory
+section of cedargate.yaml declares for it, else the default mapping of the
+type NAME is:
 
   scim=https://idp.example.com/scim/v2   a SCIM 2.0 server (bearer token from
                                          --scim-token-file or $CEDARGATE_SCIM_TOKEN)
@@ -67,12 +69,12 @@ then: a report on part of a directory would call the rest drift).`,
 					return usageError{fmt.Errorf("--unused-after %q: want a positive duration such as 90d", unused)}
 				}
 			}
-			srcs, err := driftSources(sources, tokenFile)
+			ctx := cmd.Context()
+			v, err := driftView(ctx, repoDir(a), env)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			v, err := driftView(ctx, repoDir(a), env)
+			srcs, err := inventorySources(v.Config, sources, tokenFile)
 			if err != nil {
 				return err
 			}
@@ -139,11 +141,12 @@ func parseFailOn(s string) ([]drift.Kind, error) {
 	return out, nil
 }
 
-// driftSources turns the --source values into sources, one per NAME in
-// the order NAMEs first appear.
-func driftSources(values []string, tokenFile string) ([]inventory.Source, error) {
+// inventorySources turns the --source values into sources, one per NAME
+// in the order NAMEs first appear; cfg's inventory section says which type
+// a NAME is, else NAME must be a type.
+func inventorySources(cfg *repo.Config, values []string, tokenFile string) ([]inventory.Source, error) {
 	if len(values) == 0 {
-		return nil, usageError{fmt.Errorf("--source is required (NAME=URL|FILE, NAME one of scim, kubernetes, awsiam)")}
+		return nil, usageError{fmt.Errorf("--source is required (NAME=URL|FILE, NAME one of scim, kubernetes, awsiam or a source cedargate.yaml declares)")}
 	}
 	var names []string
 	byName := map[string][]string{}
@@ -160,38 +163,42 @@ func driftSources(values []string, tokenFile string) ([]inventory.Source, error)
 	var out []inventory.Source
 	for _, name := range names {
 		vals := byName[name]
-		switch name {
+		m, err := cfg.Source(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--source %s: %w", name, err)}
+		}
+		switch m.Type {
 		case drift.SourceSCIM:
 			if len(vals) > 1 {
-				return nil, usageError{fmt.Errorf("--source scim given %d times: give one server or one file (a root-level query holds Users and Groups together)", len(vals))}
+				return nil, usageError{fmt.Errorf("--source %s given %d times: give one server or one file (a root-level query holds Users and Groups together)", name, len(vals))}
 			}
-			s, err := scimSource(vals[0], tokenFile)
+			s, err := scimSource(name, vals[0], tokenFile)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, s)
 		case drift.SourceKubernetes:
 			out = append(out, kubernetes.New(name, vals...))
-		case drift.SourceAWSIAM:
+		default:
 			if len(vals) > 2 {
-				return nil, usageError{fmt.Errorf("--source awsiam given %d times: give the authorization details, then optionally the credential report", len(vals))}
+				return nil, usageError{fmt.Errorf("--source %s given %d times: give the authorization details, then optionally the credential report", name, len(vals))}
 			}
 			s := &awsiam.Source{Name: name, Details: vals[0]}
 			if len(vals) == 2 {
 				s.CredentialReport = vals[1]
 			}
 			out = append(out, s)
-		default:
-			return nil, usageError{fmt.Errorf("--source %s: unknown source (want scim, kubernetes or awsiam)", name)}
 		}
 	}
 	return out, nil
 }
 
-// scimSource reads a SCIM server when v is a URL, else a file.
-func scimSource(v, tokenFile string) (inventory.Source, error) {
+// scimSource reads a SCIM server when v is a URL, else a file, into
+// snapshots of source name.
+func scimSource(name, v, tokenFile string) (inventory.Source, error) {
+	opts := scim.Options{Name: name}
 	if !strings.Contains(v, "://") {
-		return scim.NewFile(v, scim.Options{}), nil
+		return scim.NewFile(v, opts), nil
 	}
 	var tok string
 	var err error
@@ -203,7 +210,7 @@ func scimSource(v, tokenFile string) (inventory.Source, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	s, err := scim.NewServer(v, tok, scim.Options{})
+	s, err := scim.NewServer(v, tok, opts)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -106,7 +106,7 @@ func TestDriftCommand(t *testing.T) {
 		{"fail-on not found", []string{"--fail-on", "membership"}, 0, ""},
 		{"unused after a long time", []string{"--unused-after", "500d", "--fail-on", "credential-unused"}, 0, ""},
 		{"unknown kind", []string{"--fail-on", "stale"}, 2, `unknown finding kind "stale"`},
-		{"unknown source", []string{"--source", "okta=x.json"}, 2, "--source okta: unknown source"},
+		{"unknown source", []string{"--source", "okta=x.json"}, 2, "--source okta: no source \"okta\" in the inventory section"},
 		{"source without value", []string{"--source", "scim"}, 2, `--source "scim": want NAME=URL|FILE`},
 		{"missing file", []string{"--source", "scim=missing.json"}, 2, "missing.json"},
 		{"scim over http", []string{"--source", "scim=http://idp.example.com/scim/v2", "--scim-token-file", "../../bundle/inventory/drift/testdata/repo/cedargate.yaml"}, 2, "must be an https:// URL"},

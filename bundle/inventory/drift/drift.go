@@ -24,13 +24,15 @@ type Options struct {
 
 // The source names that select a default mapping.
 const (
-	SourceSCIM       = "scim"
-	SourceKubernetes = "kubernetes"
-	SourceAWSIAM     = "awsiam"
+	SourceSCIM       = repo.SourceSCIM
+	SourceKubernetes = repo.SourceKubernetes
+	SourceAWSIAM     = repo.SourceAWSIAM
 )
 
-// Compare compares each snapshot with the identity code of v. A snapshot
-// whose source name selects no mapping is an error.
+// Compare compares each snapshot with the identity code of v, mapping its
+// objects as the inventory section of v's cedargate.yaml declares for the
+// snapshot's source name, or by the default mapping of the type the name
+// is. A snapshot whose source name selects no mapping is an error.
 func Compare(v *repo.View, snaps []*inventory.Snapshot, opts Options) (*Report, error) {
 	if opts.At.IsZero() {
 		return nil, fmt.Errorf("drift: no instant to judge credentials at")
@@ -42,16 +44,18 @@ func Compare(v *repo.View, snaps []*inventory.Snapshot, opts Options) (*Report, 
 	rep := &Report{Env: v.Env, At: opts.At.UTC().Format(time.RFC3339), Findings: []Finding{}}
 	for _, s := range snaps {
 		rep.Sources = append(rep.Sources, s.Source)
+		m, err := v.Config.Source(s.Source)
+		if err != nil {
+			return nil, fmt.Errorf("drift: %w", err)
+		}
 		var fs []Finding
-		switch s.Source {
+		switch m.Type {
 		case SourceSCIM:
-			fs = c.scim(s)
+			fs = c.scim(s, m)
 		case SourceKubernetes:
-			fs = c.kubernetes(s)
-		case SourceAWSIAM:
-			fs = c.awsiam(s)
+			fs = c.kubernetes(s, m)
 		default:
-			return nil, fmt.Errorf("drift: source %q has no mapping (want %s, %s or %s)", s.Source, SourceSCIM, SourceKubernetes, SourceAWSIAM)
+			fs = c.awsiam(s)
 		}
 		rep.Findings = append(rep.Findings, fs...)
 	}
@@ -61,18 +65,19 @@ func Compare(v *repo.View, snaps []*inventory.Snapshot, opts Options) (*Report, 
 
 // index finds identity objects by the fields live objects match on.
 type index struct {
-	users     map[string]*repo.User // by name
-	scimUsers map[string]*repo.User // by scim_username
-	groups    map[string]*repo.Group
-	k8s       map[string]*repo.ServiceAccount // by kubernetes entry
-	arns      map[string]*repo.ServiceAccount
+	users      map[string]*repo.User           // by name
+	scimUsers  map[string]*repo.User           // by scim_username
+	groups     map[string]*repo.Group          // by name
+	scimGroups map[string]*repo.Group          // by scim_displayname
+	k8s        map[string]*repo.ServiceAccount // by kubernetes entry
+	arns       map[string]*repo.ServiceAccount
 	// grants holds "Kind/name\x00profile" for each entitlement and
 	// break-glass exception.
 	grants map[string]bool
 }
 
 func newIndex(v *repo.View) *index {
-	x := &index{users: map[string]*repo.User{}, scimUsers: map[string]*repo.User{}, groups: map[string]*repo.Group{},
+	x := &index{users: map[string]*repo.User{}, scimUsers: map[string]*repo.User{}, groups: map[string]*repo.Group{}, scimGroups: map[string]*repo.Group{},
 		k8s: map[string]*repo.ServiceAccount{}, arns: map[string]*repo.ServiceAccount{}, grants: map[string]bool{}}
 	for _, u := range v.Users {
 		x.users[u.Name] = u
@@ -82,6 +87,9 @@ func newIndex(v *repo.View) *index {
 	}
 	for _, g := range v.Groups {
 		x.groups[g.Name] = g
+		if g.SCIMDisplayName != "" {
+			x.scimGroups[g.SCIMDisplayName] = g
+		}
 	}
 	for _, sa := range v.ServiceAccounts {
 		for _, t := range sa.Kubernetes {
@@ -119,6 +127,19 @@ func (x *index) scimUser(userName string) (*repo.User, int) {
 		}
 	}
 	return nil, 0
+}
+
+// scimGroup returns the code Group a SCIM displayName names: the one
+// whose scim_displayname it is, else the one named by it that writes no
+// scim_displayname of its own.
+func (x *index) scimGroup(displayName string) *repo.Group {
+	if g := x.scimGroups[displayName]; g != nil {
+		return g
+	}
+	if g := x.groups[displayName]; g != nil && g.SCIMDisplayName == "" {
+		return g
+	}
+	return nil
 }
 
 // groupName returns the group a groups: entry names.

@@ -118,7 +118,7 @@ func TestOptions(t *testing.T) {
 	}
 	other := *snaps["scim"]
 	other.Source = "okta"
-	if _, err := Compare(v, []*inventory.Snapshot{&other}, Options{At: at}); err == nil || !strings.Contains(err.Error(), `source "okta" has no mapping`) {
+	if _, err := Compare(v, []*inventory.Snapshot{&other}, Options{At: at}); err == nil || !strings.Contains(err.Error(), `no source "okta" in the inventory section of cedargate.yaml, and it is not a source type`) {
 		t.Errorf("unknown source: %v", err)
 	}
 }
@@ -191,5 +191,69 @@ func TestIRSAAttribute(t *testing.T) {
 `
 	if got := render(r); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestMapping checks the inventory section of cedargate.yaml: a source
+// with its own name and type, users matched by email, a group by its
+// scim_displayname, Kubernetes namespaces skipped; and that a disabled
+// live user code does not declare is no drift.
+func TestMapping(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "cedargate.yaml", `inventory:
+  okta:
+    type: scim
+    user_key: email
+  prod-cluster:
+    type: kubernetes
+    skip_namespaces: [kube-system]
+`)
+	writeFile(t, dir, "identities/a.yaml", `kind: User
+name: ana
+scim_username: ana@corp.example
+groups: [platform-ops]
+---
+kind: Group
+name: platform-ops
+scim_displayname: Platform Ops
+---
+kind: ServiceAccount
+name: dns
+owner: ana
+expires: 2027-01-01
+kubernetes: kube-system/coredns
+`)
+	r, err := repo.Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, problems := r.View("")
+	if problems.Errors() > 0 {
+		t.Fatal(problems)
+	}
+	users := inventory.NewSnapshot("okta", at, []inventory.Object{
+		{Kind: inventory.User, ID: "1", Key: "U123", Active: true, Attributes: map[string]string{"email": "ana@corp.example"}},
+		{Kind: inventory.User, ID: "2", Key: "U456", Active: false, Attributes: map[string]string{"email": "left@corp.example"}},
+		{Kind: inventory.Group, ID: "g1", Key: "Platform Ops", Members: []string{"U123"}, Active: true},
+	})
+	cluster := inventory.NewSnapshot("prod-cluster", at, []inventory.Object{
+		{Kind: inventory.ServiceAccount, ID: "s1", Key: "kube-system/kube-proxy", Active: true, Attributes: map[string]string{"namespace": "kube-system"}},
+	})
+	rep, err := Compare(v, []*inventory.Snapshot{users, cluster}, Options{At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 {
+		t.Errorf("findings, want none:\n%s", render(rep))
+	}
+	// The same live objects under the default mapping of scim: matched
+	// by userName, so ana is code-only and U123 live-only.
+	users.Source = "scim"
+	rep, err = Compare(v, []*inventory.Snapshot{users}, Options{At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Count(LiveOnly, CodeOnly); got != 2 {
+		t.Errorf("default mapping: %d live-only and code-only findings, want 2:\n%s", got, render(rep))
 	}
 }

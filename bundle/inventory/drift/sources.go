@@ -10,11 +10,27 @@ import (
 	"github.com/cedargate/cedargate/bundle/repo"
 )
 
-// scim matches Users by userName (see index.scimUser) and Groups by
-// displayName, and compares group members both ways. It covers Users and
-// Groups, so every unmatched one in code is code-only.
-func (c *comparer) scim(s *inventory.Snapshot) []Finding {
+// scim matches Users by the mapping's user key (userName by default; see
+// index.scimUser) and Groups by displayName (see index.scimGroup), and
+// compares group members both ways. It covers Users and Groups, so every
+// unmatched one in code is code-only. A disabled live user that code does
+// not declare is no drift: it is how a directory keeps a person who left.
+func (c *comparer) scim(s *inventory.Snapshot, m repo.InventorySource) []Finding {
 	var out []Finding
+	// userKey is the value a live user is matched by; members name
+	// users by userName, so they are translated through it.
+	userKey := func(o *inventory.Object) string {
+		if m.UserKey == repo.UserKeyUserName || m.UserKey == "" {
+			return o.Key
+		}
+		return o.Attributes[m.UserKey]
+	}
+	keyOf := map[string]string{}
+	for i := range s.Objects {
+		if o := &s.Objects[i]; o.Kind == inventory.User {
+			keyOf[o.Key] = userKey(o)
+		}
+	}
 	seenUsers := map[*repo.User]bool{}
 	// When several live users find one User (ana and ana@example.com),
 	// the best-ranked match is that User, then the first in key order;
@@ -28,8 +44,8 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 		if o.Kind != inventory.User {
 			continue
 		}
-		if u, rank := c.idx.scimUser(o.Key); u != nil {
-			if m, ok := best[u]; !ok || rank < m.rank {
+		if u, rank := c.idx.scimUser(keyOf[o.Key]); u != nil {
+			if b, ok := best[u]; !ok || rank < b.rank {
 				best[u] = match{o.Key, rank}
 			}
 		}
@@ -40,8 +56,11 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 		o := &s.Objects[i]
 		switch o.Kind {
 		case inventory.User:
-			u, _ := c.idx.scimUser(o.Key)
+			u, _ := c.idx.scimUser(keyOf[o.Key])
 			if u == nil {
+				if !o.Active {
+					continue
+				}
 				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a User named %s (or give an existing User scim_username: %s), or remove it from the directory", o.Name, o.Key)))
 				continue
 			}
@@ -56,7 +75,7 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 			}
 			out = append(out, c.credentials(s.Source, o, &u.Meta, nil)...)
 		case inventory.Group:
-			g := c.idx.groups[o.Key]
+			g := c.idx.scimGroup(o.Key)
 			if g == nil {
 				out = append(out, liveOnly(s.Source, o, fmt.Sprintf("add a Group named %s, or remove it from the directory", o.Key)))
 				continue
@@ -65,7 +84,7 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 			members := map[*repo.User]bool{}
 			liveMembers[g] = members
 			for _, m := range o.Members {
-				u, _ := c.idx.scimUser(m)
+				u, _ := c.idx.scimUser(keyOf[m])
 				if u == nil || best[u].key != m {
 					// A member code does not know is reported as
 					// live-only (or unresolved) on its own.
@@ -81,10 +100,12 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 	}
 	// Reverse direction: memberships code declares that the live group
 	// lacks, for users and groups both sides know.
-	byName := map[string]*inventory.Object{}
+	byName := map[*repo.Group]*inventory.Object{}
 	for i := range s.Objects {
-		if s.Objects[i].Kind == inventory.Group {
-			byName[s.Objects[i].Key] = &s.Objects[i]
+		if o := &s.Objects[i]; o.Kind == inventory.Group {
+			if g := c.idx.scimGroup(o.Key); g != nil {
+				byName[g] = o
+			}
 		}
 	}
 	for _, u := range c.v.Users {
@@ -97,14 +118,18 @@ func (c *comparer) scim(s *inventory.Snapshot) []Finding {
 			if g == nil || !seenGroups[g] || liveMembers[g][u] {
 				continue
 			}
-			o := byName[g.Name]
+			o := byName[g]
 			out = append(out, live(s.Source, o, Membership, "User/"+u.Name, t.Pos.String(),
 				fmt.Sprintf("code puts User %s in Group %s, but the live group lacks the member; provision the membership, or remove the group from the user's groups", u.Name, g.Name)))
 		}
 	}
 	for _, g := range c.v.Groups {
 		if !seenGroups[g] {
-			out = append(out, codeOnly(s.Source, &g.Meta, g.Pos.String(), fmt.Sprintf("Group %s has no live SCIM group (displayName %s); provision it, or remove it from code", g.Name, g.Name)))
+			dn := g.Name
+			if g.SCIMDisplayName != "" {
+				dn = g.SCIMDisplayName
+			}
+			out = append(out, codeOnly(s.Source, &g.Meta, g.Pos.String(), fmt.Sprintf("Group %s has no live SCIM group (displayName %s); provision it, or remove it from code", g.Name, dn)))
 		}
 	}
 	return out
@@ -124,11 +149,14 @@ const irsaAnnotation = "annotation:eks.amazonaws.com/role-arn"
 // kubernetes matches ServiceAccounts by the kubernetes field and checks
 // bindings to subjects code knows. It covers ServiceAccounts that write a
 // kubernetes field.
-func (c *comparer) kubernetes(s *inventory.Snapshot) []Finding {
+func (c *comparer) kubernetes(s *inventory.Snapshot, m repo.InventorySource) []Finding {
 	var out []Finding
 	seen := map[string]bool{}
 	for i := range s.Objects {
 		o := &s.Objects[i]
+		if slices.Contains(m.SkipNamespaces, o.Attributes["namespace"]) {
+			continue
+		}
 		switch o.Kind {
 		case inventory.ServiceAccount:
 			sa := c.idx.k8s[o.Key]
@@ -155,7 +183,8 @@ func (c *comparer) kubernetes(s *inventory.Snapshot) []Finding {
 	}
 	for _, sa := range c.v.ServiceAccounts {
 		for _, t := range sa.Kubernetes {
-			if !seen[t.Text] {
+			ns, _, _ := strings.Cut(t.Text, "/")
+			if !seen[t.Text] && !slices.Contains(m.SkipNamespaces, ns) {
 				out = append(out, codeOnly(s.Source, &sa.Meta, t.Pos.String(), fmt.Sprintf("ServiceAccount %s names Kubernetes ServiceAccount %s, which the cluster does not have; create it, or remove the entry from code", sa.Name, t.Text)))
 			}
 		}
