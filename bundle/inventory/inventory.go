@@ -13,7 +13,9 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind is the kind of a live object, named as the identity kinds of code
@@ -118,4 +120,19 @@ func NewSnapshot(source string, read time.Time, objs []Object) *Snapshot {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
 	})
 	return &Snapshot{Source: source, Read: read, Objects: objs}
+}
+
+// IdentityName makes s a valid identity name (docs/identity-format.md: no
+// '/', ':', '#', quotes, white space, control or invisible characters) by
+// replacing each such rune with '-'. Sources use it for Object.Name, and
+// import for the names it writes.
+func IdentityName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '/', r == ':', r == '#', r == '"', r == '\'', r == '`',
+			unicode.IsSpace(r), unicode.IsControl(r), unicode.Is(unicode.Cf, r), !unicode.IsPrint(r):
+			return '-'
+		}
+		return r
+	}, s)
 }

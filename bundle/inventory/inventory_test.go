@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cedargate/cedargate/bundle/repo"
 )
 
 func TestNewSnapshotSorts(t *testing.T) {
@@ -46,5 +48,25 @@ func TestJSONErrorNamesLineAndColumn(t *testing.T) {
 	err := json.Unmarshal(data, &v)
 	if got := JSONError(data, err); !strings.HasPrefix(got, "line 3:7: ") {
 		t.Fatalf("%q", got)
+	}
+}
+
+// TestIdentityName checks that suggested names pass the rules bundle/repo
+// applies to the name field of identity code.
+func TestIdentityName(t *testing.T) {
+	for in, want := range map[string]string{
+		"system:controller:x y\x00": "system-controller-x-y-",
+		"Platform Ops":              "Platform-Ops",
+		"a/b#c\"d'e`f":              "a-b-c-d-e-f",
+		"bidi\u202eevil":            "bidi-evil",
+		"ana.lima@x":                "ana.lima@x",
+	} {
+		got := IdentityName(in)
+		if got != want {
+			t.Errorf("IdentityName(%q) = %q, want %q", in, got, want)
+		}
+		if err := repo.CheckIdent(got); err != nil {
+			t.Errorf("IdentityName(%q) = %q: %v", in, got, err)
+		}
 	}
 }

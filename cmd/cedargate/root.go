@@ -41,6 +41,7 @@ signal; serve stops gracefully and exits 0).`,
 	root.AddCommand(accessCmd())
 	root.AddCommand(diffCmd())
 	root.AddCommand(driftCmd())
+	root.AddCommand(importCmd())
 	root.AddCommand(reviewCmd())
 	root.AddCommand(evalCmd())
 	return root

@@ -1,7 +1,6 @@
 package drift
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"github.com/cedargate/cedargate/bundle/inventory/kubernetes"
 	"github.com/cedargate/cedargate/bundle/inventory/scim"
 	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // at is the instant the fixtures are read as of (awsiam/testdata/README.md).
 var at = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -72,20 +70,7 @@ func TestCompare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := render(r)
-			golden := "testdata/" + name + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("findings differ from %s (go test -update to accept):\n%s", golden, got)
-			}
+			golden.Check(t, "testdata/"+name+".golden", []byte(render(r)))
 		})
 	}
 }

@@ -184,9 +184,6 @@ func TestNamesAreValid(t *testing.T) {
 			t.Errorf("%s: name %q is not a valid identity name", o.Key, o.Name)
 		}
 	}
-	if got := identityName("system:controller:x y\x00"); got != "system-controller-x-y-" {
-		t.Errorf("identityName = %q", got)
-	}
 }
 
 func TestTypedList(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/cedargate/cedargate/bundle/inventory"
 )
@@ -173,7 +172,7 @@ func parseItem(raw []byte, file, path, kind string) (inventory.Object, error) {
 			o.Attributes["scope"] = "namespace"
 		} else {
 			o.Key = m.Name
-			o.Name = identityName(m.Name)
+			o.Name = inventory.IdentityName(m.Name)
 			o.Attributes["scope"] = "cluster"
 		}
 		if it.RoleRef == nil || it.RoleRef.Name == "" {
@@ -215,18 +214,4 @@ func parseItem(raw []byte, file, path, kind string) (inventory.Object, error) {
 		return fail("kind %s is not read; give kubectl get serviceaccounts,rolebindings,clusterrolebindings -A -o json", it.Kind)
 	}
 	return o, nil
-}
-
-// identityName makes s a valid identity name (docs/identity-format.md:
-// no '/', ':', '#', quotes, white space or control characters) by
-// replacing each such rune with '-'. ClusterRoleBinding names such as
-// "system:basic-user" are the ones that need it; the Key keeps the
-// original.
-func identityName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == ':' || r == '#' || r == '"' || r == '\'' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return '-'
-		}
-		return r
-	}, s)
 }

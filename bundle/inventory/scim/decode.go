@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/cedargate/cedargate/bundle/inventory"
 )
@@ -282,13 +281,5 @@ func IdentityName(s string) string {
 	if at := strings.LastIndexByte(s, '@'); at > 0 {
 		s = s[:at]
 	}
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r == '/', r == ':', r == '#', r == '"', r == '\'', r == '`',
-			unicode.IsSpace(r), unicode.IsControl(r), unicode.Is(unicode.Cf, r):
-			return '-'
-		}
-		return r
-	}, s)
-	return name
+	return inventory.IdentityName(s)
 }
