@@ -21,7 +21,8 @@ import (
 const scimTokenEnv = "CEDARGATE_SCIM_TOKEN"
 
 func driftCmd() *cobra.Command {
-	var env, at, format, failOn, tokenFile, unused string
+	var env, at, format, failOn, unused string
+	var access scimAccess
 	var sources []string
 	formats := []string{"text", "markdown", "json"}
 	cmd := &cobra.Command{
@@ -32,7 +33,8 @@ compares them with the identity code of environment ENV of the repository
 DIR (default .). NAME selects the source and its default mapping:
 
   scim=https://idp.example.com/scim/v2   a SCIM 2.0 server (bearer token from
-                                         --scim-token-file or $CEDARGATE_SCIM_TOKEN)
+                                         --scim-token-file or $CEDARGATE_SCIM_TOKEN;
+                                         --scim-ca-file for an internal CA)
   scim=FILE                              a SCIM ListResponse file
   kubernetes=FILE                        kubectl get serviceaccounts,rolebindings,
                                          clusterrolebindings -A -o json output (repeatable)
@@ -67,7 +69,7 @@ then: a report on part of a directory would call the rest drift).`,
 					return usageError{fmt.Errorf("--unused-after %q: want a positive duration such as 90d", unused)}
 				}
 			}
-			srcs, err := driftSources(sources, tokenFile)
+			srcs, err := driftSources(sources, access)
 			if err != nil {
 				return err
 			}
@@ -111,7 +113,8 @@ then: a report on part of a directory would call the rest drift).`,
 	f.StringArrayVar(&sources, "source", nil, "live directory to read, as NAME=URL|FILE (scim, kubernetes, awsiam; repeatable)")
 	f.StringVar(&failOn, "fail-on", "", "exit 3 when findings of these kinds are found (comma-separated, or any)")
 	f.StringVar(&unused, "unused-after", "90d", "report active credentials unused for longer than this")
-	f.StringVar(&tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.caFile, "scim-ca-file", "", "PEM file of CA certificates to trust for the SCIM server, besides the system's")
 	atFlag(cmd, &at)
 	formatFlag(cmd, &format, formats...)
 	return cmd
@@ -141,7 +144,7 @@ func parseFailOn(s string) ([]drift.Kind, error) {
 
 // driftSources turns the --source values into sources, one per NAME in
 // the order NAMEs first appear.
-func driftSources(values []string, tokenFile string) ([]inventory.Source, error) {
+func driftSources(values []string, access scimAccess) ([]inventory.Source, error) {
 	if len(values) == 0 {
 		return nil, usageError{fmt.Errorf("--source is required (NAME=URL|FILE, NAME one of scim, kubernetes, awsiam)")}
 	}
@@ -165,7 +168,7 @@ func driftSources(values []string, tokenFile string) ([]inventory.Source, error)
 			if len(vals) > 1 {
 				return nil, usageError{fmt.Errorf("--source scim given %d times: give one server or one file (a root-level query holds Users and Groups together)", len(vals))}
 			}
-			s, err := scimSource(vals[0], tokenFile)
+			s, err := access.source(vals[0])
 			if err != nil {
 				return nil, err
 			}
@@ -188,22 +191,35 @@ func driftSources(values []string, tokenFile string) ([]inventory.Source, error)
 	return out, nil
 }
 
-// scimSource reads a SCIM server when v is a URL, else a file.
-func scimSource(v, tokenFile string) (inventory.Source, error) {
+// scimAccess is how a SCIM server is reached: the file holding the bearer
+// token (else $CEDARGATE_SCIM_TOKEN) and a CA bundle to trust besides the
+// system's roots.
+type scimAccess struct {
+	tokenFile, caFile string
+}
+
+// source reads a SCIM server when v is a URL, else a file.
+func (a scimAccess) source(v string) (inventory.Source, error) {
 	if !strings.Contains(v, "://") {
 		return scim.NewFile(v, scim.Options{}), nil
 	}
 	var tok string
 	var err error
-	if tokenFile != "" {
-		tok, err = scim.TokenFromFile(tokenFile)
+	if a.tokenFile != "" {
+		tok, err = scim.TokenFromFile(a.tokenFile)
 	} else {
 		tok, err = scim.TokenFromEnv(scimTokenEnv)
 	}
 	if err != nil {
 		return nil, usageError{err}
 	}
-	s, err := scim.NewServer(v, tok, scim.Options{})
+	var opts scim.Options
+	if a.caFile != "" {
+		if opts.Client, err = scim.ClientTrusting(a.caFile); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	s, err := scim.NewServer(v, tok, opts)
 	if err != nil {
 		return nil, usageError{err}
 	}
