@@ -10,6 +10,10 @@
 // and entity counts, so that a reader sees at once that a decision's cost
 // follows its candidates and not the size of the bundle.
 //
+// BenchmarkDriftSCIM runs the cedargate binary's drift against a
+// generated directory of 1k and 10k identities served by a real SCIM
+// server, and reports the process's peak RSS and heap besides its time.
+//
 // The service benchmarks (the real server under ghz load, beside a bare
 // gRPC health check, and OPA as a peer) are in cmd/loadtest; `make bench`
 // runs both. docs/performance.md explains how to read the results.

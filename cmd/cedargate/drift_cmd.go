@@ -21,7 +21,8 @@ import (
 const scimTokenEnv = "CEDARGATE_SCIM_TOKEN"
 
 func driftCmd() *cobra.Command {
-	var env, at, format, failOn, tokenFile, unused string
+	var env, at, format, failOn, unused string
+	var access scimAccess
 	var sources []string
 	formats := []string{"text", "markdown", "json"}
 	cmd := &cobra.Command{
@@ -34,7 +35,8 @@ section of cedargate.yaml declares for it, else the default mapping of the
 type NAME is:
 
   scim=https://idp.example.com/scim/v2   a SCIM 2.0 server (bearer token from
-                                         --scim-token-file or $CEDARGATE_SCIM_TOKEN)
+                                         --scim-token-file or $CEDARGATE_SCIM_TOKEN;
+                                         --scim-ca-file for an internal CA)
   scim=FILE                              a SCIM ListResponse file
   kubernetes=FILE                        kubectl get serviceaccounts,rolebindings,
                                          clusterrolebindings -A -o json output (repeatable)
@@ -74,7 +76,7 @@ then: a report on part of a directory would call the rest drift).`,
 			if err != nil {
 				return err
 			}
-			srcs, err := inventorySources(v.Config, sources, tokenFile)
+			srcs, err := inventorySources(v.Config, sources, access)
 			if err != nil {
 				return err
 			}
@@ -113,7 +115,8 @@ then: a report on part of a directory would call the rest drift).`,
 	f.StringArrayVar(&sources, "source", nil, "live directory to read, as NAME=URL|FILE (scim, kubernetes, awsiam; repeatable)")
 	f.StringVar(&failOn, "fail-on", "", "exit 3 when findings of these kinds are found (comma-separated, or any)")
 	f.StringVar(&unused, "unused-after", "90d", "report active credentials unused for longer than this")
-	f.StringVar(&tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.caFile, "scim-ca-file", "", "PEM file of CA certificates to trust for the SCIM server, besides the system's")
 	atFlag(cmd, &at)
 	formatFlag(cmd, &format, formats...)
 	return cmd
@@ -144,7 +147,7 @@ func parseFailOn(s string) ([]drift.Kind, error) {
 // inventorySources turns the --source values into sources, one per NAME
 // in the order NAMEs first appear; cfg's inventory section says which type
 // a NAME is, else NAME must be a type.
-func inventorySources(cfg *repo.Config, values []string, tokenFile string) ([]inventory.Source, error) {
+func inventorySources(cfg *repo.Config, values []string, access scimAccess) ([]inventory.Source, error) {
 	if len(values) == 0 {
 		return nil, usageError{fmt.Errorf("--source is required (NAME=URL|FILE, NAME one of scim, kubernetes, awsiam or a source cedargate.yaml declares)")}
 	}
@@ -172,7 +175,7 @@ func inventorySources(cfg *repo.Config, values []string, tokenFile string) ([]in
 			if len(vals) > 1 {
 				return nil, usageError{fmt.Errorf("--source %s given %d times: give one server or one file (a root-level query holds Users and Groups together)", name, len(vals))}
 			}
-			s, err := scimSource(name, vals[0], tokenFile)
+			s, err := access.source(name, vals[0])
 			if err != nil {
 				return nil, err
 			}
@@ -193,22 +196,34 @@ func inventorySources(cfg *repo.Config, values []string, tokenFile string) ([]in
 	return out, nil
 }
 
-// scimSource reads a SCIM server when v is a URL, else a file, into
+// scimAccess is how a SCIM server is reached: the file holding the bearer
+// token (else $CEDARGATE_SCIM_TOKEN) and a CA bundle to trust besides the
+// system's roots.
+type scimAccess struct {
+	tokenFile, caFile string
+}
+
+// source reads a SCIM server when v is a URL, else a file, into
 // snapshots of source name.
-func scimSource(name, v, tokenFile string) (inventory.Source, error) {
+func (a scimAccess) source(name, v string) (inventory.Source, error) {
 	opts := scim.Options{Name: name}
 	if !strings.Contains(v, "://") {
 		return scim.NewFile(v, opts), nil
 	}
 	var tok string
 	var err error
-	if tokenFile != "" {
-		tok, err = scim.TokenFromFile(tokenFile)
+	if a.tokenFile != "" {
+		tok, err = scim.TokenFromFile(a.tokenFile)
 	} else {
 		tok, err = scim.TokenFromEnv(scimTokenEnv)
 	}
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if a.caFile != "" {
+		if opts.Client, err = scim.ClientTrusting(a.caFile); err != nil {
+			return nil, usageError{err}
+		}
 	}
 	s, err := scim.NewServer(v, tok, opts)
 	if err != nil {

@@ -29,7 +29,8 @@ func TestDriftCommand(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		for _, want := range []string{
-			"1 live-only, 2 code-only, 1 binding-unknown, 2 credential-stale, 1 credential-on-expired, 1 credential-unused",
+			"1 live-only, 2 code-only, 2 membership, 1 binding-unknown, 2 credential-stale, 1 credential-on-expired, 1 credential-unused",
+			"live: awsiam Group arn:aws:iam::123456789012:group/deployers (id AGPAQ3EGRT5ZDEPLOY001)",
 			"live: kubernetes ServiceAccount payments/hotfix-debugger (id c3e9a1f0-77b2-4d06-8e5c-2f4a6b8d0e99)",
 			"code: identities/nhi.yaml:26:10: ServiceAccount/vendor-sync",
 			"code: identities/nhi.yaml:20:13: ServiceAccount/ci-deployer",
@@ -66,17 +67,25 @@ func TestDriftCommand(t *testing.T) {
 		if doc.At != driftInstant || strings.Join(doc.Sources, ",") != "kubernetes,awsiam,scim" {
 			t.Errorf("header: %+v", doc)
 		}
-		var membership int
+		membership := map[string]int{}
 		for _, f := range doc.Findings {
-			if f.Kind == "membership" {
-				membership++
-				if f.Source != "scim" || f.LiveKey != "oncall" || !strings.HasPrefix(f.Pos, "identities/people.yaml:") {
-					t.Errorf("membership finding: %+v", f)
+			if f.Kind != "membership" {
+				continue
+			}
+			membership[f.Source]++
+			switch f.Source {
+			case "scim":
+				if f.LiveKey != "oncall" || !strings.HasPrefix(f.Pos, "identities/people.yaml:") {
+					t.Errorf("scim membership finding: %+v", f)
+				}
+			case "awsiam":
+				if f.LiveKind != "Group" || !strings.HasPrefix(f.LiveKey, "arn:aws:iam::123456789012:group/") || !strings.HasPrefix(f.Pos, "identities/nhi.yaml:") {
+					t.Errorf("awsiam membership finding: %+v", f)
 				}
 			}
 		}
-		if membership != 2 {
-			t.Errorf("%d membership findings, want 2:\n%s", membership, r.stdout)
+		if membership["scim"] != 2 || membership["awsiam"] != 2 {
+			t.Errorf("membership findings by source %v, want 2 scim and 2 awsiam:\n%s", membership, r.stdout)
 		}
 	})
 
@@ -102,8 +111,8 @@ func TestDriftCommand(t *testing.T) {
 		stderr string
 	}{
 		{"fail-on found", []string{"--fail-on", "binding-unknown,credential-stale"}, 3, "3 finding(s)"},
-		{"fail-on any", []string{"--fail-on", "any"}, 3, "8 finding(s)"},
-		{"fail-on not found", []string{"--fail-on", "membership"}, 0, ""},
+		{"fail-on any", []string{"--fail-on", "any"}, 3, "10 finding(s)"},
+		{"fail-on not found", []string{"--fail-on", "disabled,attribute"}, 0, ""},
 		{"unused after a long time", []string{"--unused-after", "500d", "--fail-on", "credential-unused"}, 0, ""},
 		{"unknown kind", []string{"--fail-on", "stale"}, 2, `unknown finding kind "stale"`},
 		{"unknown source", []string{"--source", "okta=x.json"}, 2, "--source okta: no source \"okta\" in the inventory section"},

@@ -12,7 +12,8 @@ import (
 )
 
 func importCmd() *cobra.Command {
-	var out, mapping, name, tokenFile string
+	var out, mapping, name string
+	var access scimAccess
 	var sources []string
 	cmd := &cobra.Command{
 		Use:   "import --source NAME=URL|FILE ... --out DIR",
@@ -64,7 +65,7 @@ be read or DIR holds the files (nothing is written then).`,
 				}
 				cfg = r.Config
 			}
-			srcs, err := inventorySources(cfg, sources, tokenFile)
+			srcs, err := inventorySources(cfg, sources, access)
 			if err != nil {
 				return err
 			}
@@ -103,7 +104,8 @@ be read or DIR holds the files (nothing is written then).`,
 	f.StringVar(&out, "out", "", "directory to write the repository into (required)")
 	f.StringVar(&mapping, "mapping", "", "directory whose cedargate.yaml declares the sources (its inventory section)")
 	f.StringVar(&name, "name", "", "repository name in cedargate.yaml (default: the --out directory's name)")
-	f.StringVar(&tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.tokenFile, "scim-token-file", "", "file holding the SCIM bearer token (default: $"+scimTokenEnv+")")
+	f.StringVar(&access.caFile, "scim-ca-file", "", "PEM file of CA certificates to trust for the SCIM server, besides the system's")
 	return cmd
 }
 

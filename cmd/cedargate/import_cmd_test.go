@@ -39,7 +39,7 @@ func TestImportRoundTrip(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("import: exit %d: %s", r.code, r.stderr)
 		}
-		if want := "wrote " + dir + ": 1 User, 4 ServiceAccount, 1 AccessProfile, 1 Entitlement"; !strings.Contains(r.stdout, want) {
+		if want := "wrote " + dir + ": 1 User, 2 Group, 4 ServiceAccount, 1 AccessProfile, 1 Entitlement"; !strings.Contains(r.stdout, want) {
 			t.Errorf("import says %q, want %q", r.stdout, want)
 		}
 	}

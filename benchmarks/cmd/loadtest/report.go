@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -306,17 +308,27 @@ func (r *results) markdown() []byte {
 	if len(r.Engine) > 0 {
 		p("\n## Engine (`go test -bench . -benchmem ./benchmarks/`)\n\n")
 		p("One decision after decoding; p50/p99 are single decisions sampled in the loop, candidates the policies cedar-go or the plain-policy path evaluates.\n\n")
-		p("| benchmark | ns/op | p50 | p99 | candidates | policies | entities | allowed | B/op | allocs/op |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		p("| benchmark | ns/op | p50 | p99 | candidates | policies | entities | allowed | B/op | allocs/op | other |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, e := range r.Engine {
 			mm := e.Metrics
+			shown := map[string]bool{}
 			cell := func(k, f string) string {
+				shown[k] = true
 				if v, ok := mm[k]; ok {
 					return fmt.Sprintf(f, v)
 				}
 				return ""
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Name, cell("ns/op", "%.0f"), cell("p50-ns", "%.0f ns"), cell("p99-ns", "%.0f ns"),
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", e.Name, cell("ns/op", "%.0f"), cell("p50-ns", "%.0f ns"), cell("p99-ns", "%.0f ns"),
 				cell("candidates/op", "%.1f"), cell("policies", "%.0f"), cell("entities", "%.0f"), cell("%allow", "%.0f%%"), cell("B/op", "%.0f"), cell("allocs/op", "%.0f"))
+			// Metrics of other benchmarks (drift's MB-peak-RSS, …), by name.
+			var other []string
+			for _, k := range slices.Sorted(maps.Keys(mm)) {
+				if !shown[k] {
+					other = append(other, fmt.Sprintf("%.4g %s", mm[k], k))
+				}
+			}
+			p(" %s |\n", strings.Join(other, ", "))
 		}
 	}
 	return b.Bytes()

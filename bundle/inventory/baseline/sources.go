@@ -205,12 +205,14 @@ func (im *importer) roleResource(src string, p *object, role string) {
 // awsiam imports IAM roles and users IAM holds as software as
 // ServiceAccounts with their aws_arn (joining the Kubernetes
 // ServiceAccount that assumes the role through EKS IRSA), with the date of
-// their newest active access key; and IAM users that are people as Users,
-// unless a User of that name was imported already.
+// their newest active access key; IAM users that are people as Users,
+// unless a User of that name was imported already; and each IAM user's
+// groups as Groups of the same name.
 func (im *importer) awsiam(s Source) {
 	src := s.Mapping.Name
 	for i := range s.Snapshot.Objects {
 		o := &s.Snapshot.Objects[i]
+		var id *object
 		switch o.Kind {
 		case inventory.ServiceAccount:
 			if sa := im.irsa[o.Key]; sa != nil && sa.get("aws_arn") == nil {
@@ -218,25 +220,48 @@ func (im *importer) awsiam(s Source) {
 				credential(sa, o)
 				continue
 			}
-			sa := &object{kind: repo.KindServiceAccount}
-			sa.set("name", im.name(repo.KindServiceAccount, o.Name))
-			sa.set("aws_arn", o.Key)
-			credential(sa, o)
-			im.add(src, sa)
+			id = &object{kind: repo.KindServiceAccount}
+			id.set("name", im.name(repo.KindServiceAccount, o.Name))
+			id.set("aws_arn", o.Key)
+			credential(id, o)
+			im.add(src, id)
 		case inventory.User:
 			name := inventory.IdentityName(o.Name)
-			if im.users[name] != nil {
-				continue // the person the identity provider holds
+			if id = im.users[name]; id == nil {
+				id = &object{kind: repo.KindUser}
+				id.set("name", im.name(repo.KindUser, o.Name))
+				id.comment = "IAM user " + o.Key + "."
+				im.users[name] = id
+				im.add(src, id)
+				if im.scimRead {
+					im.note(src, o, fmt.Sprintf("imported as User %s, a person the identity provider does not hold: drift reports it code-only against the SCIM source until one of the directories changes", id.get("name")))
+				}
 			}
-			u := &object{kind: repo.KindUser}
-			u.set("name", im.name(repo.KindUser, o.Name))
-			u.comment = "IAM user " + o.Key + "."
-			im.users[name] = u
-			im.add(src, u)
-			if im.scimRead {
-				im.note(src, o, fmt.Sprintf("imported as User %s, a person the identity provider does not hold: drift reports it code-only against the SCIM source until one of the directories changes", u.get("name")))
-			}
+		default:
+			continue
 		}
+		im.iamGroups(src, s.Snapshot, o, id)
+	}
+}
+
+// iamGroups puts id, the identity of IAM user o, in a Group named as each
+// IAM group o is in (drift matches IAM groups to code Groups by name),
+// writing the Group when no source wrote one of that name.
+func (im *importer) iamGroups(src string, snap *inventory.Snapshot, o *inventory.Object, id *object) {
+	for _, arn := range o.Groups {
+		i := slices.IndexFunc(snap.Objects, func(g inventory.Object) bool { return g.Kind == inventory.Group && g.Key == arn })
+		if i < 0 {
+			continue
+		}
+		name := snap.Objects[i].Name
+		if im.groups[name] == nil {
+			g := &object{kind: repo.KindGroup, comment: "IAM group " + arn + "."}
+			g.set("name", name)
+			im.names[string(repo.KindGroup)+"/"+name] = true
+			im.groups[name] = g
+			im.add(src, g)
+		}
+		id.appendTo("groups", name)
 	}
 }
 

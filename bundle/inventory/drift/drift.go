@@ -40,7 +40,18 @@ func Compare(v *repo.View, snaps []*inventory.Snapshot, opts Options) (*Report, 
 	if opts.UnusedAfter == 0 {
 		opts.UnusedAfter = DefaultUnusedAfter
 	}
-	c := &comparer{v: v, opts: opts, idx: newIndex(v)}
+	c := &comparer{v: v, opts: opts, idx: newIndex(v), awsGroupNames: map[string]bool{}}
+	// A Group that an IAM group of the same name stands for lives in AWS,
+	// not in the identity provider: SCIM does not report it code-only.
+	for _, s := range snaps {
+		if m, err := v.Config.Source(s.Source); err == nil && m.Type == SourceAWSIAM {
+			for _, o := range s.Objects {
+				if o.Kind == inventory.Group {
+					c.awsGroupNames[o.Name] = true
+				}
+			}
+		}
+	}
 	rep := &Report{Env: v.Env, At: opts.At.UTC().Format(time.RFC3339), Findings: []Finding{}}
 	for _, s := range snaps {
 		rep.Sources = append(rep.Sources, s.Source)
@@ -154,6 +165,9 @@ type comparer struct {
 	v    *repo.View
 	opts Options
 	idx  *index
+	// awsGroupNames holds the names of the IAM groups the awsiam snapshots
+	// of the comparison hold.
+	awsGroupNames map[string]bool
 }
 
 func live(src string, o *inventory.Object, k Kind, code string, pos string, msg string) Finding {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,10 @@ func TestOptions(t *testing.T) {
 	if n := r.Count(CredentialUnused); n != 0 {
 		t.Errorf("unused after 500d: %d credential-unused findings, want 0", n)
 	}
-	if n := r.Count(LiveOnly, CodeOnly); n != 9 {
-		t.Errorf("%d live-only and code-only findings, want 9:\n%s", n, render(r))
+	// Group developers is not code-only against SCIM: IAM holds a group
+	// of that name, so it lives in AWS.
+	if n := r.Count(LiveOnly, CodeOnly); n != 8 {
+		t.Errorf("%d live-only and code-only findings, want 8:\n%s", n, render(r))
 	}
 	again, _ := Compare(v, []*inventory.Snapshot{snaps["kubernetes"], snaps["scim"], snaps["awsiam"]}, Options{At: at, UnusedAfter: 500 * 24 * time.Hour})
 	if render(again) != render(r) {
@@ -240,5 +243,59 @@ kubernetes: kube-system/coredns
 	}
 	if got := rep.Count(LiveOnly, CodeOnly); got != 2 {
 		t.Errorf("default mapping: %d live-only and code-only findings, want 2:\n%s", got, render(rep))
+	}
+}
+
+// TestIAMGroups checks the IAM group memberships of IAM users that match
+// code: a group named as a code Group the identity is not in, a group
+// code does not know, and a code Group whose IAM group lacks the user are
+// each a membership finding; a group whose members code does not know,
+// and a code Group IAM has no group of, are left alone.
+func TestIAMGroups(t *testing.T) {
+	v := view(t)
+	const acct = "arn:aws:iam::123456789012:"
+	group := func(id, name string, members ...string) inventory.Object {
+		return inventory.Object{Kind: inventory.Group, ID: id, Key: acct + "group/" + name, Name: name, Members: members, Active: true}
+	}
+	user := func(kind inventory.Kind, id, name string, groups ...string) inventory.Object {
+		var arns []string
+		for _, g := range groups {
+			arns = append(arns, acct+"group/"+g)
+		}
+		return inventory.Object{Kind: kind, ID: id, Key: acct + "user/" + name, Name: name, Groups: arns, Active: true}
+	}
+	objs := []inventory.Object{
+		group("G1", "developers", acct+"user/alice"),
+		group("G2", "oncall", acct+"user/alice"),
+		group("G3", "legacy-admins", acct+"user/bob"),
+		group("G4", "contractors"),
+		group("G5", "break-glass", acct+"user/service/ci-deployer"),
+		user(inventory.User, "U1", "alice", "developers", "oncall"),
+		user(inventory.User, "U2", "bob", "legacy-admins"),
+		user(inventory.ServiceAccount, "U3", "service/ci-deployer", "break-glass"),
+		{Kind: inventory.ServiceAccount, ID: "R1", Key: acct + "role/ledger-bot", Name: "ledger-bot", Active: true},
+	}
+	r, err := Compare(v, []*inventory.Snapshot{inventory.NewSnapshot("awsiam", at, objs)}, Options{At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		if f.Kind != CodeOnly {
+			got = append(got, fmt.Sprintf("%s %s %s %s", f.Kind, f.LiveKey, f.Code, f.Pos))
+		}
+	}
+	want := []string{
+		"live-only " + acct + "user/bob  ",
+		"membership " + acct + "group/break-glass ServiceAccount/ci-deployer identities/nhi.yaml:13:1",
+		"membership " + acct + "group/oncall User/alice identities/people.yaml:18:9",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n%q\nwant\n%q\n%s", got, want, render(r))
+	}
+	for _, f := range r.Findings {
+		if f.LiveKey == acct+"group/break-glass" && !strings.Contains(f.Message, "IAM group break-glass, which code does not know") {
+			t.Errorf("unknown group: %s", f.Message)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func (c *comparer) scim(s *inventory.Snapshot, m repo.InventorySource) []Finding
 		}
 	}
 	for _, g := range c.v.Groups {
-		if !seenGroups[g] {
+		if !seenGroups[g] && !c.awsGroupNames[g.Name] {
 			dn := g.Name
 			if g.SCIMDisplayName != "" {
 				dn = g.SCIMDisplayName
@@ -232,10 +232,12 @@ func (c *comparer) binding(src string, o *inventory.Object) []Finding {
 // awsiam matches IAM roles and users to ServiceAccounts by aws_arn, and
 // other IAM users to Users by name. It covers ServiceAccounts that write
 // an aws_arn; people are usually not IAM users, so a code User without
-// one is not code-only here. IAM groups are not compared.
+// one is not code-only here. The matched users' IAM group memberships are
+// compared by iamGroups.
 func (c *comparer) awsiam(s *inventory.Snapshot) []Finding {
 	var out []Finding
 	seen := map[string]bool{}
+	members := map[string]iamMember{}
 	for i := range s.Objects {
 		o := &s.Objects[i]
 		if o.Kind != inventory.User && o.Kind != inventory.ServiceAccount {
@@ -243,11 +245,15 @@ func (c *comparer) awsiam(s *inventory.Snapshot) []Finding {
 		}
 		if sa := c.idx.arns[o.Key]; sa != nil {
 			seen[o.Key] = true
+			if isIAMUser(o) {
+				members[o.Key] = iamMember{"ServiceAccount/" + sa.Name, &sa.Meta, sa.Groups}
+			}
 			out = append(out, c.credentials(s.Source, o, &sa.Meta, sa)...)
 			continue
 		}
 		if o.Kind == inventory.User {
 			if u := c.idx.users[o.Name]; u != nil {
+				members[o.Key] = iamMember{"User/" + u.Name, &u.Meta, u.Groups}
 				out = append(out, c.credentials(s.Source, o, &u.Meta, nil)...)
 				continue
 			}
@@ -261,7 +267,7 @@ func (c *comparer) awsiam(s *inventory.Snapshot) []Finding {
 			out = append(out, codeOnly(s.Source, &sa.Meta, sa.FieldPos("aws_arn").String(), fmt.Sprintf("ServiceAccount %s names %s, which IAM does not have; create it, or remove aws_arn from code", sa.Name, sa.AWSARN)))
 		}
 	}
-	return out
+	return append(out, c.iamGroups(s, members)...)
 }
 
 // credentials checks the active credentials of live object o, which

@@ -59,9 +59,9 @@ func TestFileRootQuery(t *testing.T) {
 func TestFileSavedFromServer(t *testing.T) {
 	d := newDirectory(t, 30, map[string][]int{"all": {0, 29}})
 	save := func(path, name string) string {
-		req, _ := http.NewRequest(http.MethodGet, d.base+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, d.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := d.ts.Client().Do(req)
+		resp, err := d.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

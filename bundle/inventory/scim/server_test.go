@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cedargate/cedargate/bundle/inventory"
+	"github.com/cedargate/cedargate/internal/scimtest"
 )
 
 var readAt = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -35,12 +36,12 @@ func TestServerReadsAllPages(t *testing.T) {
 		mu       sync.Mutex // the server's goroutines append, the test reads
 		requests []string
 	)
-	d.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	d.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		mu.Lock()
 		requests = append(requests, r.URL.Path+"?"+r.URL.RawQuery)
 		mu.Unlock()
 		next.ServeHTTP(w, r)
-	}
+	})
 	snap, err := d.source(t, token, Options{Now: fixedNow}).Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +79,8 @@ func TestServerReadsAllPages(t *testing.T) {
 		Kind: inventory.User, ID: d.userIDs[7], Key: "user007@example.com", Name: "user007",
 		DisplayName: "User 7", Active: false,
 		Attributes: map[string]string{"email": "user007@example.com", "externalId": "ext-7", "title": "Engineer", "department": "dept-3"},
-		Created:    created,
-		Origin:     d.base + "/Users?count=100&startIndex=1#/Resources/7",
+		Created:    scimtest.Created,
+		Origin:     d.URL + "/Users?count=100&startIndex=1#/Resources/7",
 	}
 	if !reflect.DeepEqual(u, wantUser) {
 		t.Errorf("user 7:\n got %+v\nwant %+v", u, wantUser)
@@ -97,7 +98,7 @@ func TestServerReadsAllPages(t *testing.T) {
 		if !reflect.DeepEqual(g.Members, want[g.Key]) {
 			t.Errorf("group %s members %q; want %q", g.Key, g.Members, want[g.Key])
 		}
-		if g.Name != g.Key || g.Attributes["unresolved_members"] != "" || !g.Created.Equal(created) {
+		if g.Name != g.Key || g.Attributes["unresolved_members"] != "" || !g.Created.Equal(scimtest.Created) {
 			t.Errorf("group %s: %+v", g.Key, g)
 		}
 	}
@@ -106,10 +107,10 @@ func TestServerReadsAllPages(t *testing.T) {
 func TestServerPageSize(t *testing.T) {
 	d := newDirectory(t, 25, map[string][]int{"all": {0, 24}})
 	var n atomic.Int32
-	d.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	d.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		n.Add(1)
 		next.ServeHTTP(w, r)
-	}
+	})
 	snap, err := d.source(t, token, Options{PageSize: 10, Name: "corp-idp"}).Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -119,38 +120,17 @@ func TestServerPageSize(t *testing.T) {
 	}
 }
 
-// rewrite returns a wrapper that passes requests for which match is true
-// to the library's server and then hands its answer to edit.
-func rewrite(match func(*http.Request) bool, edit func(body []byte) []byte) func(http.ResponseWriter, *http.Request, http.Handler) {
-	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if !match(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		w.WriteHeader(rec.Code)
-		w.Write(edit(rec.Body.Bytes()))
-	}
-}
-
-func usersPage(start string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		return strings.HasSuffix(r.URL.Path, "/Users") && r.URL.Query().Get("startIndex") == start
-	}
-}
-
 func TestServerErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
 		opts  Options
-		wrap  func(d *directory) func(http.ResponseWriter, *http.Request, http.Handler)
+		wrap  func(d *directory) scimtest.Wrapper
 		want  string // the error's message holds every line of it
 	}{
 		{name: "401", token: "wrong-token",
 			want: "scim: GET {base}/Users?count=100&startIndex=1 (page 1): authentication failed (HTTP 401)"},
-		{name: "403", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
+		{name: "403", wrap: func(*directory) scimtest.Wrapper {
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 				if strings.HasSuffix(r.URL.Path, "/Groups") {
 					w.WriteHeader(http.StatusForbidden)
@@ -159,24 +139,18 @@ func TestServerErrors(t *testing.T) {
 				next.ServeHTTP(w, r)
 			}
 		}, want: "scim: GET {base}/Groups?count=100&startIndex=1 (page 1): authorization failed (HTTP 403)"},
-		{name: "server error mid-paging", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
-			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if usersPage("101")(r) {
-					http.Error(w, "backend down", http.StatusBadGateway)
-					return
-				}
-				next.ServeHTTP(w, r)
-			}
+		{name: "server error mid-paging", wrap: func(*directory) scimtest.Wrapper {
+			return scimtest.Fail(scimtest.Page("Users", 101), http.StatusBadGateway)
 		}, want: "scim: GET {base}/Users?count=100&startIndex=101 (page 2): HTTP 502 Bad Gateway"},
-		{name: "malformed page", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
-			return rewrite(usersPage("101"), func(b []byte) []byte { return b[:len(b)/2] })
+		{name: "malformed page", wrap: func(*directory) scimtest.Wrapper {
+			return scimtest.Rewrite(scimtest.Page("Users", 101), scimtest.Truncate)
 		}, want: "scim: GET {base}/Users?count=100&startIndex=101 (page 2): malformed JSON: unexpected end of JSON input"},
-		{name: "not a ListResponse", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
-			return rewrite(usersPage("1"), func(b []byte) []byte {
+		{name: "not a ListResponse", wrap: func(*directory) scimtest.Wrapper {
+			return scimtest.Rewrite(scimtest.Page("Users", 1), func(b []byte) []byte {
 				return bytes.Replace(b, []byte(listResponseURN), []byte("urn:example:List"), 1)
 			})
 		}, want: `(page 1): not a SCIM ListResponse: schemas ["urn:example:List"] does not hold urn:ietf:params:scim:api:messages:2.0:ListResponse`},
-		{name: "loop: same page again", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
+		{name: "loop: same page again", wrap: func(*directory) scimtest.Wrapper {
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 				q := r.URL.Query()
 				q.Set("startIndex", "1")
@@ -184,21 +158,11 @@ func TestServerErrors(t *testing.T) {
 				next.ServeHTTP(w, r)
 			}
 		}, want: "scim: GET {base}/Users?count=100&startIndex=101 (page 2): asked for startIndex 101, got a page starting at 1 (the server is not paging)"},
-		{name: "loop: same ids again", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
-			// Pages 1 again but claims to start where asked.
+		{name: "loop: same ids again", wrap: func(*directory) scimtest.Wrapper { return scimtest.Loop },
+			want: `scim: GET {base}/Users?count=100&startIndex=101 (page 2): resource Resources[0]: User id "id-00001" was returned before (the server is paging in a loop)`},
+		{name: "empty page before totalResults", wrap: func(*directory) scimtest.Wrapper {
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				asked := r.URL.Query().Get("startIndex")
-				q := r.URL.Query()
-				q.Set("startIndex", "1")
-				r.URL.RawQuery = q.Encode()
-				rewrite(func(*http.Request) bool { return true }, func(b []byte) []byte {
-					return bytes.Replace(b, []byte(`"startIndex":1`), []byte(`"startIndex":`+asked), 1)
-				})(w, r, next)
-			}
-		}, want: `scim: GET {base}/Users?count=100&startIndex=101 (page 2): resource Resources[0]: User id "id-00001" was returned before (the server is paging in a loop)`},
-		{name: "empty page before totalResults", wrap: func(*directory) func(http.ResponseWriter, *http.Request, http.Handler) {
-			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if usersPage("201")(r) {
+				if scimtest.Page("Users", 201)(r) {
 					q := r.URL.Query()
 					q.Set("count", "0")
 					r.URL.RawQuery = q.Encode()
@@ -206,11 +170,11 @@ func TestServerErrors(t *testing.T) {
 				next.ServeHTTP(w, r)
 			}
 		}, want: "scim: GET {base}/Users?count=100&startIndex=201 (page 3): empty page after 200 of totalResults 250 resources"},
-		{name: "totalResults changes", wrap: func(d *directory) func(http.ResponseWriter, *http.Request, http.Handler) {
+		{name: "totalResults changes", wrap: func(d *directory) scimtest.Wrapper {
 			// A user is created, through the server's API, between pages 1 and 2.
 			var once sync.Once
 			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if usersPage("101")(r) {
+				if scimtest.Page("Users", 101)(r) {
 					once.Do(func() {
 						next.ServeHTTP(httptest.NewRecorder(), newPost(d, `{"schemas":["`+userURN+`"],"userName":"late@example.com"}`))
 					})
@@ -232,7 +196,7 @@ func TestServerErrors(t *testing.T) {
 			// A directory each, as some cases change theirs.
 			d := newDirectory(t, 250, groupsFixture)
 			if tt.wrap != nil {
-				d.wrap = tt.wrap(d)
+				d.Wrap(tt.wrap(d))
 			}
 			tok := token
 			if tt.token != "" {
@@ -242,7 +206,7 @@ func TestServerErrors(t *testing.T) {
 			if snap != nil {
 				t.Errorf("got a snapshot of %d objects, want none", len(snap.Objects))
 			}
-			want := strings.ReplaceAll(tt.want, "{base}", d.base)
+			want := strings.ReplaceAll(tt.want, "{base}", d.URL)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("error %v\nwant it to hold %q", err, want)
 			}
@@ -254,7 +218,7 @@ func TestServerErrors(t *testing.T) {
 }
 
 func newPost(d *directory, body string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, d.base+"/Users", strings.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, d.URL+"/Users", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/scim+json")
 	return r
 }
