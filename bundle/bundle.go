@@ -5,9 +5,15 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the bundle layout this package writes and
-// the only one it reads.
-const FormatVersion = 1
+// FormatVersion is the version of the bundle layout this package writes.
+// Version 2 added grants.json and template policies (grants as data, see
+// Grant); Decode reads versions 1 and 2, and Encode writes either, as the
+// manifest says.
+const FormatVersion = 2
+
+// MinFormatVersion is the oldest bundle layout this package reads: version
+// 1, where every grant is a policy of its own.
+const MinFormatVersion = 1
 
 // Bundle is one environment of an identity repository at one revision,
 // compiled to Cedar.
@@ -23,6 +29,8 @@ type Bundle struct {
 	Entities []byte
 	// Policies are sorted by ID.
 	Policies []Policy
+	// Grants are sorted by ID; a version 1 bundle has none.
+	Grants []Grant
 	// Digest identifies the content: "sha256:" and the hex SHA-256 of the
 	// SHA256SUMS listing of the bundle's files. Encode and Decode set it.
 	Digest string
@@ -50,8 +58,9 @@ type Manifest struct {
 	// so that rebuilding later gives the same bytes; zero outside Git.
 	BuildTime time.Time `json:"build_time"`
 	Counts    Counts    `json:"counts"`
-	// EarliestExpiry is the first instant at which a time-bound policy of
-	// the bundle starts or stops applying; nil when none is time-bound.
+	// EarliestExpiry is the first instant at which a time-bound policy or
+	// grant of the bundle starts or stops applying; nil when none is
+	// time-bound.
 	EarliestExpiry *time.Time `json:"earliest_expiry,omitempty"`
 }
 
@@ -59,8 +68,8 @@ type Manifest struct {
 type Counts struct {
 	Entities int `json:"entities"`
 	Policies int `json:"policies"`
-	// Grants counts the policies generated from entitlements and
-	// exception grants.
+	// Grants counts the entitlement and exception grants (in a version 1
+	// bundle, the policies generated from them).
 	Grants int `json:"grants"`
 }
 
@@ -83,14 +92,72 @@ type Policy struct {
 	NotAfter  *time.Time `json:"not_after,omitempty"`
 	// Cedar is the policy in Cedar's human-readable syntax.
 	Cedar string `json:"cedar"`
+	// Template marks a policy generated once for many grants: one per
+	// resource selector of an access profile's permissions, or the one
+	// forbid of every expired service account. Its principal scope is
+	// `principal in P`, and the grants whose Parent is P make principals
+	// members of P (see Grant). Decisions it determines name the grants
+	// that made it apply, not the template: each as the grant's ID
+	// followed by the "#<n>" that ends the template's ID, if it ends so,
+	// at the grant's Source. So a decision stays traceable to the line of
+	// identity code that allowed it, while the bundle holds one policy per
+	// profile rather than one per grant.
+	Template bool `json:"template,omitempty"`
 }
 
+// Grant is a membership that holds for a time: while [NotBefore,
+// NotAfter) contains the decision instant, Principal has Parent as a
+// parent (the entities list the edge; the decision engine hides it
+// outside the window). It is how a bundle carries entitlements and
+// exception grants as data: Parent is the AccessProfile entity that the
+// profile's template policies name. A ServiceAccount's expiry is one too:
+// from its expiry on, the account is a member of the set that the expiry
+// template forbids everything.
+type Grant struct {
+	// ID names the grant, as a policy id names a policy
+	// ("entitlement:Group/payments-engineers:payments-db-reader",
+	// "expired:ServiceAccount/ledger-prod"); decisions name the grant
+	// with it (see Policy.Template).
+	ID string `json:"id"`
+	// Source is where the grant is written, "path:line:column".
+	Source string `json:"source"`
+	// Origin is the identity kind the grant comes from: "Entitlement",
+	// "Exception" or "ServiceAccount".
+	Origin string `json:"origin"`
+	// Principal is the member, Parent what it is a member of.
+	Principal UID `json:"principal"`
+	Parent    UID `json:"parent"`
+	// Members is true when the grant reaches Principal's members too (a
+	// Group or a Team), false for a grant to one user or account.
+	// Membership in the entity graph decides either way; analyses show
+	// the policies a grant stands for with `principal in` or
+	// `principal ==` accordingly.
+	Members bool `json:"members,omitempty"`
+	// NotBefore and NotAfter bound when the membership holds, as
+	// Policy's do; nil means unbounded.
+	NotBefore *time.Time `json:"not_before,omitempty"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+}
+
+// UID is a Cedar entity UID, as Cedar's JSON entity format writes one.
+type UID struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// ActiveAt reports whether the grant's validity window contains t.
+func (g *Grant) ActiveAt(t time.Time) bool { return within(g.NotBefore, g.NotAfter, t) }
+
 // ActiveAt reports whether the policy's validity window contains t.
-func (p *Policy) ActiveAt(t time.Time) bool {
-	if p.NotBefore != nil && t.Before(*p.NotBefore) {
+func (p *Policy) ActiveAt(t time.Time) bool { return within(p.NotBefore, p.NotAfter, t) }
+
+// within reports whether [notBefore, notAfter) contains t, nil bounds
+// being open.
+func within(notBefore, notAfter *time.Time, t time.Time) bool {
+	if notBefore != nil && t.Before(*notBefore) {
 		return false
 	}
-	return p.NotAfter == nil || t.Before(*p.NotAfter)
+	return notAfter == nil || t.Before(*notAfter)
 }
 
 // Ref is the short identity of a bundle that decisions are recorded against.

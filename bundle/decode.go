@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/cedargate/cedargate/internal/cedarscan"
 )
@@ -123,12 +124,20 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range append([]string{SumsFile}, contentFiles...) {
+	// Which files the digest covers depends on the format version, which
+	// the manifest, read only once its hash is checked, states: a bundle
+	// with grants.json is of version 2 or later, one without of version 1,
+	// and the manifest must agree (below).
+	layout := 1
+	if _, ok := files[GrantsFile]; ok {
+		layout = FormatVersion
+	}
+	for _, name := range append([]string{SumsFile}, contentFiles(layout)...) {
 		if _, ok := files[name]; !ok {
 			return nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
-	listing := sums(files)
+	listing := sums(files, layout)
 	if !bytes.Equal(listing, files[SumsFile]) {
 		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
@@ -151,27 +160,48 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if err := strictUnmarshal(files[ManifestFile], &b.Manifest); err != nil {
 		return nil, fmt.Errorf("reading bundle: %s: %w", ManifestFile, err)
 	}
-	if b.Manifest.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("reading bundle: format_version %d is not supported (this cedargate reads %d)", b.Manifest.FormatVersion, FormatVersion)
+	if v := b.Manifest.FormatVersion; v < MinFormatVersion || v > FormatVersion {
+		return nil, fmt.Errorf("reading bundle: format_version %d is not supported (this cedargate reads %d to %d)", v, MinFormatVersion, FormatVersion)
+	}
+	if (b.Manifest.FormatVersion == 1) != (layout == 1) {
+		return nil, fmt.Errorf("reading bundle: format_version %d, but the archive %s %s", b.Manifest.FormatVersion,
+			map[bool]string{true: "has", false: "lacks"}[layout != 1], GrantsFile)
 	}
 	if b.Manifest.Revision == "" || b.Manifest.Environment == "" {
 		return nil, fmt.Errorf("reading bundle: %s: revision and environment are required", ManifestFile)
 	}
-	if err := strictUnmarshal(files[PoliciesFile], &b.Policies); err != nil {
-		return nil, fmt.Errorf("reading bundle: %s: %w", PoliciesFile, err)
+	if err := readList(files, PoliciesFile, "policy", &b.Policies, func(p *Policy) string { return p.ID }); err != nil {
+		return nil, err
 	}
-	for i := range b.Policies {
-		if b.Policies[i].ID == "" {
-			return nil, fmt.Errorf("reading bundle: %s: policy %d has no id", PoliciesFile, i)
+	if layout != 1 {
+		if err := readList(files, GrantsFile, "grant", &b.Grants, func(g *Grant) string { return g.ID }); err != nil {
+			return nil, err
 		}
-		if i > 0 && b.Policies[i-1].ID >= b.Policies[i].ID {
-			return nil, fmt.Errorf("reading bundle: %s: policy ids are not sorted and unique at %q", PoliciesFile, truncate(b.Policies[i].ID))
-		}
+	} else if slices.ContainsFunc(b.Policies, func(p Policy) bool { return p.Template }) {
+		return nil, fmt.Errorf("reading bundle: %s: a format version 1 bundle has no template policies", PoliciesFile)
 	}
 	if err := checkCedar(b); err != nil {
 		return nil, fmt.Errorf("reading bundle: %w", err)
 	}
 	return b, nil
+}
+
+// readList reads file, a JSON list of what (policies, grants), into
+// list, and checks that the ids are there, sorted and unique.
+func readList[T any](files map[string][]byte, file, what string, list *[]T, id func(*T) string) error {
+	if err := strictUnmarshal(files[file], list); err != nil {
+		return fmt.Errorf("reading bundle: %s: %w", file, err)
+	}
+	for i := range *list {
+		cur := id(&(*list)[i])
+		if cur == "" {
+			return fmt.Errorf("reading bundle: %s: %s %d has no id", file, what, i)
+		}
+		if i > 0 && id(&(*list)[i-1]) >= cur {
+			return fmt.Errorf("reading bundle: %s: %s ids are not sorted and unique at %q", file, what, truncate(cur))
+		}
+	}
+	return nil
 }
 
 // checkCedar scans every policy and the schema of b before anything
@@ -292,7 +322,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 func knownFile(name string) bool {
 	switch name {
-	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, SumsFile, SignatureFile:
+	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile, SumsFile, SignatureFile:
 		return true
 	}
 	return false

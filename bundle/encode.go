@@ -19,25 +19,33 @@ const (
 	SchemaFile    = "schema.cedarschema"
 	EntitiesFile  = "entities.json"
 	PoliciesFile  = "policies.json"
+	GrantsFile    = "grants.json"
 	SumsFile      = "SHA256SUMS"
 	SignatureFile = "signature.json"
 )
 
-// contentFiles are the files the digest covers, in the order of the
-// SHA256SUMS listing (sorted by name).
-var contentFiles = []string{EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+// contentFiles returns the files the digest of a bundle of format
+// version v covers, in the order of the SHA256SUMS listing (sorted by
+// name): version 2 added grants.json.
+func contentFiles(v int) []string {
+	if v == 1 {
+		return []string{EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+	}
+	return []string{EntitiesFile, GrantsFile, ManifestFile, PoliciesFile, SchemaFile}
+}
 
 // Encode writes b as a deterministic tar.gz and sets b.Digest. The archive
-// holds manifest.json, schema.cedarschema, entities.json, policies.json, a
-// SHA256SUMS listing of those four and, when b.Signature is set,
-// signature.json. Equal bundles encode to equal bytes: entries are sorted
+// holds manifest.json, schema.cedarschema, entities.json, policies.json,
+// grants.json (format version 2; a version 1 bundle, which has no
+// grants, is written without it, as version 1 wrote it), a SHA256SUMS
+// listing of those and, when b.Signature is set, signature.json. Equal bundles encode to equal bytes: entries are sorted
 // and carry no timestamps, owners or machine-dependent modes.
 func Encode(b *Bundle) ([]byte, error) {
 	files, err := contentOf(b)
 	if err != nil {
 		return nil, err
 	}
-	listing := sums(files)
+	listing := sums(files, b.Manifest.FormatVersion)
 	b.Digest = digestOf(listing)
 	if b.Signature != nil && b.Signature.Digest != b.Digest {
 		return nil, fmt.Errorf("signature is over digest %s, but the bundle's digest is %s", b.Signature.Digest, b.Digest)
@@ -65,8 +73,12 @@ func Encode(b *Bundle) ([]byte, error) {
 		return err
 	}
 	// manifest.json first so that a reader can stop early to peek at it.
-	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile} {
-		if err := write(name, files[name]); err != nil {
+	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile} {
+		data, ok := files[name]
+		if !ok {
+			continue
+		}
+		if err := write(name, data); err != nil {
 			return nil, err
 		}
 	}
@@ -98,43 +110,58 @@ func ComputeDigest(b *Bundle) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return digestOf(sums(files)), nil
+	return digestOf(sums(files, b.Manifest.FormatVersion)), nil
 }
 
 func contentOf(b *Bundle) (map[string][]byte, error) {
-	if b.Manifest.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest format_version is %d, want %d", b.Manifest.FormatVersion, FormatVersion)
+	v := b.Manifest.FormatVersion
+	if v < MinFormatVersion || v > FormatVersion {
+		return nil, fmt.Errorf("manifest format_version is %d, want %d to %d", v, MinFormatVersion, FormatVersion)
 	}
 	if !slices.IsSortedFunc(b.Policies, func(x, y Policy) int { return strings.Compare(x.ID, y.ID) }) {
 		return nil, fmt.Errorf("policies are not sorted by id")
+	}
+	if !slices.IsSortedFunc(b.Grants, func(x, y Grant) int { return strings.Compare(x.ID, y.ID) }) {
+		return nil, fmt.Errorf("grants are not sorted by id")
+	}
+	if v == 1 {
+		if len(b.Grants) > 0 || slices.ContainsFunc(b.Policies, func(p Policy) bool { return p.Template }) {
+			return nil, fmt.Errorf("a format version 1 bundle cannot hold grants or template policies")
+		}
 	}
 	manifest, err := marshalIndent(b.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	policies, err := marshalPolicies(b.Policies)
+	policies, err := marshalLines(b.Policies)
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{
+	files := map[string][]byte{
 		ManifestFile: manifest,
 		SchemaFile:   b.Schema,
 		EntitiesFile: b.Entities,
 		PoliciesFile: policies,
-	}, nil
+	}
+	if v >= 2 {
+		if files[GrantsFile], err = marshalLines(b.Grants); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
-// marshalPolicies writes one policy object per line so that the file diffs
-// well between revisions.
-func marshalPolicies(ps []Policy) ([]byte, error) {
+// marshalLines writes one object per line so that the file diffs well
+// between revisions.
+func marshalLines[T any](items []T) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("[")
-	for i := range ps {
+	for i := range items {
 		if i > 0 {
 			buf.WriteString(",")
 		}
 		buf.WriteString("\n")
-		line, err := json.Marshal(&ps[i])
+		line, err := json.Marshal(&items[i])
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +179,12 @@ func marshalIndent(v any) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// sums renders the SHA256SUMS listing of the content files, in the format of
-// sha256sum(1), so that anyone can check an unpacked bundle with
-// `sha256sum -c SHA256SUMS`.
-func sums(files map[string][]byte) []byte {
+// sums renders the SHA256SUMS listing of the content files of a bundle of
+// format version v, in the format of sha256sum(1), so that anyone can
+// check an unpacked bundle with `sha256sum -c SHA256SUMS`.
+func sums(files map[string][]byte, v int) []byte {
 	var buf bytes.Buffer
-	for _, name := range contentFiles {
+	for _, name := range contentFiles(v) {
 		sum := sha256.Sum256(files[name])
 		buf.WriteString(hex.EncodeToString(sum[:]))
 		buf.WriteString("  ")

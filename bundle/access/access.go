@@ -98,7 +98,10 @@ type Table struct {
 // Analyzer answers queries about one bundle. Build it once per bundle
 // (it indexes the bundle); it is safe for concurrent use.
 type Analyzer struct {
-	snap    *engine.Snapshot
+	snap *engine.Snapshot
+	// an is the snapshot's analysis view: the policies decisions name,
+	// one per grant and template rather than the bundle's templates.
+	an      *engine.Analysis
 	actions []action
 	// info, judged and refs are by policy index.
 	info   []engine.PolicyInfo
@@ -122,8 +125,9 @@ type Analyzer struct {
 	// principalTypes marks the type ids some action applies to as
 	// principal.
 	principalTypes []bool
-	// policies are the bundle's, by index, for Diff.
+	// policies and grants are the bundle's, for Diff.
 	policies []bundle.Policy
+	grants   []bundle.Grant
 	// desc caches descendants by entity; descMu guards it.
 	descMu sync.Mutex
 	desc   map[types.EntityUID][]int32
@@ -147,19 +151,20 @@ func New(b *bundle.Bundle) (*Analyzer, error) {
 
 // NewFromSnapshot indexes snap, a snapshot the PDP loaded from b.
 func NewFromSnapshot(snap *engine.Snapshot, b *bundle.Bundle) (*Analyzer, error) {
-	acts, err := actionsOf(b.Schema, snap)
+	an := snap.Analysis()
+	acts, err := actionsOf(b.Schema, an)
 	if err != nil {
 		return nil, err
 	}
-	a := &Analyzer{snap: snap, actions: acts, policies: b.Policies, typeNames: map[types.EntityType]int32{},
+	a := &Analyzer{snap: snap, an: an, actions: acts, policies: b.Policies, grants: b.Grants, typeNames: map[types.EntityType]int32{},
 		children: map[types.EntityUID][]int32{}, desc: map[types.EntityUID][]int32{}}
-	n := int32(snap.PolicyCount())
+	n := int32(an.PolicyCount())
 	a.info = make([]engine.PolicyInfo, n)
 	a.judged = make([]judged, n)
 	a.ids = make([]cedar.PolicyID, n)
 	a.refs = make([]PolicyRef, n)
 	for i := range n {
-		p := snap.Policy(i)
+		p := an.Policy(i)
 		a.info[i] = p
 		a.judged[i] = judge(p)
 		a.ids[i] = cedar.PolicyID(p.ID)
@@ -456,8 +461,8 @@ func (w *walk) principals() []int32 {
 			if !ok {
 				continue
 			}
-			for _, i := range a.snap.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
-				if !a.info[i].Forbid && a.snap.ActiveAt(i, w.at) {
+			for _, i := range a.an.Matching(engine.ResourceDim, a.all[r], w.buf[:0]) {
+				if !a.info[i].Forbid && a.an.ActiveAt(i, w.at) {
 					for _, p := range w.side(i, engine.PrincipalDim) {
 						seen[p] = true
 					}
@@ -487,8 +492,8 @@ func (w *walk) principals() []int32 {
 		d, uid = engine.ActionDim, w.q.Action
 	}
 	seen := map[int32]bool{}
-	for _, i := range a.snap.Matching(d, uid, nil) {
-		if a.info[i].Forbid || !a.snap.ActiveAt(i, w.at) {
+	for _, i := range a.an.Matching(d, uid, nil) {
+		if a.info[i].Forbid || !a.an.ActiveAt(i, w.at) {
 			continue
 		}
 		for _, p := range w.side(i, engine.PrincipalDim) {
@@ -615,9 +620,9 @@ func (w *walk) release() {
 // candidates returns the permits and forbids, in force at the walk's
 // instant, whose scope in dimension d entity x satisfies.
 func (w *walk) candidates(d engine.Dim, x int32) (permits, forbids []int32) {
-	for _, i := range w.a.snap.Matching(d, w.a.all[x], w.buf[:0]) {
+	for _, i := range w.a.an.Matching(d, w.a.all[x], w.buf[:0]) {
 		switch {
-		case !w.a.snap.ActiveAt(i, w.at):
+		case !w.a.an.ActiveAt(i, w.at):
 		case w.a.info[i].Forbid:
 			forbids = append(forbids, i)
 		default:
@@ -689,7 +694,7 @@ func (w *walk) actionsOf(i int32) []int32 {
 	}
 	var out []int32
 	for k := range w.a.actions {
-		if w.a.snap.ScopeMatches(i, engine.ActionDim, w.a.actions[k].uid) {
+		if w.a.an.ScopeMatches(i, engine.ActionDim, w.a.actions[k].uid) {
 			out = append(out, int32(k))
 		}
 	}
@@ -702,7 +707,7 @@ func (w *walk) actionsOf(i int32) []int32 {
 // fixes the resource, only it can be.
 func (w *walk) side(i int32, d engine.Dim) []int32 {
 	if d == engine.ResourceDim && w.resource != -1 {
-		if w.resource >= 0 && w.a.snap.ScopeMatches(i, d, w.q.Resource) {
+		if w.resource >= 0 && w.a.an.ScopeMatches(i, d, w.q.Resource) {
 			return []int32{w.resource}
 		}
 		return nil

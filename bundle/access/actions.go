@@ -54,13 +54,13 @@ func (a *action) index(ids map[types.EntityType]int32) {
 // the types its appliesTo names (an action without appliesTo applies to
 // nothing). A bundle without a schema has the actions its policies name,
 // applying to every entity.
-func actionsOf(src []byte, snap *engine.Snapshot) ([]action, error) {
+func actionsOf(src []byte, an *engine.Analysis) ([]action, error) {
 	var out []action
 	if len(src) == 0 {
 		seen := map[types.EntityUID]bool{}
-		for i := range int32(snap.PolicyCount()) {
+		for i := range int32(an.PolicyCount()) {
 			var uids []types.EntityUID
-			switch s := snap.Policy(i).AST.Action.(type) {
+			switch s := an.Policy(i).AST.Action.(type) {
 			case expast.ScopeTypeEq:
 				uids = []types.EntityUID{s.Entity}
 			case expast.ScopeTypeIn:

@@ -9,7 +9,6 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 
-	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
@@ -130,15 +129,14 @@ func reach(from, to *Analyzer) []region {
 	}
 	var out []region
 	for _, x := range []struct{ a, other *Analyzer }{{from, to}, {to, from}} {
-		for i := range x.a.policies {
-			p := &x.a.policies[i]
-			if j, ok := x.other.policyIndex(p.ID); ok && samePolicy(p, &x.other.policies[j]) {
+		for i := range x.a.info {
+			if j, ok := x.other.policyIndex(x.a.info[i].ID); ok && x.a.samePolicy(int32(i), x.other, j) {
 				continue
 			}
 			rg := region{principals: x.a.uids(x.a.covered(int32(i), engine.PrincipalDim)),
 				resources: x.a.uids(x.a.covered(int32(i), engine.ResourceDim)), actions: []types.EntityUID{}}
 			for k := range x.a.actions {
-				if x.a.snap.ScopeMatches(int32(i), engine.ActionDim, x.a.actions[k].uid) {
+				if x.a.an.ScopeMatches(int32(i), engine.ActionDim, x.a.actions[k].uid) {
 					rg.actions = append(rg.actions, x.a.actions[k].uid)
 				}
 			}
@@ -182,16 +180,28 @@ func (a *Analyzer) uids(entities []int32) []types.EntityUID {
 	return out
 }
 
-// policyIndex returns the index of the policy with id (bundle policies
-// are sorted by id).
-func (a *Analyzer) policyIndex(id string) (int, bool) {
-	return slices.BinarySearchFunc(a.policies, id, func(p bundle.Policy, id string) int { return strings.Compare(p.ID, id) })
+// policyIndex returns the index of the policy with id (an analysis's
+// policies are sorted by id).
+func (a *Analyzer) policyIndex(id string) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(a.info, id, func(p engine.PolicyInfo, id string) int { return strings.Compare(p.ID, id) })
+	return int32(i), ok
 }
 
-// samePolicy reports whether two policies decide alike: the same Cedar
-// and validity window.
-func samePolicy(p, q *bundle.Policy) bool {
-	return p.Cedar == q.Cedar && sameTime(p.NotBefore, q.NotBefore) && sameTime(p.NotAfter, q.NotAfter)
+// samePolicy reports whether policy i of a and policy j of other decide
+// alike: the same Cedar and validity window and, for the policies of
+// grants, the same grant (subject, parent and window).
+func (a *Analyzer) samePolicy(i int32, other *Analyzer, j int32) bool {
+	x, y := &a.info[i], &other.info[j]
+	p, q := &a.policies[x.Policy], &other.policies[y.Policy]
+	if p.Cedar != q.Cedar || !sameTime(p.NotBefore, q.NotBefore) || !sameTime(p.NotAfter, q.NotAfter) || (x.Grant < 0) != (y.Grant < 0) {
+		return false
+	}
+	if x.Grant < 0 {
+		return true
+	}
+	g, h := &a.grants[x.Grant], &other.grants[y.Grant]
+	return g.Principal == h.Principal && g.Parent == h.Parent && g.Members == h.Members &&
+		sameTime(g.NotBefore, h.NotBefore) && sameTime(g.NotAfter, h.NotAfter)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -213,7 +223,7 @@ func (a *Analyzer) isAction(uid types.EntityUID) bool {
 // any entity's attributes may then change any triple.
 func (a *Analyzer) readsOtherEntities() bool {
 	a.deepOnce.Do(func() {
-		for i := range int32(a.snap.PolicyCount()) {
+		for i := range int32(a.an.PolicyCount()) {
 			for _, c := range a.info[i].AST.Conditions {
 				expast.Inspect(expast.NewNode(c.Body), func(n expast.IsNode) bool {
 					var left expast.IsNode

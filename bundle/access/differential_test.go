@@ -195,6 +195,13 @@ func (g *rgen) conditions() string {
 }
 
 func randomBundle(seed uint64) *bundle.Bundle {
+	b, _ := randomBundleGen(seed)
+	return b
+}
+
+// randomBundleGen is randomBundle with the generator, to add more
+// policies with context attributes of their own.
+func randomBundleGen(seed uint64) (*bundle.Bundle, *rgen) {
 	g := &rgen{r: rand.New(rand.NewPCG(seed, 99))}
 	g.entities()
 	b := &bundle.Bundle{Manifest: bundle.Manifest{Revision: fmt.Sprintf("seed-%d", seed), Environment: "dev"},
@@ -219,7 +226,7 @@ func randomBundle(seed uint64) *bundle.Bundle {
 		}
 		b.Policies = append(b.Policies, p)
 	}
-	return b
+	return b, g
 }
 
 // contexts returns every assignment of the n context attributes.
@@ -344,26 +351,7 @@ func TestDifferential(t *testing.T) {
 				allows++
 			}
 		}
-		// A query that fixes a side answers what the whole table says
-		// about it.
-		for _, q := range []access.Query{{Principal: pickUID(table, 0)}, {Resource: pickUID(table, 2)}, {Action: pickUID(table, 1)}} {
-			q.At = diffAt
-			sub, err := a.Query(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var filtered []access.Entry
-			for _, e := range table.Entries {
-				if (q.Principal.IsZero() || e.Principal == q.Principal) && (q.Action.IsZero() || e.Action == q.Action) &&
-					(q.Resource.IsZero() || e.Resource == q.Resource) {
-					filtered = append(filtered, e)
-				}
-			}
-			if !slices.Equal(keys(sub.Entries), keys(filtered)) {
-				t.Fatalf("seed %d: query %+v:\n  %s\nwant\n  %s", seed, q,
-					strings.Join(keys(sub.Entries), "\n  "), strings.Join(keys(filtered), "\n  "))
-			}
-		}
+		checkQueries(t, seed, a, table)
 	}
 	// The random bundles must exercise both kinds, or the test shows
 	// little.
@@ -371,6 +359,30 @@ func TestDifferential(t *testing.T) {
 		t.Fatalf("weak test: %d allow and %d conditional entries over %d bundles", allows, conditionals, repos)
 	}
 	t.Logf("%d bundles: %d allow, %d conditional entries", repos, allows, conditionals)
+}
+
+// checkQueries checks that a query that fixes a side answers what the
+// whole table says about it.
+func checkQueries(t *testing.T, seed uint64, a *access.Analyzer, table *access.Table) {
+	t.Helper()
+	for _, q := range []access.Query{{Principal: pickUID(table, 0)}, {Resource: pickUID(table, 2)}, {Action: pickUID(table, 1)}} {
+		q.At = diffAt
+		sub, err := a.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var filtered []access.Entry
+		for _, e := range table.Entries {
+			if (q.Principal.IsZero() || e.Principal == q.Principal) && (q.Action.IsZero() || e.Action == q.Action) &&
+				(q.Resource.IsZero() || e.Resource == q.Resource) {
+				filtered = append(filtered, e)
+			}
+		}
+		if !slices.Equal(keys(sub.Entries), keys(filtered)) {
+			t.Fatalf("seed %d: query %+v:\n  %s\nwant\n  %s", seed, q,
+				strings.Join(keys(sub.Entries), "\n  "), strings.Join(keys(filtered), "\n  "))
+		}
+	}
 }
 
 // pickUID returns the principal (0), action (1) or resource (2) of the

@@ -81,7 +81,9 @@ func buildEveryEnv(t *testing.T, dir string, now time.Time) {
 // the expiries its README quotes, a day later each is a day later.
 func TestCompileAtCountsRelativeDatesFromItsDay(t *testing.T) {
 	dir := copyShuffled(t, filepath.Join("..", "..", "examples", "acme"))
-	const id = "entitlement:Group/payments-engineers:payments-db-reader#0"
+	// The grant's policies share its window, which the bundle carries on
+	// the grant.
+	const id = "entitlement:Group/payments-engineers:payments-db-reader"
 	for _, tt := range []struct {
 		at, want string
 	}{
@@ -94,9 +96,9 @@ func TestCompileAtCountsRelativeDatesFromItsDay(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := ""
-		for _, p := range c.Bundle.Policies {
-			if p.ID == id && p.NotAfter != nil {
-				got = p.NotAfter.Format(time.RFC3339)
+		for _, g := range c.Bundle.Grants {
+			if g.ID == id && g.NotAfter != nil {
+				got = g.NotAfter.Format(time.RFC3339)
 			}
 		}
 		if got != tt.want {

@@ -100,9 +100,9 @@ func TestEntitlementExpiresWithoutRebuild(t *testing.T) {
 	}
 	const grant = "entitlement:ServiceAccount/deployer-prod:api-reader#0"
 	var expires time.Time
-	for _, p := range b.Policies {
-		if p.ID == grant {
-			expires = *p.NotAfter
+	for _, g := range b.Grants {
+		if g.ID+"#0" == grant {
+			expires = *g.NotAfter
 		}
 	}
 	if want := refNow.AddDate(0, 3, 0).Truncate(24 * time.Hour); !expires.Equal(want) {

@@ -33,11 +33,12 @@ type Result struct {
 	// EntityPos says where each entity is defined; schema-declared action
 	// entities have none.
 	EntityPos map[types.EntityUID]diag.Position
-	// Policies are sorted by ID.
+	// Policies are the bundle's, sorted by ID: the hand-written ones and
+	// the templates of profiles and expiry (see grants.go).
 	Policies []Policy
-	// Grants counts policies generated from entitlements and exception
-	// grants.
-	Grants int
+	// Grants are the memberships grants and service-account expiries
+	// make, sorted by ID.
+	Grants []Grant
 	// UnknownSubjects lists grants whose subject names no principal in
 	// this environment; they generate no policy. The orphan-object
 	// guardrail reports them.
@@ -75,6 +76,10 @@ type compiler struct {
 	out       *Result
 	validator *validate.Validator
 	profiles  map[string]*profile
+	// grantChecks caches the validation of a profile's policies per kind
+	// of subject; edges collects the parents grants give entities.
+	grantChecks map[grantCheckKey]grantCheck
+	edges       map[types.EntityUID][]types.EntityUID
 	// parentRefs are checked once all entities exist.
 	parentRefs []parentRef
 }
@@ -83,7 +88,8 @@ type compiler struct {
 // It returns every problem found; the result is usable only when the list
 // holds no errors.
 func Compile(r *repo.Repo, env string) (*Result, diag.List) {
-	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{}}
+	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{},
+		grantChecks: map[grantCheckKey]grantCheck{}, edges: map[types.EntityUID][]types.EntityUID{}}
 	c.diags.Append(r.Problems)
 	if r.Problems.Errors() > 0 {
 		// A file that does not parse hides objects other files refer to;
@@ -120,15 +126,29 @@ func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 func (r *Result) Bundle(m bundle.Manifest) *bundle.Bundle {
 	m.FormatVersion = bundle.FormatVersion
 	m.Environment = cmp.Or(r.Env, "default")
-	m.Counts = bundle.Counts{Entities: len(r.Entities), Policies: len(r.Policies), Grants: r.Grants}
-	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities)}
-	for _, p := range r.Policies {
-		for _, t := range []*time.Time{p.NotBefore, p.NotAfter} {
-			if t != nil && (b.Manifest.EarliestExpiry == nil || t.Before(*b.Manifest.EarliestExpiry)) {
-				b.Manifest.EarliestExpiry = t
-			}
+	grants := 0
+	for i := range r.Grants {
+		if r.Grants[i].Origin != OriginExpiry {
+			grants++
 		}
+	}
+	m.Counts = bundle.Counts{Entities: len(r.Entities), Policies: len(r.Policies), Grants: grants}
+	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities),
+		Policies: make([]bundle.Policy, 0, len(r.Policies)), Grants: make([]bundle.Grant, 0, len(r.Grants))}
+	expiry := func(t *time.Time) {
+		if t != nil && (b.Manifest.EarliestExpiry == nil || t.Before(*b.Manifest.EarliestExpiry)) {
+			b.Manifest.EarliestExpiry = t
+		}
+	}
+	for _, p := range r.Policies {
+		expiry(p.NotBefore)
+		expiry(p.NotAfter)
 		b.Policies = append(b.Policies, p.Policy)
+	}
+	for _, g := range r.Grants {
+		expiry(g.NotBefore)
+		expiry(g.NotAfter)
+		b.Grants = append(b.Grants, g.Grant)
 	}
 	return b
 }

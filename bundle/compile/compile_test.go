@@ -157,6 +157,14 @@ permissions:
 			`only a ServiceAccount may have a spiffe_id`},
 		{"bad type selector", map[string]string{"identities/b.yaml": "kind: AccessProfile\nname: odd\npermissions:\n  - actions: [read]\n    resources: ['Service, action, resource) when { true }; permit(principal/*']\n"},
 			`is not a Cedar entity type`},
+		// Holding a profile is a grant's to give: entity files may not
+		// make anything a member of one, nor of the expired set.
+		{"profile as a parent in an entity file", map[string]string{"entities/x.json": `[{"uid": {"type": "Acme::Service", "id": "web"}, "attrs": {}, "parents": [{"type": "Acme::AccessProfile", "id": "reader"}]}]`, "cedargate.yaml": "namespace: Acme\nvalidation: off\n"},
+			`entities/x.json:1:2: Acme::Service::"web": access profiles are given by Entitlements and Exceptions in identities/`},
+		{"profile defined in an entity file", map[string]string{"entities/x.json": `[{"uid": {"type": "Acme::Expired", "id": "ServiceAccount"}, "attrs": {}, "parents": []}]`},
+			`access profiles are given by Entitlements and Exceptions in identities/`},
+		{"profile as a Resource's parent", map[string]string{"identities/b.yaml": "kind: Resource\ntype: Service\nname: web\nparents: [Acme::AccessProfile::\"reader\"]\n---\nkind: Entitlement\nsubject: ServiceAccount/ledger\nprofile: reader\napproved_by: ops\n"},
+			`Acme::AccessProfile::"reader" cannot be a parent: access profiles are given by Entitlements and Exceptions`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

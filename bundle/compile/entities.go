@@ -114,6 +114,10 @@ func (c *compiler) identityEntities() {
 		var parents []jsonUID
 		for _, p := range r.Parents {
 			if uid, ok := c.resourceRef(p); ok {
+				if c.repo.HasIdentities() && c.isMembershipType(uid.Type) {
+					c.diags.Errorf(p.Pos, "%s cannot be a parent: access profiles are given by Entitlements and Exceptions", uid)
+					continue
+				}
 				parents = append(parents, jsonUID{string(uid.Type), string(uid.ID)})
 				c.parentRefs = append(c.parentRefs, parentRef{uid: uid, at: p})
 			}
@@ -314,6 +318,9 @@ func (c *compiler) entityFile(f *repo.File) {
 			continue
 		}
 		c.addEntityJSON(val, pos, subject)
+		if probe.UID != nil && c.repo.HasIdentities() {
+			c.checkMemberships(*probe.UID, pos, subject)
+		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		fail(err)
@@ -322,6 +329,32 @@ func (c *compiler) entityFile(f *repo.File) {
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		c.diags.Errorf(lines.pos(f.Path, dec.InputOffset()), "unexpected data after the entities array")
 	}
+}
+
+// checkMemberships refuses an entity of an entity file that is, or is a
+// member of, an entity grants make principals members of: only a grant
+// (an Entitlement or Exception, which the guardrails check) gives an
+// access profile, and only an expiry makes an account expired.
+func (c *compiler) checkMemberships(uid types.EntityUID, pos diag.Position, subject string) {
+	e, ok := c.out.Entities[uid]
+	if !ok || c.out.EntityPos[uid] != pos {
+		return
+	}
+	bad := c.isMembershipType(uid.Type)
+	for p := range e.Parents.All() {
+		bad = bad || c.isMembershipType(p.Type)
+	}
+	if bad {
+		c.diags.Errorf(pos, "%s: access profiles are given by Entitlements and Exceptions in identities/, and expiry by a ServiceAccount's expires:, not by entity files", subject)
+		delete(c.out.Entities, uid)
+		delete(c.out.EntityPos, uid)
+	}
+}
+
+// isMembershipType reports whether typ is one of the entity types whose
+// members grants and expiries make.
+func (c *compiler) isMembershipType(typ types.EntityType) bool {
+	return string(typ) == c.cfg.Qualify(profileType) || string(typ) == c.cfg.Qualify(expiredType)
 }
 
 // isIdentityType reports whether typ is one of the entity types cedargate

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go"
@@ -17,12 +16,14 @@ import (
 	"github.com/cedargate/cedargate/bundle/repo"
 )
 
-// Origins of bundle policies.
+// Origins of bundle policies and grants.
 const (
 	OriginPolicy      = "policy"
 	OriginEntitlement = string(repo.KindEntitlement)
 	OriginException   = string(repo.KindException)
 	OriginExpiry      = string(repo.KindServiceAccount)
+	// OriginProfile is the origin of a profile's template policies.
+	OriginProfile = string(repo.KindAccessProfile)
 )
 
 func (c *compiler) policies() {
@@ -42,9 +43,11 @@ func (c *compiler) policies() {
 			c.grant("exception", OriginException, &e.Meta, e.Subject, e.Profile, e.Expires)
 		}
 	}
+	c.templates()
 	for _, s := range c.view.ServiceAccounts {
 		c.expiry(s)
 	}
+	c.memberships()
 }
 
 // policyFile adds a file of hand-written policies. A policy's id is its
@@ -121,6 +124,10 @@ func (pr problem) String() string {
 type profile struct {
 	meta *repo.AccessProfile
 	ok   bool
+	// uid is the profile's entity, which its holders are members of;
+	// granted is set once a grant that compiles holds it.
+	uid     types.EntityUID
+	granted bool
 	// perms holds, per permission, the action scope, the resource scopes
 	// and the when clause.
 	perms []permission
@@ -156,7 +163,7 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 		c.diags.Add(diag.Diagnostic{Pos: at, Subject: subject, Message: msg})
 		return nil
 	}
-	p := &profile{meta: meta, ok: true}
+	p := &profile{meta: meta, ok: true, uid: types.NewEntityUID(types.EntityType(c.cfg.Qualify(profileType)), types.String(meta.Name))}
 	before := c.diags.Errors()
 	for _, perm := range meta.Permissions {
 		out := permission{action: c.actionScope(perm.Actions), when: perm.When, whenPos: perm.WhenPos}
@@ -337,76 +344,4 @@ func (c *compiler) resourceScope(t repo.Token) string {
 		c.diags.Errorf(t.Pos, "no entity %s in environment %q%s: declare it as a Resource or in entities/", uid, c.view.Env, hint)
 	}
 	return "resource in " + uid.String()
-}
-
-// grant generates the policies of an entitlement or exception grant: one
-// per resource selector of each permission of the profile, with ids
-// "<prefix>:<grant>#<n>" numbered in profile order.
-func (c *compiler) grant(prefix, origin string, m *repo.Meta, subject, profileName string, expires *time.Time) {
-	ref, err := repo.ParseRef(subject)
-	if err != nil {
-		c.diags.Add(diag.Diagnostic{Pos: m.FieldPos("subject"), Subject: m.Label(), Message: err.Error()})
-		return
-	}
-	p := c.profile(profileName, m.FieldPos("profile"), m.Label())
-	target, err := c.view.Resolve(ref, repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam)
-	if err != nil {
-		c.out.UnknownSubjects = append(c.out.UnknownSubjects, UnknownSubject{Grant: m, Err: err})
-		return
-	}
-	if p == nil || !p.ok {
-		return
-	}
-	// The id names the subject canonically (Kind/name), however it is
-	// written, so that ids do not change when a reference is respelled.
-	key := repo.GrantKey(m.Name, target.Key(), profileName)
-	op := "in"
-	if target.Kind == repo.KindUser || target.Kind == repo.KindServiceAccount {
-		op = "=="
-	}
-	principal := "principal " + op + " " + c.cfg.UID(target).String()
-	n := 0
-	for _, perm := range p.perms {
-		for _, res := range perm.resources {
-			text := fmt.Sprintf("permit (\n  %s,\n  %s,\n  %s\n)", principal, perm.action, res)
-			if perm.when != "" {
-				text += "\nwhen { " + perm.when + " }"
-			}
-			text += ";"
-			list, err := cedar.NewPolicyListFromBytes("", []byte(text))
-			if err != nil || len(list) != 1 {
-				// checkWhen reports a broken condition too, but a grant is
-				// never dropped without an error where it is written.
-				c.diags.Add(diag.Diagnostic{Pos: m.Pos, Subject: m.Label(), Message: fmt.Sprintf("cannot generate its policy from %s: %v", p.meta.Label(), err)})
-				return
-			}
-			id := fmt.Sprintf("%s:%s#%d", prefix, key, n)
-			n++
-			pos := m.Pos
-			c.add(Policy{Policy: bundle.Policy{ID: id, Source: pos.String(), Origin: origin, NotAfter: expires},
-				Pos: pos, Parsed: list[0], Object: m.Key(), When: perm.whenPos}, true, nil)
-			c.out.Grants++
-		}
-	}
-}
-
-// expiry generates, for a service account with an expiry, a forbid policy
-// that applies from that instant on, so an expired non-human identity is
-// denied everything with no rebuild. Its id is "expired:ServiceAccount/<name>".
-func (c *compiler) expiry(s *repo.ServiceAccount) {
-	if s.Expires == nil {
-		return
-	}
-	text := fmt.Sprintf("forbid (principal == %s, action, resource);", c.cfg.UID(&s.Meta))
-	list, err := cedar.NewPolicyListFromBytes("", []byte(text))
-	if err != nil {
-		c.diags.Errorf(s.Pos, "generating expiry policy: %v", err)
-		return
-	}
-	pos := s.FieldPos("expires")
-	// Not validated: in a schema where no action applies to service
-	// accounts, strict validation would reject a policy that can never
-	// match, and this one is correct by construction.
-	c.add(Policy{Policy: bundle.Policy{ID: "expired:" + s.Key(), Source: pos.String(), Origin: OriginExpiry, NotBefore: s.Expires},
-		Pos: pos, Parsed: list[0], Object: s.Key()}, false, nil)
 }

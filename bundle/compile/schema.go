@@ -16,15 +16,21 @@ import (
 // identity kinds, with the parent types membership needs. A repository
 // schema may declare these types itself (to give them attributes);
 // cedargate then adds only the missing parent types and attributes.
+//
+// Grants make principals members of their profile's AccessProfile entity,
+// and an expired ServiceAccount a member of Expired::"ServiceAccount"
+// (see grants.go), so those are parent types too.
 var generatedTypes = []struct {
 	kind    repo.Kind
 	parents []repo.Kind
 	attrs   schemaast.RecordType
 }{
-	{repo.KindTeam, nil, nil},
-	{repo.KindGroup, []repo.Kind{repo.KindGroup}, nil},
-	{repo.KindUser, []repo.Kind{repo.KindGroup, repo.KindTeam}, nil},
-	{repo.KindServiceAccount, []repo.Kind{repo.KindGroup, repo.KindTeam},
+	{repo.KindAccessProfile, nil, nil},
+	{expiredType, nil, nil},
+	{repo.KindTeam, []repo.Kind{repo.KindAccessProfile}, nil},
+	{repo.KindGroup, []repo.Kind{repo.KindGroup, repo.KindAccessProfile}, nil},
+	{repo.KindUser, []repo.Kind{repo.KindGroup, repo.KindTeam, repo.KindAccessProfile}, nil},
+	{repo.KindServiceAccount, []repo.Kind{repo.KindGroup, repo.KindTeam, repo.KindAccessProfile, expiredType},
 		schemaast.RecordType{"spiffe_id": {Type: schemaast.String(), Optional: true}}},
 }
 

@@ -55,9 +55,10 @@ func cover(res *compile.Result, cases []Case) Coverage {
 		}
 	}
 	cov := Coverage{Env: res.Env}
-	// res.Policies is sorted by id; positions order the list as a reader
-	// walks the files.
-	for _, p := range res.Policies {
+	// The policies decisions name (one per grant and profile policy, not
+	// the templates the bundle holds), sorted by id; positions order the
+	// list as a reader walks the files.
+	for _, p := range res.Logical() {
 		if p.Origin == compile.OriginExpiry {
 			continue
 		}

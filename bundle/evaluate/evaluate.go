@@ -200,13 +200,13 @@ func Run(c *build.Compiled, req Request) (*Result, error) {
 	for _, e := range res.Decision.Errors {
 		res.ErrorSources[e.PolicyID] = ""
 	}
-	ex := explainer{snap: snap, files: c.Repo.Policies, when: grantConditions(c.Result), req: er, ents: entityMap(snap, er.Entities)}
+	ex := explainer{snap: snap, an: snap.Analysis(), files: c.Repo.Policies, when: grantConditions(c.Result), req: er, ents: entityMap(snap, er.Entities)}
 	determining := map[string]bool{}
 	for _, r := range res.Decision.Reasons {
 		determining[r.ID] = true
 	}
 	for _, i := range ex.couldMatch() {
-		if _, failed := res.ErrorSources[snap.Policy(i).ID]; !failed && !req.Explain {
+		if _, failed := res.ErrorSources[ex.an.Policy(i).ID]; !failed && !req.Explain {
 			// Without --explain only the clauses that failed are located.
 			continue
 		}
@@ -276,7 +276,9 @@ func entityMap(snap *engine.Snapshot, reqEnts []types.Entity) types.EntityMap {
 }
 
 type explainer struct {
-	snap  *engine.Snapshot
+	snap *engine.Snapshot
+	// an names the policies decisions name: one per grant and template.
+	an    *engine.Analysis
 	files []*repo.File
 	// when says where the condition of each generated grant with one is
 	// written (its profile's when:), by policy id.
@@ -289,7 +291,7 @@ type explainer struct {
 // action scope the request's action satisfies, sorted. Which of them are
 // worth showing is decided once each is explained (see relevant).
 func (x *explainer) couldMatch() []int32 {
-	return x.snap.Matching(engine.ActionDim, x.req.Action, nil)
+	return x.an.Matching(engine.ActionDim, x.req.Action, nil)
 }
 
 // relevant reports whether p is worth explaining: its scope matches, or it
@@ -314,8 +316,8 @@ func relevant(p Policy, a *expast.Policy) bool {
 
 // policy explains policy i.
 func (x *explainer) policy(i int32) (Policy, *expast.Policy) {
-	info := x.snap.Policy(i)
-	p := Policy{ID: info.ID, Source: info.Source, Effect: "permit", Active: x.snap.ActiveAt(i, x.req.Time)}
+	info := x.an.Policy(i)
+	p := Policy{ID: info.ID, Source: info.Source, Effect: "permit", Active: x.an.ActiveAt(i, x.req.Time)}
 	if info.Forbid {
 		p.Effect = "forbid"
 	}
@@ -414,7 +416,7 @@ func clauseText(body expast.IsNode) string {
 // profile's when: rather than at the grant.
 func grantConditions(res *compile.Result) map[string]diag.Position {
 	m := map[string]diag.Position{}
-	for _, p := range res.Policies {
+	for _, p := range res.Logical() {
 		if p.When.File != "" {
 			m[p.ID] = p.When
 		}

@@ -6,78 +6,149 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 )
 
-// computeViews gives every node its view's targeted ancestors: the target
-// ids of the node and of its ancestors (the transitive closure of its
-// parents), which is all that scope matching needs. They are computed
-// once per node, from its parents' (each parent's own id among them), so
-// that the cost grows with the graph and not with the sum of the
-// closures. A node with a single parent and no target id of its own shares
-// its parent's list, which keeps the memory of large identity graphs close
-// to that of the graph itself.
+// computeViews gives every entity its view's targeted ancestors: the
+// target ids of the entity and of its ancestors (the transitive closure of
+// its parents), which is all that scope matching needs; and every entity
+// that is a parent the grants it holds, itself or through its ancestors
+// (grantTable.reach). Both follow the edges that are not grants: what a
+// grant adds depends on the decision instant, and is added per decision
+// (see state.held). They are computed once per entity, from its parents'
+// (each parent's own id among them), so that the cost grows with the
+// graph and not with the sum of the closures. An entity with a single
+// parent and nothing of its own shares its parent's list, which keeps
+// the memory of large identity graphs close to that of the graph itself.
 //
 // Parents that are not entities count when a scope names them (Cedar's
 // `in` is true for a parent named but not defined) and contribute no
-// ancestors of their own. The entities keep their parents as written:
-// cedar-go only walks the graph for an `in` in a condition, since
-// selection matches scopes.
-func (s *Snapshot) computeViews() {
+// ancestors of their own. cedar-go only walks the graph for an `in` in a
+// condition, since selection matches scopes.
+func (s *Snapshot) computeViews() error {
 	const (
 		unvisited = iota
 		visiting
 		done
 	)
+	e := s.ents
+	g := &s.grants
+	n := e.len()
+	s.tanc = make([]span, n)
+	g.reach = make([]span, n)
+	marks := make([]uint8, n)
 	cyclic := false
-	var visit func(n *node) []int32
-	visit = func(n *node) []int32 {
-		switch n.mark {
+	var visit func(i int32)
+	visit = func(i int32) {
+		switch marks[i] {
 		case done:
-			return n.view.tanc
+			return
 		case visiting:
 			cyclic = true
-			return nil
+			return
 		}
-		n.mark = visiting
-		var list []int32
-		if n.view.self >= 0 {
-			list = append(list, n.view.self)
-		}
-		single := n.entity.Parents.Len() == 1 && n.view.self < 0
-		for p := range n.entity.Parents.All() {
-			if pn, ok := s.nodes[p]; ok {
-				pt := visit(pn)
-				if single {
-					n.view.tanc, n.mark = pt, done
-					return pt
-				}
-				list = append(list, pt...)
-			} else if id, ok := s.targets[p]; ok {
-				list = append(list, id)
+		marks[i] = visiting
+		own := g.own(i)
+		static, last := 0, int32(-1)
+		for _, p := range e.parentsOf(i) {
+			if !g.isGrantEdge(i, p) {
+				static++
+				last = p
 			}
 		}
-		slices.Sort(list)
-		list = slices.Clip(slices.Compact(list))
-		if len(list) == 0 {
-			list = nil
+		if static == 1 && s.self[i] < 0 && len(own) == 0 {
+			visit(last)
+			s.tanc[i], g.reach[i] = s.tanc[last], g.reach[last]
+			if g.reach[i].n > 0 || s.flags[last]&flagRows != 0 {
+				s.flags[i] |= flagRows
+			}
+			marks[i] = done
+			return
 		}
-		n.view.tanc, n.mark = list, done
-		return list
+		var list, rows []int32
+		if s.self[i] >= 0 {
+			list = append(list, s.self[i])
+		}
+		rows = append(rows, own...)
+		for _, p := range e.parentsOf(i) {
+			if g.isGrantEdge(i, p) {
+				continue
+			}
+			visit(p)
+			t := s.tanc[p]
+			list = append(list, s.tancPool[t.off:t.off+t.n]...)
+			rows = append(rows, g.reachOf(p)...)
+		}
+		s.tanc[i] = s.intern(list)
+		if len(rows) > 0 {
+			s.flags[i] |= flagRows
+			if s.flags[i]&flagParent != 0 {
+				g.reach[i] = g.internRows(rows)
+			}
+		}
+		marks[i] = done
 	}
-	for _, n := range s.nodes {
-		visit(n)
+	for i := range int32(n) {
+		visit(i)
 	}
 	if cyclic {
 		// A cycle leaves the memoised lists of its members incomplete;
 		// recompute every list by search, which cycles cannot fool.
-		parentsOf := func(u types.EntityUID) (types.EntityUIDSet, bool) {
-			if n, ok := s.nodes[u]; ok {
-				return n.entity.Parents, true
+		for i := range int32(n) {
+			list, rows := []int32{}, append([]int32(nil), g.own(i)...)
+			if s.self[i] >= 0 {
+				list = append(list, s.self[i])
 			}
-			return types.EntityUIDSet{}, false
-		}
-		for uid, n := range s.nodes {
-			n.view, _ = s.viewOf(uid, searchAncestors(uid, parentsOf), nil)
+			for _, a := range s.staticAncestors(i) {
+				if s.self[a] >= 0 {
+					list = append(list, s.self[a])
+				}
+				rows = append(rows, g.own(a)...)
+			}
+			s.tanc[i] = s.intern(list)
+			g.reach[i] = span{}
+			if len(rows) > 0 {
+				s.flags[i] |= flagRows
+				if s.flags[i]&flagParent != 0 {
+					g.reach[i] = g.internRows(rows)
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// intern adds a list of targets, sorted and each once, to the pool.
+func (s *Snapshot) intern(list []int32) span { return addSorted(&s.tancPool, list) }
+
+// internRows adds a list of rows, sorted and each once, to the pool.
+func (g *grantTable) internRows(rows []int32) span { return addSorted(&g.reachPool, rows) }
+
+// addSorted appends list to pool, sorted and each element once, and
+// returns where.
+func addSorted(pool *[]int32, list []int32) span {
+	list = sortUnique(list)
+	sp := span{off: uint32(len(*pool)), n: uint32(len(list))}
+	*pool = append(*pool, list...)
+	return sp
+}
+
+// staticAncestors returns entity i's ancestors along the edges that are
+// not grants, by breadth-first search.
+func (s *Snapshot) staticAncestors(i int32) []int32 {
+	seen := map[int32]bool{i: true}
+	var out []int32
+	queue := []int32{i}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		for _, p := range s.ents.parentsOf(x) {
+			if s.grants.isGrantEdge(x, p) || seen[p] {
+				continue
+			}
+			seen[p] = true
+			out = append(out, p)
+			queue = append(queue, p)
+		}
+	}
+	return out
 }
 
 // searchAncestors collects the ancestors of uid by breadth-first search
@@ -103,11 +174,11 @@ func searchAncestors(uid types.EntityUID, parentsOf func(types.EntityUID) (types
 			}
 		}
 	}
-	list := make([]types.EntityUID, 0, len(seen))
+	uids := make([]types.EntityUID, 0, len(seen))
 	for u := range seen {
-		list = append(list, u)
+		uids = append(uids, u)
 	}
-	return types.NewEntityUIDSet(list...)
+	return types.NewEntityUIDSet(uids...)
 }
 
 // sortUnique sorts s and removes duplicates in place.

@@ -3,6 +3,7 @@ package engine
 import (
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,8 +91,17 @@ type state struct {
 	// unknown has bit d set when the request's entity of dimension d is
 	// neither a bundle nor a request entity.
 	unknown uint8
-	get     getter
-	seq     iter.Seq2[cedar.PolicyID, *cedar.Policy]
+	// now is the decision instant in Unix nanoseconds.
+	now int64
+	// held are the grants the principal holds at now, and heldKnown
+	// says whether they are all there: false when the principal's
+	// ancestry comes from request entities, which Decide then searches
+	// (see templateReasons). rows and dyn are scratch for held.
+	held      []int32
+	heldKnown bool
+	rows, dyn []int32
+	get       getter
+	seq       iter.Seq2[cedar.PolicyID, *cedar.Policy]
 }
 
 // All implements cedar.PolicyIterator over the candidates with
@@ -112,7 +122,8 @@ var statePool = sync.Pool{New: func() any {
 }}
 
 // getter serves entities to cedar-go, as written: request entities first,
-// then bundle entities.
+// then bundle entities, with the parents that hold at the decision
+// instant.
 type getter struct {
 	snap *Snapshot
 	// reqs are the request's entities, as the request wrote them; byUID
@@ -127,10 +138,12 @@ type getter struct {
 	// its precomputed view even when a request entity adds attributes.
 	bundleGraph bool
 	// hot are the request's principal, action and resource when they are
-	// bundle entities: conditions read their attributes, and comparing a
-	// uid is cheaper than a lookup in a map of every entity (a cache miss
-	// or several in a large bundle).
-	hot [dims]*node
+	// bundle entities (-1 otherwise): conditions read their attributes,
+	// and comparing a uid is cheaper than a lookup in the table of every
+	// entity (a cache miss or several in a large bundle).
+	hot [dims]int32
+	// now is the decision instant, which grants are judged at.
+	now int64
 }
 
 // Get implements types.EntityGetter.
@@ -138,20 +151,21 @@ func (g *getter) Get(uid types.EntityUID) (types.Entity, bool) {
 	if e := g.request(uid); e != nil {
 		return *e, true
 	}
-	var n *node
+	s := g.snap
+	i := int32(-1)
 	for _, h := range g.hot {
-		if h != nil && h.entity.UID == uid {
-			n = h
+		if h >= 0 && s.ents.id(h) == string(uid.ID) && s.ents.typeNames[s.ents.typeOf[h]] == uid.Type {
+			i = h
 			break
 		}
 	}
-	if n == nil {
+	if i < 0 {
 		var ok bool
-		if n, ok = g.snap.nodes[uid]; !ok {
+		if i, ok = s.ents.lookup(uid); !ok {
 			return types.Entity{}, false
 		}
 	}
-	return n.entity, true
+	return s.entity(i, g.now), true
 }
 
 // linearEntities is how many request entities are searched linearly
@@ -217,12 +231,17 @@ func (s *Snapshot) Decide(req *Request) Decision {
 			st.match = append(st.match, st.condIndex(r.PolicyID))
 		}
 		forbidden = forbidden || (!cedarAllow && len(diag.Reasons) > 0)
-		if len(diag.Errors) > 0 {
-			out.Errors = make([]EvalError, len(diag.Errors))
-			for i, e := range diag.Errors {
-				out.Errors[i] = EvalError{PolicyID: string(e.PolicyID), Message: e.Message}
+		for _, e := range diag.Errors {
+			i := st.condIndex(e.PolicyID)
+			if !s.policies[i].template {
+				out.Errors = append(out.Errors, EvalError{PolicyID: string(e.PolicyID), Message: e.Message})
+				continue
+			}
+			for _, r := range st.templateReasons(i, req.Principal, nil) {
+				out.Errors = append(out.Errors, EvalError{PolicyID: r.ID, Message: e.Message})
 			}
 		}
+		slices.SortFunc(out.Errors, func(a, b EvalError) int { return strings.Compare(a.PolicyID, b.PolicyID) })
 	}
 	// The determining policies: the forbids that matched if any did,
 	// otherwise the permits, in policy (id) order.
@@ -238,9 +257,22 @@ func (s *Snapshot) Decide(req *Request) Decision {
 	out.UnknownPrincipal = st.unknown&(1<<principalDim) != 0
 	out.UnknownResource = st.unknown&(1<<resourceDim) != 0
 	if len(reasons) > 0 {
-		out.Reasons = make([]Reason, len(reasons))
-		for k, i := range reasons {
-			out.Reasons[k] = Reason{ID: string(s.policies[i].id), Source: s.policies[i].source}
+		out.Reasons = make([]Reason, 0, len(reasons))
+		templated := false
+		for _, i := range reasons {
+			p := &s.policies[i]
+			if !p.template {
+				out.Reasons = append(out.Reasons, Reason{ID: string(p.id), Source: p.source})
+				continue
+			}
+			templated = true
+			out.Reasons = st.templateReasons(i, req.Principal, out.Reasons)
+		}
+		if templated {
+			// Grants' ids sort among the policies' as the policies of
+			// grants would; a grant reached twice is one reason.
+			slices.SortFunc(out.Reasons, func(a, b Reason) int { return strings.Compare(a.ID, b.ID) })
+			out.Reasons = slices.CompactFunc(out.Reasons, func(a, b Reason) bool { return a.ID == b.ID })
 		}
 	}
 	return out
@@ -261,9 +293,10 @@ func (s *Snapshot) Candidates(req *Request) int {
 func (s *Snapshot) acquire() *state {
 	st := statePool.Get().(*state)
 	st.snap = s
-	st.get = getter{snap: s, byUID: st.get.byUID}
+	st.get = getter{snap: s, byUID: st.get.byUID, hot: [dims]int32{-1, -1, -1}}
 	st.extra = st.extra[:0]
 	st.tanc = st.tanc[:0]
+	st.held, st.heldKnown = st.held[:0], false
 	return st
 }
 
@@ -295,7 +328,8 @@ func (st *state) selectCandidates(req *Request) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	nowNs := unixNanos(now)
+	st.now = unixNanos(now)
+	st.get.now = st.now
 
 	if len(req.Entities) > 0 {
 		st.layer(req.Entities, req.EntityMode)
@@ -324,7 +358,7 @@ func (st *state) selectCandidates(req *Request) {
 				continue
 			}
 			f := &s.filters[e.p()]
-			if s.windowed && !f.active(nowNs) {
+			if s.windowed && !f.active(st.now) {
 				continue
 			}
 			for d := range dims {
@@ -349,7 +383,7 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 	idx := &s.index[d]
 	sd := side{all: idx.all}
 	ri := st.get.find(uid)
-	n, inBundle := s.nodes[uid]
+	n, inBundle := s.ents.lookup(uid)
 	precomputed := false
 	switch {
 	case st.get.slow && (ri >= 0 || inBundle):
@@ -358,15 +392,29 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 		// A request entity merged into this one (MergeAttributes) kept
 		// its parents: the precomputed view holds, and Get serves the
 		// merged entity before the hot one.
-		sd.view, sd.cands = n.view, n.cands[d]
+		sd.view, sd.cands = s.staticView(n), s.candsOf(n, d)
 		st.get.hot[d] = n
 		precomputed = true
+		if d == principalDim {
+			st.heldKnown = true
+		}
+		if s.flags[n]&flagRows != 0 {
+			st.rows = s.rowsOf(n, st.now, false, st.rows[:0])
+			if d == principalDim {
+				// A grant reached through two parents is held once.
+				st.held = sortUnique(append(st.held[:0], st.rows...))
+			}
+			st.addHeld(d, &sd, st.rows)
+		}
 	case ri >= 0:
 		sd.view = st.requestView(ri)
 	default:
 		// Neither in the request nor in the bundle: no ancestors.
 		sd.view, st.tanc = s.viewOf(uid, types.EntityUIDSet{}, st.tanc)
 		st.unknown |= 1 << d
+		if d == principalDim {
+			st.heldKnown = true
+		}
 	}
 	if sd.view.typ >= 0 {
 		sd.byType = idx.byType[sd.view.typ]
@@ -379,21 +427,56 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 	return sd
 }
 
-// parentsOf returns an entity's parents as written, request entities
-// first; it serves the ancestor search of the slow path.
+// addHeld adds to sd, the precomputed side of a bundle entity, what the
+// grants rows (held at the decision instant) add: the targets they lead
+// to, in its view, and the policies of those targets, to its candidates.
+func (st *state) addHeld(d dim, sd *side, rows []int32) {
+	s := st.snap
+	dyn := st.dyn[:0]
+	for _, r := range rows {
+		dyn = append(dyn, s.staticView(s.grants.rows[r].parent).tanc...)
+	}
+	dyn = sortUnique(dyn)
+	// Only the targets the bundle's own edges do not reach already.
+	k := 0
+	for _, t := range dyn {
+		if !contains(sd.view.tanc, t) {
+			dyn[k] = t
+			k++
+		}
+	}
+	dyn = dyn[:k]
+	st.dyn = dyn
+	if len(dyn) == 0 {
+		return
+	}
+	start := len(st.tanc)
+	st.tanc = append(append(st.tanc, sd.view.tanc...), dyn...)
+	slices.Sort(st.tanc[start:])
+	sd.view.tanc = slices.Clip(st.tanc[start:])
+	start = len(st.extra)
+	st.extra = append(st.extra, sd.cands...)
+	st.extra = s.gatherTargets(d, &sd.view, dyn, st.extra)
+	sd.cands = st.extra[start:]
+}
+
+// parentsOf returns an entity's parents as they hold at the decision
+// instant, request entities first; it serves the ancestor search of the
+// slow path.
 func (st *state) parentsOf(uid types.EntityUID) (types.EntityUIDSet, bool) {
 	if e := st.get.request(uid); e != nil {
 		return e.Parents, true
 	}
-	if n, ok := st.snap.nodes[uid]; ok {
-		return n.entity.Parents, true
+	if i, ok := st.snap.ents.lookup(uid); ok {
+		return st.snap.entity(i, st.now).Parents, true
 	}
 	return types.EntityUIDSet{}, false
 }
 
 // requestView describes request entity e to scopes: its targeted
 // ancestors are found by a search over request entities that stops at
-// bundle entities, whose precomputed views hold their own.
+// bundle entities, whose precomputed views (and the grants they hold)
+// hold their own.
 func (st *state) requestView(ri int32) view {
 	e := &st.get.reqs[ri]
 	s := st.snap
@@ -425,8 +508,14 @@ func (st *state) requestView(ri int32) view {
 				}
 				continue
 			}
-			if n, ok := s.nodes[p]; ok {
-				buf = append(buf, n.view.tanc...)
+			if n, ok := s.ents.find(p); ok {
+				buf = append(buf, s.staticView(n).tanc...)
+				if s.ents.defined[n] && s.flags[n]&flagRows != 0 {
+					st.rows = s.rowsOf(n, st.now, false, st.rows[:0])
+					for _, r := range st.rows {
+						buf = append(buf, s.staticView(s.grants.rows[r].parent).tanc...)
+					}
+				}
 			} else if id, ok := s.targets[p]; ok {
 				buf = append(buf, id)
 			}
@@ -440,4 +529,77 @@ func (st *state) requestView(ri int32) view {
 	}
 	st.tanc = buf
 	return v
+}
+
+// templateReasons appends to dst the reasons template i gives, which the
+// request's principal satisfied: one per grant, held at the decision
+// instant, that makes the principal a member of the template's parent,
+// named by the grant's id and the template's suffix, at the grant's
+// source; and the template itself when the principal reaches the parent
+// by an edge no grant makes (one a request entity asserts, say).
+func (st *state) templateReasons(i int32, principal types.EntityUID, dst []Reason) []Reason {
+	s := st.snap
+	p := &s.policies[i]
+	g := &s.grants
+	start := len(dst)
+	plain := false
+	if st.heldKnown {
+		for _, r := range st.held {
+			if g.rows[r].parent == p.parent {
+				dst = append(dst, Reason{ID: g.id(r) + p.suffix, Source: g.source(r)})
+			}
+		}
+		pi, inBundle := s.ents.lookup(principal)
+		target := s.filters[i].scopes[principalDim].id
+		plain = !inBundle && s.baseView(principal).self == target || inBundle && contains(s.staticView(pi).tanc, target)
+	} else {
+		dst, plain = st.searchReasons(p, principal, dst)
+	}
+	if plain || len(dst) == start {
+		dst = append(dst, Reason{ID: string(p.id), Source: p.source})
+	}
+	return dst
+}
+
+// searchReasons finds the grants through which principal, whose
+// ancestry request entities shape, is a member of template p's parent,
+// by a search of the graph as the decision sees it; plain is set when an
+// edge no grant makes leads there.
+func (st *state) searchReasons(p *policy, principal types.EntityUID, dst []Reason) ([]Reason, bool) {
+	s := st.snap
+	g := &s.grants
+	if p.parent < 0 {
+		return dst, true
+	}
+	parent := s.ents.uid(p.parent)
+	if principal == parent {
+		return dst, true
+	}
+	plain := false
+	seen := map[types.EntityUID]bool{principal: true}
+	queue := []types.EntityUID{principal}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		ps, _ := st.parentsOf(x)
+		for q := range ps.All() {
+			if q == parent {
+				found := false
+				if xi, ok := s.ents.lookup(x); ok {
+					for _, r := range g.own(xi) {
+						if g.rows[r].parent == p.parent && g.rows[r].active(st.now) {
+							dst = append(dst, Reason{ID: g.id(r) + p.suffix, Source: g.source(r)})
+							found = true
+						}
+					}
+				}
+				plain = plain || !found
+			}
+			if !seen[q] {
+				seen[q] = true
+				queue = append(queue, q)
+			}
+		}
+	}
+	return dst, plain
 }

@@ -235,44 +235,8 @@ func (g *gen) build() tcase {
 }
 
 func reference(tc tcase) (bool, []string, []string) {
-	em := types.EntityMap{}
-	maps.Copy(em, tc.bundleEM)
-	// The uids a request entity shadows: bundle entities and the parents
-	// they name.
-	defined := map[types.EntityUID]bool{}
-	for uid, e := range tc.bundleEM {
-		defined[uid] = true
-		for p := range e.Parents.All() {
-			defined[p] = true
-		}
-	}
-	for _, e := range tc.reqEnts {
-		switch {
-		case !defined[e.UID] || tc.mode == engine.Replace:
-			em[e.UID] = e
-		case tc.mode == engine.MergeAttributes:
-			base := tc.bundleEM[e.UID]
-			attrs, tags := types.RecordMap{}, types.RecordMap{}
-			maps.Insert(attrs, base.Attributes.All())
-			maps.Insert(attrs, e.Attributes.All())
-			maps.Insert(tags, base.Tags.All())
-			maps.Insert(tags, e.Tags.All())
-			em[e.UID] = types.Entity{UID: e.UID, Parents: base.Parents, Attributes: types.NewRecord(attrs), Tags: types.NewRecord(tags)}
-		}
-		// RefuseShadowing: the bundle's entity stands.
-	}
-	ps := cedar.NewPolicySet()
-	for _, p := range tc.b.Policies {
-		if !p.ActiveAt(tc.at) {
-			continue
-		}
-		list, err := cedar.NewPolicyListFromBytes("x", []byte(p.Cedar))
-		if err != nil {
-			panic(err)
-		}
-		ps.Add(cedar.PolicyID(p.ID), list[0])
-	}
-	d, diag := cedar.Authorize(ps, em, tc.req)
+	em := layered(tc.bundleEM, tc.bundleEM, tc.reqEnts, tc.mode)
+	d, diag := cedar.Authorize(activeSet(tc.b.Policies, tc.at), em, tc.req)
 	var reasons, errs []string
 	for _, r := range diag.Reasons {
 		reasons = append(reasons, string(r.PolicyID))
@@ -283,6 +247,68 @@ func reference(tc tcase) (bool, []string, []string) {
 	slices.Sort(reasons)
 	slices.Sort(errs)
 	return d == cedar.Allow, reasons, errs
+}
+
+// layered is the bundle's entities, base, with the request's entities
+// combined as mode says; bundle holds the entities as the bundle writes
+// them, which tell which uids a request entity shadows.
+func layered(bundle, base types.EntityMap, reqEnts []types.Entity, mode engine.EntityMode) types.EntityMap {
+	em := maps.Clone(base)
+	// The uids a request entity shadows: bundle entities and the parents
+	// they name.
+	defined := map[types.EntityUID]bool{}
+	for uid, e := range bundle {
+		defined[uid] = true
+		for p := range e.Parents.All() {
+			defined[p] = true
+		}
+	}
+	for _, e := range reqEnts {
+		switch {
+		case !defined[e.UID] || mode == engine.Replace:
+			em[e.UID] = e
+		case mode == engine.MergeAttributes:
+			b := base[e.UID]
+			attrs, tags := types.RecordMap{}, types.RecordMap{}
+			maps.Insert(attrs, b.Attributes.All())
+			maps.Insert(attrs, e.Attributes.All())
+			maps.Insert(tags, b.Tags.All())
+			maps.Insert(tags, e.Tags.All())
+			em[e.UID] = types.Entity{UID: e.UID, Parents: b.Parents, Attributes: types.NewRecord(attrs), Tags: types.NewRecord(tags)}
+		}
+		// RefuseShadowing: the bundle's entity stands.
+	}
+	return em
+}
+
+// activeSet is the policies in force at instant at.
+func activeSet(policies []bundle.Policy, at time.Time) *cedar.PolicySet {
+	ps := cedar.NewPolicySet()
+	for _, p := range policies {
+		if !p.ActiveAt(at) {
+			continue
+		}
+		list, err := cedar.NewPolicyListFromBytes("x", []byte(p.Cedar))
+		if err != nil {
+			panic(err)
+		}
+		ps.Add(cedar.PolicyID(p.ID), list[0])
+	}
+	return ps
+}
+
+// describe renders a case's policies and request entities for a failure.
+func describe(b *bundle.Bundle, reqEnts []types.Entity) (policies, entities string) {
+	var pol []string
+	for _, p := range b.Policies {
+		pol = append(pol, fmt.Sprintf("%s not_before=%v not_after=%v %s", p.ID, p.NotBefore, p.NotAfter, p.Cedar))
+	}
+	var re []string
+	for _, e := range reqEnts {
+		j, _ := e.MarshalJSON()
+		re = append(re, string(j))
+	}
+	return strings.Join(pol, "\n"), strings.Join(re, "\n")
 }
 
 // differ decides four requests on one random bundle with the engine and
@@ -314,18 +340,10 @@ func differ(t *testing.T, seed uint64, big bool) {
 		slices.Sort(gr)
 		slices.Sort(ge)
 		if got.Allow != allow || !slices.Equal(gr, reasons) || !slices.Equal(ge, errs) {
-			var pol []string
-			for _, p := range tc.b.Policies {
-				pol = append(pol, fmt.Sprintf("%s not_before=%v not_after=%v %s", p.ID, p.NotBefore, p.NotAfter, p.Cedar))
-			}
-			var re []string
-			for _, e := range tc.reqEnts {
-				b, _ := e.MarshalJSON()
-				re = append(re, string(b))
-			}
+			pol, re := describe(tc.b, tc.reqEnts)
 			t.Fatalf("seed %d big=%v request %d (%s): engine allow=%v reasons=%v errors=%v; cedar allow=%v reasons=%v errors=%v\nrequest %v %v %v at %v\npolicies:\n%s\nbundle entities:\n%s\nrequest entities:\n%s",
 				seed, big, k, tc.mode, got.Allow, gr, ge, allow, reasons, errs, tc.req.Principal, tc.req.Action, tc.req.Resource, tc.at,
-				strings.Join(pol, "\n"), tc.b.Entities, strings.Join(re, "\n"))
+				pol, tc.b.Entities, re)
 		}
 	}
 }

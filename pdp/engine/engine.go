@@ -18,16 +18,27 @@
 // The candidates are decided with Cedar's semantics: those without
 // conditions are satisfied once their scope matches, and the others go to
 // cedar-go through its policy iterator, with their scope removed since it
-// has already been matched. Time-bound policies (expiring grants) are
-// skipped outside their validity window at the decision instant, with no
-// rebuild. Cedar's integration corpus runs against all of this (see
-// corpus_test.go).
+// has already been matched. Cedar's integration corpus runs against all
+// of this (see corpus_test.go).
+//
+// Grants are data (grants.go): an access profile's policies are
+// templates naming the profile's entity, and a grant is a membership in
+// it with a validity window. A decision counts the memberships that hold
+// at its instant, hiding the others from scopes and conditions alike, so
+// a grant stops granting at its expiry with no rebuild; and it names, for
+// a template that determined it, the grants through which the principal
+// held the profile. Time-bound policies are skipped outside their
+// window the same way. Entities are kept in a compact store (store.go)
+// and handed to cedar-go only when it reads them. Analyses read the
+// snapshot through Analysis, where each grant is the policies it stands
+// for.
 package engine
 
 import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,32 +59,61 @@ type Snapshot struct {
 	// policy.
 	filters []filter
 	// sets backs the targets of `in [...]` scopes.
-	sets  []int32
-	byID  map[cedar.PolicyID]int32
-	nodes map[types.EntityUID]*node
+	sets []int32
+	byID map[cedar.PolicyID]int32
 	// targets and typeIDs intern the entities and types scopes name;
 	// actionBit gives some action targets a bit (see actionBits).
 	targets   map[types.EntityUID]int32
 	typeIDs   map[types.EntityType]int32
 	actionBit []uint32
-	// phantoms are the parents that bundle entities name and the bundle
-	// does not define (Cedar's `in` holds for them all the same): with
-	// the nodes, the uids a request entity may shadow (see EntityMode).
-	phantoms map[types.EntityUID]struct{}
-	index    [dims]dimIndex
-	// windowed is true when some policy is time-bound.
+	index     [dims]dimIndex
+	// windowed is true when some policy or grant is time-bound.
 	windowed bool
 	// spiffe maps a SPIFFE id to the entity whose spiffe_id attribute it
 	// is, for front ends that know callers by workload identity.
-	spiffe map[string]types.EntityUID
+	spiffe map[string]int32
+
+	// ents holds the bundle's entities and the parents they name (see
+	// store.go). The rest is by entity index: self is the entity's target
+	// id (-1 if no scope names it), flags what selection needs to know,
+	// tanc its targeted ancestors (see view) and cands, per dimension, the
+	// policies whose ==, in, in [...] or is-in scope it satisfies (see
+	// gather), both in pools. typeTarget is the `is` type id of each of
+	// the store's types (-1 if no scope names it).
+	ents       *store
+	self       []int32
+	flags      []uint8
+	tanc       []span
+	tancPool   []int32
+	cands      [][dims]span
+	candPool   []entry
+	typeTarget []int32
+	// grants are the bundle's grants (see grants.go).
+	grants grantTable
+
 	// names turns interned ids back into entities and types, for
-	// analysis only (see Policy); built on first use.
+	// analysis only (see Analysis); built on first use.
 	names struct {
 		once    sync.Once
 		targets []types.EntityUID
 		types   []types.EntityType
 	}
+	analysis struct {
+		once sync.Once
+		a    *Analysis
+	}
 }
+
+// Entity flags.
+const (
+	// flagParent is set on an entity that is a parent of a bundle entity:
+	// a request entity that replaces it changes their ancestry, so their
+	// precomputed views do not hold for that request.
+	flagParent uint8 = 1 << iota
+	// flagRows is set on an entity that holds grants, its own or its
+	// ancestors' (see grantTable).
+	flagRows
+)
 
 // policy is a bundle policy ready to evaluate.
 type policy struct {
@@ -84,37 +124,32 @@ type policy struct {
 	// hands cedar-go only policies whose scope it has already matched,
 	// exactly, so evaluating the scope again would only repeat entity
 	// lookups (for `in`, one per ancestor when it fails). Effect,
-	// annotations, conditions and thus errors are the original's.
+	// annotations, conditions and thus errors are the original's. Nil for
+	// a plain policy, which cedar-go never sees.
 	eval *cedar.Policy
 	// plain is true when the policy has no when or unless clause: once
 	// its scope matches, it is satisfied.
 	plain  bool
 	forbid bool
+	// template is true for a bundle template (bundle.Policy.Template):
+	// parent is the entity its principal scope names (-1 when the bundle
+	// has no such entity), and suffix what decisions append to the id of
+	// a grant it applies through.
+	template bool
+	parent   int32
+	suffix   string
 }
 
-// node is a bundle entity, as written, with what selection needs.
-type node struct {
-	entity types.Entity
-	view   view
-	// mark is computeViews' visit state, used only while New runs.
-	mark uint8
-	// parent is true when the entity is a parent of another bundle
-	// entity: a request entity that replaces it changes their ancestry,
-	// so their precomputed views do not hold for that request.
-	parent bool
-	// cands lists, per dimension, the policies whose ==, in, in [...] or
-	// is-in scope this entity satisfies (see gather).
-	cands [dims][]entry
-}
-
-// New compiles b into a Snapshot. It fails if a policy does not parse or
-// the entities are not valid Cedar JSON; a bundle that fails here must not
-// be activated.
+// New compiles b into a Snapshot. It fails if a policy does not parse,
+// the entities are not valid Cedar JSON or the grants do not fit the
+// entities and templates; a bundle that fails here must not be
+// activated.
 func New(b *bundle.Bundle) (*Snapshot, error) {
 	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
 	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
 	s.policies = make([]policy, 0, len(b.Policies))
 	s.filters = make([]filter, 0, len(b.Policies))
+	var templateOf []types.EntityUID
 	for i, pp := range parsePolicies(b.Policies) {
 		bp := &b.Policies[i]
 		if pp.err != nil {
@@ -132,9 +167,21 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		}
 		a := pp.ast
 		f.scopes = [dims]scope{in.scope(a.Principal), in.scope(a.Action), in.scope(a.Resource)}
-		s.byID[cedar.PolicyID(bp.ID)] = int32(len(s.policies))
-		s.policies = append(s.policies, policy{id: cedar.PolicyID(bp.ID), source: bp.Source, eval: pp.eval,
-			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid})
+		p := policy{id: cedar.PolicyID(bp.ID), source: bp.Source, eval: pp.eval,
+			plain: len(a.Conditions) == 0, forbid: a.Effect == expast.EffectForbid, parent: -1}
+		if p.plain {
+			p.eval = nil
+		}
+		if bp.Template {
+			sc, ok := a.Principal.(expast.ScopeTypeIn)
+			if !ok {
+				return nil, fmt.Errorf("template policy %q: its principal scope must be `principal in` an entity", bp.ID)
+			}
+			p.template, p.suffix = true, templateSuffix(bp.ID)
+			templateOf = append(templateOf, sc.Entity)
+		}
+		s.byID[p.id] = int32(len(s.policies))
+		s.policies = append(s.policies, p)
 		s.filters = append(s.filters, f)
 	}
 	s.targets, s.typeIDs, s.sets = in.targets, in.types, in.sets
@@ -150,64 +197,152 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 		}
 	}
 
-	entities, err := parseEntities(b.Entities)
-	if err != nil {
+	var err error
+	if s.ents, err = loadEntities(b.Entities); err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
-	s.nodes = make(map[types.EntityUID]*node, len(entities))
-	s.spiffe = map[string]types.EntityUID{}
-	// Entities of one type share one type string: a lookup then compares
-	// type bytes that are already in the cache, and misses on the id only.
-	typeNames := map[types.EntityType]types.EntityType{}
-	all := make([]*node, 0, len(entities))
-	for _, e := range entities {
-		uid := e.UID
-		if _, dup := s.nodes[uid]; dup {
-			return nil, fmt.Errorf("entities: duplicate entity %s", uid)
-		}
-		t, ok := typeNames[uid.Type]
-		if !ok {
-			t = uid.Type
-			typeNames[t] = t
-		}
-		uid.Type, e.UID.Type = t, t
-		n := &node{entity: e, view: s.baseView(uid)}
-		s.nodes[uid] = n
-		all = append(all, n)
-		if id, ok := e.Attributes.Get("spiffe_id"); ok {
-			if str, ok := id.(types.String); ok {
-				// Which entity a caller is must not depend on map order: a
-				// bundle where two entities claim one SPIFFE id is refused
-				// (the compiler refuses to build one).
-				if prev, dup := s.spiffe[string(str)]; dup {
-					return nil, fmt.Errorf("entities: %s and %s both have spiffe_id %q", prev, uid, str)
-				}
-				s.spiffe[string(str)] = uid
+	k := 0
+	for i := range s.policies {
+		if s.policies[i].template {
+			if j, ok := s.ents.find(templateOf[k]); ok {
+				s.policies[i].parent = j
 			}
+			k++
 		}
 	}
-	s.phantoms = map[types.EntityUID]struct{}{}
-	for _, n := range all {
-		for p := range n.entity.Parents.All() {
-			if pn, ok := s.nodes[p]; ok {
-				pn.parent = true
-			} else {
-				s.phantoms[p] = struct{}{}
-			}
-		}
+	if err := s.indexEntities(); err != nil {
+		return nil, err
 	}
-	s.computeViews()
-	parallel(len(all), func(lo, hi int) {
-		var buf []entry
-		for _, n := range all[lo:hi] {
-			for d := range dims {
-				if buf = s.gather(d, &n.view, buf[:0]); len(buf) > 0 {
-					n.cands[d] = slices.Clone(buf)
-				}
-			}
-		}
-	})
+	if err := s.grants.load(s, b.Grants); err != nil {
+		return nil, err
+	}
+	if err := s.computeViews(); err != nil {
+		return nil, err
+	}
+	if err := s.grants.check(s); err != nil {
+		return nil, err
+	}
+	s.gatherAll()
 	return s, nil
+}
+
+// templateSuffix is what a decision appends to a grant's id to name the
+// policy a template stands for: the "#<n>" that ends the template's id,
+// or nothing.
+func templateSuffix(id string) string {
+	if i := strings.LastIndexByte(id, '#'); i >= 0 {
+		return id[i:]
+	}
+	return ""
+}
+
+// indexEntities gives every entity what selection reads: its target id,
+// its flags and its SPIFFE id.
+func (s *Snapshot) indexEntities() error {
+	e := s.ents
+	n := e.len()
+	s.self = make([]int32, n)
+	for i := range s.self {
+		s.self[i] = -1
+	}
+	for uid, id := range s.targets {
+		if i, ok := e.find(uid); ok {
+			s.self[i] = id
+		}
+	}
+	s.typeTarget = make([]int32, len(e.typeNames))
+	for t, name := range e.typeNames {
+		s.typeTarget[t] = -1
+		if id, ok := s.typeIDs[name]; ok {
+			s.typeTarget[t] = id
+		}
+	}
+	s.flags = make([]uint8, n)
+	s.spiffe = map[string]int32{}
+	for i := range int32(n) {
+		if !e.defined[i] {
+			continue
+		}
+		for _, p := range e.parentsOf(i) {
+			s.flags[p] |= flagParent
+		}
+		if id, ok := e.records[e.attrs[i]].Get("spiffe_id"); ok {
+			if str, ok := id.(types.String); ok {
+				// Which entity a caller is must not depend on the order
+				// of entities: a bundle where two entities claim one
+				// SPIFFE id is refused (the compiler refuses to build
+				// one).
+				if prev, dup := s.spiffe[string(str)]; dup {
+					return fmt.Errorf("entities: %s and %s both have spiffe_id %q", e.uid(prev), e.uid(i), str)
+				}
+				s.spiffe[string(str)] = i
+			}
+		}
+	}
+	return nil
+}
+
+// gatherAll computes every entity's candidate lists, in parallel, into
+// one pool.
+func (s *Snapshot) gatherAll() {
+	n := s.ents.len()
+	s.cands = make([][dims]span, n)
+	type part struct {
+		lo   int
+		pool []entry
+	}
+	var mu sync.Mutex
+	var parts []part
+	parallel(n, func(lo, hi int) {
+		var pool []entry
+		for i := lo; i < hi; i++ {
+			v := s.staticView(int32(i))
+			for d := range dims {
+				start := len(pool)
+				pool = s.gather(d, &v, pool)
+				s.cands[i][d] = span{off: uint32(start), n: uint32(len(pool) - start)}
+			}
+		}
+		mu.Lock()
+		parts = append(parts, part{lo, slices.Clip(pool)})
+		mu.Unlock()
+	})
+	slices.SortFunc(parts, func(a, b part) int { return a.lo - b.lo })
+	total := 0
+	for _, p := range parts {
+		total += len(p.pool)
+	}
+	s.candPool = make([]entry, 0, total)
+	for k, p := range parts {
+		hi := n
+		if k+1 < len(parts) {
+			hi = parts[k+1].lo
+		}
+		base := uint32(len(s.candPool))
+		for i := p.lo; i < hi; i++ {
+			for d := range dims {
+				s.cands[i][d].off += base
+			}
+		}
+		s.candPool = append(s.candPool, p.pool...)
+	}
+}
+
+// staticView describes entity i to scopes as the bundle's parents make
+// it, without the grants it holds.
+func (s *Snapshot) staticView(i int32) view {
+	t := s.tanc[i]
+	v := view{self: s.self[i], typ: s.typeTarget[s.ents.typeOf[i]], tanc: s.tancPool[t.off : t.off+t.n : t.off+t.n]}
+	if len(v.tanc) == 0 {
+		v.tanc = nil
+	}
+	return v
+}
+
+// candsOf returns entity i's candidates of dimension d.
+func (s *Snapshot) candsOf(i int32, d dim) []entry {
+	c := s.cands[i][d]
+	return s.candPool[c.off : c.off+c.n : c.off+c.n]
 }
 
 // baseView describes uid to scopes by itself: whether it is a target and
@@ -252,8 +387,13 @@ func (s *Snapshot) viewOf(uid types.EntityUID, anc types.EntityUIDSet, buf []int
 // deduplicates the few candidates that survive, which is far cheaper than
 // sorting every entity's list when a bundle loads.
 func (s *Snapshot) gather(d dim, v *view, dst []entry) []entry {
+	return s.gatherTargets(d, v, v.tanc, dst)
+}
+
+// gatherTargets is gather for the targets ts of v only.
+func (s *Snapshot) gatherTargets(d dim, v *view, ts []int32, dst []entry) []entry {
 	idx := &s.index[d]
-	for _, t := range v.tanc {
+	for _, t := range ts {
 		for _, e := range idx.byTarget[t] {
 			if s.filters[e.p()].scopes[d].matches(v, s.sets) {
 				dst = append(dst, e)
@@ -286,13 +426,16 @@ func unixNanos(t time.Time) int64 {
 // BySPIFFEID returns the entity whose spiffe_id attribute is id (the
 // ServiceAccount of a workload), if any.
 func (s *Snapshot) BySPIFFEID(id string) (types.EntityUID, bool) {
-	uid, ok := s.spiffe[id]
-	return uid, ok
+	i, ok := s.spiffe[id]
+	if !ok {
+		return types.EntityUID{}, false
+	}
+	return s.ents.uid(i), true
 }
 
 // HasEntity reports whether uid is a bundle entity.
 func (s *Snapshot) HasEntity(uid types.EntityUID) bool {
-	_, ok := s.nodes[uid]
+	_, ok := s.ents.lookup(uid)
 	return ok
 }
 
@@ -300,9 +443,12 @@ func (s *Snapshot) HasEntity(uid types.EntityUID) bool {
 func (s *Snapshot) PolicyCount() int { return len(s.policies) }
 
 // EntityCount returns the number of bundle entities.
-func (s *Snapshot) EntityCount() int { return len(s.nodes) }
+func (s *Snapshot) EntityCount() int { return s.ents.count }
+
+// GrantCount returns the number of grants.
+func (s *Snapshot) GrantCount() int { return len(s.grants.rows) }
 
 // String describes the snapshot for logs.
 func (s *Snapshot) String() string {
-	return fmt.Sprintf("%s: %d policies, %d entities", s.ref, len(s.policies), len(s.nodes))
+	return fmt.Sprintf("%s: %d policies, %d grants, %d entities", s.ref, len(s.policies), len(s.grants.rows), s.ents.count)
 }

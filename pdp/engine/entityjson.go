@@ -274,3 +274,155 @@ func (d *entityDecoder) value(depth int) (types.Value, bool) {
 	}
 	return nil, false
 }
+
+// rawEntity is an entity of a bundle as the store's loader first reads
+// it: slices of the bundle's JSON, nothing decoded, so that nothing is
+// allocated per entity. An entity outside the canonical form is decoded
+// whole instead (full), or failed to decode (err).
+type rawEntity struct {
+	typ, id []byte
+	// parents share a buffer of the reading goroutine.
+	parents []rawUID
+	// attrs and tags are JSON objects; tags is nil when absent.
+	attrs, tags []byte
+	full        *types.Entity
+	err         error
+}
+
+// rawUID is an entity uid as slices of the bundle's JSON.
+type rawUID struct{ typ, id []byte }
+
+// decodeRaw reads raw, one JSON entity, into e, appending its parents to
+// uids (e.parents is the part of the returned buffer that holds them),
+// and reports whether it could: raw must be in the canonical form
+// decode takes, with strings free of escapes. It checks the JSON's
+// syntax and shape only; types, and attribute values, are checked when
+// the loader interns and decodes them.
+func (d *entityDecoder) decodeRaw(raw []byte, e *rawEntity, uids []rawUID) ([]rawUID, bool) {
+	d.r.Reset(raw)
+	d.dec.Reset(&d.r)
+	start := len(uids)
+	if !d.delim('{') {
+		return uids[:start], false
+	}
+	var seen uint8
+	for d.dec.PeekKind() == '"' {
+		name, err := d.dec.ReadValue()
+		if err != nil {
+			return uids[:start], false
+		}
+		var bit uint8
+		ok := false
+		switch string(name) {
+		case `"uid"`:
+			bit = 1
+			var u rawUID
+			u, ok = d.rawUID(raw)
+			e.typ, e.id = u.typ, u.id
+		case `"parents"`:
+			bit = 2
+			if ok = d.delim('['); ok {
+				for ok && d.dec.PeekKind() == '{' {
+					var u rawUID
+					u, ok = d.rawUID(raw)
+					uids = append(uids, u)
+				}
+				ok = ok && d.delim(']')
+			}
+		case `"attrs"`:
+			bit = 4
+			e.attrs, ok = d.rawObject(raw)
+		case `"tags"`:
+			bit = 8
+			e.tags, ok = d.rawObject(raw)
+		}
+		if !ok || seen&bit != 0 {
+			return uids[:start], false
+		}
+		seen |= bit
+	}
+	if !d.delim('}') || seen&7 != 7 {
+		return uids[:start], false
+	}
+	if _, err := d.dec.ReadToken(); err != io.EOF {
+		return uids[:start], false
+	}
+	e.parents = uids[start:len(uids):len(uids)]
+	return uids, true
+}
+
+// rawValue reads the next value and returns it as a slice of raw.
+func (d *entityDecoder) rawValue(raw []byte) ([]byte, bool) {
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, false
+	}
+	end := d.dec.InputOffset()
+	return raw[end-int64(len(v)) : end], true
+}
+
+// rawObject reads a JSON object.
+func (d *entityDecoder) rawObject(raw []byte) ([]byte, bool) {
+	if d.dec.PeekKind() != '{' {
+		return nil, false
+	}
+	return d.rawValue(raw)
+}
+
+// rawString reads a string without escapes and returns its content.
+func (d *entityDecoder) rawString(raw []byte) ([]byte, bool) {
+	if d.dec.PeekKind() != '"' {
+		return nil, false
+	}
+	v, ok := d.rawValue(raw)
+	if !ok || bytes.IndexByte(v, '\\') >= 0 {
+		return nil, false
+	}
+	return v[1 : len(v)-1], true
+}
+
+// rawUID reads {"type": T, "id": I}, nothing more.
+func (d *entityDecoder) rawUID(raw []byte) (rawUID, bool) {
+	var u rawUID
+	if !d.delim('{') {
+		return u, false
+	}
+	var seen uint8
+	for d.dec.PeekKind() == '"' {
+		name, err := d.dec.ReadValue()
+		if err != nil {
+			return u, false
+		}
+		var bit uint8
+		var ok bool
+		switch string(name) {
+		case `"type"`:
+			bit = 1
+			u.typ, ok = d.rawString(raw)
+		case `"id"`:
+			bit = 2
+			u.id, ok = d.rawString(raw)
+		}
+		if !ok || seen&bit != 0 {
+			return u, false
+		}
+		seen |= bit
+	}
+	return u, d.delim('}') && seen == 3
+}
+
+// record decodes raw, a JSON object, as cedar-go decodes an entity's
+// attrs or tags: with the fast path where it can, with cedar-go where it
+// declines.
+func (d *entityDecoder) record(raw []byte) (types.Record, error) {
+	d.r.Reset(raw)
+	d.dec.Reset(&d.r)
+	if r, ok := d.topRecord(); ok {
+		if _, err := d.dec.ReadToken(); err == io.EOF {
+			return r, nil
+		}
+	}
+	var r types.Record
+	err := r.UnmarshalJSON(raw)
+	return r, err
+}

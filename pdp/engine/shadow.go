@@ -98,17 +98,17 @@ func (s *Snapshot) Shadowing(ents []types.Entity, mode EntityMode) (Shadow, bool
 	}
 	for i := range ents {
 		e := &ents[i]
-		n, ok := s.defines(e.UID)
+		n, ok := s.ents.find(e.UID)
 		if !ok {
 			continue
 		}
-		sh := Shadow{Index: i, UID: e.UID, Undefined: n == nil}
+		sh := Shadow{Index: i, UID: e.UID, Undefined: !s.ents.defined[n]}
 		if mode == RefuseShadowing {
 			return sh, true
 		}
 		found := false
 		for p := range e.Parents.All() {
-			if n != nil && n.entity.Parents.Contains(p) {
+			if pi, ok := s.ents.find(p); ok && s.ents.hasParent(n, pi) {
 				continue
 			}
 			// Parents are a set: the least foreign one, so that the
@@ -127,22 +127,6 @@ func (s *Snapshot) Shadowing(ents []types.Entity, mode EntityMode) (Shadow, bool
 // compareUIDs orders uids by type, then id.
 func compareUIDs(a, b types.EntityUID) int {
 	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
-}
-
-// defines reports whether the bundle defines uid: as an entity (n is its
-// node), or only as a parent that its entities name (n is nil).
-func (s *Snapshot) defines(uid types.EntityUID) (n *node, ok bool) {
-	if n, ok := s.nodes[uid]; ok {
-		return n, true
-	}
-	// Most bundles name no parent they do not define: the length test
-	// spares the lookup.
-	if len(s.phantoms) > 0 {
-		if _, ok := s.phantoms[uid]; ok {
-			return nil, true
-		}
-	}
-	return nil, false
 }
 
 // layer installs request-scoped entities as mode says (see EntityMode).
@@ -168,9 +152,9 @@ func (st *state) layer(entities []types.Entity, mode EntityMode) {
 	own := false
 	for i := range entities {
 		e := &entities[i]
-		n, shadow := s.defines(e.UID)
+		n, shadow := s.ents.find(e.UID)
 		if shadow && mode == Replace {
-			if n == nil || n.parent {
+			if !s.ents.defined[n] || s.flags[n]&flagParent != 0 {
 				g.slow = true
 			}
 			shadow = false
@@ -183,7 +167,7 @@ func (st *state) layer(entities []types.Entity, mode EntityMode) {
 		case !shadow:
 			st.ents = append(st.ents, *e)
 		case mode == MergeAttributes:
-			st.ents = append(st.ents, merged(n, e))
+			st.ents = append(st.ents, s.mergedAt(n, e, st.now))
 		}
 		// A shadowing entity in RefuseShadowing mode is left out.
 	}
@@ -211,22 +195,37 @@ func (s *Snapshot) Layered(e types.Entity, mode EntityMode) types.Entity {
 	if mode != MergeAttributes {
 		return e
 	}
-	n, ok := s.defines(e.UID)
+	n, ok := s.ents.find(e.UID)
 	if !ok {
 		return e
 	}
-	return merged(n, &e)
+	if !s.ents.defined[n] {
+		return merged(nil, &e)
+	}
+	// Every parent the bundle gives it, whatever the instant: front ends
+	// check this entity against the schema.
+	base := s.ents.entity(n, nil)
+	return merged(&base, &e)
 }
 
-// merged is request entity e laid over bundle entity n (nil for a uid the
-// bundle names only as a parent): n's parents, and n's attributes and
-// tags with e's added over them.
-func merged(n *node, e *types.Entity) types.Entity {
+// mergedAt is merged for store entity n as it is at instant now.
+func (s *Snapshot) mergedAt(n int32, e *types.Entity, now int64) types.Entity {
+	if !s.ents.defined[n] {
+		return merged(nil, e)
+	}
+	base := s.entity(n, now)
+	return merged(&base, e)
+}
+
+// merged is request entity e laid over bundle entity base (nil for a uid
+// the bundle names only as a parent): base's parents, and base's
+// attributes and tags with e's added over them.
+func merged(base *types.Entity, e *types.Entity) types.Entity {
 	out := types.Entity{UID: e.UID, Attributes: e.Attributes, Tags: e.Tags}
-	if n != nil {
-		out.Parents = n.entity.Parents
-		out.Attributes = overlay(n.entity.Attributes, e.Attributes)
-		out.Tags = overlay(n.entity.Tags, e.Tags)
+	if base != nil {
+		out.Parents = base.Parents
+		out.Attributes = overlay(base.Attributes, e.Attributes)
+		out.Tags = overlay(base.Tags, e.Tags)
 	}
 	return out
 }

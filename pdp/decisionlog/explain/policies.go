@@ -3,7 +3,6 @@ package explain
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -40,12 +39,11 @@ type reader struct {
 
 // policy explains the policy id of the rebuilt bundle.
 func (r *reader) policy(id string) (Policy, error) {
-	pols := r.c.Result.Policies
-	i := sort.Search(len(pols), func(i int) bool { return pols[i].ID >= id })
-	if i == len(pols) || pols[i].ID != id {
+	found, ok := r.c.Result.Policy(id)
+	if !ok {
 		return Policy{ID: id, Kind: kindMissing, Summary: "not in the bundle rebuilt at this revision", Sources: []Source{}}, nil
 	}
-	cp := &pols[i]
+	cp := &found
 	p := Policy{ID: id, Source: cp.Source, NotBefore: cp.NotBefore, NotAfter: cp.NotAfter, Cedar: cp.Cedar,
 		Effect: effect(cp), Sources: []Source{}}
 	view := r.c.Result.View

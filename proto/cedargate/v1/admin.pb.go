@@ -688,13 +688,13 @@ type BundleBuildInfo struct {
 	EntityCount int32 `protobuf:"varint,3,opt,name=entity_count,json=entityCount,proto3" json:"entity_count,omitempty"`
 	// The number of Cedar policies in the bundle, hand-written and generated.
 	PolicyCount int32 `protobuf:"varint,4,opt,name=policy_count,json=policyCount,proto3" json:"policy_count,omitempty"`
-	// The number of those policies that were generated from grants:
-	// entitlements and exceptions.
+	// The number of grants in the bundle: entitlements and exceptions (in a
+	// bundle of format version 1, the policies generated from them).
 	GrantCount int32 `protobuf:"varint,5,opt,name=grant_count,json=grantCount,proto3" json:"grant_count,omitempty"`
-	// The first instant at which a time-bound policy of the bundle starts or
-	// stops applying (typically the earliest expiry of an entitlement or
-	// exception); decisions change then without a new bundle. Absent when no
-	// policy is time-bound.
+	// The first instant at which a time-bound grant or policy of the bundle
+	// starts or stops applying (typically the earliest expiry of an
+	// entitlement or exception); decisions change then without a new
+	// bundle. Absent when nothing is time-bound.
 	EarliestExpiry *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=earliest_expiry,json=earliestExpiry,proto3" json:"earliest_expiry,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
