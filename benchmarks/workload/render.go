@@ -18,38 +18,66 @@ const objectsPerFile = 1000
 // Files renders the repository: paths relative to its root, with their
 // contents.
 func (r *Repo) Files() map[string][]byte {
+	files, _ := r.render()
+	return files
+}
+
+// docPos is where an object's YAML document starts: its file and the
+// line of its first key, which is the position cedargate gives the object.
+type docPos struct {
+	file string
+	line int
+}
+
+// layout says where the objects that positions in a bundle name are
+// written, by index in the model.
+type layout struct {
+	principals, profiles, grants []docPos
+}
+
+// render renders the repository's files and where its objects are.
+func (r *Repo) render() (map[string][]byte, layout) {
 	m := r.m
 	s := m.spec
 	files := map[string][]byte{
 		"cedargate.yaml":     r.config(),
 		"schema.cedarschema": []byte(schema),
 	}
-	chunks := func(dir, prefix string, n int, render func(b *bytes.Buffer, i int)) {
+	var lay layout
+	chunks := func(dir, prefix string, n int, pos *[]docPos, render func(b *bytes.Buffer, i int)) {
 		for start := 0; start < n; start += objectsPerFile {
 			var b bytes.Buffer
+			name := fmt.Sprintf("identities/%s/%s-%03d.yaml", dir, prefix, start/objectsPerFile)
+			line := 1
 			for i := start; i < min(n, start+objectsPerFile); i++ {
 				if i > start {
 					b.WriteString("---\n")
+					line++
 				}
+				if pos != nil {
+					*pos = append(*pos, docPos{name, line})
+				}
+				before := b.Len()
 				render(&b, i)
+				line += bytes.Count(b.Bytes()[before:], []byte("\n"))
 			}
-			files[fmt.Sprintf("identities/%s/%s-%03d.yaml", dir, prefix, start/objectsPerFile)] = b.Bytes()
+			files[name] = b.Bytes()
 		}
 	}
-	chunks("people", "teams", len(m.teams), r.team)
-	chunks("people", "groups", len(m.groups), r.group)
-	chunks("people", "users", s.Users, func(b *bytes.Buffer, i int) { r.principal(b, i) })
+	chunks("people", "teams", len(m.teams), nil, r.team)
+	chunks("people", "groups", len(m.groups), nil, r.group)
+	chunks("people", "users", s.Users, &lay.principals, func(b *bytes.Buffer, i int) { r.principal(b, i) })
 	files["identities/people/security.yaml"] = fmt.Appendf(nil, "kind: User\nname: %s\ndescription: Approves every grant.\n"+
 		"attributes:\n  department: security\n  employment: employee\n  clearance: 5\n", approver)
-	chunks("workloads", "accounts", s.ServiceAccounts, func(b *bytes.Buffer, i int) { r.principal(b, s.Users+i) })
-	chunks("resources", "resources", len(m.resources), r.resource)
-	chunks("access", "profiles", len(m.profiles), r.profile)
-	chunks("access", "grants", len(m.grants), r.grant)
+	chunks("workloads", "accounts", s.ServiceAccounts, &lay.principals, func(b *bytes.Buffer, i int) { r.principal(b, s.Users+i) })
+	chunks("resources", "resources", len(m.resources), nil, r.resource)
+	chunks("access", "profiles", len(m.profiles), &lay.profiles, r.profile)
+	chunks("access", "grants", len(m.grants), &lay.grants, r.grant)
 	if !s.RBAC {
 		files["policies/abac.cedar"] = r.policies()
 	}
 	files["tests/smoke.yaml"] = r.tests()
-	return files
+	return files, lay
 }
 
 // Write renders the repository into dir, which must not exist or be

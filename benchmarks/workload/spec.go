@@ -48,7 +48,7 @@ type Spec struct {
 func DefaultNow() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
 
 // sizes are the standard repositories of the benchmarks, by name. "1k",
-// "10k" and "100k" are identity counts (users and service accounts);
+// "10k", "100k" and "1m" are identity counts (users and service accounts);
 // "p100" and "p10k" are shaped for the engine target of issue 4 (about 100
 // policies over 1,000 entities, and 10,000 policies over 100,000
 // entities); "depth1" and "depth10" differ only in how deeply groups nest.
@@ -60,6 +60,11 @@ var sizes = map[string]Spec{
 		Profiles: 1000, Entitlements: 2000, Exceptions: 20, Resources: 3000},
 	"100k": {Name: "100k", Seed: 1, Users: 70000, ServiceAccounts: 30000, Teams: 200, Groups: 2000, Depth: 8,
 		Profiles: 5000, Entitlements: 10000, Exceptions: 50, Resources: 10000},
+	// 1m is the scale benchmark's largest (make bench-scale): ten times
+	// 100k's principals and grants, with teams, groups, profiles and
+	// resources grown as an organisation's grow, slower than its people.
+	"1m": {Name: "1m", Seed: 1, Users: 700000, ServiceAccounts: 300000, Teams: 1000, Groups: 10000, Depth: 8,
+		Profiles: 20000, Entitlements: 100000, Exceptions: 200, Resources: 50000},
 	"p100": {Name: "p100", Seed: 2, Users: 560, ServiceAccounts: 40, Teams: 5, Groups: 20, Depth: 3,
 		Profiles: 15, Entitlements: 18, Exceptions: 1, Resources: 375},
 	"p10k": {Name: "p10k", Seed: 2, Users: 60000, ServiceAccounts: 4000, Teams: 200, Groups: 2000, Depth: 6,

@@ -72,6 +72,24 @@ func (c *compiler) buildSchema() {
 	c.out.SchemaText = text
 }
 
+// MergedSchema returns the schema a repository with identity objects, in
+// namespace, gets from its schema text: cedargate's entity types merged in,
+// in Cedar's human-readable syntax, as the bundle holds it.
+func MergedSchema(text []byte, namespace string) ([]byte, error) {
+	var s schema.Schema
+	if err := s.UnmarshalCedar(text); err != nil {
+		return nil, err
+	}
+	ast := s.AST()
+	if ast == nil {
+		ast = &schemaast.Schema{}
+	}
+	if err := mergeGenerated(ast, namespace); err != nil {
+		return nil, err
+	}
+	return schema.NewSchemaFromAST(ast).MarshalCedar()
+}
+
 func (c *compiler) schemaPos() diag.Position {
 	if c.repo.Schema != nil {
 		return diag.Position{File: c.repo.Schema.Path}

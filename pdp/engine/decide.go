@@ -68,9 +68,16 @@ type side struct {
 	// cands are the targeted-scope policies the entity satisfies; byType
 	// and all complete the candidates of the dimension.
 	cands, byType, all []entry
+	// held are, for a principal that holds grants, the lists of
+	// candidates they bring, whether or not they hold at the decision
+	// instant, and nheld how many; merged is set once view has the
+	// targets of those that hold (see mergeHeld).
+	held   [][]heldEntry
+	nheld  int
+	merged bool
 }
 
-func (s *side) size() int { return len(s.cands) + len(s.byType) + len(s.all) }
+func (s *side) size() int { return len(s.cands) + len(s.byType) + len(s.all) + s.nheld }
 
 // state is the scratch space of one decision, pooled so that a decision
 // allocates little beyond what cedar-go itself needs.
@@ -93,16 +100,30 @@ type state struct {
 	unknown uint8
 	// now is the decision instant in Unix nanoseconds.
 	now int64
-	// held are the grants the principal holds at now, and heldKnown
-	// says whether they are all there: false when the principal's
+	// heldKnown is set when the grants the principal holds are those of
+	// its held candidates (sides[principalDim].held): false when its
 	// ancestry comes from request entities, which Decide then searches
-	// (see templateReasons). rows and dyn are scratch for held.
-	held      []int32
-	heldKnown bool
-	rows, dyn []int32
-	get       getter
-	seq       iter.Seq2[cedar.PolicyID, *cedar.Policy]
+	// (see templateReasons). held are the grants it holds at now, listed
+	// once needed (heldRows); hits the held candidates selection took,
+	// with their grants, when it scanned the principal's (principalBest).
+	// principal is the request's principal's index in the bundle, or
+	// -1 when it is not a bundle entity whose view the bundle gives.
+	principal     int32
+	heldKnown     bool
+	heldDone      bool
+	held          []int32
+	hits          []hit
+	principalBest bool
+	// held are the principal's lists of held candidates and targets;
+	// rows, dyn and merged are scratch.
+	heldLists      heldScratch
+	rows, dyn, tmp []int32
+	get            getter
+	seq            iter.Seq2[cedar.PolicyID, *cedar.Policy]
 }
+
+// hit is a held candidate selection took: policy p, through grant row.
+type hit struct{ p, row int32 }
 
 // All implements cedar.PolicyIterator over the candidates with
 // conditions.
@@ -144,6 +165,17 @@ type getter struct {
 	hot [dims]int32
 	// now is the decision instant, which grants are judged at.
 	now int64
+	// memo keeps the bundle entities cedar-go has read in this decision:
+	// a condition reads the principal's attributes one by one, and each
+	// read would otherwise build the entity's set of parents again.
+	memo  [4]memoEntity
+	nmemo int
+}
+
+// memoEntity is a bundle entity (index i) as cedar-go got it.
+type memoEntity struct {
+	i int32
+	e types.Entity
 }
 
 // Get implements types.EntityGetter.
@@ -165,7 +197,17 @@ func (g *getter) Get(uid types.EntityUID) (types.Entity, bool) {
 			return types.Entity{}, false
 		}
 	}
-	return s.entity(i, g.now), true
+	for k := range g.nmemo {
+		if g.memo[k].i == i {
+			return g.memo[k].e, true
+		}
+	}
+	e := s.entity(i, g.now)
+	if g.nmemo < len(g.memo) {
+		g.memo[g.nmemo] = memoEntity{i, e}
+		g.nmemo++
+	}
+	return e, true
 }
 
 // linearEntities is how many request entities are searched linearly
@@ -242,6 +284,8 @@ func (s *Snapshot) Decide(req *Request) Decision {
 			}
 		}
 		slices.SortFunc(out.Errors, func(a, b EvalError) int { return strings.Compare(a.PolicyID, b.PolicyID) })
+		// A grant reached twice is one policy that failed.
+		out.Errors = slices.CompactFunc(out.Errors, func(a, b EvalError) bool { return a.PolicyID == b.PolicyID })
 	}
 	// The determining policies: the forbids that matched if any did,
 	// otherwise the permits, in policy (id) order.
@@ -293,10 +337,14 @@ func (s *Snapshot) Candidates(req *Request) int {
 func (s *Snapshot) acquire() *state {
 	st := statePool.Get().(*state)
 	st.snap = s
-	st.get = getter{snap: s, byUID: st.get.byUID, hot: [dims]int32{-1, -1, -1}}
+	// Field by field: the getter is large (its memo), and release left
+	// it empty.
+	g := &st.get
+	g.snap, g.hot = s, [dims]int32{-1, -1, -1}
 	st.extra = st.extra[:0]
 	st.tanc = st.tanc[:0]
-	st.held, st.heldKnown = st.held[:0], false
+	st.held, st.hits, st.heldLists.lists = st.held[:0], st.hits[:0], st.heldLists.lists[:0]
+	st.heldKnown, st.heldDone, st.principalBest, st.principal = false, false, false, -1
 	return st
 }
 
@@ -313,10 +361,15 @@ func (st *state) condIndex(id cedar.PolicyID) int32 {
 
 // release returns st to the pool, dropping what it references.
 func (st *state) release() {
-	clear(st.get.byUID)
+	g := &st.get
+	clear(g.byUID)
 	clear(st.ents)
 	st.ents = st.ents[:0]
-	st.snap, st.get = nil, getter{byUID: st.get.byUID}
+	// What the getter references is dropped, so that a pooled state
+	// keeps no bundle alive.
+	clear(g.memo[:g.nmemo])
+	g.snap, g.reqs, g.slow, g.bundleGraph, g.nmemo = nil, nil, false, false, 0
+	st.snap = nil
 	statePool.Put(st)
 }
 
@@ -350,29 +403,63 @@ func (st *state) selectCandidates(req *Request) {
 		}
 	}
 	st.idx = st.idx[:0]
+	if best != principalDim {
+		// The principal's scope is tested on its view, which must hold
+		// the targets of the grants it holds.
+		st.mergeHeld(&sides[principalDim])
+	}
 	b := &sides[best]
 	for _, list := range [3][]entry{b.cands, b.byType, b.all} {
-	next:
 		for _, e := range list {
-			if e.bits()&mask == 0 {
-				continue
-			}
-			f := &s.filters[e.p()]
-			if s.windowed && !f.active(st.now) {
-				continue
-			}
-			for d := range dims {
-				if d != best && !f.scopes[d].matches(&sides[d].view, s.sets) {
-					continue next
+			st.consider(e, mask, best, &sides)
+		}
+	}
+	if best == principalDim {
+		st.principalBest = true
+		for _, list := range b.held {
+			for k := range list {
+				h := &list[k]
+				if !h.active(st.now) || h.e.bits()&mask == 0 {
+					continue
+				}
+				if !h.direct {
+					st.mergeHeld(b)
+					if !s.filters[h.e.p()].scopes[principalDim].matches(&b.view, s.sets) {
+						continue
+					}
+				}
+				// Holding the grant satisfies the principal scope.
+				if st.consider(h.e, mask, principalDim, &sides) {
+					st.hits = append(st.hits, hit{h.e.p(), h.row})
 				}
 			}
-			st.idx = append(st.idx, e.p())
 		}
 	}
 	// Sorting the candidates (and dropping a policy listed under two of an
 	// entity's targets) gives cedar-go the policies in id order, which
 	// makes the order of reasons and errors deterministic.
 	st.idx = sortUnique(st.idx)
+}
+
+// consider adds candidate e of dimension best to st.idx when its action
+// bits meet mask, its window holds and the other dimensions' scopes
+// match, and reports whether it did.
+func (st *state) consider(e entry, mask uint32, best dim, sides *[dims]side) bool {
+	s := st.snap
+	if e.bits()&mask == 0 {
+		return false
+	}
+	f := &s.filters[e.p()]
+	if s.windowed && !f.active(st.now) {
+		return false
+	}
+	for d := range dims {
+		if d != best && !f.scopes[d].matches(&sides[d].view, s.sets) {
+			return false
+		}
+	}
+	st.idx = append(st.idx, e.p())
+	return true
 }
 
 // side resolves one of the request's entities: its targeted ancestors and
@@ -396,14 +483,20 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 		st.get.hot[d] = n
 		precomputed = true
 		if d == principalDim {
-			st.heldKnown = true
+			st.heldKnown, st.principal = true, n
 		}
-		if s.flags[n]&flagRows != 0 {
-			st.rows = s.rowsOf(n, st.now, false, st.rows[:0])
-			if d == principalDim {
-				// A grant reached through two parents is held once.
-				st.held = sortUnique(append(st.held[:0], st.rows...))
+		switch {
+		case s.flags[n]&flagRows == 0:
+		case d == principalDim:
+			// The candidates the principal's grants bring, from its
+			// parents' lists, scanned in place.
+			s.heldLists(n, &st.heldLists)
+			sd.held = st.heldLists.lists
+			for _, l := range sd.held {
+				sd.nheld += len(l)
 			}
+		default:
+			st.rows = s.rowsOf(n, st.now, false, st.rows[:0])
 			st.addHeld(d, &sd, st.rows)
 		}
 	case ri >= 0:
@@ -430,7 +523,81 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 // addHeld adds to sd, the precomputed side of a bundle entity, what the
 // grants rows (held at the decision instant) add: the targets they lead
 // to, in its view, and the policies of those targets, to its candidates.
+// Principals, which hold most grants, take the faster way of held
+// candidates (heldCands).
 func (st *state) addHeld(d dim, sd *side, rows []int32) {
+	s := st.snap
+	dyn := st.merge(sd, rows)
+	if len(dyn) == 0 {
+		return
+	}
+	start := len(st.extra)
+	st.extra = append(st.extra, sd.cands...)
+	st.extra = s.gatherTargets(d, &sd.view, dyn, st.extra)
+	sd.cands = st.extra[start:]
+}
+
+// mergeHeld gives the principal's side, once, the targets of the grants
+// it holds in its view.
+func (st *state) mergeHeld(sd *side) {
+	if sd.held == nil || sd.merged {
+		return
+	}
+	sd.merged = true
+	// The lists are sorted by target: merged into the view one after
+	// the other, in a pass each.
+	cur := sd.view.tanc
+	for _, list := range st.heldLists.tlists {
+		out := st.tmp[:0]
+		k := 0
+		for _, ht := range list {
+			if !(ht.notBefore <= st.now && st.now < ht.notAfter) {
+				continue
+			}
+			for k < len(cur) && cur[k] < ht.t {
+				out = append(out, cur[k])
+				k++
+			}
+			if k < len(cur) && cur[k] == ht.t || len(out) > 0 && out[len(out)-1] == ht.t {
+				continue
+			}
+			out = append(out, ht.t)
+		}
+		out = append(out, cur[k:]...)
+		// The next pass writes into what cur was; the view keeps a copy.
+		st.tmp, st.dyn = st.dyn[:0], out
+		cur = out
+	}
+	start := len(st.tanc)
+	st.tanc = append(st.tanc, cur...)
+	sd.view.tanc = slices.Clip(st.tanc[start:])
+}
+
+// heldRows returns the grants the principal holds at the decision
+// instant.
+func (st *state) heldRows() []int32 {
+	if st.heldDone {
+		return st.held
+	}
+	st.heldDone = true
+	for _, list := range st.heldLists.lists {
+		prev := int32(-1)
+		for k := range list {
+			// A list holds a grant's candidates one after the other: the
+			// grant is listed once (a grant reached through two parents
+			// twice, which its readers bear).
+			if r := list[k].row; r != prev && list[k].active(st.now) {
+				st.held = append(st.held, r)
+				prev = r
+			}
+		}
+	}
+	return st.held
+}
+
+// merge adds to sd's view the targets that rows lead to, and returns
+// those its view did not have.
+func (st *state) merge(sd *side, rows []int32) []int32 {
 	s := st.snap
 	dyn := st.dyn[:0]
 	for _, r := range rows {
@@ -448,16 +615,13 @@ func (st *state) addHeld(d dim, sd *side, rows []int32) {
 	dyn = dyn[:k]
 	st.dyn = dyn
 	if len(dyn) == 0 {
-		return
+		return nil
 	}
 	start := len(st.tanc)
 	st.tanc = append(append(st.tanc, sd.view.tanc...), dyn...)
 	slices.Sort(st.tanc[start:])
 	sd.view.tanc = slices.Clip(st.tanc[start:])
-	start = len(st.extra)
-	st.extra = append(st.extra, sd.cands...)
-	st.extra = s.gatherTargets(d, &sd.view, dyn, st.extra)
-	sd.cands = st.extra[start:]
+	return dyn
 }
 
 // parentsOf returns an entity's parents as they hold at the decision
@@ -544,16 +708,28 @@ func (st *state) templateReasons(i int32, principal types.EntityUID, dst []Reaso
 	start := len(dst)
 	plain := false
 	if st.heldKnown {
-		for _, r := range st.held {
-			if g.rows[r].parent == p.parent {
-				dst = append(dst, Reason{ID: g.id(r) + p.suffix, Source: g.source(r)})
+		if st.principalBest {
+			// The held candidates selection took name their grants.
+			for _, h := range st.hits {
+				if h.p == i {
+					dst = append(dst, Reason{ID: s.reasonID(h.row, i), Source: g.source(h.row)})
+				}
+			}
+		} else {
+			for _, r := range st.heldRows() {
+				if g.rows[r].parent == p.parent {
+					dst = append(dst, Reason{ID: s.reasonID(r, i), Source: g.source(r)})
+				}
 			}
 		}
-		pi, inBundle := s.ents.lookup(principal)
 		target := s.filters[i].scopes[principalDim].id
-		plain = !inBundle && s.baseView(principal).self == target || inBundle && contains(s.staticView(pi).tanc, target)
+		if st.principal >= 0 {
+			plain = contains(s.staticView(st.principal).tanc, target)
+		} else {
+			plain = s.baseView(principal).self == target
+		}
 	} else {
-		dst, plain = st.searchReasons(p, principal, dst)
+		dst, plain = st.searchReasons(i, principal, dst)
 	}
 	if plain || len(dst) == start {
 		dst = append(dst, Reason{ID: string(p.id), Source: p.source})
@@ -565,8 +741,9 @@ func (st *state) templateReasons(i int32, principal types.EntityUID, dst []Reaso
 // ancestry request entities shape, is a member of template p's parent,
 // by a search of the graph as the decision sees it; plain is set when an
 // edge no grant makes leads there.
-func (st *state) searchReasons(p *policy, principal types.EntityUID, dst []Reason) ([]Reason, bool) {
+func (st *state) searchReasons(i int32, principal types.EntityUID, dst []Reason) ([]Reason, bool) {
 	s := st.snap
+	p := &s.policies[i]
 	g := &s.grants
 	if p.parent < 0 {
 		return dst, true
@@ -588,7 +765,7 @@ func (st *state) searchReasons(p *policy, principal types.EntityUID, dst []Reaso
 				if xi, ok := s.ents.lookup(x); ok {
 					for _, r := range g.own(xi) {
 						if g.rows[r].parent == p.parent && g.rows[r].active(st.now) {
-							dst = append(dst, Reason{ID: g.id(r) + p.suffix, Source: g.source(r)})
+							dst = append(dst, Reason{ID: s.reasonID(r, i), Source: g.source(r)})
 							found = true
 						}
 					}

@@ -222,6 +222,8 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 	if err := s.grants.check(s); err != nil {
 		return nil, err
 	}
+	s.computeHeld()
+	s.computeReasons()
 	s.gatherAll()
 	return s, nil
 }

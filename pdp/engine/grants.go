@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -54,6 +55,32 @@ type grantTable struct {
 	// holds, itself or through its ancestors, sorted.
 	reach     []span
 	reachPool []int32
+	// held is, for an entity that is a parent, the candidates of the
+	// principal dimension that its rows bring (see heldEntry), in
+	// heldPool: what a member's decision scans, one contiguous list per
+	// parent, instead of looking up the policies of each grant's profile.
+	held     []span
+	heldPool []heldEntry
+	// targets is, for an entity that is a parent, the targets its rows
+	// lead to (view.tanc of their parents) with the rows' windows, sorted
+	// by target, in targetPool: what a member's view gains, merged in one
+	// pass.
+	targets    []span
+	targetPool []heldTarget
+	// reasons holds, for each row and each template of its parent whose
+	// id has a suffix, the id decisions name ("<grant id>#<n>"), so that
+	// naming a grant builds no string: row r's are the templates of
+	// tmpls[parent], their ends in reasonEnds from reasonStart[r].
+	tmpls       map[int32][]int32
+	reasonText  string
+	reasonEnds  []uint32
+	reasonStart []uint32
+}
+
+// heldTarget is a target that a grant leads to while it holds.
+type heldTarget struct {
+	t                   int32
+	notBefore, notAfter int64
 }
 
 // load reads the bundle's grants: each must make a bundle entity a
@@ -234,4 +261,166 @@ func (s *Snapshot) entity(i int32, now int64) types.Entity {
 	}
 	ent.Parents = types.NewEntityUIDSet(uids...)
 	return ent
+}
+
+// heldEntry is a policy that a grant makes a candidate: its principal
+// scope names the grant's parent (or one of the parent's ancestors), so
+// the policy applies to the grant's members while the grant holds.
+type heldEntry struct {
+	e entry
+	// row is the grant; its window is copied here so that a scan reads
+	// one cache line per candidate.
+	row                 int32
+	notBefore, notAfter int64
+	// direct is set when holding the grant satisfies the principal scope
+	// (`principal in` the parent or an ancestor of it, or a set naming
+	// one); otherwise the scope is tested against the principal's view.
+	direct bool
+}
+
+// active reports whether the grant holds at now.
+func (h *heldEntry) active(now int64) bool { return h.notBefore <= now && now < h.notAfter }
+
+// heldOf appends to dst the candidates row r brings.
+func (s *Snapshot) heldOf(r int32, dst []heldEntry) []heldEntry {
+	row := &s.grants.rows[r]
+	idx := &s.index[principalDim]
+	for _, t := range s.staticView(row.parent).tanc {
+		for _, e := range idx.byTarget[t] {
+			sc := &s.filters[e.p()].scopes[principalDim]
+			direct := sc.kind == scopeIn && sc.id == t || sc.kind == scopeInSet
+			dst = append(dst, heldEntry{e: e, row: r, notBefore: row.notBefore, notAfter: row.notAfter, direct: direct})
+		}
+	}
+	return dst
+}
+
+// computeHeld gives every parent that holds grants its held candidates
+// and targets, and every other entity that holds grants of its own the
+// candidates and targets of those.
+func (s *Snapshot) computeHeld() {
+	g := &s.grants
+	g.held = make([]span, s.ents.len())
+	g.targets = make([]span, s.ents.len())
+	// A group with a single parent and no grant of its own shares its
+	// parent's rows, and so its candidates and targets.
+	byReach := map[span]int32{}
+	for i := range int32(s.ents.len()) {
+		switch {
+		case s.flags[i]&flagParent == 0 && len(g.own(i)) > 0:
+			// A leaf's own grants: its list, beside its parents'.
+			s.heldFrom(i, g.own(i))
+		case s.flags[i]&(flagParent|flagRows) != flagParent|flagRows:
+		default:
+			if j, ok := byReach[g.reach[i]]; ok {
+				g.held[i], g.targets[i] = g.held[j], g.targets[j]
+				continue
+			}
+			s.heldFrom(i, g.reachOf(i))
+			byReach[g.reach[i]] = i
+		}
+	}
+	g.heldPool = slices.Clip(g.heldPool)
+	g.targetPool = slices.Clip(g.targetPool)
+}
+
+// heldFrom gives entity i the held candidates and targets of rows.
+func (s *Snapshot) heldFrom(i int32, rows []int32) {
+	g := &s.grants
+	start, tstart := len(g.heldPool), len(g.targetPool)
+	for _, r := range rows {
+		g.heldPool = s.heldOf(r, g.heldPool)
+		g.targetPool = s.targetsOf(r, g.targetPool)
+	}
+	slices.SortFunc(g.targetPool[tstart:], func(a, b heldTarget) int { return int(a.t - b.t) })
+	g.held[i] = span{off: uint32(start), n: uint32(len(g.heldPool) - start)}
+	g.targets[i] = span{off: uint32(tstart), n: uint32(len(g.targetPool) - tstart)}
+}
+
+// computeReasons spells out the ids decisions name for each row and
+// template of its parent.
+func (s *Snapshot) computeReasons() {
+	g := &s.grants
+	g.tmpls = map[int32][]int32{}
+	for i := range s.policies {
+		if p := &s.policies[i]; p.template && p.parent >= 0 {
+			g.tmpls[p.parent] = append(g.tmpls[p.parent], int32(i))
+		}
+	}
+	var text strings.Builder
+	g.reasonStart = make([]uint32, len(g.rows))
+	for r := range g.rows {
+		g.reasonStart[r] = uint32(len(g.reasonEnds))
+		for _, i := range g.tmpls[g.rows[r].parent] {
+			if suffix := s.policies[i].suffix; suffix != "" {
+				text.WriteString(g.id(int32(r)))
+				text.WriteString(suffix)
+			}
+			g.reasonEnds = append(g.reasonEnds, uint32(text.Len()))
+		}
+	}
+	g.reasonText = text.String()
+}
+
+// reasonID returns the id decisions name grant row r by, through
+// template i of its parent.
+func (s *Snapshot) reasonID(r, i int32) string {
+	g := &s.grants
+	p := &s.policies[i]
+	if p.suffix == "" {
+		return g.id(r)
+	}
+	start := g.reasonStart[r]
+	for k, t := range g.tmpls[g.rows[r].parent] {
+		if t == i {
+			end := g.reasonEnds[start+uint32(k)]
+			from := uint32(0)
+			if start+uint32(k) > 0 {
+				from = g.reasonEnds[start+uint32(k)-1]
+			}
+			return g.reasonText[from:end]
+		}
+	}
+	return g.id(r) + p.suffix
+}
+
+// targetsOf appends to dst the targets row r leads to.
+func (s *Snapshot) targetsOf(r int32, dst []heldTarget) []heldTarget {
+	row := &s.grants.rows[r]
+	for _, t := range s.staticView(row.parent).tanc {
+		dst = append(dst, heldTarget{t: t, notBefore: row.notBefore, notAfter: row.notAfter})
+	}
+	return dst
+}
+
+// heldScratch is what heldLists fills: the lists of held candidates and
+// of held targets of an entity, in place.
+type heldScratch struct {
+	lists  [][]heldEntry
+	tlists [][]heldTarget
+}
+
+// heldLists fills h with entity i's held candidates and targets: a
+// parent's own list (its grants and its ancestors'); a leaf's list of its
+// own grants and its parents' lists.
+func (s *Snapshot) heldLists(i int32, h *heldScratch) {
+	g := &s.grants
+	h.lists, h.tlists = h.lists[:0], h.tlists[:0]
+	add := func(p int32) {
+		sp, tp := g.held[p], g.targets[p]
+		if sp.n == 0 {
+			return
+		}
+		h.lists = append(h.lists, g.heldPool[sp.off:sp.off+sp.n:sp.off+sp.n])
+		h.tlists = append(h.tlists, g.targetPool[tp.off:tp.off+tp.n:tp.off+tp.n])
+	}
+	add(i)
+	if s.flags[i]&flagParent != 0 {
+		return
+	}
+	for _, p := range s.ents.parentsOf(i) {
+		if s.flags[p]&(flagParent|flagRows) == flagParent|flagRows {
+			add(p)
+		}
+	}
 }

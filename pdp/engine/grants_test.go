@@ -100,6 +100,18 @@ func (g *gen) buildGrants() grantCase {
 		gc.b.Policies = append(gc.b.Policies, bundle.Policy{ID: id, Source: "t", Template: true,
 			Cedar: fmt.Sprintf("%s (principal in %s, %s, %s)%s;", eff, p, g.scopeP("action", true), g.scopeP("resource", false), cond)})
 	}
+	// Policies that are not templates may name the profiles too, with
+	// scopes holding a grant does not satisfy by itself.
+	for k := range g.r.IntN(3) {
+		p := profiles[g.r.IntN(len(profiles))]
+		scope := []string{
+			"principal is " + string(entTypes[g.r.IntN(len(entTypes))]) + " in " + p.String(),
+			"principal == " + p.String(),
+			"principal in " + p.String(),
+		}[g.r.IntN(3)]
+		gc.b.Policies = append(gc.b.Policies, bundle.Policy{ID: fmt.Sprintf("q%d", k), Source: "q",
+			Cedar: fmt.Sprintf("permit (%s, %s, %s)%s;", scope, g.scopeP("action", true), g.scopeP("resource", false), g.cond())})
+	}
 	slices.SortFunc(gc.b.Policies, func(a, b bundle.Policy) int { return strings.Compare(a.ID, b.ID) })
 	gc.b.Manifest.FormatVersion = bundle.FormatVersion
 	gc.b.Entities = compile.EntitiesJSON(em)

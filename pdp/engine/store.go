@@ -53,6 +53,9 @@ type store struct {
 	seed     maphash.Seed
 }
 
+// uidHash hashes a uid from its type's hash and its id's.
+func uidHash(typeHash, idHash uint64) uint64 { return idHash ^ (typeHash * 0x9e3779b97f4a7c15) }
+
 // len returns the number of entities, undefined parents included.
 func (s *store) len() int { return len(s.typeOf) }
 
@@ -76,29 +79,27 @@ func (s *store) parentsOf(i int32) []int32 {
 	return s.parentPool[sp.off : sp.off+sp.n]
 }
 
-// hashOf hashes an entity uid given its type's hash; hashBytes is the
-// same for an id held as bytes.
-func (s *store) hashOf(typeHash uint64, id string) uint64 {
-	return maphash.String(s.seed, id) ^ (typeHash * 0x9e3779b97f4a7c15)
-}
-
+// hashBytes hashes an entity uid held as bytes, given its type's hash.
 func (s *store) hashBytes(typeHash uint64, id []byte) uint64 {
-	return maphash.Bytes(s.seed, id) ^ (typeHash * 0x9e3779b97f4a7c15)
+	return uidHash(typeHash, maphash.Bytes(s.seed, id))
 }
 
-// find returns the index of uid, defined or only named as a parent.
+// find returns the index of uid, defined or only named as a parent. It
+// hashes the type with the id rather than looking it up in typeIndex:
+// one hash of a short string costs less than a map lookup, and a lookup
+// happens several times per decision.
 func (s *store) find(uid types.EntityUID) (int32, bool) {
-	t, ok := s.typeIndex[uid.Type]
-	if !ok || len(s.slots) == 0 {
+	if len(s.slots) == 0 {
 		return -1, false
 	}
 	mask := uint64(len(s.slots) - 1)
-	for h := s.hashOf(s.typeHash[t], string(uid.ID)) & mask; ; h = (h + 1) & mask {
+	h := uidHash(maphash.String(s.seed, string(uid.Type)), maphash.String(s.seed, string(uid.ID)))
+	for h &= mask; ; h = (h + 1) & mask {
 		i := s.slots[h]
 		if i < 0 {
 			return -1, false
 		}
-		if s.typeOf[i] == t && s.id(i) == string(uid.ID) {
+		if s.id(i) == string(uid.ID) && s.typeNames[s.typeOf[i]] == uid.Type {
 			return i, true
 		}
 	}

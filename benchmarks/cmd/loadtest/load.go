@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cedargate/cedargate/benchmarks/internal/proc"
 )
 
 // load is one run of a load generator against one server.
@@ -79,7 +81,7 @@ func (d *driver) runGHZ(addr string, pid int, r ghzRun) (load, error) {
 		args = append(args, "--data", r.data)
 	}
 	args = append(args, addr)
-	cpu0, err := cpuTime(pid)
+	cpu0, err := proc.CPUTime(pid)
 	if err != nil {
 		return load{}, err
 	}
@@ -87,7 +89,7 @@ func (d *driver) runGHZ(addr string, pid int, r ghzRun) (load, error) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	cpu1, cerr := cpuTime(pid)
+	cpu1, cerr := proc.CPUTime(pid)
 	if err != nil {
 		return load{}, fmt.Errorf("ghz %s: %w: %s", r.call, err, stderr.String())
 	}
@@ -152,14 +154,14 @@ func (d *driver) runVegeta(pid int, r vegetaRun) (load, error) {
 	if r.workers > 0 {
 		args = append(args, "-workers", strconv.Itoa(r.workers), "-max-workers", strconv.Itoa(r.workers))
 	}
-	cpu0, err := cpuTime(pid)
+	cpu0, err := proc.CPUTime(pid)
 	if err != nil {
 		return load{}, err
 	}
 	if out, err := exec.Command(d.vegeta, args...).CombinedOutput(); err != nil {
 		return load{}, fmt.Errorf("vegeta attack: %w: %s", err, out)
 	}
-	cpu1, err := cpuTime(pid)
+	cpu1, err := proc.CPUTime(pid)
 	if err != nil {
 		return load{}, err
 	}

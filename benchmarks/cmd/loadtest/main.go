@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cedargate/cedargate/benchmarks/internal/proc"
 	"github.com/cedargate/cedargate/benchmarks/workload"
 )
 
@@ -120,7 +121,7 @@ func (d *driver) logf(format string, args ...any) {
 
 func (d *driver) run() error {
 	d.res.Started = time.Now().UTC()
-	d.res.Machine = describeMachine()
+	d.res.Machine = proc.DescribeMachine()
 	d.res.RunDuration = d.dur
 	d.res.Concurrency, d.res.Connections = d.concurrency, d.connections
 	run := map[string]bool{}

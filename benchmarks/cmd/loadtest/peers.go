@@ -48,7 +48,7 @@ func (d *driver) peers() error {
 	if err != nil {
 		return err
 	}
-	defer opa.stop()
+	defer opa.Stop()
 	decisionsTargets := filepath.Join(dir, "decide.targets")
 	healthTargets := filepath.Join(dir, "health.targets")
 	if err := writeTargets(decisionsTargets, opa.url+"/v1/data/cedargate/rbac/allow", bodies); err != nil {
@@ -97,13 +97,13 @@ func (d *driver) peers() error {
 
 	workers := d.concurrency
 	d.logf("OPA saturation")
-	if _, err := d.runVegeta(opa.pid(), vegetaRun{name: "opa-warm", targets: decisionsTargets, duration: 3 * time.Second, workers: workers}); err != nil {
+	if _, err := d.runVegeta(opa.PID(), vegetaRun{name: "opa-warm", targets: decisionsTargets, duration: 3 * time.Second, workers: workers}); err != nil {
 		return err
 	}
-	if p.OPASat, err = d.runVegeta(opa.pid(), vegetaRun{name: "opa-sat", targets: decisionsTargets, duration: d.dur, workers: workers}); err != nil {
+	if p.OPASat, err = d.runVegeta(opa.PID(), vegetaRun{name: "opa-sat", targets: decisionsTargets, duration: d.dur, workers: workers}); err != nil {
 		return err
 	}
-	if p.OPAHealthSat, err = d.runVegeta(opa.pid(), vegetaRun{name: "opa-health-sat", targets: healthTargets, duration: d.dur, workers: workers}); err != nil {
+	if p.OPAHealthSat, err = d.runVegeta(opa.PID(), vegetaRun{name: "opa-health-sat", targets: healthTargets, duration: d.dur, workers: workers}); err != nil {
 		return err
 	}
 	d.logf("cedargate saturation (%s)", peerSize)
@@ -117,11 +117,11 @@ func (d *driver) peers() error {
 	p.Rate = int(min(p.OPASat.RPS, p.CGSat.RPS) / 2)
 	for round := range d.rounds {
 		d.logf("peers at %d/s, round %d", p.Rate, round+1)
-		l, err := d.runVegeta(opa.pid(), vegetaRun{name: "opa-half", targets: decisionsTargets, duration: d.dur, rate: p.Rate})
+		l, err := d.runVegeta(opa.PID(), vegetaRun{name: "opa-half", targets: decisionsTargets, duration: d.dur, rate: p.Rate})
 		if err != nil {
 			return err
 		}
-		lh, err := d.runVegeta(opa.pid(), vegetaRun{name: "opa-health-half", targets: healthTargets, duration: d.dur, rate: p.Rate})
+		lh, err := d.runVegeta(opa.PID(), vegetaRun{name: "opa-health-half", targets: healthTargets, duration: d.dur, rate: p.Rate})
 		if err != nil {
 			return err
 		}

@@ -2,29 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cedargate/cedargate/benchmarks/internal/save"
 )
 
 // write saves the results as base.md and base.json.
 func (d *driver) write(base string) error {
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(d.res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(base+".md", d.res.markdown(), 0o644)
+	return save.Results(base, d.res, d.res.markdown())
 }
 
 func us(t time.Duration) string  { return fmt.Sprintf("%.1f µs", float64(t.Nanoseconds())/1e3) }

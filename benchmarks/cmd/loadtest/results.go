@@ -1,12 +1,16 @@
 package main
 
-import "time"
+import (
+	"time"
+
+	"github.com/cedargate/cedargate/benchmarks/internal/proc"
+)
 
 // results are everything one run measured; they are written as JSON
 // beside the Markdown report, for later comparison.
 type results struct {
 	Command           string
-	Machine           machine
+	Machine           proc.Machine
 	Started, Finished time.Time
 	RunDuration       time.Duration
 	Concurrency       int

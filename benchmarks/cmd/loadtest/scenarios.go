@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cedargate/cedargate/benchmarks/internal/proc"
 	"github.com/cedargate/cedargate/benchmarks/workload"
 	"github.com/cedargate/cedargate/bundle/store"
 )
@@ -66,7 +67,7 @@ func (d *driver) builds(sizes []string) error {
 				args = append(args, "--activate")
 			}
 			name := "build-" + size + "-" + rev
-			wall, cpu, rss, err := runTimed(d.work, name, d.cedargate, args...)
+			wall, cpu, rss, err := proc.RunTimed(d.work, name, d.cedargate, args...)
 			if err != nil {
 				return err
 			}
@@ -122,19 +123,19 @@ func (d *driver) requestFile(size string, mix workload.Mix, batch int) (string, 
 func (d *driver) saturate(s *pdpServer, call, dataFile string, est float64, perCall int) (load, error) {
 	r := ghzRun{call: call, dataFile: dataFile, data: "{}", total: max(2000, int(est*d.dur.Seconds())),
 		concurrency: d.concurrency, connections: d.connections, perCall: perCall}
-	return d.runGHZ(s.addr, s.pid(), r)
+	return d.runGHZ(s.addr, s.PID(), r)
 }
 
 // atRate runs call at rate calls per second for the run duration.
 func (d *driver) atRate(s *pdpServer, call, dataFile string, rate, perCall int) (load, error) {
 	r := ghzRun{call: call, dataFile: dataFile, data: "{}", total: max(500, int(float64(rate)*d.dur.Seconds())),
 		rps: rate, concurrency: d.concurrency, connections: d.connections, perCall: perCall}
-	return d.runGHZ(s.addr, s.pid(), r)
+	return d.runGHZ(s.addr, s.PID(), r)
 }
 
 // warm sends a few seconds of call, unmeasured, and returns its rate.
 func (d *driver) warm(s *pdpServer, call, dataFile string) (float64, error) {
-	l, err := d.runGHZ(s.addr, s.pid(), ghzRun{call: call, dataFile: dataFile, data: "{}", total: 20000,
+	l, err := d.runGHZ(s.addr, s.PID(), ghzRun{call: call, dataFile: dataFile, data: "{}", total: 20000,
 		concurrency: d.concurrency, connections: d.connections})
 	if err != nil {
 		return 0, err
@@ -341,7 +342,7 @@ func (d *driver) bySize(sizes []string) error {
 			if err != nil {
 				return sizeResult{}, err
 			}
-			rss, _, _ := memStatus(s.pid())
+			rss, _, _ := proc.Memory(s.PID())
 			st, err := s.status()
 			if err != nil {
 				return sizeResult{}, err
@@ -386,22 +387,22 @@ func (d *driver) reload(size string) error {
 	rate := d.res.Floor.Rate
 	runFor := max(30*time.Second, 3*d.dur)
 	before := runFor / 3
-	sampler := sampleRSS(s.pid(), 10*time.Millisecond)
+	sampler := proc.SampleRSS(s.PID(), 10*time.Millisecond)
 	type result struct {
 		l   load
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		l, err := d.runGHZ(s.addr, s.pid(), ghzRun{call: callAuthorize, dataFile: file, total: int(float64(rate) * runFor.Seconds()),
+		l, err := d.runGHZ(s.addr, s.PID(), ghzRun{call: callAuthorize, dataFile: file, total: int(float64(rate) * runFor.Seconds()),
 			rps: rate, concurrency: d.concurrency, connections: d.connections, perCall: 1})
 		done <- result{l, err}
 	}()
 	time.Sleep(before)
 	r := &d.res.Reload
 	r.Size, r.Rate = size, rate
-	r.SteadyRSS, _, _ = memStatus(s.pid())
-	if err := resetPeakRSS(s.pid()); err != nil {
+	r.SteadyRSS, _, _ = proc.Memory(s.PID())
+	if err := proc.ResetPeak(s.PID()); err != nil {
 		d.logf("cannot reset the peak RSS (%v); VmHWM covers the whole run", err)
 	}
 	d.logf("rolling out %s of %s under load", revB, size)
@@ -424,27 +425,27 @@ func (d *driver) reload(size string) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	res := <-done
-	samples := sampler.stop()
+	samples := sampler.Stop()
 	if res.err != nil {
 		return res.err
 	}
 	r.Load = res.l
-	_, r.PeakHWM, _ = memStatus(s.pid())
+	_, r.PeakHWM, _ = proc.Memory(s.PID())
 	// The steady state is the median RSS of the second before the
 	// rollout; the peak, the highest sample after it.
 	var steady []int64
 	for _, smp := range samples {
 		switch {
-		case smp.at.Before(t0) && smp.at.After(t0.Add(-time.Second)):
-			steady = append(steady, smp.rss)
-		case !smp.at.Before(t0):
-			r.PeakRSS = max(r.PeakRSS, smp.rss)
+		case smp.At.Before(t0) && smp.At.After(t0.Add(-time.Second)):
+			steady = append(steady, smp.RSS)
+		case !smp.At.Before(t0):
+			r.PeakRSS = max(r.PeakRSS, smp.RSS)
 		}
 	}
 	if len(steady) > 0 {
 		slices.Sort(steady)
 		r.SteadyRSS = steady[len(steady)/2]
 	}
-	r.FinalRSS, _, _ = memStatus(s.pid())
+	r.FinalRSS, _, _ = proc.Memory(s.PID())
 	return nil
 }

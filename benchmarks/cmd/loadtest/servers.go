@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/cedargate/cedargate/benchmarks/internal/proc"
 	"github.com/cedargate/cedargate/benchmarks/workload"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
@@ -35,7 +36,7 @@ func freePort() (int, error) {
 
 // pdpServer is a running `cedargate serve`.
 type pdpServer struct {
-	*child
+	*proc.Child
 	addr, metrics string
 	conn          *grpc.ClientConn
 }
@@ -55,20 +56,20 @@ func (d *driver) startPDP(name, store, logPath string, extra ...string) (*pdpSer
 	s := &pdpServer{addr: fmt.Sprintf("127.0.0.1:%d", gp), metrics: fmt.Sprintf("127.0.0.1:%d", mp)}
 	args := append([]string{"serve", "--store", store, "--listen", s.addr,
 		"--metrics-listen", s.metrics, "--decision-log", logPath, "--log-format", "text", "--poll", "-1s"}, extra...)
-	s.child, err = start(d.work, name, d.cedargate, args...)
+	s.Child, err = proc.Start(d.work, name, d.cedargate, args...)
 	if err != nil {
 		return nil, err
 	}
 	if s.conn, err = grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-		s.stop()
+		s.Stop()
 		return nil, err
 	}
 	hc := healthpb.NewHealthClient(s.conn)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if done, err := s.exited(); done {
+		if done, err := s.Exited(); done {
 			out, _ := os.ReadFile(filepath.Join(d.work, name+".log"))
-			return nil, fmt.Errorf("%s exited (%v): %s", name, err, tail(out, 2000))
+			return nil, fmt.Errorf("%s exited (%v): %s", name, err, proc.Tail(out, 2000))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
@@ -88,7 +89,7 @@ func (s *pdpServer) close() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	s.stop()
+	s.Stop()
 }
 
 // status returns what the server serves.
@@ -128,7 +129,7 @@ func (s *pdpServer) counters() (allow, deny, dropped float64, err error) {
 
 // opaServer is a running `opa run --server`.
 type opaServer struct {
-	*child
+	*proc.Child
 	url string
 }
 
@@ -141,7 +142,7 @@ func (d *driver) startOPA(dir string) (*opaServer, error) {
 	s := &opaServer{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	// --optimize-store-for-read-speed is OPA's documented setting for
 	// large data read by every decision: OPA at its best.
-	s.child, err = start(d.work, "opa", d.opa, "run", "--server", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+	s.Child, err = proc.Start(d.work, "opa", d.opa, "run", "--server", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"--log-level", "error", "--optimize-store-for-read-speed",
 		filepath.Join(dir, "data.json"), filepath.Join(dir, "policy.rego"))
 	if err != nil {
@@ -149,9 +150,9 @@ func (d *driver) startOPA(dir string) (*opaServer, error) {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if done, err := s.exited(); done {
+		if done, err := s.Exited(); done {
 			out, _ := os.ReadFile(filepath.Join(d.work, "opa.log"))
-			return nil, fmt.Errorf("opa exited (%v): %s", err, tail(out, 2000))
+			return nil, fmt.Errorf("opa exited (%v): %s", err, proc.Tail(out, 2000))
 		}
 		if resp, err := http.Get(s.url + "/health"); err == nil {
 			resp.Body.Close()
@@ -160,7 +161,7 @@ func (d *driver) startOPA(dir string) (*opaServer, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("opa did not become healthy within 2 minutes")
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -1,4 +1,7 @@
-package main
+// Package proc measures the processes benchmarks start: their CPU time
+// and memory from the kernel's own accounting (/proc and getrusage), and
+// describes the machine, for results that say where they were measured.
+package proc
 
 import (
 	"bufio"
@@ -20,16 +23,16 @@ import (
 // decades; sysconf(_SC_CLK_TCK) is not reachable without cgo.
 const clockTicks = 100
 
-// child is a process the driver started: a server or a load generator.
-type child struct {
+// Child is a process a benchmark started: a server or a load generator.
+type Child struct {
 	name string
 	cmd  *exec.Cmd
 	log  *os.File
 	done chan error
 }
 
-// start runs bin with args, its output going to dir/<name>.log.
-func start(dir, name, bin string, args ...string) (*child, error) {
+// Start runs bin with args, its output going to dir/<name>.log.
+func Start(dir, name, bin string, args ...string) (*Child, error) {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
@@ -40,16 +43,16 @@ func start(dir, name, bin string, args ...string) (*child, error) {
 		log.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, log: log, done: make(chan error, 1)}
+	c := &Child{name: name, cmd: cmd, log: log, done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
 	return c, nil
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *Child) PID() int { return c.cmd.Process.Pid }
 
-// stop asks the process to end (SIGTERM), then kills it after a grace
+// Stop asks the process to end (SIGTERM), then kills it after a grace
 // period, and waits.
-func (c *child) stop() {
+func (c *Child) Stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
@@ -60,8 +63,8 @@ func (c *child) stop() {
 	c.log.Close()
 }
 
-// exited reports whether the process has ended, with its error.
-func (c *child) exited() (bool, error) {
+// Exited reports whether the process has ended, with its error.
+func (c *Child) Exited() (bool, error) {
 	select {
 	case err := <-c.done:
 		c.done <- err
@@ -71,9 +74,9 @@ func (c *child) exited() (bool, error) {
 	}
 }
 
-// cpuTime returns the CPU time pid has used so far, user and system, from
+// CPUTime returns the CPU time pid has used so far, user and system, from
 // its own accounting in /proc/<pid>/stat (all threads, children excluded).
-func cpuTime(pid int) (time.Duration, error) {
+func CPUTime(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -97,8 +100,8 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// memStatus returns VmRSS and VmHWM (peak RSS) of pid, in bytes.
-func memStatus(pid int) (rss, hwm int64, err error) {
+// Memory returns VmRSS and VmHWM (peak RSS) of pid, in bytes.
+func Memory(pid int) (rss, hwm int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
@@ -120,34 +123,35 @@ func memStatus(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, sc.Err()
 }
 
-// resetPeakRSS resets VmHWM of pid to its current RSS (Linux 4.0+), so
+// ResetPeak resets VmHWM of pid to its current RSS (Linux 4.0+), so
 // that a later VmHWM is the peak since now.
-func resetPeakRSS(pid int) error {
+func ResetPeak(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// rssSampler records a process's RSS every interval until stopped.
-type rssSampler struct {
+// Sampler records a process's RSS every interval until stopped.
+type Sampler struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
-	samples []rssSample
+	samples []Sample
 }
 
-type rssSample struct {
-	at  time.Time
-	rss int64
+// Sample is a process's RSS at an instant.
+type Sample struct {
+	At  time.Time
+	RSS int64
 }
 
-func sampleRSS(pid int, every time.Duration) *rssSampler {
+func SampleRSS(pid int, every time.Duration) *Sampler {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &rssSampler{cancel: cancel, done: make(chan struct{})}
+	s := &Sampler{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if rss, _, err := memStatus(pid); err == nil {
-				s.samples = append(s.samples, rssSample{time.Now(), rss})
+			if rss, _, err := Memory(pid); err == nil {
+				s.samples = append(s.samples, Sample{time.Now(), rss})
 			}
 			select {
 			case <-ctx.Done():
@@ -159,15 +163,15 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 	return s
 }
 
-func (s *rssSampler) stop() []rssSample {
+func (s *Sampler) Stop() []Sample {
 	s.cancel()
 	<-s.done
 	return s.samples
 }
 
-// runTimed runs bin to completion and returns its wall time, CPU time and
+// RunTimed runs bin to completion and returns its wall time, CPU time and
 // peak RSS (getrusage of the child).
-func runTimed(dir, name, bin string, args ...string) (wall, cpu time.Duration, maxRSS int64, err error) {
+func RunTimed(dir, name, bin string, args ...string) (wall, cpu time.Duration, maxRSS int64, err error) {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return 0, 0, 0, err
@@ -180,29 +184,29 @@ func runTimed(dir, name, bin string, args ...string) (wall, cpu time.Duration, m
 	wall = time.Since(t0)
 	if err != nil {
 		out, _ := os.ReadFile(log.Name())
-		return wall, 0, 0, fmt.Errorf("%s: %w\n%s", name, err, tail(out, 2000))
+		return wall, 0, 0, fmt.Errorf("%s: %w\n%s", name, err, Tail(out, 2000))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return wall, cpu, ru.Maxrss << 10, nil
 }
 
-func tail(b []byte, n int) string {
+func Tail(b []byte, n int) string {
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}
 	return string(b)
 }
 
-// machine describes the machine for the results.
-type machine struct {
+// Machine describes the machine for the results.
+type Machine struct {
 	Host, CPU, Kernel, GoVersion string
 	Cores                        int
 	MemGiB                       float64
 }
 
-func describeMachine() machine {
-	m := machine{GoVersion: runtime.Version(), Cores: runtime.NumCPU()}
+func DescribeMachine() Machine {
+	m := Machine{GoVersion: runtime.Version(), Cores: runtime.NumCPU()}
 	m.Host, _ = os.Hostname()
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(data)) {
