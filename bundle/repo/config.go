@@ -48,6 +48,8 @@ type Config struct {
 	RelativeDates bool
 	// Limits bound what the repository's files can make cedargate do.
 	Limits Limits
+	// AuthZEN is the authzen: section, nil when not written.
+	AuthZEN *AuthZEN
 	// Pos is where each setting is written, for messages.
 	Pos map[string]diag.Position
 }
@@ -211,6 +213,9 @@ func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
 	}
 	if l := f.get("limits"); l != nil {
 		d.parseLimits(l, &c.Limits)
+	}
+	if a := f.get("authzen"); a != nil {
+		c.AuthZEN = d.parseAuthZEN(a)
 	}
 	f.done()
 	for k, p := range f.pos {

@@ -225,18 +225,24 @@ func TestPropertiesAndContext(t *testing.T) {
 		{"context not an object", evalBody("alice", "read", "record-1", `"context": "now"`), nil, "context: must be a JSON object"},
 		{"a null in an array", evalBody("alice", "read", "record-1", `"subject": {"type": "user", "id": "alice", "properties": {"role": [null]}}`), nil, "subject.properties.role[0]: null is not a Cedar value"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := s.post(t, authzen.EvaluationPath, tt.body)
-			if tt.refused != "" {
-				checkReply(t, r, expectation{status: 400}, tt.body)
-				if msg := r.body["error"].(map[string]any)["message"].(string); !strings.HasPrefix(msg, tt.refused) {
-					t.Errorf("message %q, want it to start %q", msg, tt.refused)
-				}
-				return
-			}
-			checkReply(t, r, expectation{path: authzen.EvaluationPath, decision: tt.want}, tt.body)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkEvaluation(t, s, tt.body, tt.want, tt.refused) })
 	}
+}
+
+// checkEvaluation sends an Access Evaluation request and checks its
+// decision, or, when refused is set, that it is refused with 400 and a
+// message that starts so.
+func checkEvaluation(t *testing.T, s *server, body string, want *bool, refused string) {
+	t.Helper()
+	r := s.post(t, authzen.EvaluationPath, body)
+	if refused != "" {
+		checkReply(t, r, expectation{status: 400}, body)
+		if msg := r.body["error"].(map[string]any)["message"].(string); !strings.HasPrefix(msg, refused) {
+			t.Errorf("message %q, want it to start %q", msg, refused)
+		}
+		return
+	}
+	checkReply(t, r, expectation{path: authzen.EvaluationPath, decision: want}, body)
 }
 
 // TestHTTPRules checks the HTTP side: methods, unknown paths, the

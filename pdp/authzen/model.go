@@ -133,9 +133,13 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 			slices.Sort(l)
 		}
 	} else {
+		// An action is answered by its id, or in full where the id alone
+		// is ambiguous: the name a request would use for it.
 		for _, a := range an.Actions() {
 			if got, err := m.action(string(a.ID)); err == nil && got == a {
 				m.names[a] = []string{string(a.ID)}
+			} else {
+				m.names[a] = []string{a.String()}
 			}
 		}
 	}
@@ -214,7 +218,7 @@ func (m *model) entityType(name string) (types.EntityType, error) {
 			return t, nil
 		}
 	}
-	return "", &unknownError{fmt.Sprintf("type %s is ambiguous (%s): map it in authzen.types in cedargate.yaml", wire.Quote(name), joinTypes(found))}
+	return "", &unknownError{fmt.Sprintf("type %s is ambiguous (%s): name one in full, or map it in authzen.types in cedargate.yaml", wire.Quote(name), joinTypes(found))}
 }
 
 // resolveType is entityType for the converter's entity references.
@@ -232,18 +236,26 @@ func (m *model) action(name string) (types.EntityUID, error) {
 		return types.EntityUID{}, &unknownError{fmt.Sprintf("action %s is not mapped to a Cedar action (authzen.actions in cedargate.yaml)", wire.Quote(name))}
 	}
 	found := m.byID[name]
+	if uid, err := repo.ParseEntityUID(name); err == nil {
+		// A Cedar action UID written out in full names itself.
+		found = slices.DeleteFunc(slices.Clone(m.byID[string(uid.ID)]), func(a types.EntityUID) bool { return a != uid })
+	}
 	switch len(found) {
 	case 1:
 		return found[0], nil
 	case 0:
 		return types.EntityUID{}, &unknownError{fmt.Sprintf("action %s is not an action of the bundle", wire.Quote(name))}
 	}
-	for _, a := range found {
+	names := make([]string, len(found))
+	for i, a := range found {
 		if m.ns != "" && string(a.Type) == m.ns+"::Action" {
 			return a, nil
 		}
+		names[i] = a.String()
 	}
-	return types.EntityUID{}, &unknownError{fmt.Sprintf("action %s is ambiguous: map it in authzen.actions in cedargate.yaml", wire.Quote(name))}
+	slices.Sort(names)
+	return types.EntityUID{}, &unknownError{fmt.Sprintf("action %s is ambiguous (%s): name one in full, or map it in authzen.actions in cedargate.yaml",
+		wire.Quote(name), strings.Join(names, ", "))}
 }
 
 // shape returns the attributes the schema declares for entity type t, and
