@@ -1,12 +1,17 @@
 package authzen_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/internal/promtest"
@@ -341,5 +346,63 @@ func TestMetadataBaseURL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "base URL") {
 			t.Errorf("base URL %q: %v", bad, err)
 		}
+	}
+}
+
+// TestShutdownFinishesRequestsInFlight checks that a graceful shutdown
+// lets an AuthZEN request that has begun finish, and that its decision is
+// in the decision log flushed after it, as gRPC's are.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	s := startFixture(t)
+	body := evalBody("alice", "read", "record-1")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The headers, asking to continue: the server answers 100 Continue
+	// when the handler starts reading the body, so the request is then in
+	// flight, in the handler.
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: pdp\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", authzen.EvaluationPath, len(body))
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(conn)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("before the body: %q, %v", line, err)
+	}
+	if line, err := rd.ReadString('\n'); err != nil || line != "\r\n" {
+		t.Fatalf("after 100 Continue: %q, %v", line, err)
+	}
+	stopped := make(chan []map[string]any)
+	go func() { stopped <- s.decisions(t) }()
+	// Shutdown has begun once the listener refuses new connections.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the HTTP listener still accepts connections 20s into shutdown")
+		}
+		runtime.Gosched()
+	}
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(reply), `"decision":true`) {
+		t.Fatalf("the request in flight got %s %s", resp.Status, reply)
+	}
+	lines := <-stopped
+	if len(lines) != 1 || !strings.Contains(string(reply), lines[0]["decision_id"].(string)) {
+		t.Fatalf("decision log after shutdown: %v; reply %s", lines, reply)
 	}
 }
