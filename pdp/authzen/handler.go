@@ -295,8 +295,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	return code
 }
 
-// writeJSON writes a JSON response.
+// writeJSON writes a JSON response, body and a line break, so that
+// answers printed one after another (curl) stay one per line.
 func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	body = append(body, '\n')
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
