@@ -38,7 +38,10 @@ func badRequest(format string, args ...any) *httpError {
 // application/json, with a UTF-8 charset if any.
 func checkContentType(r *http.Request) *httpError {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	switch ct {
+	case "application/json":
+		return nil
+	case "":
 		return badRequest("Content-Type must be application/json, and the request has none")
 	}
 	mt, params, err := mime.ParseMediaType(ct)

@@ -69,7 +69,7 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request, ev *evaluationJ
 	if err := b.Commit(r.Context()); err != nil {
 		return 0, err
 	}
-	writeJSON(w, http.StatusOK, appendOutcome(nil, &o))
+	writeJSON(w, http.StatusOK, appendOutcome(make([]byte, 0, 128), &o))
 	return http.StatusOK, nil
 }
 

@@ -295,15 +295,17 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	return code
 }
 
+// jsonContentType is the Content-Type of every answer, shared: net/http
+// only reads header values.
+var jsonContentType = []string{"application/json"}
+
 // writeJSON writes a JSON response, body and a line break, so that
-// answers printed one after another (curl) stay one per line.
+// answers printed one after another (curl) stay one per line. net/http
+// sets Content-Length, or chunks a large body.
 func writeJSON(w http.ResponseWriter, code int, body []byte) {
-	body = append(body, '\n')
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(code)
-	_, _ = w.Write(body)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // count counts an answered request.

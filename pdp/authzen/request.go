@@ -17,16 +17,17 @@ import (
 // This file reads the AuthZEN information model (subject, action,
 // resource, context) into Cedar requests, as the model's mapping says.
 
-// entityJSON is an AuthZEN subject or resource.
+// entityJSON is an AuthZEN subject or resource. A type or id that is
+// absent, null or empty is missing alike: none is a valid one.
 type entityJSON struct {
-	Type       *string        `json:"type"`
-	ID         *string        `json:"id"`
+	Type       string         `json:"type"`
+	ID         string         `json:"id"`
 	Properties jsontext.Value `json:"properties"`
 }
 
 // actionJSON is an AuthZEN action.
 type actionJSON struct {
-	Name       *string        `json:"name"`
+	Name       string         `json:"name"`
 	Properties jsontext.Value `json:"properties"`
 }
 
@@ -68,9 +69,9 @@ func (m *model) entity(c *converter, field string, e *entityJSON, needID bool) (
 		return r, err
 	}
 	if needID {
-		r.uid.ID = types.String(*e.ID)
+		r.uid.ID = types.String(e.ID)
 	}
-	t, err := m.entityType(*e.Type)
+	t, err := m.entityType(e.Type)
 	if err != nil {
 		return r, c.unknown(field+".type", err)
 	}
@@ -95,11 +96,11 @@ func (c *converter) shapeOf(field string, e *entityJSON, needID bool) error {
 	if e == nil {
 		return c.missing(field)
 	}
-	if err := c.text(field+".type", e.Type, true); err != nil {
+	if err := c.text(field, "type", e.Type); err != nil {
 		return err
 	}
 	if needID {
-		return c.text(field+".id", e.ID, true)
+		return c.text(field, "id", e.ID)
 	}
 	return nil
 }
@@ -110,10 +111,10 @@ func (m *model) actionOf(c *converter, a *actionJSON) (types.EntityUID, error) {
 	if a == nil {
 		return types.EntityUID{}, c.missing("action")
 	}
-	if err := c.text("action.name", a.Name, true); err != nil {
+	if err := c.text("action", "name", a.Name); err != nil {
 		return types.EntityUID{}, err
 	}
-	uid, err := m.action(*a.Name)
+	uid, err := m.action(a.Name)
 	if err != nil {
 		return uid, c.unknown("action.name", err)
 	}
@@ -228,16 +229,15 @@ func (m *model) assemble(c *converter, sub target, act types.EntityUID, res targ
 // missing is the error of a required member that is absent (or null).
 func (c *converter) missing(field string) error { return c.failAt(field, "required") }
 
-// text checks a required string member: present, not empty when nonEmpty,
-// within the string limit.
-func (c *converter) text(field string, s *string, nonEmpty bool) error {
+// text checks member of field (subject, type), a required string: given,
+// not empty, within the string limit. The path is built only for an
+// error.
+func (c *converter) text(field, member, s string) error {
 	switch {
-	case s == nil:
-		return c.missing(field)
-	case nonEmpty && *s == "":
-		return c.failAt(field, "must not be empty")
-	case len(*s) > c.lim.MaxStringBytes:
-		return c.failAt(field, "%d bytes, more than the limit of %d", len(*s), c.lim.MaxStringBytes)
+	case s == "":
+		return c.failAt(field+"."+member, "required (a non-empty string)")
+	case len(s) > c.lim.MaxStringBytes:
+		return c.failAt(field+"."+member, "%d bytes, more than the limit of %d", len(s), c.lim.MaxStringBytes)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func (c *converter) required(kind string, req *searchJSON) error {
 		if req.Action == nil {
 			return c.missing("action")
 		}
-		if err := c.text("action.name", req.Action.Name, true); err != nil {
+		if err := c.text("action", "name", req.Action.Name); err != nil {
 			return err
 		}
 	}
@@ -224,7 +224,7 @@ func (s *searcher) run() error {
 		if !s.allowed(p, act, rs, ctx) {
 			return nil, false
 		}
-		return entityResult{Type: *searched.Type, ID: string(t.ID)}, true
+		return entityResult{Type: searched.Type, ID: string(t.ID)}, true
 	})
 }
 
