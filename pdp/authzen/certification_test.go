@@ -187,18 +187,33 @@ var expectations = map[string]expectation{
 	"c-4-7-2#2": {path: act, status: 400},
 }
 
-// startTLS serves the fixture over HTTPS and returns the server and a
-// client that trusts it.
-func startTLS(t *testing.T) (*server, *http.Client) {
+// startTLS serves the fixture over HTTPS, with popts, and returns the
+// server and a client that trusts it.
+func startTLS(t *testing.T, popts pdp.Options) (*server, *http.Client) {
 	t.Helper()
 	pki := testpki.New(t)
-	s := start(t, fixtureStore(t), authzen.Options{}, pdp.Options{HTTPTLS: pki.ServerConfig(false)})
+	popts.HTTPTLS = pki.ServerConfig(false)
+	s := start(t, fixtureStore(t), authzen.Options{}, popts)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientConfig(nil), ForceAttemptHTTP2: true}}
 	t.Cleanup(c.CloseIdleConnections)
 	return s, c
 }
 
+// TestCertificationScenario runs the scenario against a PDP as deployed
+// by default and against one that validates requests against the schema
+// (serve --validate-requests): the scenario's extra properties and context
+// members, which the schema does not declare, are left out, so that the
+// answers are the same.
 func TestCertificationScenario(t *testing.T) {
+	for _, validate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("validate=%v", validate), func(t *testing.T) {
+			certify(t, pdp.Options{ValidateRequests: validate})
+		})
+	}
+}
+
+// certify sends the scenario's requests to a PDP started with popts.
+func certify(t *testing.T, popts pdp.Options) {
 	reqs, order := scenarioRequests(t)
 	for name := range expectations {
 		if _, ok := reqs[name]; !ok {
@@ -208,7 +223,7 @@ func TestCertificationScenario(t *testing.T) {
 	if len(order) < 50 {
 		t.Fatalf("read %d requests from the scenario; it has 50", len(order))
 	}
-	s, client := startTLS(t)
+	s, client := startTLS(t, popts)
 	nextToken := ""
 	for i, name := range order {
 		want, ok := expectations[name]
@@ -381,7 +396,7 @@ func checkResults(t *testing.T, r reply, want expectation, body string) {
 // malformed and empty bodies (c-2-4-4, c-2-4-5), X-Request-ID absent
 // (c-2-5-2), idempotency (c-2-6) and discovery (c-6), over HTTPS.
 func TestCertificationTransport(t *testing.T) {
-	s, client := startTLS(t)
+	s, client := startTLS(t, pdp.Options{})
 	rule1 := `{"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}`
 	for _, tt := range []struct {
 		name, path, contentType, body string
