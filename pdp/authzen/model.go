@@ -3,8 +3,10 @@ package authzen
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cedar-policy/cedar-go/types"
 	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
@@ -49,11 +51,15 @@ const (
 
 // model is what the handler needs of one bundle, built when it is
 // activated: the mapping resolved against the bundle's types and actions,
-// the schema for converting values, and the effective-access index for
-// searches. It is immutable.
+// and the schema for converting values. The effective-access index that
+// searches use is built on the first search of the bundle: it costs
+// activation time and memory in proportion to the bundle, which
+// deployments that only evaluate should not pay. It is immutable, but for
+// that once.
 type model struct {
-	conv   *cedarjson.Converter
-	access *access.Analyzer
+	conv *cedarjson.Converter
+	// access returns the bundle's effective-access index.
+	access func() (*access.Analyzer, error)
 	ns     string
 	// types maps AuthZEN types to entity types when the mapping lists
 	// them; nil when types map by name, through byName.
@@ -82,11 +88,12 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authzen: %w", err)
 	}
-	an, err := access.NewFromSnapshot(snap, b)
+	actions, err := access.Actions(b, snap)
 	if err != nil {
 		return nil, fmt.Errorf("authzen: %w", err)
 	}
-	m := &model{conv: conv, access: an, ns: mp.Namespace, actionKey: mp.ActionProperties, byName: map[string][]types.EntityType{},
+	m := &model{conv: conv, ns: mp.Namespace,
+		access: sync.OnceValues(func() (*access.Analyzer, error) { return access.NewFromSnapshot(snap, b) }), actionKey: mp.ActionProperties, byName: map[string][]types.EntityType{},
 		byID: map[string][]types.EntityUID{}, names: map[types.EntityUID][]string{}}
 	var errs []error
 	setting := func(name, v, def string, allowed ...string) string {
@@ -102,7 +109,7 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 	m.denyResource = setting("unknown_resources", mp.UnknownResources, DefaultUnknownResources, UnknownDeny, UnknownDecide) == UnknownDeny
 	m.drop = setting("undeclared_properties", mp.UndeclaredProperties, DefaultUndeclaredProperties, UndeclaredDrop, UndeclaredKeep) == UndeclaredDrop
 
-	for _, t := range knownTypes(conv.Schema(), an) {
+	for _, t := range knownTypes(conv.Schema(), snap) {
 		k := normalName(string(t))
 		m.byName[k] = append(m.byName[k], t)
 	}
@@ -115,7 +122,7 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 			m.types[name] = types.EntityType(t)
 		}
 	}
-	for _, a := range an.Actions() {
+	for _, a := range actions {
 		m.byID[string(a.ID)] = append(m.byID[string(a.ID)], a)
 	}
 	if mp.Actions != nil {
@@ -135,7 +142,7 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 	} else {
 		// An action is answered by its id, or in full where the id alone
 		// is ambiguous: the name a request would use for it.
-		for _, a := range an.Actions() {
+		for _, a := range actions {
 			if got, err := m.action(string(a.ID)); err == nil && got == a {
 				m.names[a] = []string{string(a.ID)}
 			} else {
@@ -151,22 +158,21 @@ func newModel(b *bundle.Bundle, snap *engine.Snapshot) (*model, error) {
 
 // knownTypes are the entity types AuthZEN types map to by name: the
 // schema's, or without one those of the bundle's entities.
-func knownTypes(s *resolved.Schema, an *access.Analyzer) []types.EntityType {
-	var out []types.EntityType
+func knownTypes(s *resolved.Schema, snap *engine.Snapshot) []types.EntityType {
+	seen := map[types.EntityType]bool{}
 	if s != nil {
 		for t := range s.Entities {
-			out = append(out, t)
+			seen[t] = true
 		}
 		for t := range s.Enums {
-			out = append(out, t)
+			seen[t] = true
 		}
 	} else {
-		for _, u := range an.Entities() {
-			out = append(out, u.Type)
+		for e := range snap.Entities() {
+			seen[e.UID.Type] = true
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // normalName is the key by which an AuthZEN type finds an entity type of

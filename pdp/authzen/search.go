@@ -212,7 +212,11 @@ func (s *searcher) run() error {
 	if s.kind == searchResource {
 		want = res.uid.Type
 	}
-	cands := m.access.Candidates(find, want, other, act, s.b.Now())
+	an, err := m.access()
+	if err != nil {
+		return err
+	}
+	cands := an.Candidates(find, want, other, act, s.b.Now())
 	return s.page(len(cands), func(i int) (any, bool) {
 		t := cands[i]
 		p, rs := sub, res
@@ -237,7 +241,11 @@ func (s *searcher) actions(sub, res target) error {
 		name string
 	}
 	var cands []named
-	for _, a := range s.m.access.CandidateActions(sub.uid, res.uid, s.b.Now()) {
+	an, err := s.m.access()
+	if err != nil {
+		return err
+	}
+	for _, a := range an.CandidateActions(sub.uid, res.uid, s.b.Now()) {
 		for _, n := range s.m.names[a] {
 			cands = append(cands, named{a, n})
 		}
