@@ -412,7 +412,7 @@ func (s *Server) Serve(ctx context.Context) error {
 				s.errc <- fmt.Errorf("serving HTTP: %w", err)
 			}
 		}()
-		s.log.Info("serving HTTP", "addr", s.hlis.Addr().String(), "tls", s.front.TLSConfig != nil)
+		s.log.Info("serving HTTP", "addr", s.hlis.Addr().String(), "tls", s.opts.HTTPTLS != nil)
 	}
 	s.log.Info("serving", "addr", s.Addr().String(), "source", s.opts.Source.String(), "serving", s.Serving())
 	var err error
