@@ -23,6 +23,9 @@ type Bundle struct {
 	Entities []byte
 	// Policies are sorted by ID.
 	Policies []Policy
+	// AuthZEN is the repository's AuthZEN mapping, nil when it writes
+	// none (see AuthZENFile).
+	AuthZEN *AuthZEN
 	// Digest identifies the content: "sha256:" and the hex SHA-256 of the
 	// SHA256SUMS listing of the bundle's files. Encode and Decode set it.
 	Digest string

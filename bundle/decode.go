@@ -39,6 +39,7 @@ var fileLimits = map[string]int64{
 	ManifestFile:  64 << 10,
 	SumsFile:      4 << 10,
 	SignatureFile: 4 << 10,
+	AuthZENFile:   256 << 10,
 }
 
 // DecodeOptions says what Decode must check beyond the bundle's own
@@ -124,7 +125,7 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		return nil, err
 	}
 	for _, name := range append([]string{SumsFile}, contentFiles...) {
-		if _, ok := files[name]; !ok {
+		if _, ok := files[name]; !ok && !optionalFile(name) {
 			return nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
@@ -159,6 +160,12 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	}
 	if err := strictUnmarshal(files[PoliciesFile], &b.Policies); err != nil {
 		return nil, fmt.Errorf("reading bundle: %s: %w", PoliciesFile, err)
+	}
+	if raw, ok := files[AuthZENFile]; ok {
+		b.AuthZEN = new(AuthZEN)
+		if err := strictUnmarshal(raw, b.AuthZEN); err != nil {
+			return nil, fmt.Errorf("reading bundle: %s: %w", AuthZENFile, err)
+		}
 	}
 	for i := range b.Policies {
 		if b.Policies[i].ID == "" {
@@ -292,7 +299,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 func knownFile(name string) bool {
 	switch name {
-	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, SumsFile, SignatureFile:
+	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, SumsFile, SignatureFile, AuthZENFile:
 		return true
 	}
 	return false

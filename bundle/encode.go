@@ -24,13 +24,17 @@ const (
 )
 
 // contentFiles are the files the digest covers, in the order of the
-// SHA256SUMS listing (sorted by name).
-var contentFiles = []string{EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+// SHA256SUMS listing (sorted by name): the four every bundle has and the
+// optional AuthZENFile, listed only when the bundle has it.
+var contentFiles = []string{AuthZENFile, EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+
+// optionalFile reports whether a content file may be missing.
+func optionalFile(name string) bool { return name == AuthZENFile }
 
 // Encode writes b as a deterministic tar.gz and sets b.Digest. The archive
-// holds manifest.json, schema.cedarschema, entities.json, policies.json, a
-// SHA256SUMS listing of those four and, when b.Signature is set,
-// signature.json. Equal bundles encode to equal bytes: entries are sorted
+// holds manifest.json, schema.cedarschema, entities.json, policies.json,
+// authzen.json when b.AuthZEN is set, a SHA256SUMS listing of those and,
+// when b.Signature is set, signature.json. Equal bundles encode to equal bytes: entries are sorted
 // and carry no timestamps, owners or machine-dependent modes.
 func Encode(b *Bundle) ([]byte, error) {
 	files, err := contentOf(b)
@@ -65,8 +69,12 @@ func Encode(b *Bundle) ([]byte, error) {
 		return err
 	}
 	// manifest.json first so that a reader can stop early to peek at it.
-	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile} {
-		if err := write(name, files[name]); err != nil {
+	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, AuthZENFile} {
+		data, ok := files[name]
+		if !ok {
+			continue
+		}
+		if err := write(name, data); err != nil {
 			return nil, err
 		}
 	}
@@ -116,12 +124,18 @@ func contentOf(b *Bundle) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{
+	files := map[string][]byte{
 		ManifestFile: manifest,
 		SchemaFile:   b.Schema,
 		EntitiesFile: b.Entities,
 		PoliciesFile: policies,
-	}, nil
+	}
+	if b.AuthZEN != nil {
+		if files[AuthZENFile], err = marshalIndent(b.AuthZEN); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 // marshalPolicies writes one policy object per line so that the file diffs
@@ -154,11 +168,15 @@ func marshalIndent(v any) ([]byte, error) {
 
 // sums renders the SHA256SUMS listing of the content files, in the format of
 // sha256sum(1), so that anyone can check an unpacked bundle with
-// `sha256sum -c SHA256SUMS`.
+// `sha256sum -c SHA256SUMS`. An optional file is listed only when present.
 func sums(files map[string][]byte) []byte {
 	var buf bytes.Buffer
 	for _, name := range contentFiles {
-		sum := sha256.Sum256(files[name])
+		data, ok := files[name]
+		if !ok && optionalFile(name) {
+			continue
+		}
+		sum := sha256.Sum256(data)
 		buf.WriteString(hex.EncodeToString(sum[:]))
 		buf.WriteString("  ")
 		buf.WriteString(name)

@@ -38,6 +38,9 @@ type served struct {
 	// schemaText is the bundle's schema as built (Cedar format), for
 	// AdminService.GetSchema; empty when the bundle has none.
 	schemaText string
+	// prepared holds what each Preparer derived from the bundle, by
+	// PreparedKey.
+	prepared []any
 }
 
 // schemaValidator parses a bundle's schema for request validation. A
@@ -86,6 +89,9 @@ type reloader struct {
 	// whose read failed, or one refused by a source that cannot tell
 	// whether the bundle changed.
 	retryAfter time.Duration
+	// prepare derive front ends' values from each bundle activated (see
+	// Server.Prepare); set before the first activation, read-only after.
+	prepare []Preparer
 
 	mu          sync.Mutex
 	history     []activation // newest first
@@ -199,9 +205,16 @@ func (r *reloader) sync(notified bool) {
 			return
 		}
 	}
+	prepared := make([]any, len(r.prepare))
+	for i, f := range r.prepare {
+		if prepared[i], err = f(b, snap); err != nil {
+			fail(ref, fmt.Errorf("bundle %s: %w", p.Revision, err), false)
+			return
+		}
+	}
 	done := time.Now()
 	next := &served{snap: snap, ref: ref, activatedAt: done, wire: wire.EncodeBundleRef(ref),
-		validator: v, schema: conv, schemaText: string(b.Schema)}
+		validator: v, schema: conv, schemaText: string(b.Schema), prepared: prepared}
 	prev := r.current.Swap(next)
 	took := done.Sub(now)
 	var prevRef *bundle.Ref

@@ -42,6 +42,9 @@ type Result struct {
 	// this environment; they generate no policy. The orphan-object
 	// guardrail reports them.
 	UnknownSubjects []UnknownSubject
+	// AuthZEN is the AuthZEN mapping of cedargate.yaml, resolved against
+	// the schema; nil when the repository writes none.
+	AuthZEN *bundle.AuthZEN
 }
 
 // UnknownSubject is a grant to a subject that does not exist.
@@ -104,6 +107,7 @@ func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 		}
 		c.validator = validate.New(c.out.Schema, mode)
 	}
+	c.authzen()
 	c.entities()
 	c.policies()
 	slices.SortFunc(c.out.Policies, func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
@@ -121,7 +125,7 @@ func (r *Result) Bundle(m bundle.Manifest) *bundle.Bundle {
 	m.FormatVersion = bundle.FormatVersion
 	m.Environment = cmp.Or(r.Env, "default")
 	m.Counts = bundle.Counts{Entities: len(r.Entities), Policies: len(r.Policies), Grants: r.Grants}
-	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities)}
+	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities), AuthZEN: r.AuthZEN}
 	for _, p := range r.Policies {
 		for _, t := range []*time.Time{p.NotBefore, p.NotAfter} {
 			if t != nil && (b.Manifest.EarliestExpiry == nil || t.Before(*b.Manifest.EarliestExpiry)) {

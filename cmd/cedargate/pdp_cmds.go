@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ import (
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/internal/demo"
 	"github.com/cedargate/cedargate/pdp"
+	"github.com/cedargate/cedargate/pdp/authzen"
 	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
@@ -38,6 +40,7 @@ func serveCmd() *cobra.Command {
 		verifyKeys                          []string
 		tlsCert, tlsKey, clientCA           string
 		extauthzFile, extauthzNS            string
+		httpTokenFile, httpBaseURL          string
 		extauthzOn                          bool
 		opts                                pdp.Options
 		sf                                  storeFlags
@@ -67,7 +70,16 @@ decision log is flushed.
 request to a Cedar request: the caller's SPIFFE id is the principal, the
 method the action, the host the resource. --extauthz-config FILE (YAML)
 changes the mapping; docs/envoy.md describes it and deploy/envoy/envoy.yaml
-is an Envoy configuration to start from.`,
+is an Envoy configuration to start from.
+
+--http-listen ADDR also serves the OpenID AuthZEN Authorization API 1.0 over
+HTTP (/access/v1/evaluation, /access/v1/evaluations,
+/access/v1/search/{subject,resource,action} and
+/.well-known/authzen-configuration), from the same bundle, decision log and
+metrics, over TLS and mTLS with --tls-cert, --tls-key and --client-ca like
+gRPC; --http-token-file requires a bearer token. The mapping from AuthZEN to
+Cedar is the authzen: section of the repository's cedargate.yaml;
+docs/authzen.md describes it.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sf.check(); err != nil {
@@ -99,6 +111,9 @@ is an Envoy configuration to start from.`,
 				return err
 			}
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
+				return err
+			}
+			if err := authzenHTTP(&opts, httpTokenFile, httpBaseURL); err != nil {
 				return err
 			}
 			if asOf != "" {
@@ -153,7 +168,58 @@ is an Envoy configuration to start from.`,
 	f.BoolVar(&extauthzOn, "extauthz", false, "also serve Envoy's ext_authz API (envoy.service.auth.v3.Authorization) on --listen")
 	f.StringVar(&extauthzFile, "extauthz-config", "", "YAML file mapping Envoy's requests to Cedar requests (default: the mapping in docs/envoy.md)")
 	f.StringVar(&extauthzNS, "extauthz-namespace", "", "Cedar namespace of ext_authz actions and resources, e.g. Acme (overrides namespace in --extauthz-config)")
+	f.StringVar(&opts.HTTPListen, "http-listen", "", "also serve the AuthZEN Authorization API over HTTP on this address, with --tls-cert/--client-ca like gRPC (empty: none)")
+	f.StringVar(&httpTokenFile, "http-token-file", "", "require a bearer token of this file (one per line) on the AuthZEN API; needs --http-listen")
+	f.StringVar(&httpBaseURL, "http-base-url", "", "the PDP's URL in the AuthZEN metadata, e.g. https://pdp.example.com (default: the URL each request was sent to); needs --http-listen")
 	return cmd
+}
+
+// authzenHTTP sets opts up to serve the AuthZEN API as the --http flags
+// say: on --http-listen, with the gRPC listener's TLS configuration and
+// request limits, and the bearer tokens of --http-token-file. A bad flag
+// is a usage error, reported before anything starts.
+func authzenHTTP(opts *pdp.Options, tokenFile, baseURL string) error {
+	if opts.HTTPListen == "" {
+		if tokenFile != "" || baseURL != "" {
+			return usageError{errors.New("--http-token-file and --http-base-url need --http-listen")}
+		}
+		return nil
+	}
+	az := authzen.Options{Limits: opts.Limits, MaxBodyBytes: int64(opts.MaxRecvMsgBytes), BaseURL: baseURL, Logger: opts.Logger}
+	if tokenFile != "" {
+		tokens, err := readTokens(tokenFile)
+		if err != nil {
+			return usageError{fmt.Errorf("--http-token-file: %w", err)}
+		}
+		az.Tokens = tokens
+	}
+	opts.HTTPTLS = opts.TLS
+	opts.HTTP = authzen.HTTP(az)
+	return nil
+}
+
+// readTokens reads bearer tokens, one per line; blank lines are skipped.
+// Errors never quote the file's content: it is secret.
+func readTokens(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var tokens []string
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" {
+			continue
+		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			return nil, fmt.Errorf("%s:%d: a token is printable ASCII without spaces", file, i+1)
+		}
+		tokens = append(tokens, t)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%s holds no token", file)
+	}
+	return tokens, nil
 }
 
 // extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the
