@@ -11,5 +11,15 @@
 // digest and signature, then that the bundle is the revision and
 // environment the channel names.
 //
+// A channel (a tag such as "prod") is an artifact of its own type
+// (ArtifactTypeChannel): a small signed document (Channel) naming the
+// manifest of the bundle it serves, with the last moves and a sequence
+// number that every rollout and rollback increments. Moving the channel is
+// one PUT of its manifest; its history travels with it, so rollback needs
+// no local state. Registries have no compare-and-swap on tags: a
+// concurrent move is detected by reading the channel back (see
+// Repository.Rollout), and replicas refuse a channel whose sequence goes
+// backwards, a validly signed older document replayed to the tag.
+//
 // docs/oci.md documents the layout for operators and for other tools.
 package oci
