@@ -93,16 +93,7 @@ func TestFetchRefuses(t *testing.T) {
 		archive(t, "foreign", "prod", other), archive(t, "tampered", "prod", key))
 	signed, unsigned, foreign, tampered := arts[0], arts[1], arts[2], arts[3]
 
-	m := manifestOf(t, reg, tampered.Manifest.Digest.String())
-	layer := reg.BlobPath(m.Layers[0].Digest.String())
-	data, err := os.ReadFile(layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(layer, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tamper(t, reg, tampered)
 	wrongDigest := signed.Target
 	wrongDigest.Digest = unsigned.Digest
 
@@ -128,6 +119,22 @@ func TestFetchRefuses(t *testing.T) {
 	}
 	if _, _, err := repo.Fetch(ctx, signed.Target, "prod", pub(key)); err != nil {
 		t.Fatalf("the sound bundle: %v", err)
+	}
+}
+
+// tamper flips a byte of the bundle layer of a in the registry's storage,
+// as a compromised registry or a failing disk would.
+func tamper(t *testing.T, reg *ocitest.Registry, a oci.Artifact) {
+	t.Helper()
+	m := manifestOf(t, reg, a.Manifest.Digest.String())
+	layer := reg.BlobPath(m.Layers[0].Digest.String())
+	data, err := os.ReadFile(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(layer, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/oci"
 	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp"
 )
 
 // registryFlags are the flags of commands that talk to a registry.
@@ -286,3 +288,65 @@ func printChannelHistory(w io.Writer, ch oci.Reference, c *oci.ReadChannel, h []
 	}
 	_ = tw.Flush()
 }
+
+// sourceFlags are serve's flags for a registry channel: --source, --cache
+// and --plain-http.
+type sourceFlags struct {
+	registryFlags
+	source, cache string
+}
+
+func (f *sourceFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.source, "source", "", "serve the registry channel oci://HOST/REPOSITORY:CHANNEL instead of --store (needs --cache and --verify-key)")
+	cmd.Flags().StringVar(&f.cache, "cache", "", "with --source: directory that keeps the bundles the channel named, so that a restarted replica serves at once (created if missing; one per channel)")
+	f.registryFlags.add(cmd)
+}
+
+// check refuses a command line that does not name one source.
+func (f *sourceFlags) check(cmd *cobra.Command, sf *storeFlags) error {
+	if f.source == "" {
+		for _, name := range []string{"cache", "plain-http"} {
+			if cmd.Flags().Changed(name) {
+				return usageError{fmt.Errorf("--%s applies to a registry channel (--source oci://…)", name)}
+			}
+		}
+		return sf.check()
+	}
+	if sf.dir != "" {
+		return usageError{errors.New("give either --store or --source, not both")}
+	}
+	if _, err := oci.ParseChannel(f.source); err != nil {
+		return usageError{fmt.Errorf("--source: %w (a directory is --store)", err)}
+	}
+	if err := requireFlag("cache", f.cache); err != nil {
+		return err
+	}
+	return sf.checkLimit()
+}
+
+// open opens the source serve follows: the store, or the registry channel
+// with its cache, polled every poll (the default when not positive).
+func (f *sourceFlags) open(sf *storeFlags, keys []ed25519.PublicKey, poll time.Duration, logger *slog.Logger) (pdp.Source, error) {
+	if f.source == "" {
+		return sf.openForServing()
+	}
+	if len(keys) == 0 {
+		return nil, usageError{errors.New("--source needs --verify-key: a registry channel and its bundles are signed")}
+	}
+	ch, err := oci.ParseChannel(f.source)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return oci.NewSource(ch, oci.SourceOptions{
+		Options:    oci.Options{PlainHTTP: f.plainHTTP, MaxBundleBytes: sf.maxBundleBytes},
+		Cache:      f.cache,
+		VerifyKeys: keys,
+		Poll:       poll,
+		Logger:     logger,
+	})
+}
+
+var (
+	_ pdp.Source   = (*oci.Source)(nil)
+	_ pdp.Upstream = (*oci.Source)(nil)
+)

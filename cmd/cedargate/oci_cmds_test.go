@@ -144,3 +144,27 @@ func TestOCIPushWithDockerCredentials(t *testing.T) {
 		t.Fatalf("push with credentials: %+v", r)
 	}
 }
+
+// TestOCIServeCommandLineMistakes checks serve's usage errors for a
+// registry channel, each exit 2 before anything starts.
+func TestOCIServeCommandLineMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"both sources", []string{"serve", "--store", "s", "--source", "oci://r.example.com/p:prod", "--cache", "c"}, "either --store or --source"},
+		{"no cache", []string{"serve", "--source", "oci://r.example.com/p:prod"}, "--cache is required"},
+		{"directory as source", []string{"serve", "--source", "/var/lib/store", "--cache", "c"}, "a directory is --store"},
+		{"no channel", []string{"serve", "--source", "oci://r.example.com/p", "--cache", "c"}, "names no channel"},
+		{"cache without source", []string{"serve", "--store", "s", "--cache", "c"}, "--cache applies to a registry channel"},
+		{"no key", []string{"serve", "--source", "oci://r.example.com/p:prod", "--cache", "c"}, "--source needs --verify-key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cedargate(t, append(tc.args, "--listen", "127.0.0.1:0", "--metrics-listen", "")...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.msg) {
+				t.Fatalf("exit %d, stderr %q; want 2 with %q", r.code, r.stderr, tc.msg)
+			}
+		})
+	}
+}
