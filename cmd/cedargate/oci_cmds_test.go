@@ -12,15 +12,15 @@ import (
 	"github.com/cedargate/cedargate/internal/ocitest"
 )
 
-// ociFixture is a store with two signed revisions of examples/acme for
-// prod (r1, r2) and one unsigned (u1), the key that signed them, and a
-// registry.
+// ociFixture is a store with signed revisions of examples/acme for prod
+// (r1, r2 unless others are named) and an unsigned one (u1), the key that
+// signed them, and a registry.
 type ociFixture struct {
 	store, key, pub string
 	reg             *ocitest.Registry
 }
 
-func newOCIFixture(t *testing.T, opts ocitest.Options) ociFixture {
+func newOCIFixture(t *testing.T, opts ocitest.Options, signed ...string) ociFixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := ociFixture{store: filepath.Join(dir, "store"), key: filepath.Join(dir, "bundle.key"), pub: filepath.Join(dir, "bundle.pub")}
@@ -28,7 +28,10 @@ func newOCIFixture(t *testing.T, opts ocitest.Options) ociFixture {
 		t.Fatalf("keygen: %+v", r)
 	}
 	acme := filepath.Join("..", "..", "examples", "acme")
-	for _, rev := range []string{"r1", "r2", "u1"} {
+	if len(signed) == 0 {
+		signed = []string{"r1", "r2"}
+	}
+	for _, rev := range append(signed, "u1") {
 		args := []string{"build", acme, "--env", "prod", "--store", f.store, "--now", refDate, "--revision", rev}
 		if rev != "u1" {
 			args = append(args, "--sign-key", f.key)
