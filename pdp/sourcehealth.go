@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
 
@@ -43,6 +45,10 @@ type sourceHealth struct {
 	// changed is called after an upstream's report, so that readiness
 	// follows it at once.
 	changed func()
+	// stale is the last verdict of staleness, read on the decision path
+	// (one atomic load) to answer UNAVAILABLE while the source is stale.
+	// Readiness re-evaluates it often enough (readinessInterval).
+	stale atomic.Bool
 
 	mu sync.Mutex
 	// named is the bundle the source names (the store's active pointer,
@@ -63,11 +69,7 @@ func (h *sourceHealth) localRead(at time.Time, p store.Pointer) {
 	if h.upstream {
 		return
 	}
-	h.mu.Lock()
-	if h.named.Revision != p.Revision || h.named.Digest != p.Digest {
-		h.named = bundle.Ref{Revision: p.Revision, Digest: p.Digest}
-	}
-	h.mu.Unlock()
+	h.setNamed(bundle.Ref{Revision: p.Revision, Digest: p.Digest})
 	h.ok(at)
 }
 
@@ -98,8 +100,12 @@ func (h *sourceHealth) setNamed(named bundle.Ref) {
 		return
 	}
 	h.mu.Lock()
+	prev := h.named
 	h.named = named
 	h.mu.Unlock()
+	if prev != named {
+		h.metrics.sourceTarget(prev, named)
+	}
 }
 
 // ok records a successful read of the source at the instant at.
@@ -142,18 +148,17 @@ func (h *sourceHealth) staleness(now time.Time) string {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.lastErr == "" {
-		return ""
-	}
+	reason := ""
 	since := h.lastOK
 	if since.IsZero() {
 		since = h.started
 	}
-	if age := now.Sub(since); age > h.maxStale {
-		return fmt.Sprintf("bundle source unreadable for %s, longer than --max-staleness %s: %s",
+	if age := now.Sub(since); h.lastErr != "" && age > h.maxStale {
+		reason = fmt.Sprintf("bundle source unreadable for %s, longer than --max-staleness %s: %s",
 			age.Round(time.Millisecond), h.maxStale, h.lastErr)
 	}
-	return ""
+	h.stale.Store(reason != "")
+	return reason
 }
 
 // status reports the source's health for GetStatus.
@@ -162,6 +167,9 @@ func (h *sourceHealth) status(now time.Time) *pb.SourceStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := &pb.SourceStatus{LastError: h.lastErr, ErrorCount: h.errors, Stale: stale}
+	if h.named.Revision != "" {
+		st.Target = wire.EncodeBundleRef(h.named)
+	}
 	if !h.lastOK.IsZero() {
 		st.LastSuccessTime = timestamppb.New(h.lastOK)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,5 +170,78 @@ func TestOCIServeCommandLineMistakes(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 2 with %q", r.code, r.stderr, tc.msg)
 			}
 		})
+	}
+}
+
+// TestOCIStatusExpect runs a fleet of three replicas, two following a
+// registry channel and one pinned to an old revision in a store of its
+// own, and checks it with status --expect: against the channel and against
+// a revision prefix it prints the fleet table, an OFF TARGET line for the
+// pinned replica alone, and exits 1; the two followers alone are on
+// target, exit 0.
+func TestOCIStatusExpect(t *testing.T) {
+	t.Parallel()
+	f := newOCIFixture(t, ocitest.Options{})
+	repoRef := "oci://" + f.reg.Host + "/acme/policy"
+	channel := repoRef + ":prod"
+	for _, args := range [][]string{
+		{"push", "--store", f.store, "--revision", "r1", repoRef, "--plain-http"},
+		{"push", "--store", f.store, "--revision", "r2", repoRef, "--plain-http"},
+		{"rollout", "r2", channel, "--sign-key", f.key, "--plain-http"},
+		{"rollout", "r1", "--store", f.store},
+	} {
+		if r := cedargate(t, args...); r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	var addrs []string
+	for range 2 {
+		s := serve(t, "--source", channel, "--cache", filepath.Join(t.TempDir(), "cache"), "--verify-key", f.pub, "--plain-http", "--poll", "50ms", "--decision-log", "")
+		addrs = append(addrs, s.addr)
+	}
+	pinned := serve(t, "--store", f.store, "--decision-log", "")
+	followers := strings.Join(addrs, ",")
+	fleet := followers + "," + pinned.addr
+	if r := cedargate(t, "status", "--addr", followers, "--wait", "20s"); r.code != 0 {
+		t.Fatalf("the followers did not start serving: %+v", r)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		expect []string
+		from   string
+	}{
+		{"channel", []string{"--expect", channel, "--plain-http", "--verify-key", f.pub}, channel + " (sequence 1)"},
+		{"revision", []string{"--expect", "r2"}, "--expect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cedargate(t, append([]string{"status", "--addr", fleet}, tc.expect...)...)
+			if r.code != 1 {
+				t.Fatalf("status --expect of a fleet with a pinned replica: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			lines := strings.Split(r.stdout, "\n")
+			if !strings.HasPrefix(lines[0], "REPLICA") || !strings.Contains(lines[3], pinned.addr) || !strings.Contains(lines[3], " r1 ") {
+				t.Fatalf("table:\n%s", r.stdout)
+			}
+			for _, a := range addrs {
+				if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, a+" ") && strings.Contains(l, " r2 ") }) {
+					t.Fatalf("no line for %s serving r2:\n%s", a, r.stdout)
+				}
+			}
+			off := "OFF TARGET: " + pinned.addr + " serves r1 ("
+			if !strings.Contains(r.stdout, off) || !strings.Contains(r.stdout, "from "+tc.from+"\n") || strings.Count(r.stdout, "OFF TARGET") != 1 {
+				t.Fatalf("want one line %q…from %s:\n%s", off, tc.from, r.stdout)
+			}
+			if !strings.Contains(r.stderr, "1 of 3 replicas do not serve r2") {
+				t.Fatalf("stderr: %q", r.stderr)
+			}
+		})
+	}
+	r := cedargate(t, "status", "--addr", followers, "--expect", channel, "--plain-http")
+	if r.code != 0 || !strings.Contains(r.stdout, "on target: every replica serves r2") {
+		t.Fatalf("status --expect of the followers: %+v", r)
+	}
+	if r := cedargate(t, "status", "--addr", pinned.addr, "--expect", "r2"); r.code != 1 || !strings.Contains(r.stdout, "OFF TARGET") {
+		t.Fatalf("status --expect of the pinned replica alone: %+v", r)
 	}
 }

@@ -151,7 +151,7 @@ replica serves at once, whether or not the registry answers.`,
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
 	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never); with --source, read the channel this often")
-	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING while the store (with --source, the channel) has been unreadable for longer than this (fail closed); 0: keep serving the last good bundle")
+	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING and answer UNAVAILABLE while the store (with --source, the channel) has not been confirmed for longer than this (fail closed); 0: keep serving the last good bundle")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", pdp.DefaultShutdownTimeout, "longest shutdown waits for requests in flight")
 	f.StringVar(&asOf, "decide-as-of", "", "decide as if the clock had started at this instant (RFC 3339 or YYYY-MM-DD): for demos, replays and tests, never in production")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
