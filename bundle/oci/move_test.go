@@ -281,3 +281,37 @@ func TestMoveWritesNothingWhenTheChannelMovedSinceRead(t *testing.T) {
 		t.Fatalf("channel: %+v, %v", c, err)
 	}
 }
+
+// TestDeletingARevisionLeavesTheChannel deletes a revision's artifact (its
+// manifest, and so its tag) from the registry: the channel, an artifact of
+// its own, still reads and names what it named; a rollback to the deleted
+// revision is refused before anything is written, since its bundle cannot
+// be verified.
+func TestDeletingARevisionLeavesTheChannel(t *testing.T) {
+	key := newKey(t)
+	reg, repo := openRepo(t, ocitest.Options{})
+	ctx := t.Context()
+	arts := push(t, repo, archive(t, "r1", "prod", key), archive(t, "r2", "prod", key))
+	opts := oci.MoveOptions{SignKey: key, Now: t0}
+	for _, rev := range []string{"r1", "r2"} {
+		if _, err := repo.Rollout(ctx, "prod", rev, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rawRepo(t, reg).Delete(ctx, arts[0].Manifest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Artifact(ctx, "r1"); !errors.Is(err, oci.ErrNotFound) && !strings.Contains(err.Error(), "not a revision pushed") {
+		t.Fatalf("the deleted revision: %v", err)
+	}
+	c, err := repo.ReadChannel(ctx, "prod", pub(key))
+	if err != nil || c.Active.Revision != "r2" || c.Sequence != 2 {
+		t.Fatalf("the channel after deleting r1: %+v, %v", c, err)
+	}
+	if _, err := repo.Rollback(ctx, "prod", opts); err == nil || !strings.Contains(err.Error(), "not moving channel") {
+		t.Fatalf("a rollback to the deleted revision: %v", err)
+	}
+	if c, err := repo.ReadChannel(ctx, "prod", pub(key)); err != nil || c.Sequence != 2 {
+		t.Fatalf("the channel after the refused rollback: %+v, %v", c, err)
+	}
+}
