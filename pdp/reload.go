@@ -154,12 +154,12 @@ func (r *reloader) sync(notified bool) {
 	now := time.Now()
 	p, err := r.src.Active()
 	if err != nil && !errors.Is(err, store.ErrNoActive) {
-		r.health.failed(now, err, r.servingRevision())
+		r.health.failed(now, err)
 		return
 	}
 	if err != nil || r.isServing(p) {
 		// Nothing active, or what is served: the source answered.
-		r.health.ok(now)
+		r.health.localRead(now, p)
 		return
 	}
 	file, known := bundleFileID(r.src, p)
@@ -168,16 +168,16 @@ func (r *reloader) sync(notified bool) {
 	r.mu.Unlock()
 	if !refused.retry(p, file, known, notified, now, r.retryAfter) {
 		if !refused.readFailed {
-			r.health.ok(now)
+			r.health.localRead(now, p)
 		}
 		r.log.Debug("not reading a refused bundle again until it changes", "revision", p.Revision, "digest", p.Digest)
 		return
 	}
 	fail := func(ref bundle.Ref, err error, readFailed bool) {
 		if readFailed {
-			r.health.failed(time.Now(), err, r.servingRevision())
+			r.health.failed(time.Now(), err)
 		} else {
-			r.health.ok(now)
+			r.health.localRead(now, p)
 		}
 		r.mu.Lock()
 		r.refused = &refusal{p: p, file: file, known: known, readFailed: readFailed, at: time.Now()}
@@ -190,7 +190,7 @@ func (r *reloader) sync(notified bool) {
 		fail(ref, err, readFailure(err))
 		return
 	}
-	r.health.ok(now)
+	r.health.localRead(now, p)
 	ref = b.Ref()
 	snap, err := engine.New(b)
 	if err != nil {

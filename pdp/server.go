@@ -201,6 +201,11 @@ func New(opts Options) (*Server, error) {
 		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.ready.update, validate: opts.ValidateRequests,
 		retryAfter: opts.RetryFailedAfter,
 		health:     &sourceHealth{maxStale: opts.MaxStaleness, started: time.Now(), metrics: s.metrics, log: opts.Logger}}
+	s.reload.health.serving = s.reload.servingRevision
+	if up, ok := opts.Source.(Upstream); ok {
+		s.reload.health.upstream, s.reload.health.changed = true, s.ready.update
+		up.ReportTo(s.reload.health.confirmed, s.reload.health.unconfirmed)
+	}
 	s.addReadinessConditions()
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {

@@ -44,6 +44,7 @@ func serveCmd() *cobra.Command {
 		extauthzOn                          bool
 		opts                                pdp.Options
 		sf                                  storeFlags
+		src                                 sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --store STORE --listen ADDR",
@@ -79,10 +80,16 @@ HTTP (/access/v1/evaluation, /access/v1/evaluations,
 metrics, over TLS and mTLS with --tls-cert, --tls-key and --client-ca like
 gRPC; --http-token-file requires a bearer token. The mapping from AuthZEN to
 Cedar is the authzen: section of the repository's cedargate.yaml;
-docs/authzen.md describes it.`,
+docs/authzen.md describes it.
+
+--source oci://HOST/REPOSITORY:CHANNEL --cache DIR, in place of --store,
+follows a registry channel (docs/oci.md): the channel is read every --poll
+(with a backoff after failures), each bundle it names is downloaded once,
+verified (--verify-key is required) and kept in DIR, from which a restarted
+replica serves at once, whether or not the registry answers.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sf.check(); err != nil {
+			if err := src.check(cmd, &sf); err != nil {
 				return err
 			}
 			logger, err := newLogger(logFormat, logLevel)
@@ -93,12 +100,10 @@ docs/authzen.md describes it.`,
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}
-			st, err := sf.openForServing()
-			if err != nil {
+			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
 				return err
 			}
-			opts.Source = st
-			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
+			if opts.Source, err = src.open(&sf, opts.VerifyKeys, opts.Poll, logger); err != nil {
 				return err
 			}
 			if err := opts.DecisionLog.OnFull.UnmarshalText([]byte(overflow)); err != nil {
@@ -133,7 +138,8 @@ docs/authzen.md describes it.`,
 		},
 	}
 	f := cmd.Flags()
-	sf.add(cmd, "bundle store directory to serve (required)")
+	sf.add(cmd, "bundle store directory to serve (required, unless --source)")
+	src.add(cmd)
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9191", "gRPC listen address")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "127.0.0.1:9192", "HTTP listen address for /metrics, /healthz and /readyz (empty: none)")
 	f.StringVar(&opts.DecisionLog.Path, "decision-log", "-", "decision log file (rotated), - for standard output, empty to turn it off")
@@ -159,8 +165,8 @@ docs/authzen.md describes it.`,
 	f.StringVar(&requestEntities, "request-entities", engine.RefuseShadowing.String(), "what a request entity whose uid the bundle defines does: refuse-shadowing (INVALID_ARGUMENT), merge-attributes (bundle parents kept, request attributes and tags added) or replace (wholly, parents included)")
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
-	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never)")
-	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING while the store has been unreadable for longer than this (fail closed); 0: keep serving the last good bundle")
+	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never); with --source, read the channel this often")
+	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING and answer UNAVAILABLE while the store (with --source, the channel) has not been confirmed for longer than this (fail closed); 0: keep serving the last good bundle")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", pdp.DefaultShutdownTimeout, "longest shutdown waits for requests in flight")
 	f.StringVar(&asOf, "decide-as-of", "", "decide as if the clock had started at this instant (RFC 3339 or YYYY-MM-DD): for demos, replays and tests, never in production")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
