@@ -14,6 +14,12 @@
 // generated directory of 1k and 10k identities served by a real SCIM
 // server, and reports the process's peak RSS and heap besides its time.
 //
+// BenchmarkRegistryRollout rolls a new revision of the 10k and 100k
+// bundles out through a real OCI registry on loopback to three `cedargate
+// serve --source` processes, and reports the time until all three serve
+// it (p50, max), the same for a rollback, and the bytes the registry sent
+// each replica.
+//
 // The service benchmarks (the real server under ghz load, beside a bare
 // gRPC health check, and OPA as a peer) are in cmd/loadtest; `make bench`
 // runs both. docs/performance.md explains how to read the results.

@@ -183,11 +183,7 @@ func TestDriftWorkload(t *testing.T) {
 // (the SCIM server serving the pages), not drift's. Memory per identity
 // is the slope between the sizes (benchmarks/results/*-issue12.md).
 func BenchmarkDriftSCIM(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "cedargate")
-	build := exec.Command("go", "build", "-o", bin, "github.com/cedargate/cedargate/cmd/cedargate")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCedargate(b)
 	for _, n := range []int{1_000, 10_000} {
 		b.Run(fmt.Sprintf("identities=%dk", n/1000), func(b *testing.B) {
 			w := newDriftWorkload(b, n, n/50)

@@ -31,6 +31,9 @@ type Bundle struct {
 	Policies []Policy
 	// Grants are sorted by ID; a version 1 bundle has none.
 	Grants []Grant
+	// AuthZEN is the repository's AuthZEN mapping, nil when it writes
+	// none (see AuthZENFile).
+	AuthZEN *AuthZEN
 	// Digest identifies the content: "sha256:" and the hex SHA-256 of the
 	// SHA256SUMS listing of the bundle's files. Encode and Decode set it.
 	Digest string

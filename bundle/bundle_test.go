@@ -249,3 +249,94 @@ func keyPair(t *testing.T) (ed25519.PrivateKey, ed25519.PublicKey) {
 	}
 	return priv, pub
 }
+
+// TestAuthZENMappingIsOptional checks that the AuthZEN mapping travels in
+// a file of its own, covered by the digest, and that a bundle without one
+// is written exactly as before the file existed: the same files in
+// SHA256SUMS (the five of format version 2), so its digest does not
+// change.
+func TestAuthZENMappingIsOptional(t *testing.T) {
+	plain, err := Encode(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing := string(fileOf(t, plain, SumsFile))
+	if strings.Count(listing, "\n") != len(contentFiles(FormatVersion))-1 || strings.Contains(listing, AuthZENFile) || fileOf(t, plain, AuthZENFile) != nil {
+		t.Fatalf("a bundle without a mapping lists:\n%s", listing)
+	}
+	b, err := Decode(bytes.NewReader(plain), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.AuthZEN != nil {
+		t.Fatalf("decoded a mapping from a bundle without one: %+v", b.AuthZEN)
+	}
+
+	mapped := sample()
+	mapped.AuthZEN = &AuthZEN{Namespace: "Acme", Types: map[string]string{"user": "Acme::User"},
+		Actions: map[string]string{"can_read": `Acme::Action::"read"`}, UnknownSubjects: "deny"}
+	archive, err := Encode(mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mapped.Digest == b.Digest {
+		t.Fatal("the mapping does not change the digest")
+	}
+	if !strings.Contains(string(fileOf(t, archive, SumsFile)), "  "+AuthZENFile+"\n") {
+		t.Fatalf("SHA256SUMS does not list %s:\n%s", AuthZENFile, fileOf(t, archive, SumsFile))
+	}
+	got, err := Decode(bytes.NewReader(archive), DecodeOptions{Digest: mapped.Digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AuthZEN == nil || got.AuthZEN.Types["user"] != "Acme::User" || got.AuthZEN.Actions["can_read"] != `Acme::Action::"read"` || got.AuthZEN.UnknownSubjects != "deny" {
+		t.Fatalf("mapping after the round trip: %+v", got.AuthZEN)
+	}
+
+	// The mapping is content: changing it without the listing is a
+	// digest mismatch, removing it too, and a field this version does not
+	// know is refused even with a listing that matches.
+	if _, err := Decode(bytes.NewReader(rewrite(t, archive, AuthZENFile, []byte(`{"namespace":"Evil"}`))), DecodeOptions{}); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("edited mapping: %v, want a digest mismatch", err)
+	}
+	if _, err := Decode(bytes.NewReader(rewrite(t, archive, AuthZENFile, nil)), DecodeOptions{}); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("removed mapping: %v, want a digest mismatch", err)
+	}
+	files := map[string][]byte{AuthZENFile: []byte(`{"namespace":"Acme","future":1}`)}
+	for _, name := range contentFiles(FormatVersion) {
+		if name == AuthZENFile {
+			continue
+		}
+		files[name] = fileOf(t, archive, name)
+	}
+	future := rewrite(t, rewrite(t, archive, AuthZENFile, files[AuthZENFile]), SumsFile, sums(files, FormatVersion))
+	if _, err := Decode(bytes.NewReader(future), DecodeOptions{}); err == nil || !strings.Contains(err.Error(), `unknown field "future"`) {
+		t.Errorf("mapping with an unknown field: %v, want it refused", err)
+	}
+}
+
+// fileOf returns the content of file name in archive, nil when absent.
+func fileOf(t *testing.T, archive []byte, name string) []byte {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Name == name {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+}

@@ -40,6 +40,7 @@ var fileLimits = map[string]int64{
 	ManifestFile:  64 << 10,
 	SumsFile:      4 << 10,
 	SignatureFile: 4 << 10,
+	AuthZENFile:   256 << 10,
 }
 
 // DecodeOptions says what Decode must check beyond the bundle's own
@@ -133,7 +134,7 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		layout = FormatVersion
 	}
 	for _, name := range append([]string{SumsFile}, contentFiles(layout)...) {
-		if _, ok := files[name]; !ok {
+		if _, ok := files[name]; !ok && !optionalFile(name) {
 			return nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
@@ -179,6 +180,12 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		}
 	} else if slices.ContainsFunc(b.Policies, func(p Policy) bool { return p.Template }) {
 		return nil, fmt.Errorf("reading bundle: %s: a format version 1 bundle has no template policies", PoliciesFile)
+	}
+	if raw, ok := files[AuthZENFile]; ok {
+		b.AuthZEN = new(AuthZEN)
+		if err := strictUnmarshal(raw, b.AuthZEN); err != nil {
+			return nil, fmt.Errorf("reading bundle: %s: %w", AuthZENFile, err)
+		}
 	}
 	if err := checkCedar(b); err != nil {
 		return nil, fmt.Errorf("reading bundle: %w", err)
@@ -322,7 +329,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 func knownFile(name string) bool {
 	switch name {
-	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile, SumsFile, SignatureFile:
+	case ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile, SumsFile, SignatureFile, AuthZENFile:
 		return true
 	}
 	return false

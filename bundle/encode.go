@@ -26,19 +26,25 @@ const (
 
 // contentFiles returns the files the digest of a bundle of format
 // version v covers, in the order of the SHA256SUMS listing (sorted by
-// name): version 2 added grants.json.
+// name): the ones every bundle of that version has (version 2 added
+// grants.json) and the optional AuthZENFile, listed only when the bundle
+// has it.
 func contentFiles(v int) []string {
 	if v == 1 {
-		return []string{EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
+		return []string{AuthZENFile, EntitiesFile, ManifestFile, PoliciesFile, SchemaFile}
 	}
-	return []string{EntitiesFile, GrantsFile, ManifestFile, PoliciesFile, SchemaFile}
+	return []string{AuthZENFile, EntitiesFile, GrantsFile, ManifestFile, PoliciesFile, SchemaFile}
 }
+
+// optionalFile reports whether a content file may be missing.
+func optionalFile(name string) bool { return name == AuthZENFile }
 
 // Encode writes b as a deterministic tar.gz and sets b.Digest. The archive
 // holds manifest.json, schema.cedarschema, entities.json, policies.json,
 // grants.json (format version 2; a version 1 bundle, which has no
-// grants, is written without it, as version 1 wrote it), a SHA256SUMS
-// listing of those and, when b.Signature is set, signature.json. Equal bundles encode to equal bytes: entries are sorted
+// grants, is written without it, as version 1 wrote it), authzen.json
+// when b.AuthZEN is set, a SHA256SUMS listing of those and, when
+// b.Signature is set, signature.json. Equal bundles encode to equal bytes: entries are sorted
 // and carry no timestamps, owners or machine-dependent modes.
 func Encode(b *Bundle) ([]byte, error) {
 	files, err := contentOf(b)
@@ -73,7 +79,7 @@ func Encode(b *Bundle) ([]byte, error) {
 		return err
 	}
 	// manifest.json first so that a reader can stop early to peek at it.
-	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile} {
+	for _, name := range []string{ManifestFile, SchemaFile, EntitiesFile, PoliciesFile, GrantsFile, AuthZENFile} {
 		data, ok := files[name]
 		if !ok {
 			continue
@@ -148,6 +154,11 @@ func contentOf(b *Bundle) (map[string][]byte, error) {
 			return nil, err
 		}
 	}
+	if b.AuthZEN != nil {
+		if files[AuthZENFile], err = marshalIndent(b.AuthZEN); err != nil {
+			return nil, err
+		}
+	}
 	return files, nil
 }
 
@@ -181,11 +192,16 @@ func marshalIndent(v any) ([]byte, error) {
 
 // sums renders the SHA256SUMS listing of the content files of a bundle of
 // format version v, in the format of sha256sum(1), so that anyone can
-// check an unpacked bundle with `sha256sum -c SHA256SUMS`.
+// check an unpacked bundle with `sha256sum -c SHA256SUMS`. An optional
+// file is listed only when present.
 func sums(files map[string][]byte, v int) []byte {
 	var buf bytes.Buffer
 	for _, name := range contentFiles(v) {
-		sum := sha256.Sum256(files[name])
+		data, ok := files[name]
+		if !ok && optionalFile(name) {
+			continue
+		}
+		sum := sha256.Sum256(data)
 		buf.WriteString(hex.EncodeToString(sum[:]))
 		buf.WriteString("  ")
 		buf.WriteString(name)

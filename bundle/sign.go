@@ -37,32 +37,45 @@ func Sign(b *Bundle, key ed25519.PrivateKey) error {
 		return err
 	}
 	b.Digest = digest
-	b.Signature = &Signature{
+	b.Signature = SignDigest(digest, key)
+	return nil
+}
+
+// SignDigest signs a digest string ("sha256:<hex>") with key: the
+// signature a bundle carries over its digest, and a registry channel over
+// its document's (see bundle/oci), so that one key and one check serve
+// both.
+func SignDigest(digest string, key ed25519.PrivateKey) *Signature {
+	return &Signature{
 		Algorithm: "ed25519",
 		KeyID:     KeyID(key.Public().(ed25519.PublicKey)),
 		Digest:    digest,
 		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(digest))),
 	}
-	return nil
 }
 
 // Verify checks that b carries a valid signature by pub over its digest.
 func Verify(b *Bundle, pub ed25519.PublicKey) error {
-	s := b.Signature
+	return verifyDigest(b.Signature, b.Digest, "bundle", pub)
+}
+
+// verifyDigest checks that s is a valid signature by pub over digest, the
+// digest of what signed names ("bundle", "channel").
+func verifyDigest(s *Signature, digest, signed string, pub ed25519.PublicKey) error {
 	switch {
 	case s == nil:
-		return fmt.Errorf("%w: the bundle is not signed", ErrSignature)
+		return fmt.Errorf("%w: the %s is not signed", ErrSignature, signed)
 	case s.Algorithm != "ed25519":
 		return fmt.Errorf("%w: algorithm %q is not ed25519", ErrSignature, s.Algorithm)
-	case s.Digest != b.Digest:
-		return fmt.Errorf("%w: signature is over digest %s, the bundle's digest is %s", ErrSignature, s.Digest, b.Digest)
+	case s.Digest != digest:
+		return fmt.Errorf("%w: signature is over digest %s, the %s's digest is %s", ErrSignature, s.Digest, signed, digest)
 	}
 	raw, err := base64.StdEncoding.DecodeString(s.Signature)
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64: %v", ErrSignature, err)
 	}
-	if !ed25519.Verify(pub, []byte(b.Digest), raw) {
-		return fmt.Errorf("%w: signature does not verify with key %s (bundle says key %s)", ErrSignature, KeyID(pub), s.KeyID)
+	if !ed25519.Verify(pub, []byte(digest), raw) {
+		return fmt.Errorf("%w: signature does not verify with key %s (%s says key %s)", ErrSignature, KeyID(pub), signed, s.KeyID)
 	}
 	return nil
 }
@@ -70,14 +83,21 @@ func Verify(b *Bundle, pub ed25519.PublicKey) error {
 // VerifyAny checks that b carries a valid signature by one of keys. The
 // error, when none verifies, names the key the bundle says signed it.
 func VerifyAny(b *Bundle, keys []ed25519.PublicKey) error {
+	return VerifyDigestAny(b.Signature, b.Digest, "bundle", keys)
+}
+
+// VerifyDigestAny checks that s is a valid signature over digest by one of
+// keys; signed names what the digest is of ("bundle", "channel") in the
+// error, which, when no key verifies, names the key s says signed it.
+func VerifyDigestAny(s *Signature, digest, signed string, keys []ed25519.PublicKey) error {
 	var first error
 	for _, k := range keys {
-		err := Verify(b, k)
+		err := verifyDigest(s, digest, signed, k)
 		if err == nil {
 			return nil
 		}
-		// The key the bundle names is the one whose failure explains it.
-		if b.Signature != nil && KeyID(k) == b.Signature.KeyID {
+		// The key the signature names is the one whose failure explains it.
+		if s != nil && KeyID(k) == s.KeyID {
 			return err
 		}
 		if first == nil {
@@ -87,8 +107,8 @@ func VerifyAny(b *Bundle, keys []ed25519.PublicKey) error {
 	if first == nil {
 		return fmt.Errorf("%w: no verification key", ErrSignature)
 	}
-	if len(keys) > 1 && b.Signature != nil {
-		return fmt.Errorf("%w: signed by key %s, which is not one of the %d keys trusted", ErrSignature, b.Signature.KeyID, len(keys))
+	if len(keys) > 1 && s != nil {
+		return fmt.Errorf("%w: signed by key %s, which is not one of the %d keys trusted", ErrSignature, s.KeyID, len(keys))
 	}
 	return first
 }

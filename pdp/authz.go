@@ -24,6 +24,11 @@ import (
 // never guesses a decision.
 var errUnavailable = status.Error(codes.Unavailable, "no active bundle: the PDP has not activated a bundle yet")
 
+// errStale is what callers get while the bundle source has not been
+// confirmed for longer than --max-staleness: the replica fails closed
+// rather than decide with a bundle that may have been rolled back.
+var errStale = status.Error(codes.Unavailable, "stale: the PDP has not confirmed its bundle source for longer than --max-staleness")
+
 // authzService decides requests against the served snapshot.
 type authzService struct {
 	pb.UnimplementedAuthorizationServiceServer
@@ -113,6 +118,9 @@ func (a *authzService) admit(ctx context.Context) (*served, error) {
 	cur := a.r.current.Load()
 	if cur == nil {
 		return nil, errUnavailable
+	}
+	if a.r.health.stale.Load() {
+		return nil, errStale
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, wire.Status(err)

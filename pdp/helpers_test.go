@@ -126,13 +126,14 @@ type harness struct {
 	done   chan error
 }
 
-// start runs a PDP on a free loopback port over st, as a real gRPC server,
-// and returns a client connected to it.
-func start(t testing.TB, st *store.Store, mutate func(*pdp.Options)) *harness {
+// start runs a PDP on a free loopback port over src (a store, or a
+// registry channel), as a real gRPC server, and returns a client connected
+// to it.
+func start(t testing.TB, src pdp.Source, mutate func(*pdp.Options)) *harness {
 	t.Helper()
 	logs := &syncBuffer{}
 	opts := pdp.Options{
-		Source:        st,
+		Source:        src,
 		Listen:        "127.0.0.1:0",
 		MetricsListen: "127.0.0.1:0",
 		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),

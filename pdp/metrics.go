@@ -31,7 +31,9 @@ type metrics struct {
 	// sourceErrors and lastCheck say whether the replica can still read
 	// its bundle source (see sourceHealth).
 	sourceErrors prometheus.Counter
-	lastCheck    prometheus.Gauge
+	// sourceTargetInfo is what the source names (sourceHealth.named).
+	sourceTargetInfo *prometheus.GaugeVec
+	lastCheck        prometheus.Gauge
 }
 
 // newMetrics creates the metrics and registers them, but for the decision
@@ -130,7 +132,19 @@ func (m *metrics) addSourceMetrics() {
 		Name: "cedargate_bundle_last_check_timestamp_seconds",
 		Help: "Unix time of the last successful read of the bundle source; 0 until the first. Its age is how long the replica has not confirmed what it serves.",
 	})
-	m.registry.MustRegister(m.sourceErrors, m.lastCheck)
+	m.sourceTargetInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cedargate_bundle_source_target_info",
+		Help: "The bundle the source names, which the replica should serve (the store's active pointer, or what the registry channel names): 1 for its revision and digest. It differs from cedargate_bundle_info while an activation is in progress or what the source names is refused.",
+	}, []string{"revision", "digest"})
+	m.registry.MustRegister(m.sourceErrors, m.lastCheck, m.sourceTargetInfo)
+}
+
+// sourceTarget records that the source names next instead of prev.
+func (m *metrics) sourceTarget(prev, next bundle.Ref) {
+	if prev.Revision != "" {
+		m.sourceTargetInfo.DeleteLabelValues(prev.Revision, prev.Digest)
+	}
+	m.sourceTargetInfo.WithLabelValues(next.Revision, next.Digest).Set(1)
 }
 
 func (m *metrics) sourceChecked(at time.Time) { m.lastCheck.Set(float64(at.UnixNano()) / 1e9) }

@@ -38,6 +38,9 @@ type served struct {
 	// schemaText is the bundle's schema as built (Cedar format), for
 	// AdminService.GetSchema; empty when the bundle has none.
 	schemaText string
+	// prepared holds what each Preparer derived from the bundle, by
+	// PreparedKey.
+	prepared []any
 }
 
 // schemaValidator parses a bundle's schema for request validation. A
@@ -86,6 +89,9 @@ type reloader struct {
 	// whose read failed, or one refused by a source that cannot tell
 	// whether the bundle changed.
 	retryAfter time.Duration
+	// prepare derive front ends' values from each bundle activated (see
+	// Server.Prepare); set before the first activation, read-only after.
+	prepare []Preparer
 
 	mu          sync.Mutex
 	history     []activation // newest first
@@ -148,12 +154,12 @@ func (r *reloader) sync(notified bool) {
 	now := time.Now()
 	p, err := r.src.Active()
 	if err != nil && !errors.Is(err, store.ErrNoActive) {
-		r.health.failed(now, err, r.servingRevision())
+		r.health.failed(now, err)
 		return
 	}
 	if err != nil || r.isServing(p) {
 		// Nothing active, or what is served: the source answered.
-		r.health.ok(now)
+		r.health.localRead(now, p)
 		return
 	}
 	file, known := bundleFileID(r.src, p)
@@ -162,16 +168,16 @@ func (r *reloader) sync(notified bool) {
 	r.mu.Unlock()
 	if !refused.retry(p, file, known, notified, now, r.retryAfter) {
 		if !refused.readFailed {
-			r.health.ok(now)
+			r.health.localRead(now, p)
 		}
 		r.log.Debug("not reading a refused bundle again until it changes", "revision", p.Revision, "digest", p.Digest)
 		return
 	}
 	fail := func(ref bundle.Ref, err error, readFailed bool) {
 		if readFailed {
-			r.health.failed(time.Now(), err, r.servingRevision())
+			r.health.failed(time.Now(), err)
 		} else {
-			r.health.ok(now)
+			r.health.localRead(now, p)
 		}
 		r.mu.Lock()
 		r.refused = &refusal{p: p, file: file, known: known, readFailed: readFailed, at: time.Now()}
@@ -184,7 +190,7 @@ func (r *reloader) sync(notified bool) {
 		fail(ref, err, readFailure(err))
 		return
 	}
-	r.health.ok(now)
+	r.health.localRead(now, p)
 	ref = b.Ref()
 	snap, err := engine.New(b)
 	if err != nil {
@@ -199,9 +205,16 @@ func (r *reloader) sync(notified bool) {
 			return
 		}
 	}
+	prepared := make([]any, len(r.prepare))
+	for i, f := range r.prepare {
+		if prepared[i], err = f(b, snap); err != nil {
+			fail(ref, fmt.Errorf("bundle %s: %w", p.Revision, err), false)
+			return
+		}
+	}
 	done := time.Now()
 	next := &served{snap: snap, ref: ref, activatedAt: done, wire: wire.EncodeBundleRef(ref),
-		validator: v, schema: conv, schemaText: string(b.Schema)}
+		validator: v, schema: conv, schemaText: string(b.Schema), prepared: prepared}
 	prev := r.current.Swap(next)
 	took := done.Sub(now)
 	var prevRef *bundle.Ref

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
@@ -159,9 +161,10 @@ func TestRefusedBundleIsReadOnceUntilItChanges(t *testing.T) {
 
 // TestSourceStalenessIsVisible replaces a served store's directory with a
 // file, so that the store cannot be read, under two PDPs, one with
-// MaxStaleness: both keep answering with their bundle and report the
-// source's errors in GetStatus and the metrics; the one with MaxStaleness
-// turns NOT_SERVING after it, and SERVING again once the store is back.
+// MaxStaleness: both keep their bundle and report the source's errors in
+// GetStatus and the metrics; the one without keeps answering; the one with
+// MaxStaleness turns NOT_SERVING after it and answers UNAVAILABLE, and
+// serves again once the store is back.
 func TestSourceStalenessIsVisible(t *testing.T) {
 	const maxStale = 300 * time.Millisecond
 	dir := filepath.Join(t.TempDir(), "store")
@@ -226,8 +229,11 @@ func TestSourceStalenessIsVisible(t *testing.T) {
 	if age := src.GetLastErrorTime().AsTime().Sub(src.GetLastSuccessTime().AsTime()); age <= 0 {
 		t.Fatalf("last error %v is not after the last success %v", src.GetLastErrorTime().AsTime(), src.GetLastSuccessTime().AsTime())
 	}
-	if !status.GetServing() || status.GetBundle().GetRevision() != "allow" {
+	if !status.GetServing() || status.GetBundle().GetRevision() != "allow" || status.GetSourceStatus().GetTarget().GetRevision() != "allow" {
 		t.Fatalf("the stale PDP no longer reports its bundle: %v", status)
+	}
+	if _, err := strict.client.Authorize(ctx, readPlan()); grpcstatus.Code(err) != codes.Unavailable {
+		t.Fatalf("a decision of the stale PDP: %v, want UNAVAILABLE", err)
 	}
 	if got := metric(t, strict, "cedargate_bundle_source_errors_total"); got == "0" || got == "" {
 		t.Fatalf("cedargate_bundle_source_errors_total = %q", got)
@@ -261,6 +267,9 @@ func TestSourceStalenessIsVisible(t *testing.T) {
 	})
 	if code, _ := readyz(strict); code != http.StatusOK {
 		t.Fatalf("/readyz after the store came back = %d", code)
+	}
+	if d, err := strict.client.Authorize(ctx, readPlan()); err != nil || !d.Allow {
+		t.Fatalf("a decision after the store came back: %+v, %v", d, err)
 	}
 	if src := strict.mustStatus(t).GetSourceStatus(); src.GetStale() || src.GetLastError() != "" || src.GetLastErrorTime() != nil || src.GetErrorCount() == 0 {
 		t.Fatalf("source status after recovery: %v", src)

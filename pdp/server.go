@@ -113,6 +113,15 @@ type Options struct {
 	// entity (engine.MergeAttributes) or used instead of it
 	// (engine.Replace). See engine.EntityMode.
 	RequestEntities engine.EntityMode
+	// HTTPListen is the address of the listener of HTTP front ends (the
+	// AuthZEN API), whose handler HTTP builds; empty means none.
+	HTTPListen string
+	// HTTP builds the handler served on HTTPListen. It runs in New, before
+	// the first bundle is activated, so it may register Preparers.
+	HTTP func(*Server) (http.Handler, error)
+	// HTTPTLS, when set, serves HTTPListen over TLS (set ClientAuth for
+	// mTLS; TLSCaller then names the caller).
+	HTTPTLS *tls.Config
 }
 
 // Server is a running PDP.
@@ -128,11 +137,15 @@ type Server struct {
 	lis     net.Listener
 	mlis    net.Listener
 	http    *http.Server
-	ready   *readiness
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
-	errc    chan error
+	// hlis and front are the HTTP front ends' listener and server; nil
+	// without HTTPListen.
+	hlis   net.Listener
+	front  *http.Server
+	ready  *readiness
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	errc   chan error
 	// stopping turns /readyz unready as shutdown begins, as gRPC health
 	// turns NOT_SERVING.
 	stopping atomic.Bool
@@ -188,6 +201,11 @@ func New(opts Options) (*Server, error) {
 		debounce: opts.Debounce, poll: max(opts.Poll, 0), onChange: s.ready.update, validate: opts.ValidateRequests,
 		retryAfter: opts.RetryFailedAfter,
 		health:     &sourceHealth{maxStale: opts.MaxStaleness, started: time.Now(), metrics: s.metrics, log: opts.Logger}}
+	s.reload.health.serving = s.reload.servingRevision
+	if up, ok := opts.Source.(Upstream); ok {
+		s.reload.health.upstream, s.reload.health.changed = true, s.ready.update
+		up.ReportTo(s.reload.health.confirmed, s.reload.health.unconfirmed)
+	}
 	s.addReadinessConditions()
 
 	if s.lis, err = net.Listen("tcp", opts.Listen); err != nil {
@@ -196,9 +214,21 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MetricsListen != "" {
 		if s.mlis, err = net.Listen("tcp", opts.MetricsListen); err != nil {
-			s.lis.Close()
+			s.closeListeners()
 			s.closeLog(context.Background())
 			return nil, fmt.Errorf("listening on %s: %w", opts.MetricsListen, err)
+		}
+	}
+	if opts.HTTPListen != "" {
+		if opts.HTTP == nil {
+			s.closeListeners()
+			s.closeLog(context.Background())
+			return nil, errors.New("pdp: HTTPListen without an HTTP handler")
+		}
+		if s.hlis, err = net.Listen("tcp", opts.HTTPListen); err != nil {
+			s.closeListeners()
+			s.closeLog(context.Background())
+			return nil, fmt.Errorf("listening on %s: %w", opts.HTTPListen, err)
 		}
 	}
 
@@ -233,6 +263,15 @@ func New(opts Options) (*Server, error) {
 	if opts.Extra != nil {
 		opts.Extra(reg, s)
 	}
+	if s.hlis != nil {
+		h, err := opts.HTTP(s)
+		if err != nil {
+			s.closeListeners()
+			s.closeLog(context.Background())
+			return nil, err
+		}
+		s.front = newFrontServer(h, opts.HTTPTLS, opts.Logger)
+	}
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.setServing(false)
 	s.healthReady.Store(true)
@@ -245,10 +284,7 @@ func New(opts Options) (*Server, error) {
 	changes, err := opts.Source.Watch(ctx, func(err error) { s.log.Warn("watching bundle source", "error", err.Error()) })
 	if err != nil {
 		cancel()
-		s.lis.Close()
-		if s.mlis != nil {
-			s.mlis.Close()
-		}
+		s.closeListeners()
 		s.closeLog(context.Background())
 		return nil, err
 	}
@@ -310,6 +346,23 @@ func (s *Server) Registerer() prometheus.Registerer { return s.metrics.registry 
 // Addr is the gRPC listener's address.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 
+// HTTPAddr is the HTTP front ends' listener's address, or nil.
+func (s *Server) HTTPAddr() net.Addr {
+	if s.hlis == nil {
+		return nil
+	}
+	return s.hlis.Addr()
+}
+
+// closeListeners closes the listeners New bound, when it fails.
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.lis, s.mlis, s.hlis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
 // MetricsAddr is the metrics listener's address, or nil.
 func (s *Server) MetricsAddr() net.Addr {
 	if s.mlis == nil {
@@ -356,6 +409,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.front != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := serveFront(s.front, s.hlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.errc <- fmt.Errorf("serving HTTP: %w", err)
+			}
+		}()
+		s.log.Info("serving HTTP", "addr", s.hlis.Addr().String(), "tls", s.opts.HTTPTLS != nil)
+	}
 	s.log.Info("serving", "addr", s.Addr().String(), "source", s.opts.Source.String(), "serving", s.Serving())
 	var err error
 	select {
@@ -371,8 +434,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // Shutdown stops the PDP in the order that loses nothing: health reports
-// NOT_SERVING so load balancers move away, the gRPC server stops accepting
-// and finishes requests in flight (up to ShutdownTimeout), the decision log
+// NOT_SERVING so load balancers move away, the gRPC server and the HTTP
+// front ends stop accepting and finish requests in flight (up to
+// ShutdownTimeout), the decision log
 // is flushed with every decision made (until ctx ends; Serve allows
 // FlushTimeout), then the watcher and the metrics listener stop.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -385,6 +449,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.GracefulStop()
 			close(done)
 		}()
+		// The HTTP front ends stop beside gRPC, finishing their requests
+		// in flight within the same timeout, so that every decision they
+		// make is in the log flushed below.
+		frontDone := s.stopFront()
 		select {
 		case <-done:
 		case <-time.After(s.opts.ShutdownTimeout):
@@ -392,6 +460,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 			<-done
 		}
+		<-frontDone
 		err = s.closeLog(ctx)
 		if s.http != nil {
 			if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
@@ -428,34 +497,4 @@ type Result struct {
 	ID string
 	// Bundle is the bundle that decided.
 	Bundle bundle.Ref
-}
-
-// Decide decides the request build makes exactly as Authorize does: it is
-// counted in the metrics and recorded in the decision log. build receives
-// the snapshot that will decide, so that a front end can look entities up
-// (BySPIFFEID) in the same bundle, and the decision instant, so that a
-// context's time agrees with the one grants are judged at; an error from
-// build is returned as it is. Decide fails with gRPC UNAVAILABLE when no
-// bundle is active, and when the decision must not be answered because its
-// entry could not be logged (sync mode, DecisionLogRequired). In-process
-// front ends (the Envoy ext_authz adapter) use it.
-func (s *Server) Decide(ctx context.Context, build func(snap *engine.Snapshot, now time.Time) (*engine.Request, error)) (Result, error) {
-	start := time.Now()
-	cur, err := s.authz.admit(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	now := s.opts.Clock()
-	req, err := build(cur.snap, now)
-	if err != nil {
-		return Result{}, err
-	}
-	if ferr := s.authz.prepare(cur, []*engine.Request{req}, "", now); ferr != nil {
-		return Result{}, ferr
-	}
-	d, id, e := s.authz.decide(cur, req, start, s.authz.caller(ctx))
-	if err := s.authz.record(ctx, e); err != nil {
-		return Result{}, err
-	}
-	return Result{Decision: d, ID: id, Bundle: cur.ref}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
@@ -36,6 +37,20 @@ type Source interface {
 }
 
 var _ Source = (*store.Store)(nil)
+
+// Upstream is implemented by a Source that mirrors an upstream (an OCI
+// registry channel, bundle/oci) into local storage. Its Active and Load
+// read the local copy, which answers whatever the upstream does, so that a
+// restarted replica serves at once; whether the replica can confirm what
+// it serves is known only to the source, which reports each read of its
+// upstream to the functions New hands it before Watch: confirmed when it
+// read the upstream and holds what it names, unconfirmed (with why) when
+// it could not read it or refused what it names. GetStatus's
+// source_status, the source metrics and MaxStaleness then describe the
+// upstream; a failed read of the local copy still counts as a failure.
+type Upstream interface {
+	ReportTo(confirmed func(at time.Time, named bundle.Ref), unconfirmed func(at time.Time, named bundle.Ref, err error))
+}
 
 // bundleFiles is implemented by sources that keep each bundle in a file
 // (the directory store). The reloader then tells a refused bundle that is

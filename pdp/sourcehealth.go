@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
 
@@ -22,6 +26,11 @@ import (
 // A bundle refused for its content (too large, bad signature, does not
 // compile) is not a source error: the source was read and answered, and
 // the replica rightly keeps its last good bundle.
+//
+// A source that mirrors an upstream into local storage (an OCI registry
+// channel, see Upstream) reports its reads of the upstream itself
+// (confirmed, unconfirmed); the reloader's reads of the local copy then
+// count only when they fail.
 type sourceHealth struct {
 	// maxStale is --max-staleness; zero turns the condition off.
 	maxStale time.Duration
@@ -29,14 +38,74 @@ type sourceHealth struct {
 	started time.Time
 	metrics *metrics
 	log     *slog.Logger
+	// serving names what the replica serves, for logs.
+	serving func() string
+	// upstream is set when the source reports its upstream's reads.
+	upstream bool
+	// changed is called after an upstream's report, so that readiness
+	// follows it at once.
+	changed func()
+	// stale is the last verdict of staleness, read on the decision path
+	// (one atomic load) to answer UNAVAILABLE while the source is stale.
+	// Readiness re-evaluates it often enough (readinessInterval).
+	stale atomic.Bool
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// named is the bundle the source names (the store's active pointer,
+	// or what the channel names); zero until known.
+	named  bundle.Ref
 	lastOK time.Time // zero before the first successful read
 	// lastErr and lastErrAt describe the last failed read since the last
 	// successful one; lastErr is empty when the last read succeeded.
 	lastErr   string
 	lastErrAt time.Time
 	errors    uint64
+}
+
+// localRead records that the reloader read the source at the instant at,
+// and that it names p (zero when it names nothing). For an upstream
+// source this says nothing about the upstream and is not recorded.
+func (h *sourceHealth) localRead(at time.Time, p store.Pointer) {
+	if h.upstream {
+		return
+	}
+	h.setNamed(bundle.Ref{Revision: p.Revision, Digest: p.Digest})
+	h.ok(at)
+}
+
+// confirmed records that an upstream source read its upstream at the
+// instant at, and serves (in its local copy) what it names.
+func (h *sourceHealth) confirmed(at time.Time, named bundle.Ref) {
+	h.setNamed(named)
+	h.ok(at)
+	if h.changed != nil {
+		h.changed()
+	}
+}
+
+// unconfirmed records that an upstream source could not confirm what its
+// upstream names at the instant at: the upstream could not be read, or
+// what it names was refused. named is what it names, zero when unknown.
+func (h *sourceHealth) unconfirmed(at time.Time, named bundle.Ref, err error) {
+	h.setNamed(named)
+	h.failed(at, err)
+	if h.changed != nil {
+		h.changed()
+	}
+}
+
+// setNamed records what the source names, unless that is unknown.
+func (h *sourceHealth) setNamed(named bundle.Ref) {
+	if named.Revision == "" {
+		return
+	}
+	h.mu.Lock()
+	prev := h.named
+	h.named = named
+	h.mu.Unlock()
+	if prev != named {
+		h.metrics.sourceTarget(prev, named)
+	}
 }
 
 // ok records a successful read of the source at the instant at.
@@ -55,7 +124,7 @@ func (h *sourceHealth) ok(at time.Time) {
 // success is logged at error level; the ones that follow, which every
 // poll repeats while the source stays unreadable, only at debug level:
 // the error count and GetStatus carry them.
-func (h *sourceHealth) failed(at time.Time, err error, serving string) {
+func (h *sourceHealth) failed(at time.Time, err error) {
 	h.mu.Lock()
 	first := h.lastErr == ""
 	h.errors++
@@ -63,7 +132,7 @@ func (h *sourceHealth) failed(at time.Time, err error, serving string) {
 	h.mu.Unlock()
 	h.metrics.sourceFailed()
 	if first {
-		h.log.Error("cannot read the bundle source; keeping the last good bundle", "error", err.Error(), "serving", serving)
+		h.log.Error("cannot read the bundle source; keeping the last good bundle", "error", err.Error(), "serving", h.serving())
 	} else {
 		h.log.Debug("bundle source still unreadable", "error", err.Error())
 	}
@@ -79,18 +148,17 @@ func (h *sourceHealth) staleness(now time.Time) string {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.lastErr == "" {
-		return ""
-	}
+	reason := ""
 	since := h.lastOK
 	if since.IsZero() {
 		since = h.started
 	}
-	if age := now.Sub(since); age > h.maxStale {
-		return fmt.Sprintf("bundle source unreadable for %s, longer than --max-staleness %s: %s",
+	if age := now.Sub(since); h.lastErr != "" && age > h.maxStale {
+		reason = fmt.Sprintf("bundle source unreadable for %s, longer than --max-staleness %s: %s",
 			age.Round(time.Millisecond), h.maxStale, h.lastErr)
 	}
-	return ""
+	h.stale.Store(reason != "")
+	return reason
 }
 
 // status reports the source's health for GetStatus.
@@ -99,6 +167,9 @@ func (h *sourceHealth) status(now time.Time) *pb.SourceStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := &pb.SourceStatus{LastError: h.lastErr, ErrorCount: h.errors, Stale: stale}
+	if h.named.Revision != "" {
+		st.Target = wire.EncodeBundleRef(h.named)
+	}
 	if !h.lastOK.IsZero() {
 		st.LastSuccessTime = timestamppb.New(h.lastOK)
 	}

@@ -3,12 +3,20 @@ package workload_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/cedargate/cedargate/benchmarks/workload"
 	"github.com/cedargate/cedargate/bundle/build"
+	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp"
+	"github.com/cedargate/cedargate/pdp/authzen"
 	"github.com/cedargate/cedargate/pdp/engine"
 	"github.com/cedargate/cedargate/pdp/wire"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
@@ -190,5 +198,99 @@ func TestRBACRefusesABACMixes(t *testing.T) {
 	}
 	if _, err := generate(t, small(false)).OPAData(); err == nil {
 		t.Error("an ABAC repository exported OPA data that leaves its ABAC policies out")
+	}
+}
+
+// TestAuthZENBodiesDecideAlike checks that the AuthZEN evaluations the
+// load test sends are the workload's requests: a PDP serving the RBAC
+// bundle answers each as the engine decides its gRPC request, and an
+// evaluations body as its evaluations one by one.
+func TestAuthZENBodiesDecideAlike(t *testing.T) {
+	r := generate(t, small(true))
+	dir := t.TempDir()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := build.Build(t.Context(), dir, build.Options{Env: workload.Env, Now: r.Spec.Now, Revision: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := engine.New(out.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Create(t.Context(), filepath.Join(t.TempDir(), "store"), workload.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(t.Context(), out.Archive); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Activate(t.Context(), "test", store.ActionRollout, now); err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler
+	srv, err := pdp.New(pdp.Options{Source: st, Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", Poll: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: func() time.Time { return now },
+		HTTP: func(s *pdp.Server) (http.Handler, error) {
+			var err error
+			h, err = authzen.New(s, authzen.Options{})
+			return h, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(t.Context())
+	ask := func(path string, body []byte) map[string]any {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var v map[string]any
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &v) != nil {
+			t.Fatalf("%s %s: %d %s", path, body, w.Code, w.Body.Bytes())
+		}
+		return v
+	}
+	reqs, err := r.Requests(workload.Allow, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny, err := r.Requests(workload.Deny, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs = append(reqs, deny...)
+	singles, err := workload.AuthZENBodies(reqs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []bool
+	allowed := 0
+	for i, req := range reqs {
+		w := decide(t, snap, req, now).Allow
+		want = append(want, w)
+		if got := ask("/access/v1/evaluation", singles[i])["decision"]; got != w {
+			t.Fatalf("%s: AuthZEN %v, engine allow=%v", singles[i], got, w)
+		}
+		if w {
+			allowed++
+		}
+	}
+	if allowed < 50 || allowed > 150 {
+		t.Errorf("%d of 200 allowed: the comparison shows little", allowed)
+	}
+	batches, err := workload.AuthZENBodies(reqs, 50)
+	if err != nil || len(batches) != 4 {
+		t.Fatalf("%d batches, %v", len(batches), err)
+	}
+	for i, b := range batches {
+		evs := ask("/access/v1/evaluations", b)["evaluations"].([]any)
+		for j, ev := range evs {
+			if got := ev.(map[string]any)["decision"]; got != want[i*50+j] {
+				t.Fatalf("batch %d, evaluation %d: %v, want %v", i, j, got, want[i*50+j])
+			}
+		}
 	}
 }

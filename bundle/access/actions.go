@@ -9,6 +9,7 @@ import (
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 	"github.com/cedar-policy/cedar-go/x/exp/schema"
 
+	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
@@ -48,6 +49,25 @@ func (a *action) index(ids map[types.EntityType]int32) {
 		a.principal[id] = slices.Contains(a.principals, t)
 		a.resource[id] = slices.Contains(a.resources, t)
 	}
+}
+
+// Actions lists the actions of bundle b, whose snapshot is snap, sorted:
+// the schema's, or without a schema those its policies name; what an
+// Analyzer of it would list, without indexing the bundle.
+func Actions(b *bundle.Bundle, snap *engine.Snapshot) ([]types.EntityUID, error) {
+	var an *engine.Analysis
+	if len(b.Schema) == 0 {
+		an = snap.Analysis() // only a bundle without a schema reads its policies
+	}
+	acts, err := actionsOf(b.Schema, an)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]types.EntityUID, len(acts))
+	for i := range acts {
+		out[i] = acts[i].uid
+	}
+	return out, nil
 }
 
 // actionsOf lists the bundle's actions, sorted: the schema's, each with

@@ -43,6 +43,9 @@ type Result struct {
 	// this environment; they generate no policy. The orphan-object
 	// guardrail reports them.
 	UnknownSubjects []UnknownSubject
+	// AuthZEN is the AuthZEN mapping of cedargate.yaml, resolved against
+	// the schema; nil when the repository writes none.
+	AuthZEN *bundle.AuthZEN
 }
 
 // UnknownSubject is a grant to a subject that does not exist.
@@ -110,6 +113,7 @@ func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 		}
 		c.validator = validate.New(c.out.Schema, mode)
 	}
+	c.authzen()
 	c.entities()
 	c.policies()
 	slices.SortFunc(c.out.Policies, func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
@@ -133,7 +137,7 @@ func (r *Result) Bundle(m bundle.Manifest) *bundle.Bundle {
 		}
 	}
 	m.Counts = bundle.Counts{Entities: len(r.Entities), Policies: len(r.Policies), Grants: grants}
-	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities),
+	b := &bundle.Bundle{Manifest: m, Schema: r.SchemaText, Entities: EntitiesJSON(r.Entities), AuthZEN: r.AuthZEN,
 		Policies: make([]bundle.Policy, 0, len(r.Policies)), Grants: make([]bundle.Grant, 0, len(r.Grants))}
 	expiry := func(t *time.Time) {
 		if t != nil && (b.Manifest.EarliestExpiry == nil || t.Before(*b.Manifest.EarliestExpiry)) {

@@ -51,6 +51,8 @@ type Config struct {
 	// Inventory declares the live directories cedargate drift and import
 	// read and how their objects map to identities, in file order.
 	Inventory []InventorySource
+	// AuthZEN is the authzen: section, nil when not written.
+	AuthZEN *AuthZEN
 	// Pos is where each setting is written, for messages.
 	Pos map[string]diag.Position
 }
@@ -217,6 +219,9 @@ func parseConfig(file string, src []byte, diags *diag.List, b *budget) *Config {
 	}
 	if n := f.get("inventory"); n != nil {
 		c.Inventory = d.parseInventory(n)
+	}
+	if a := f.get("authzen"); a != nil {
+		c.AuthZEN = d.parseAuthZEN(a)
 	}
 	f.done()
 	for k, p := range f.pos {

@@ -154,6 +154,18 @@ environments: [prod]
 	}
 }
 
+// loadConfig loads a repository holding only cedargate.yaml, config.
+func loadConfig(t *testing.T, config string) *Repo {
+	t.Helper()
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"cedargate.yaml": config})
+	r, err := Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestConfigProblems(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{"cedargate.yaml": `name: x
@@ -244,16 +256,7 @@ func TestInventoryConfig(t *testing.T) {
 // TestGuardrailSettings reads the settings of expiring-soon and
 // justification-missing, and refuses what they cannot be.
 func TestGuardrailSettings(t *testing.T) {
-	load := func(t *testing.T, config string) *Repo {
-		t.Helper()
-		dir := t.TempDir()
-		write(t, dir, map[string]string{"cedargate.yaml": config})
-		r, err := Load(t.Context(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	load := loadConfig
 	t.Run("defaults", func(t *testing.T) {
 		r := load(t, "name: x\n")
 		g := r.Config.Guardrails

@@ -490,6 +490,10 @@ func (s *Store) revisions() ([]string, error) {
 	return out, nil
 }
 
+// Environment is the environment the store holds; empty for a directory
+// opened for serving before it became a store.
+func (s *Store) Environment() string { return s.env }
+
 // String describes the store for status and logs: "dir:<path>".
 func (s *Store) String() string { return "dir:" + s.dir }
 

@@ -208,7 +208,7 @@ func TestAPIDocExamples(t *testing.T) {
 			ran["grpcurl"]++
 		case b.info == "sh":
 			for _, line := range strings.Split(strings.TrimSpace(b.text), "\n") {
-				runDocCommand(t, where, line, tmp, acme, rewrite)
+				runDocCommand(t, where, line, tmp, map[string]string{"examples/acme": acme}, rewrite)
 				ran["cedargate"]++
 			}
 		case b.info == "go":
@@ -230,10 +230,12 @@ func TestAPIDocExamples(t *testing.T) {
 	}
 }
 
-// runDocCommand runs one `cedargate ...` line of the doc: serve as a child
-// PDP on a free port (mapping the documented --listen address to it),
-// anything else as a CLI run that must succeed.
-func runDocCommand(t *testing.T, where, line, tmp, acme string, rewrite map[string]string) {
+// runDocCommand runs one `cedargate ...` line of a doc: serve as a child
+// PDP on free ports (mapping the documented --listen and --http-listen
+// addresses to them), anything else as a CLI run that must succeed. An
+// argument that is a key of examples (examples/acme) is replaced by its
+// value, the test's copy.
+func runDocCommand(t *testing.T, where, line, tmp string, examples, rewrite map[string]string) {
 	t.Helper()
 	line = strings.TrimSuffix(strings.TrimSpace(line), "&")
 	words, err := shellWords(line)
@@ -245,8 +247,8 @@ func runDocCommand(t *testing.T, where, line, tmp, acme string, rewrite map[stri
 	}
 	args := words[1:]
 	for i, a := range args {
-		if a == "examples/acme" {
-			args[i] = acme
+		if dir, ok := examples[a]; ok {
+			args[i] = dir
 			continue
 		}
 		if rest, ok := strings.CutPrefix(a, "/tmp/"); ok {
@@ -264,10 +266,10 @@ func runDocCommand(t *testing.T, where, line, tmp, acme string, rewrite map[stri
 	// serve listens where the test says, and without metrics; the address
 	// the doc wrote is rewritten to the one it got.
 	var keep []string
-	listen := "127.0.0.1:9191"
+	listen, httpListen := "127.0.0.1:9191", ""
 	for i := 1; i < len(args); i++ {
 		name, value, hasValue := strings.Cut(args[i], "=")
-		if name != "--listen" && name != "--metrics-listen" {
+		if name != "--listen" && name != "--metrics-listen" && name != "--http-listen" {
 			keep = append(keep, args[i])
 			continue
 		}
@@ -278,14 +280,21 @@ func runDocCommand(t *testing.T, where, line, tmp, acme string, rewrite map[stri
 			}
 			value = args[i]
 		}
-		if name == "--listen" {
+		switch name {
+		case "--listen":
 			listen = value
+		case "--http-listen":
+			httpListen = value
+			keep = append(keep, "--http-listen", "127.0.0.1:0")
 		}
 	}
 	// examples/acme is dated around 2026-11-23; the PDP decides as of then,
 	// so that the doc's answers stay true as the calendar moves.
 	s := serve(t, append(keep, "--decide-as-of", refDate)...)
 	rewrite[listen] = s.addr
+	if httpListen != "" {
+		rewrite[httpListen] = s.httpAddr
+	}
 }
 
 // runFor runs a command in dir and returns its combined output.

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,8 +29,23 @@ type deployPod struct {
 func deployPods(t *testing.T) []deployPod {
 	t.Helper()
 	var out []deployPod
+	// Strategic-merge patches (a kustomize component's patches: path:)
+	// hold part of a pod; the pod they patch is checked whole.
+	patches := map[string]bool{}
 	for _, f := range deployFiles(t, ".yaml", ".yml") {
-		if !strings.Contains(f, "/kubernetes/") {
+		if filepath.Base(f) != "kustomization.yaml" {
+			continue
+		}
+		for _, doc := range yamlDocs(t, f) {
+			for _, p := range asList(doc["patches"]) {
+				if path := asString(dig(p, "path")); path != "" {
+					patches[filepath.Join(filepath.Dir(f), path)] = true
+				}
+			}
+		}
+	}
+	for _, f := range deployFiles(t, ".yaml", ".yml") {
+		if !strings.Contains(f, "/kubernetes/") || patches[f] {
 			continue
 		}
 		for _, doc := range yamlDocs(t, f) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ import (
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/internal/demo"
 	"github.com/cedargate/cedargate/pdp"
+	"github.com/cedargate/cedargate/pdp/authzen"
 	"github.com/cedargate/cedargate/pdp/cedarjson"
 	"github.com/cedargate/cedargate/pdp/client"
 	"github.com/cedargate/cedargate/pdp/decisionlog"
@@ -38,9 +40,11 @@ func serveCmd() *cobra.Command {
 		verifyKeys                          []string
 		tlsCert, tlsKey, clientCA           string
 		extauthzFile, extauthzNS            string
+		httpTokenFile, httpBaseURL          string
 		extauthzOn                          bool
 		opts                                pdp.Options
 		sf                                  storeFlags
+		src                                 sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --store STORE --listen ADDR",
@@ -67,10 +71,25 @@ decision log is flushed.
 request to a Cedar request: the caller's SPIFFE id is the principal, the
 method the action, the host the resource. --extauthz-config FILE (YAML)
 changes the mapping; docs/envoy.md describes it and deploy/envoy/envoy.yaml
-is an Envoy configuration to start from.`,
+is an Envoy configuration to start from.
+
+--http-listen ADDR also serves the OpenID AuthZEN Authorization API 1.0 over
+HTTP (/access/v1/evaluation, /access/v1/evaluations,
+/access/v1/search/{subject,resource,action} and
+/.well-known/authzen-configuration), from the same bundle, decision log and
+metrics, over TLS and mTLS with --tls-cert, --tls-key and --client-ca like
+gRPC; --http-token-file requires a bearer token. The mapping from AuthZEN to
+Cedar is the authzen: section of the repository's cedargate.yaml;
+docs/authzen.md describes it.
+
+--source oci://HOST/REPOSITORY:CHANNEL --cache DIR, in place of --store,
+follows a registry channel (docs/oci.md): the channel is read every --poll
+(with a backoff after failures), each bundle it names is downloaded once,
+verified (--verify-key is required) and kept in DIR, from which a restarted
+replica serves at once, whether or not the registry answers.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sf.check(); err != nil {
+			if err := src.check(cmd, &sf); err != nil {
 				return err
 			}
 			logger, err := newLogger(logFormat, logLevel)
@@ -81,12 +100,10 @@ is an Envoy configuration to start from.`,
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}
-			st, err := sf.openForServing()
-			if err != nil {
+			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
 				return err
 			}
-			opts.Source = st
-			if opts.VerifyKeys, err = loadPublicKeys(verifyKeys); err != nil {
+			if opts.Source, err = src.open(&sf, opts.VerifyKeys, opts.Poll, logger); err != nil {
 				return err
 			}
 			if err := opts.DecisionLog.OnFull.UnmarshalText([]byte(overflow)); err != nil {
@@ -99,6 +116,9 @@ is an Envoy configuration to start from.`,
 				return err
 			}
 			if opts.TLS, err = serverTLS(tlsCert, tlsKey, clientCA); err != nil {
+				return err
+			}
+			if err := authzenHTTP(&opts, httpTokenFile, httpBaseURL); err != nil {
 				return err
 			}
 			if asOf != "" {
@@ -118,7 +138,8 @@ is an Envoy configuration to start from.`,
 		},
 	}
 	f := cmd.Flags()
-	sf.add(cmd, "bundle store directory to serve (required)")
+	sf.add(cmd, "bundle store directory to serve (required, unless --source)")
+	src.add(cmd)
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9191", "gRPC listen address")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "127.0.0.1:9192", "HTTP listen address for /metrics, /healthz and /readyz (empty: none)")
 	f.StringVar(&opts.DecisionLog.Path, "decision-log", "-", "decision log file (rotated), - for standard output, empty to turn it off")
@@ -144,8 +165,8 @@ is an Envoy configuration to start from.`,
 	f.StringVar(&requestEntities, "request-entities", engine.RefuseShadowing.String(), "what a request entity whose uid the bundle defines does: refuse-shadowing (INVALID_ARGUMENT), merge-attributes (bundle parents kept, request attributes and tags added) or replace (wholly, parents included)")
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
-	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never)")
-	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING while the store has been unreadable for longer than this (fail closed); 0: keep serving the last good bundle")
+	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never); with --source, read the channel this often")
+	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING and answer UNAVAILABLE while the store (with --source, the channel) has not been confirmed for longer than this (fail closed); 0: keep serving the last good bundle")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", pdp.DefaultShutdownTimeout, "longest shutdown waits for requests in flight")
 	f.StringVar(&asOf, "decide-as-of", "", "decide as if the clock had started at this instant (RFC 3339 or YYYY-MM-DD): for demos, replays and tests, never in production")
 	f.StringVar(&logFormat, "log-format", "json", "server log format: json or text")
@@ -153,7 +174,58 @@ is an Envoy configuration to start from.`,
 	f.BoolVar(&extauthzOn, "extauthz", false, "also serve Envoy's ext_authz API (envoy.service.auth.v3.Authorization) on --listen")
 	f.StringVar(&extauthzFile, "extauthz-config", "", "YAML file mapping Envoy's requests to Cedar requests (default: the mapping in docs/envoy.md)")
 	f.StringVar(&extauthzNS, "extauthz-namespace", "", "Cedar namespace of ext_authz actions and resources, e.g. Acme (overrides namespace in --extauthz-config)")
+	f.StringVar(&opts.HTTPListen, "http-listen", "", "also serve the AuthZEN Authorization API over HTTP on this address, with --tls-cert/--client-ca like gRPC (empty: none)")
+	f.StringVar(&httpTokenFile, "http-token-file", "", "require a bearer token of this file (one per line) on the AuthZEN API; needs --http-listen")
+	f.StringVar(&httpBaseURL, "http-base-url", "", "the PDP's URL in the AuthZEN metadata, e.g. https://pdp.example.com (default: the URL each request was sent to); needs --http-listen")
 	return cmd
+}
+
+// authzenHTTP sets opts up to serve the AuthZEN API as the --http flags
+// say: on --http-listen, with the gRPC listener's TLS configuration and
+// request limits, and the bearer tokens of --http-token-file. A bad flag
+// is a usage error, reported before anything starts.
+func authzenHTTP(opts *pdp.Options, tokenFile, baseURL string) error {
+	if opts.HTTPListen == "" {
+		if tokenFile != "" || baseURL != "" {
+			return usageError{errors.New("--http-token-file and --http-base-url need --http-listen")}
+		}
+		return nil
+	}
+	az := authzen.Options{Limits: opts.Limits, MaxBodyBytes: int64(opts.MaxRecvMsgBytes), BaseURL: baseURL, Logger: opts.Logger}
+	if tokenFile != "" {
+		tokens, err := readTokens(tokenFile)
+		if err != nil {
+			return usageError{fmt.Errorf("--http-token-file: %w", err)}
+		}
+		az.Tokens = tokens
+	}
+	opts.HTTPTLS = opts.TLS
+	opts.HTTP = authzen.HTTP(az)
+	return nil
+}
+
+// readTokens reads bearer tokens, one per line; blank lines are skipped.
+// Errors never quote the file's content: it is secret.
+func readTokens(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var tokens []string
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" {
+			continue
+		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			return nil, fmt.Errorf("%s:%d: a token is printable ASCII without spaces", file, i+1)
+		}
+		tokens = append(tokens, t)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%s holds no token", file)
+	}
+	return tokens, nil
 }
 
 // extauthzExtra returns the pdp.Options.Extra that serves ext_authz as the

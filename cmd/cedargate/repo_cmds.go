@@ -78,12 +78,8 @@ Every problem is printed as path:line:column: message (rule).`,
 				return err
 			}
 			if signKey != "" {
-				data, err := os.ReadFile(signKey)
-				if err != nil {
-					return fmt.Errorf("--sign-key: %w", err)
-				}
-				if opts.SignKey, err = bundle.ParsePrivateKey(data); err != nil {
-					return fmt.Errorf("--sign-key %s: %w", signKey, err)
+				if opts.SignKey, err = loadPrivateKey(signKey); err != nil {
+					return err
 				}
 			}
 			opts.CompilerVersion = version.String()

@@ -44,6 +44,7 @@ signal; serve stops gracefully and exits 0).`,
 	root.AddCommand(importCmd())
 	root.AddCommand(reviewCmd())
 	root.AddCommand(evalCmd())
+	root.AddCommand(pushCmd())
 	return root
 }
 

@@ -26,7 +26,9 @@ import (
 type served struct {
 	cmd  *exec.Cmd
 	addr string
-	exit chan error
+	// httpAddr is the address of --http-listen, if given.
+	httpAddr string
+	exit     chan error
 }
 
 // serve starts `cedargate serve` on a free port and waits until it logs the
@@ -44,16 +46,23 @@ func serve(t *testing.T, args ...string) *served {
 		t.Fatal(err)
 	}
 	s := &served{cmd: cmd, exit: make(chan error, 1)}
-	addrc := make(chan string, 1)
+	addrc := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		httpAddr := ""
 		for sc.Scan() {
 			var line struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
-				addrc <- line.Addr
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			switch line.Msg {
+			case "serving HTTP":
+				httpAddr = line.Addr
+			case "serving":
+				addrc <- [2]string{line.Addr, httpAddr}
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
@@ -63,13 +72,31 @@ func serve(t *testing.T, args ...string) *served {
 		_ = cmd.Process.Kill()
 	})
 	select {
-	case s.addr = <-addrc:
+	case a := <-addrc:
+		s.addr, s.httpAddr = a[0], a[1]
 	case err := <-s.exit:
 		t.Fatalf("serve exited: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not start")
 	}
 	return s
+}
+
+// terminate stops the server with SIGTERM and fails t unless it exits 0
+// within 30 seconds.
+func (s *served) terminate(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
 }
 
 // TestServeRecordsEveryDecisionBeforeSIGTERM runs the real binary, makes
@@ -104,17 +131,7 @@ func TestServeRecordsEveryDecisionBeforeSIGTERM(t *testing.T) {
 		}
 		ids = append(ids, d.ID)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM, want 0", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after SIGTERM")
-	}
+	s.terminate(t)
 	data, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/oci"
 	"github.com/cedargate/cedargate/pdp/client"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
@@ -23,8 +25,9 @@ func statusCmd() *cobra.Command {
 	var addrs []string
 	var asJSON bool
 	var wait time.Duration
+	var exp expectFlags
 	cmd := &cobra.Command{
-		Use:   "status --addr ADDR [--addr ADDR ...] [--wait DURATION]",
+		Use:   "status --addr ADDR [--addr ADDR ...] [--wait DURATION] [--expect REVISION|oci://HOST/REPOSITORY:CHANNEL]",
 		Short: "Show what running PDPs serve, and whether they drift",
 		Long: `Status asks the PDP at --addr which bundle it serves (revision, digest,
 environment, when it was activated), its last failed activation and its
@@ -41,7 +44,11 @@ replica does not answer.
 --wait D asks again (every 100ms) until each replica answers and serves a
 bundle, for at most D: a script that starts serve in the background waits
 for it with "cedargate status --wait 30s" rather than a sleep. A replica
-that still does not answer, or serves nothing, by then is an error.`,
+that still does not answer, or serves nothing, by then is an error.
+
+--expect REV exits 1 when any replica serves another revision than REV
+(or one it is not a prefix of); --expect oci://HOST/REPOSITORY:CHANNEL
+expects what the registry channel names, revision and digest.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := conn.validate(); err != nil {
@@ -49,6 +56,10 @@ that still does not answer, or serves nothing, by then is an error.`,
 			}
 			if asJSON && len(addrs) > 1 {
 				return usageError{fmt.Errorf("--json prints one replica's status; give one --addr")}
+			}
+			want, err := exp.target(cmd)
+			if err != nil {
+				return err
 			}
 			statuses := make([]*pb.GetStatusResponse, len(addrs))
 			errs := make([]error, len(addrs))
@@ -69,18 +80,34 @@ that still does not answer, or serves nothing, by then is an error.`,
 				if asJSON {
 					enc := json.NewEncoder(w)
 					enc.SetIndent("", "  ")
-					return enc.Encode(newStatusJSON(statuses[0]))
+					if err := enc.Encode(newStatusJSON(statuses[0])); err != nil {
+						return err
+					}
+				} else {
+					printStatus(w, statuses[0])
 				}
-				printStatus(w, statuses[0])
-				return nil
+				if asJSON {
+					// The verdict must not break the JSON document.
+					return checkExpected(cmd.ErrOrStderr(), want, addrs, statuses, false)
+				}
+				return checkExpected(w, want, addrs, statuses, true)
 			}
-			return printFleet(w, addrs, statuses, errs)
+			err = printFleet(w, addrs, statuses, errs)
+			var ce codeError
+			if want == nil || (errors.As(err, &ce) && ce.code == exitFailure) {
+				return err
+			}
+			if xerr := checkExpected(w, want, addrs, statuses, true); xerr != nil {
+				return xerr
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringSliceVar(&addrs, "addr", []string{"127.0.0.1:9191"}, "PDP gRPC address; repeat for several replicas")
 	conn.addTLS(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (one replica)")
 	cmd.Flags().DurationVar(&wait, "wait", 0, "ask again until every replica answers and serves a bundle, for at most this long")
+	exp.add(cmd)
 	return cmd
 }
 
@@ -154,12 +181,15 @@ func printStatus(w io.Writer, st *pb.GetStatusResponse) {
 
 // printSourceStatus prints how the replica's reads of its source went:
 //
-//	source reads: last success 2026-11-23T14:05:00Z; 2 errors, the last at 2026-11-23T14:06:00Z: ...; max staleness 5m0s, STALE
+//	source reads: last success 2026-11-23T14:05:00Z; names r2 (91d4a0c55e17); 2 errors, the last at 2026-11-23T14:06:00Z: ...; max staleness 5m0s, STALE
 func printSourceStatus(w io.Writer, s *pb.SourceStatus) {
 	if s == nil {
 		return
 	}
 	parts := []string{"last success " + orNever(s.GetLastSuccessTime())}
+	if t := s.GetTarget(); t != nil {
+		parts = append(parts, fmt.Sprintf("names %s (%s)", t.GetRevision(), bundle.ShortDigest(t.GetDigest())))
+	}
 	if s.GetErrorCount() > 0 || s.GetLastError() != "" {
 		e := fmt.Sprintf("%d errors", s.GetErrorCount())
 		if s.GetLastError() != "" {
@@ -245,5 +275,100 @@ func printFleet(w io.Writer, addrs []string, statuses []*pb.GetStatusResponse, e
 		return codeError{code: exitProblems}
 	}
 	fmt.Fprintln(w, "in step: every replica serves the same bundle")
+	return nil
+}
+
+// expectFlags are status's --expect and the flags that read a channel it
+// names.
+type expectFlags struct {
+	registryFlags
+	expect     string
+	verifyKeys []string
+}
+
+func (f *expectFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.expect, "expect", "", "exit 1 unless every replica serves this revision (or one it is a prefix of), or what the registry channel oci://HOST/REPOSITORY:CHANNEL names")
+	f.registryFlags.add(cmd)
+	cmd.Flags().StringArrayVar(&f.verifyKeys, "verify-key", nil, "with --expect oci://…: ed25519 public key (PEM) the channel must be signed by (repeat for several)")
+}
+
+// expected is what every replica should serve: a revision (or a prefix of
+// one) and, when a channel named it, its digest.
+type expected struct {
+	revision, digest, from string
+}
+
+// matches reports whether a replica's status serves the expected bundle.
+func (e *expected) matches(st *pb.GetStatusResponse) bool {
+	b := st.GetBundle()
+	if !st.GetServing() || b == nil || !strings.HasPrefix(b.GetRevision(), e.revision) {
+		return false
+	}
+	return e.digest == "" || b.GetDigest() == e.digest
+}
+
+// target reads --expect: nil when it is not given; a registry channel is
+// read now.
+func (f *expectFlags) target(cmd *cobra.Command) (*expected, error) {
+	if f.expect == "" {
+		for _, name := range []string{"plain-http", "verify-key"} {
+			if cmd.Flags().Changed(name) {
+				return nil, usageError{fmt.Errorf("--%s applies to --expect oci://…", name)}
+			}
+		}
+		return nil, nil
+	}
+	if !oci.IsReference(f.expect) {
+		return &expected{revision: f.expect, from: "--expect"}, nil
+	}
+	ch, err := oci.ParseChannel(f.expect)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--expect: %w", err)}
+	}
+	keys, err := loadPublicKeys(f.verifyKeys)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := f.open(ch, 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := repo.ReadChannel(cmd.Context(), ch.Tag, keys)
+	if err != nil {
+		return nil, codeError{exitFailure, fmt.Errorf("--expect: %w", err)}
+	}
+	return &expected{revision: c.Active.Revision, digest: c.Active.Digest, from: fmt.Sprintf("%s (sequence %d)", ch, c.Sequence)}, nil
+}
+
+// checkExpected says which replicas serve what want names (nil: nothing
+// is expected) and fails with exit 1 when any does not. Replicas that did
+// not answer are left to the caller. verbose prints the verdict even when
+// every replica is on target.
+func checkExpected(w io.Writer, want *expected, addrs []string, statuses []*pb.GetStatusResponse, verbose bool) error {
+	if want == nil {
+		return nil
+	}
+	name := want.revision
+	if want.digest != "" {
+		name += " (" + bundle.ShortDigest(want.digest) + ")"
+	}
+	off := 0
+	for i, st := range statuses {
+		if st == nil || want.matches(st) {
+			continue
+		}
+		off++
+		serves := "nothing"
+		if b := st.GetBundle(); b != nil && st.GetServing() {
+			serves = b.GetRevision() + " (" + bundle.ShortDigest(b.GetDigest()) + ")"
+		}
+		fmt.Fprintf(w, "OFF TARGET: %s serves %s, expected %s from %s\n", addrs[i], serves, name, want.from)
+	}
+	if off > 0 {
+		return codeError{exitProblems, fmt.Errorf("%d of %d replicas do not serve %s", off, len(addrs), name)}
+	}
+	if verbose {
+		fmt.Fprintf(w, "on target: every replica serves %s from %s\n", name, want.from)
+	}
 	return nil
 }

@@ -51,12 +51,13 @@ type activationJSON struct {
 }
 
 type sourceStatusJSON struct {
-	LastSuccessTime string `json:"last_success_time,omitempty"`
-	LastErrorTime   string `json:"last_error_time,omitempty"`
-	LastError       string `json:"last_error,omitempty"`
-	ErrorCount      uint64 `json:"error_count"`
-	MaxStaleness    string `json:"max_staleness,omitempty"`
-	Stale           bool   `json:"stale"`
+	LastSuccessTime string      `json:"last_success_time,omitempty"`
+	LastErrorTime   string      `json:"last_error_time,omitempty"`
+	LastError       string      `json:"last_error,omitempty"`
+	ErrorCount      uint64      `json:"error_count"`
+	MaxStaleness    string      `json:"max_staleness,omitempty"`
+	Stale           bool        `json:"stale"`
+	Target          *bundle.Ref `json:"target,omitempty"`
 }
 
 type decisionLogJSON struct {
@@ -93,6 +94,9 @@ func newStatusJSON(st *pb.GetStatusResponse) statusJSON {
 	if s := st.GetSourceStatus(); s != nil {
 		out.SourceStatus = &sourceStatusJSON{LastSuccessTime: jsonTime(s.GetLastSuccessTime()), LastErrorTime: jsonTime(s.GetLastErrorTime()),
 			LastError: s.GetLastError(), ErrorCount: s.GetErrorCount(), MaxStaleness: jsonDuration(s.GetMaxStaleness()), Stale: s.GetStale()}
+		if t := s.GetTarget(); t != nil {
+			out.SourceStatus.Target = &bundle.Ref{Revision: t.GetRevision(), Digest: t.GetDigest(), Environment: t.GetEnvironment()}
+		}
 	}
 	if a := st.GetLastFailedActivation(); a != nil {
 		j := newActivationJSON(a)

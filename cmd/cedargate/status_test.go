@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cedargate/cedargate/bundle"
 	pb "github.com/cedargate/cedargate/proto/cedargate/v1"
 )
 
@@ -90,7 +91,7 @@ func fullStatus() *pb.GetStatusResponse {
 		Bundle: ref, ActivationTime: at, Serving: true, Source: "dir:/s", Version: "dev", Hostname: "h", StartTime: at,
 		Build: &pb.BundleBuildInfo{CompilerVersion: "cedargate dev", BuildTime: at, EntityCount: 1, PolicyCount: 2, GrantCount: 1, EarliestExpiry: at},
 		SourceStatus: &pb.SourceStatus{LastSuccessTime: at, LastErrorTime: at, LastError: "e", ErrorCount: 2,
-			MaxStaleness: durationpb.New(5 * time.Minute), Stale: true},
+			MaxStaleness: durationpb.New(5 * time.Minute), Stale: true, Target: ref},
 		LastFailedActivation: &pb.Activation{Bundle: &pb.BundleRef{Revision: "r0"}, Time: at,
 			Result: pb.ActivationResult_ACTIVATION_RESULT_FAILURE, Error: "broken", Duration: durationpb.New(time.Millisecond)},
 		RecentActivations: []*pb.Activation{{Bundle: ref, Time: at, Result: pb.ActivationResult_ACTIVATION_RESULT_SUCCESS, Duration: durationpb.New(3 * time.Millisecond)}},
@@ -105,7 +106,7 @@ func TestStatusTextShowsHealth(t *testing.T) {
 	var b strings.Builder
 	printStatus(&b, fullStatus())
 	for _, want := range []string{
-		"\nsource reads: last success 2026-11-23T14:00:37Z; 2 errors, the last at 2026-11-23T14:00:37Z: e; max staleness 5m0s, STALE (not serving)\n",
+		"\nsource reads: last success 2026-11-23T14:00:37Z; names " + fullStatus().GetBundle().GetRevision() + " (" + bundle.ShortDigest(fullStatus().GetBundle().GetDigest()) + "); 2 errors, the last at 2026-11-23T14:00:37Z: e; max staleness 5m0s, STALE (not serving)\n",
 		"\ndecision log: /l (sync): 3 written, 0 dropped, 0 write errors, LOSING ENTRIES; last error at 2026-11-23T14:00:37Z: disk full\n",
 		"\nrequest entities: merge-attributes\n",
 		"\nlast failure: r0 at 2026-11-23T14:00:37Z: broken\n",

@@ -16,14 +16,31 @@ import (
 
 func rolloutCmd() *cobra.Command {
 	var sf storeFlags
+	var cf channelFlags
 	cmd := &cobra.Command{
-		Use:   "rollout REVISION --store STORE",
-		Short: "Make a stored revision active",
+		Use:   "rollout REVISION --store STORE | REVISION oci://HOST/REPOSITORY:CHANNEL --sign-key KEY",
+		Short: "Make a stored revision active, or move a registry channel to a pushed one",
 		Long: `Rollout makes REVISION (or a unique prefix of it) the active bundle of STORE.
 The bundle is verified first. Running PDPs watching STORE activate it within
-moments; requests in flight finish on the bundle they started with.`,
-		Args: args("REVISION"),
+moments; requests in flight finish on the bundle they started with.
+
+Given a registry channel (oci://HOST/REPOSITORY:CHANNEL) instead of --store,
+it moves the channel to REVISION, which "cedargate push" uploaded: the
+bundle is downloaded and verified (its signature by a --verify-key, or by
+the --sign-key's key), and the channel's new document, with the next
+sequence number and the move in its history, is signed with --sign-key and
+written in one PUT. Replicas serving the channel ("serve --source")
+activate it at their next poll. A rollout that another one overwrote is an
+error (exit 3). docs/oci.md describes channels.`,
+		Args: storeOrChannel("REVISION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			ch, err := channelArg(cmd, a, 1)
+			if err != nil {
+				return err
+			}
+			if ch != nil {
+				return rolloutChannel(cmd, *ch, a[0], &sf, &cf)
+			}
 			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -37,19 +54,33 @@ moments; requests in flight finish on the bundle they started with.`,
 		},
 	}
 	sf.add(cmd, storeUsage)
+	cf.add(cmd)
 	return cmd
 }
 
 func rollbackCmd() *cobra.Command {
 	var sf storeFlags
+	var cf channelFlags
 	cmd := &cobra.Command{
-		Use:   "rollback --store STORE",
+		Use:   "rollback --store STORE | oci://HOST/REPOSITORY:CHANNEL --sign-key KEY",
 		Short: "Make the previously active revision active again",
 		Long: `Rollback undoes the last activation of STORE: the revision that was active
 before it becomes active again. Rolling back twice returns to where you
-started.`,
-		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+started.
+
+Given a registry channel (oci://HOST/REPOSITORY:CHANNEL) instead of --store,
+it moves the channel back to what it named before its last move, as the
+channel's own history says: it needs no local state and works from any
+machine. The flags are rollout's.`,
+		Args: storeOrChannel(),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ch, err := channelArg(cmd, a, 0)
+			if err != nil {
+				return err
+			}
+			if ch != nil {
+				return rollbackChannel(cmd, *ch, &sf, &cf)
+			}
 			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -63,17 +94,33 @@ started.`,
 		},
 	}
 	sf.add(cmd, storeUsage)
+	cf.add(cmd)
 	return cmd
 }
 
 func historyCmd() *cobra.Command {
 	var dir string
 	var asJSON bool
+	var rf registryFlags
+	var verifyKeys []string
 	cmd := &cobra.Command{
-		Use:   "history --store STORE",
-		Short: "List the activations of a store, newest first",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "history --store STORE | oci://HOST/REPOSITORY:CHANNEL",
+		Short: "List the activations of a store, or the moves of a registry channel, newest first",
+		Long: `History lists the activations of STORE, newest first.
+
+Given a registry channel (oci://HOST/REPOSITORY:CHANNEL) instead of --store,
+it lists the channel's moves as its document records them (the last 50),
+with their sequence numbers; with --verify-key it checks the channel's
+signature first.`,
+		Args: storeOrChannel(),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ch, err := channelArg(cmd, a, 0)
+			if err != nil {
+				return err
+			}
+			if ch != nil {
+				return historyChannel(cmd, *ch, &rf, verifyKeys, asJSON)
+			}
 			if err := requireFlag("store", dir); err != nil {
 				return err
 			}
@@ -107,6 +154,8 @@ func historyCmd() *cobra.Command {
 	}
 	storeFlag(cmd, &dir)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the history as JSON")
+	rf.add(cmd)
+	cmd.Flags().StringArrayVar(&verifyKeys, "verify-key", nil, "with oci://…: ed25519 public key (PEM); the channel must be signed by one of the keys given (repeat for several)")
 	return cmd
 }
 

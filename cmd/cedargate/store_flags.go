@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -34,10 +33,7 @@ func (f *storeFlags) check() error {
 	if err := requireFlag("store", f.dir); err != nil {
 		return err
 	}
-	if f.maxBundleBytes <= 0 {
-		return usageError{fmt.Errorf("--max-bundle-bytes must be positive, not %d", f.maxBundleBytes)}
-	}
-	return nil
+	return f.checkLimit()
 }
 
 // limit applies --max-bundle-bytes to an opened store.

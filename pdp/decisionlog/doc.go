@@ -11,10 +11,10 @@
 //	 "resource":"Acme::Doc::\"d1\"","decision":"allow",
 //	 "policies":["p1"],"errors":[{"policy_id":"p2","message":"…"}],
 //	 "bundle":{"revision":"…","digest":"…","environment":"…"},
-//	 "latency_us":42,"caller":"spiffe://…"}
+//	 "latency_us":42,"caller":"spiffe://…","frontend":"authzen"}
 //
 // (shown wrapped; a real line has no whitespace). "policies" and "errors" are
-// always arrays, "caller" is left out when empty, and entity UIDs are the
+// always arrays, "caller" and "frontend" are left out when empty, and entity UIDs are the
 // Cedar text form produced by types.EntityUID.String. [Entry] deliberately
 // has no field for the request context or request entities: they may carry
 // secrets and must never reach the log.

@@ -65,6 +65,10 @@ func appendEntry(b []byte, e *Entry) []byte {
 		b = append(b, `,"caller":`...)
 		b = appendString(b, e.Caller)
 	}
+	if e.Frontend != "" {
+		b = append(b, `,"frontend":`...)
+		b = appendString(b, e.Frontend)
+	}
 	return append(b, "}\n"...)
 }
 

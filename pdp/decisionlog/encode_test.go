@@ -41,13 +41,14 @@ func TestAppendEntry(t *testing.T) {
 				e.Policies = []string{"p1", "p2"}
 				e.Errors = []Error{{PolicyID: "p3", Message: "type error"}, {PolicyID: "p4", Message: "overflow"}}
 				e.Caller = "spiffe://acme/pep"
+				e.Frontend = "authzen"
 			},
 			want: []string{`{"decision_id":"d-1","time":"2025-01-02T03:04:05.000000006Z",` +
 				`"principal":"Acme::User::\"alice\"","action":"Acme::Action::\"read\"",` +
 				`"resource":"Acme::Doc::\"d1\"","decision":"allow","policies":["p1","p2"],` +
 				`"errors":[{"policy_id":"p3","message":"type error"},{"policy_id":"p4","message":"overflow"}],` +
 				`"bundle":{"revision":"r1","digest":"sha256:ab","environment":"prod"},"latency_us":1,` +
-				`"caller":"spiffe://acme/pep"}` + "\n"},
+				`"caller":"spiffe://acme/pep","frontend":"authzen"}` + "\n"},
 		},
 		{
 			name:   "time in another zone is written in UTC with nine digits",
@@ -148,6 +149,7 @@ func FuzzEncode(f *testing.F) {
 			Bundle:     Bundle{Revision: rev, Digest: id, Environment: caller},
 			Latency:    time.Duration(latency),
 			Caller:     caller,
+			Frontend:   rev,
 		}
 		if policy != "" {
 			e.Policies = []string{policy, msg}

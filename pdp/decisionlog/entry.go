@@ -35,6 +35,10 @@ type Entry struct {
 	// Caller is the authenticated identity of the client that asked for the
 	// decision; the field is left out of the line when empty.
 	Caller string
+	// Frontend names the API the decision was asked through when it is not
+	// cedargate's own gRPC API ("authzen" for the AuthZEN HTTP API); the
+	// field is left out of the line when empty.
+	Frontend string
 }
 
 // Error is a policy that could not be evaluated for a decision: the

@@ -10,9 +10,10 @@ import (
 	"unicode/utf8"
 )
 
-// wantKeys is the contract's field order; caller is optional.
+// wantKeys is the contract's field order; caller and frontend are
+// optional.
 var wantKeys = []string{"decision_id", "time", "principal", "action", "resource",
-	"decision", "policies", "errors", "bundle", "latency_us", "caller"}
+	"decision", "policies", "errors", "bundle", "latency_us"}
 
 // validUTF8 is what a JSON decoder returns for s after our encoder replaced
 // each invalid byte with U+FFFD.
@@ -49,8 +50,11 @@ func lineError(line []byte, e *Entry) error {
 		return err
 	}
 	want := wantKeys
-	if e.Caller == "" {
-		want = wantKeys[:len(wantKeys)-1]
+	if e.Caller != "" {
+		want = append(slices.Clip(want), "caller")
+	}
+	if e.Frontend != "" {
+		want = append(slices.Clip(want), "frontend")
 	}
 	if !slices.Equal(keys, want) {
 		return fmt.Errorf("keys %v, want %v", keys, want)
@@ -85,6 +89,9 @@ func lineError(line []byte, e *Entry) error {
 	}
 	if e.Caller != "" && str("caller") != validUTF8(e.Caller) {
 		return fmt.Errorf("caller = %q, want %q", str("caller"), validUTF8(e.Caller))
+	}
+	if e.Frontend != "" && str("frontend") != validUTF8(e.Frontend) {
+		return fmt.Errorf("frontend = %q, want %q", str("frontend"), validUTF8(e.Frontend))
 	}
 
 	var policies []string

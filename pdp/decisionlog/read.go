@@ -29,6 +29,7 @@ type lineJSON struct {
 	Bundle    *Bundle
 	LatencyUS int64 `json:"latency_us"`
 	Caller    string
+	Frontend  string
 }
 
 // ParseEntry reads one line of the decision log (without its line break)
@@ -62,7 +63,7 @@ func ParseEntry(line []byte) (Entry, error) {
 		return Entry{}, errors.New(`not a decision log entry: no "bundle"`)
 	}
 	e := Entry{DecisionID: *l.DecisionID, Policies: l.Policies, Bundle: *l.Bundle,
-		Latency: time.Duration(l.LatencyUS) * time.Microsecond, Caller: l.Caller}
+		Latency: time.Duration(l.LatencyUS) * time.Microsecond, Caller: l.Caller, Frontend: l.Frontend}
 	var err error
 	if e.Time, err = time.Parse(time.RFC3339Nano, *l.Time); err != nil {
 		return Entry{}, fmt.Errorf("time: %v", err)

@@ -36,6 +36,9 @@ func entryFor(g, i int) Entry {
 	if i%4 != 0 {
 		e.Caller = "spiffe://acme/pep"
 	}
+	if i%6 == 1 {
+		e.Frontend = "authzen"
+	}
 	return e
 }
 

@@ -128,6 +128,9 @@ type vegetaRun struct {
 	duration time.Duration
 	// rate per second; 0 means as fast as workers allows.
 	rate, workers int
+	// perCall is the number of decisions one request carries (an AuthZEN
+	// evaluations request carries several); 0 means 1.
+	perCall int
 }
 
 // vegetaReport is the part of `vegeta report -type json` the driver
@@ -174,7 +177,7 @@ func (d *driver) runVegeta(pid int, r vegetaRun) (load, error) {
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return load{}, fmt.Errorf("reading vegeta's report: %w", err)
 	}
-	l := load{Calls: rep.Requests, Decisions: rep.Requests, Wall: rep.Duration + rep.Wait, P50: rep.Latencies.P50,
+	l := load{Calls: rep.Requests, Decisions: rep.Requests * max(1, r.perCall), Wall: rep.Duration + rep.Wait, P50: rep.Latencies.P50,
 		P90: rep.Latencies.P90, P99: rep.Latencies.P99, CPU: cpu1 - cpu0}
 	l.RPS = float64(l.Calls) / l.Wall.Seconds()
 	for code, n := range rep.StatusCodes {

@@ -9,7 +9,8 @@
 // saturation, latency and server CPU per call at half of saturation, each
 // request mix, the decision log off, on and on with --decision-log-sync,
 // BatchAuthorize of 1, 10 and 50, a hot reload of the 100k bundle under
-// load, and the same RBAC workload served by OPA (driven by vegeta). Server CPU comes from the
+// load, and the same RBAC workload served by OPA and by cedargate's AuthZEN
+// HTTP API (both driven by vegeta). Server CPU comes from the
 // server process's own accounting (/proc/<pid>/stat). The engine
 // benchmarks (go test -bench in ./benchmarks) run too, for the engine
 // targets.

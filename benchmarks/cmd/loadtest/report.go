@@ -168,6 +168,21 @@ func (r *results) targets() []target {
 				fmt.Sprintf("%.2f s per 1k identities at %s, %.2f s at %s (%.1f×)", per(big), big.Size, per(first), first.Size, g), g <= 2)
 		}
 	}
+	if p := r.Peer; len(p.CGHTTPHalf) > 0 {
+		httpHalf, grpcHalf, opaHalf := medCPU(p.CGHTTPHalf), medCPU(p.CGHalf), medCPU(p.OPAHalf)
+		httpSat := p.CGHTTPSat.CPUPerDecision()
+		both("AuthZEN HTTP evaluation: CPU per decision ≤ OPA's REST API",
+			ratio(float64(httpSat), float64(p.OPASat.CPUPerCall())), ratio(float64(httpHalf), float64(opaHalf)), 1,
+			fmt.Sprintf("%s vs %s per decision at saturation; %s vs %s at %d/s", us(httpSat), us(p.OPASat.CPUPerCall()), us(httpHalf), us(opaHalf), p.Rate), false)
+		both("AuthZEN HTTP evaluation: CPU per decision ≤ 1.5× gRPC Authorize",
+			ratio(float64(httpSat), float64(p.CGSat.CPUPerCall())), ratio(float64(httpHalf), float64(grpcHalf)), 1.5,
+			fmt.Sprintf("%s vs %s per decision at saturation; %s vs %s at %d/s", us(httpSat), us(p.CGSat.CPUPerCall()), us(httpHalf), us(grpcHalf), p.Rate), false)
+		batchHalf := time.Duration(median(p.CGHTTPBatchHalf, func(l load) float64 { return float64(l.CPUPerDecision()) }))
+		both(fmt.Sprintf("AuthZEN evaluations of %d: CPU per decision ≤ 30%% of a single evaluation", authzenBatch),
+			ratio(float64(p.CGHTTPBatchSat.CPUPerDecision()), float64(httpSat)), ratio(float64(batchHalf), float64(httpHalf)), 0.3,
+			fmt.Sprintf("%s vs %s per decision at saturation; %s vs %s at %d decisions/s", us(p.CGHTTPBatchSat.CPUPerDecision()), us(httpSat),
+				us(batchHalf), us(httpHalf), p.Rate), false)
+	}
 	if p := r.Peer; len(p.CGHalf) > 0 {
 		c := ratio(float64(medCPU(p.OPAHalf)), float64(medCPU(p.CGHalf)))
 		cs := ratio(float64(p.OPASat.CPUPerCall()), float64(p.CGSat.CPUPerCall()))
@@ -291,6 +306,14 @@ func (r *results) markdown() []byte {
 			ratio(float64(medCPU(pr.OPAHalf)), float64(medCPU(pr.OPAHealthHalf))), ms(medP50(pr.OPAHalf)), ms(medP99(pr.OPAHalf)))
 		p("| cedargate | %.0f | %s | %s | %s | %.2f× | %s | %s |\n", pr.CGSat.RPS, us(pr.CGSat.CPUPerCall()), us(medCPU(pr.CGHalf)), us(medCPU(pr.CGHealthHalf)),
 			ratio(float64(medCPU(pr.CGHalf)), float64(medCPU(pr.CGHealthHalf))), ms(medP50(pr.CGHalf)), ms(medP99(pr.CGHalf)))
+		if len(pr.CGHTTPHalf) > 0 {
+			batchHalf := time.Duration(median(pr.CGHTTPBatchHalf, func(l load) float64 { return float64(l.CPUPerDecision()) }))
+			p("| cedargate, AuthZEN evaluation (HTTP) | %.0f | %s | %s | | | %s | %s |\n", pr.CGHTTPSat.RPS, us(pr.CGHTTPSat.CPUPerDecision()),
+				us(medCPU(pr.CGHTTPHalf)), ms(medP50(pr.CGHTTPHalf)), ms(medP99(pr.CGHTTPHalf)))
+			p("| cedargate, AuthZEN evaluations of %d | %.0f | %s | %s | | | %s per call | %s per call |\n", authzenBatch,
+				pr.CGHTTPBatchSat.RPS*authzenBatch, us(pr.CGHTTPBatchSat.CPUPerDecision()), us(batchHalf), ms(medP50(pr.CGHTTPBatchHalf)), ms(medP99(pr.CGHTTPBatchHalf)))
+			p("\ncedargate's AuthZEN API is served by the same process as its gRPC API, driven by vegeta like OPA, with names mapped by default (`User`, `read`); the evaluations of %d run at %d decisions/s.\n", authzenBatch, pr.Rate)
+		}
 		p("\nOPA's bare `GET /health` reaches %.0f calls/s at saturation.\n", pr.OPAHealthSat.RPS)
 	}
 

@@ -90,6 +90,12 @@ type peerResult struct {
 	Rate                        int
 	OPAHalf, OPAHealthHalf      []load
 	CGHalf, CGHealthHalf        []load
+	// CGHTTPSat and CGHTTPHalf are cedargate's AuthZEN API (HTTP
+	// evaluation, vegeta) on the same workload; CGHTTPBatchSat and
+	// CGHTTPBatchHalf its evaluations of AuthZENBatch, the latter at the
+	// same decision rate.
+	CGHTTPSat, CGHTTPBatchSat   load
+	CGHTTPHalf, CGHTTPBatchHalf []load
 }
 
 type engineResult struct {

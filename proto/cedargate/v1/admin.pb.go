@@ -290,15 +290,18 @@ type GetStatusResponse struct {
 	// when no bundle is active.
 	Build *BundleBuildInfo `protobuf:"bytes,3,opt,name=build,proto3" json:"build,omitempty"`
 	// Where this replica loads bundles from: the bundle store directory given
-	// to `cedargate serve --store`, e.g. "/var/lib/cedargate/store".
+	// to `cedargate serve --store`, e.g. "dir:/var/lib/cedargate/store", or
+	// the registry channel of `serve --source` and its cache, e.g.
+	// "oci://registry.example.com/acme/policy:prod (cache /var/cache/cedargate)".
 	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
-	// True while the replica decides requests: a bundle is active and the
-	// replica is not shutting down. It matches the grpc.health.v1 status
-	// (SERVING), except while a fail-closed rule holds health NOT_SERVING
-	// though the replica still decides: its source is stale under `serve
-	// --max-staleness` (source_status.stale), or the decision log is losing
-	// entries under `serve --decision-log-required` (decision_log.losing).
-	// While false, AuthorizationService calls return UNAVAILABLE.
+	// True while a bundle is active and the replica is not shutting down.
+	// It matches the grpc.health.v1 status (SERVING), except while a
+	// fail-closed rule holds health NOT_SERVING: its source is stale under
+	// `serve --max-staleness` (source_status.stale), when
+	// AuthorizationService calls return UNAVAILABLE too, or the decision log
+	// is losing entries under `serve --decision-log-required`
+	// (decision_log.losing), when the replica still decides what its log can
+	// take. While false, AuthorizationService calls return UNAVAILABLE.
 	Serving bool `protobuf:"varint,5,opt,name=serving,proto3" json:"serving,omitempty"`
 	// The most recent activation that failed on this replica since it
 	// started (result ACTIVATION_RESULT_FAILURE): which revision, when, and
@@ -457,8 +460,9 @@ func (x *GetStatusResponse) GetRequestEntities() RequestEntitiesMode {
 type SourceStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the replica last read the source successfully (its active
-	// pointer, and the bundle if it changed). Absent before the first
-	// successful read.
+	// pointer, and the bundle if it changed; for a registry channel, when it
+	// last read the channel and held the bundle it names). Absent before the
+	// first successful read.
 	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
 	// When the last failed read happened. Absent when no read has failed
 	// since the last success.
@@ -472,8 +476,17 @@ type SourceStatus struct {
 	// The staleness limit (`serve --max-staleness`); absent when it is off.
 	MaxStaleness *durationpb.Duration `protobuf:"bytes,5,opt,name=max_staleness,json=maxStaleness,proto3" json:"max_staleness,omitempty"`
 	// True when the source has not been read successfully for longer than
-	// max_staleness: the replica then reports NOT_SERVING.
-	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	// max_staleness: the replica then reports NOT_SERVING and answers
+	// AuthorizationService calls with UNAVAILABLE.
+	Stale bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	// The bundle the source names, which the replica should serve: the
+	// store's active pointer, or the bundle the registry channel names
+	// (`serve --source`), as of the last read that could tell. Compare it
+	// with bundle: they differ while an activation is in progress, and
+	// while what the source names is refused (last_error or
+	// last_failed_activation says why). environment is empty for a store.
+	// Absent until the source named a bundle.
+	Target        *BundleRef `protobuf:"bytes,7,opt,name=target,proto3" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -548,6 +561,13 @@ func (x *SourceStatus) GetStale() bool {
 		return x.Stale
 	}
 	return false
+}
+
+func (x *SourceStatus) GetTarget() *BundleRef {
+	if x != nil {
+		return x.Target
+	}
+	return nil
 }
 
 // DecisionLogStatus is the state of this replica's decision log.
@@ -887,7 +907,7 @@ const file_cedargate_v1_admin_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12?\n" +
 	"\rsource_status\x18\v \x01(\v2\x1a.cedargate.v1.SourceStatusR\fsourceStatus\x12B\n" +
 	"\fdecision_log\x18\f \x01(\v2\x1f.cedargate.v1.DecisionLogStatusR\vdecisionLog\x12L\n" +
-	"\x10request_entities\x18\r \x01(\x0e2!.cedargate.v1.RequestEntitiesModeR\x0frequestEntities\"\xb0\x02\n" +
+	"\x10request_entities\x18\r \x01(\x0e2!.cedargate.v1.RequestEntitiesModeR\x0frequestEntities\"\xe1\x02\n" +
 	"\fSourceStatus\x12F\n" +
 	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12B\n" +
 	"\x0flast_error_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x1d\n" +
@@ -896,7 +916,8 @@ const file_cedargate_v1_admin_proto_rawDesc = "" +
 	"\verror_count\x18\x04 \x01(\x04R\n" +
 	"errorCount\x12>\n" +
 	"\rmax_staleness\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fmaxStaleness\x12\x14\n" +
-	"\x05stale\x18\x06 \x01(\bR\x05stale\"\xa9\x02\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05stale\x12/\n" +
+	"\x06target\x18\a \x01(\v2\x17.cedargate.v1.BundleRefR\x06target\"\xa9\x02\n" +
 	"\x11DecisionLogStatus\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04sync\x18\x02 \x01(\bR\x04sync\x12\x1a\n" +
@@ -980,22 +1001,23 @@ var file_cedargate_v1_admin_proto_depIdxs = []int32{
 	11, // 10: cedargate.v1.SourceStatus.last_success_time:type_name -> google.protobuf.Timestamp
 	11, // 11: cedargate.v1.SourceStatus.last_error_time:type_name -> google.protobuf.Timestamp
 	12, // 12: cedargate.v1.SourceStatus.max_staleness:type_name -> google.protobuf.Duration
-	11, // 13: cedargate.v1.DecisionLogStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	11, // 14: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
-	11, // 15: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
-	10, // 16: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
-	11, // 17: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
-	1,  // 18: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
-	12, // 19: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
-	4,  // 20: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
-	2,  // 21: cedargate.v1.AdminService.GetSchema:input_type -> cedargate.v1.GetSchemaRequest
-	5,  // 22: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
-	3,  // 23: cedargate.v1.AdminService.GetSchema:output_type -> cedargate.v1.GetSchemaResponse
-	22, // [22:24] is the sub-list for method output_type
-	20, // [20:22] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	10, // 13: cedargate.v1.SourceStatus.target:type_name -> cedargate.v1.BundleRef
+	11, // 14: cedargate.v1.DecisionLogStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	11, // 15: cedargate.v1.BundleBuildInfo.build_time:type_name -> google.protobuf.Timestamp
+	11, // 16: cedargate.v1.BundleBuildInfo.earliest_expiry:type_name -> google.protobuf.Timestamp
+	10, // 17: cedargate.v1.Activation.bundle:type_name -> cedargate.v1.BundleRef
+	11, // 18: cedargate.v1.Activation.time:type_name -> google.protobuf.Timestamp
+	1,  // 19: cedargate.v1.Activation.result:type_name -> cedargate.v1.ActivationResult
+	12, // 20: cedargate.v1.Activation.duration:type_name -> google.protobuf.Duration
+	4,  // 21: cedargate.v1.AdminService.GetStatus:input_type -> cedargate.v1.GetStatusRequest
+	2,  // 22: cedargate.v1.AdminService.GetSchema:input_type -> cedargate.v1.GetSchemaRequest
+	5,  // 23: cedargate.v1.AdminService.GetStatus:output_type -> cedargate.v1.GetStatusResponse
+	3,  // 24: cedargate.v1.AdminService.GetSchema:output_type -> cedargate.v1.GetSchemaResponse
+	23, // [23:25] is the sub-list for method output_type
+	21, // [21:23] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_cedargate_v1_admin_proto_init() }
