@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -270,7 +271,11 @@ type heldEntry struct {
 	e entry
 	// row is the grant; its window is copied here so that a scan reads
 	// one cache line per candidate.
-	row                 int32
+	row int32
+	// key is what the policy's resource scope names (see heldKey): the
+	// lists are sorted by it, so that a decision reads only the
+	// candidates its resource can match.
+	key                 int32
 	notBefore, notAfter int64
 	// direct is set when holding the grant satisfies the principal scope
 	// (`principal in` the parent or an ancestor of it, or a set naming
@@ -289,10 +294,76 @@ func (s *Snapshot) heldOf(r int32, dst []heldEntry) []heldEntry {
 		for _, e := range idx.byTarget[t] {
 			sc := &s.filters[e.p()].scopes[principalDim]
 			direct := sc.kind == scopeIn && sc.id == t || sc.kind == scopeInSet
-			dst = append(dst, heldEntry{e: e, row: r, notBefore: row.notBefore, notAfter: row.notAfter, direct: direct})
+			dst = append(dst, heldEntry{e: e, row: r, key: s.heldKey(&s.filters[e.p()].scopes[resourceDim]),
+				notBefore: row.notBefore, notAfter: row.notAfter, direct: direct})
 		}
 	}
 	return dst
+}
+
+// anyResource is the key of a held candidate whose resource scope any
+// resource may satisfy, as far as its key can tell: unconstrained, or
+// `in [...]`.
+const anyResource int32 = -1
+
+// heldKey returns the key a held candidate is filed under by its
+// resource scope sc: the target that ==, in and is-in name, which the
+// view of any resource that satisfies them holds; for `is T`, T's type
+// id after the targets; anyResource otherwise.
+func (s *Snapshot) heldKey(sc *scope) int32 {
+	switch sc.kind {
+	case scopeEq, scopeIn, scopeIsIn:
+		return sc.id
+	case scopeIs:
+		return s.typeKey(sc.typ)
+	}
+	return anyResource
+}
+
+// typeKey is the key of `is` type id typ.
+func (s *Snapshot) typeKey(typ int32) int32 { return int32(len(s.targets)) + typ }
+
+// heldFor appends to dst the parts of lists (held candidates, sorted by
+// key) whose resource scope the resource v describes can satisfy: the
+// keys of v's targets and type, and anyResource. A principal in many
+// groups holds hundreds of candidates for every kind of resource; a
+// request's resource can meet a few of them, and the others are not read.
+func (s *Snapshot) heldFor(lists [][]heldEntry, v *view, dst [][]heldEntry) ([][]heldEntry, int) {
+	n := 0
+	add := func(list []heldEntry, k int32) {
+		if r := heldRange(list, k); len(r) > 0 {
+			dst = append(dst, r)
+			n += len(r)
+		}
+	}
+	for _, list := range lists {
+		add(list, anyResource)
+		for _, t := range v.tanc {
+			add(list, t)
+		}
+		if v.typ >= 0 {
+			add(list, s.typeKey(v.typ))
+		}
+	}
+	return dst, n
+}
+
+// heldRange returns the candidates of list, sorted by key, filed under k.
+func heldRange(list []heldEntry, k int32) []heldEntry {
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if list[m].key < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	end := lo
+	for end < len(list) && list[end].key == k {
+		end++
+	}
+	return list[lo:end:end]
 }
 
 // computeHeld gives every parent that holds grants its held candidates
@@ -332,6 +403,9 @@ func (s *Snapshot) heldFrom(i int32, rows []int32) {
 		g.heldPool = s.heldOf(r, g.heldPool)
 		g.targetPool = s.targetsOf(r, g.targetPool)
 	}
+	// Stable, so that a key's candidates stay in the order of their
+	// grants.
+	slices.SortStableFunc(g.heldPool[start:], func(a, b heldEntry) int { return cmp.Compare(a.key, b.key) })
 	slices.SortFunc(g.targetPool[tstart:], func(a, b heldTarget) int { return int(a.t - b.t) })
 	g.held[i] = span{off: uint32(start), n: uint32(len(g.heldPool) - start)}
 	g.targets[i] = span{off: uint32(tstart), n: uint32(len(g.targetPool) - tstart)}
