@@ -397,7 +397,7 @@ func (st *state) selectCandidates(req *Request) {
 	}
 	mask := requestBits(&sides[actionDim].view, s.actionBit)
 	if p := &sides[principalDim]; p.holds {
-		st.ranges, p.nheld = s.heldFor(p.held, &sides[resourceDim].view, st.ranges[:0])
+		st.ranges, p.nheld = s.heldFor(p.held, st.heldLists.dirs, &sides[resourceDim].view, st.ranges[:0])
 		p.held = st.ranges
 	}
 	// Enumerate the dimension with the fewest candidates; test the action
