@@ -64,10 +64,11 @@ bench: build $(BENCH_TOOLS)
 # bench-scale runs the scale benchmarks of issue 15 and writes
 # benchmarks/results/<date>-<host>-scale.md (and .json): repositories of
 # 1k, 10k, 100k and 1M identities side by side (build time and peak RSS,
-# snapshot heap, activation, serving and reload RSS, Decide p50). The
+# snapshot heap, activation, serving and reload RSS, Decide p50), and 1M
+# in 1k's shape, whose Decide ratio to 1k is reported beside 1M's. The
 # sizes `cedargate build` cannot build in an ordinary machine's memory
 # (1M) are served from the bundle the workload generator writes, which a
-# test holds to the compiler's. It takes about 15 minutes on 2 cores and
+# test holds to the compiler's. It takes about 20 minutes on 2 cores and
 # 5 GiB of memory at its peak; not part of `make test`. SCALE_FLAGS
 # passes flags, e.g. SCALE_FLAGS='-sizes 1k,10k,100k' for a quick look.
 bench-scale: build

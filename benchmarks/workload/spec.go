@@ -65,6 +65,15 @@ var sizes = map[string]Spec{
 	// resources grown as an organisation's grow, slower than its people.
 	"1m": {Name: "1m", Seed: 1, Users: 700000, ServiceAccounts: 300000, Teams: 1000, Groups: 10000, Depth: 8,
 		Profiles: 20000, Entitlements: 100000, Exceptions: 200, Resources: 50000},
+	// 1m-shape is 1m's million identities in 1k's shape, for the scale
+	// benchmark's shape-controlled Decide ratio (issue 15): groups 4
+	// deep, about 1.5 grants per group and 2 per team, 2 entitlements
+	// per profile and 10 resources per profile, as in 1k. A principal of
+	// 1m reaches about five times the grants one of 1k does (more levels,
+	// more grants per group), which costs decisions work the size alone
+	// does not; this size tells the two apart. It does not replace 1m.
+	"1m-shape": {Name: "1m-shape", Seed: 1, Users: 700000, ServiceAccounts: 300000, Teams: 1650, Groups: 10000, Depth: 4,
+		Profiles: 16500, Entitlements: 33000, Exceptions: 200, Resources: 165000},
 	"p100": {Name: "p100", Seed: 2, Users: 560, ServiceAccounts: 40, Teams: 5, Groups: 20, Depth: 3,
 		Profiles: 15, Entitlements: 18, Exceptions: 1, Resources: 375},
 	"p10k": {Name: "p10k", Seed: 2, Users: 60000, ServiceAccounts: 4000, Teams: 200, Groups: 2000, Depth: 6,

@@ -70,11 +70,13 @@ type side struct {
 	cands, byType, all []entry
 	// held are, for a principal that holds grants, the lists of
 	// candidates they bring, whether or not they hold at the decision
-	// instant, and nheld how many; merged is set once view has the
-	// targets of those that hold (see mergeHeld).
-	held   [][]heldEntry
-	nheld  int
-	merged bool
+	// instant, and nheld how many; once the resource is known, only the
+	// parts its scope can match (see heldFor). holds is set when the
+	// principal holds grants at all; merged once view has the targets of
+	// those that hold at the instant (see mergeHeld).
+	held          [][]heldEntry
+	nheld         int
+	holds, merged bool
 }
 
 func (s *side) size() int { return len(s.cands) + len(s.byType) + len(s.all) + s.nheld }
@@ -117,6 +119,7 @@ type state struct {
 	// held are the principal's lists of held candidates and targets;
 	// rows, dyn and merged are scratch.
 	heldLists      heldScratch
+	ranges         [][]heldEntry
 	rows, dyn, tmp []int32
 	get            getter
 	seq            iter.Seq2[cedar.PolicyID, *cedar.Policy]
@@ -393,6 +396,10 @@ func (st *state) selectCandidates(req *Request) {
 		sides[d] = st.side(dim(d), uid)
 	}
 	mask := requestBits(&sides[actionDim].view, s.actionBit)
+	if p := &sides[principalDim]; p.holds {
+		st.ranges, p.nheld = s.heldFor(p.held, st.heldLists.dirs, &sides[resourceDim].view, st.ranges[:0])
+		p.held = st.ranges
+	}
 	// Enumerate the dimension with the fewest candidates; test the action
 	// bits, the validity window and the other two dimensions' scopes on
 	// each.
@@ -491,10 +498,7 @@ func (st *state) side(d dim, uid types.EntityUID) side {
 			// The candidates the principal's grants bring, from its
 			// parents' lists, scanned in place.
 			s.heldLists(n, &st.heldLists)
-			sd.held = st.heldLists.lists
-			for _, l := range sd.held {
-				sd.nheld += len(l)
-			}
+			sd.held, sd.holds = st.heldLists.lists, true
 		default:
 			st.rows = s.rowsOf(n, st.now, false, st.rows[:0])
 			st.addHeld(d, &sd, st.rows)
@@ -540,7 +544,7 @@ func (st *state) addHeld(d dim, sd *side, rows []int32) {
 // mergeHeld gives the principal's side, once, the targets of the grants
 // it holds in its view.
 func (st *state) mergeHeld(sd *side) {
-	if sd.held == nil || sd.merged {
+	if !sd.holds || sd.merged {
 		return
 	}
 	sd.merged = true
@@ -583,15 +587,16 @@ func (st *state) heldRows() []int32 {
 	for _, list := range st.heldLists.lists {
 		prev := int32(-1)
 		for k := range list {
-			// A list holds a grant's candidates one after the other: the
-			// grant is listed once (a grant reached through two parents
-			// twice, which its readers bear).
+			// A grant's candidates are filed by their resource, so a
+			// grant appears in several places; the grants are sorted
+			// and each listed once below.
 			if r := list[k].row; r != prev && list[k].active(st.now) {
 				st.held = append(st.held, r)
 				prev = r
 			}
 		}
 	}
+	st.held = sortUnique(st.held)
 	return st.held
 }
 

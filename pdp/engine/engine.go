@@ -134,9 +134,11 @@ type policy struct {
 	// template is true for a bundle template (bundle.Policy.Template):
 	// parent is the entity its principal scope names (-1 when the bundle
 	// has no such entity), and suffix what decisions append to the id of
-	// a grant it applies through.
+	// a grant it applies through; tmplPos is its place among parent's
+	// templates, in policy order (see computeReasons).
 	template bool
 	parent   int32
+	tmplPos  int32
 	suffix   string
 }
 

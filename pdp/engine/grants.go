@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -61,6 +62,11 @@ type grantTable struct {
 	// parent, instead of looking up the policies of each grant's profile.
 	held     []span
 	heldPool []heldEntry
+	// keys is, for an entity that is a parent, where each key of its held
+	// candidates starts, in keyPool: a directory that a decision
+	// searches in a cache line or two, rather than the candidates.
+	keys    []span
+	keyPool []keyStart
 	// targets is, for an entity that is a parent, the targets its rows
 	// lead to (view.tanc of their parents) with the rows' windows, sorted
 	// by target, in targetPool: what a member's view gains, merged in one
@@ -69,9 +75,9 @@ type grantTable struct {
 	targetPool []heldTarget
 	// reasons holds, for each row and each template of its parent whose
 	// id has a suffix, the id decisions name ("<grant id>#<n>"), so that
-	// naming a grant builds no string: row r's are the templates of
-	// tmpls[parent], their ends in reasonEnds from reasonStart[r].
-	tmpls       map[int32][]int32
+	// naming a grant builds no string: row r's are its parent's templates
+	// in policy order (policy.tmplPos), their ends in reasonEnds from
+	// reasonStart[r].
 	reasonText  string
 	reasonEnds  []uint32
 	reasonStart []uint32
@@ -270,7 +276,11 @@ type heldEntry struct {
 	e entry
 	// row is the grant; its window is copied here so that a scan reads
 	// one cache line per candidate.
-	row                 int32
+	row int32
+	// key is what the policy's resource scope names (see heldKey): the
+	// lists are sorted by it, so that a decision reads only the
+	// candidates its resource can match.
+	key                 int32
 	notBefore, notAfter int64
 	// direct is set when holding the grant satisfies the principal scope
 	// (`principal in` the parent or an ancestor of it, or a set naming
@@ -289,10 +299,87 @@ func (s *Snapshot) heldOf(r int32, dst []heldEntry) []heldEntry {
 		for _, e := range idx.byTarget[t] {
 			sc := &s.filters[e.p()].scopes[principalDim]
 			direct := sc.kind == scopeIn && sc.id == t || sc.kind == scopeInSet
-			dst = append(dst, heldEntry{e: e, row: r, notBefore: row.notBefore, notAfter: row.notAfter, direct: direct})
+			dst = append(dst, heldEntry{e: e, row: r, key: s.heldKey(&s.filters[e.p()].scopes[resourceDim]),
+				notBefore: row.notBefore, notAfter: row.notAfter, direct: direct})
 		}
 	}
 	return dst
+}
+
+// anyResource is the key of a held candidate whose resource scope any
+// resource may satisfy, as far as its key can tell: unconstrained, or
+// `in [...]`.
+const anyResource int32 = -1
+
+// heldKey returns the key a held candidate is filed under by its
+// resource scope sc: the target that ==, in and is-in name, which the
+// view of any resource that satisfies them holds; for `is T`, T's type
+// id after the targets; anyResource otherwise.
+func (s *Snapshot) heldKey(sc *scope) int32 {
+	switch sc.kind {
+	case scopeEq, scopeIn, scopeIsIn:
+		return sc.id
+	case scopeIs:
+		return s.typeKey(sc.typ)
+	}
+	return anyResource
+}
+
+// typeKey is the key of `is` type id typ.
+func (s *Snapshot) typeKey(typ int32) int32 { return int32(len(s.targets)) + typ }
+
+// keyStart is where the held candidates of a key start in their list.
+type keyStart struct {
+	key int32
+	off uint32
+}
+
+// heldFor appends to dst the parts of lists (held candidates, sorted by
+// key, with their directories dirs) whose resource scope the resource v
+// describes can satisfy: the keys of v's targets and type, and
+// anyResource. A principal in many groups holds hundreds of candidates
+// for every kind of resource; a request's resource can meet a few of
+// them, and the others are not read.
+func (s *Snapshot) heldFor(lists [][]heldEntry, dirs [][]keyStart, v *view, dst [][]heldEntry) ([][]heldEntry, int) {
+	n := 0
+	add := func(list []heldEntry, dir []keyStart, k int32) {
+		if r := heldRange(list, dir, k); len(r) > 0 {
+			dst = append(dst, r)
+			n += len(r)
+		}
+	}
+	for j, list := range lists {
+		add(list, dirs[j], anyResource)
+		for _, t := range v.tanc {
+			add(list, dirs[j], t)
+		}
+		if v.typ >= 0 {
+			add(list, dirs[j], s.typeKey(v.typ))
+		}
+	}
+	return dst, n
+}
+
+// heldRange returns the candidates of list filed under k, found in its
+// directory dir.
+func heldRange(list []heldEntry, dir []keyStart, k int32) []heldEntry {
+	lo, hi := 0, len(dir)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if dir[m].key < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(dir) || dir[lo].key != k {
+		return nil
+	}
+	end := uint32(len(list))
+	if lo+1 < len(dir) {
+		end = dir[lo+1].off
+	}
+	return list[dir[lo].off:end:end]
 }
 
 // computeHeld gives every parent that holds grants its held candidates
@@ -301,6 +388,7 @@ func (s *Snapshot) heldOf(r int32, dst []heldEntry) []heldEntry {
 func (s *Snapshot) computeHeld() {
 	g := &s.grants
 	g.held = make([]span, s.ents.len())
+	g.keys = make([]span, s.ents.len())
 	g.targets = make([]span, s.ents.len())
 	// A group with a single parent and no grant of its own shares its
 	// parent's rows, and so its candidates and targets.
@@ -313,7 +401,7 @@ func (s *Snapshot) computeHeld() {
 		case s.flags[i]&(flagParent|flagRows) != flagParent|flagRows:
 		default:
 			if j, ok := byReach[g.reach[i]]; ok {
-				g.held[i], g.targets[i] = g.held[j], g.targets[j]
+				g.held[i], g.keys[i], g.targets[i] = g.held[j], g.keys[j], g.targets[j]
 				continue
 			}
 			s.heldFrom(i, g.reachOf(i))
@@ -321,6 +409,7 @@ func (s *Snapshot) computeHeld() {
 		}
 	}
 	g.heldPool = slices.Clip(g.heldPool)
+	g.keyPool = slices.Clip(g.keyPool)
 	g.targetPool = slices.Clip(g.targetPool)
 }
 
@@ -332,6 +421,17 @@ func (s *Snapshot) heldFrom(i int32, rows []int32) {
 		g.heldPool = s.heldOf(r, g.heldPool)
 		g.targetPool = s.targetsOf(r, g.targetPool)
 	}
+	// Stable, so that a key's candidates stay in the order of their
+	// grants.
+	list := g.heldPool[start:]
+	slices.SortStableFunc(list, func(a, b heldEntry) int { return cmp.Compare(a.key, b.key) })
+	kstart := len(g.keyPool)
+	for k := range list {
+		if k == 0 || list[k].key != list[k-1].key {
+			g.keyPool = append(g.keyPool, keyStart{key: list[k].key, off: uint32(k)})
+		}
+	}
+	g.keys[i] = span{off: uint32(kstart), n: uint32(len(g.keyPool) - kstart)}
 	slices.SortFunc(g.targetPool[tstart:], func(a, b heldTarget) int { return int(a.t - b.t) })
 	g.held[i] = span{off: uint32(start), n: uint32(len(g.heldPool) - start)}
 	g.targets[i] = span{off: uint32(tstart), n: uint32(len(g.targetPool) - tstart)}
@@ -341,17 +441,18 @@ func (s *Snapshot) heldFrom(i int32, rows []int32) {
 // template of its parent.
 func (s *Snapshot) computeReasons() {
 	g := &s.grants
-	g.tmpls = map[int32][]int32{}
+	tmpls := map[int32][]int32{}
 	for i := range s.policies {
 		if p := &s.policies[i]; p.template && p.parent >= 0 {
-			g.tmpls[p.parent] = append(g.tmpls[p.parent], int32(i))
+			p.tmplPos = int32(len(tmpls[p.parent]))
+			tmpls[p.parent] = append(tmpls[p.parent], int32(i))
 		}
 	}
 	var text strings.Builder
 	g.reasonStart = make([]uint32, len(g.rows))
 	for r := range g.rows {
 		g.reasonStart[r] = uint32(len(g.reasonEnds))
-		for _, i := range g.tmpls[g.rows[r].parent] {
+		for _, i := range tmpls[g.rows[r].parent] {
 			if suffix := s.policies[i].suffix; suffix != "" {
 				text.WriteString(g.id(int32(r)))
 				text.WriteString(suffix)
@@ -370,18 +471,17 @@ func (s *Snapshot) reasonID(r, i int32) string {
 	if p.suffix == "" {
 		return g.id(r)
 	}
-	start := g.reasonStart[r]
-	for k, t := range g.tmpls[g.rows[r].parent] {
-		if t == i {
-			end := g.reasonEnds[start+uint32(k)]
-			from := uint32(0)
-			if start+uint32(k) > 0 {
-				from = g.reasonEnds[start+uint32(k)-1]
-			}
-			return g.reasonText[from:end]
-		}
+	if g.rows[r].parent != p.parent {
+		// A template naming an ancestor of the grant's parent: rare, and
+		// not spelt out.
+		return g.id(r) + p.suffix
 	}
-	return g.id(r) + p.suffix
+	k := g.reasonStart[r] + uint32(p.tmplPos)
+	from := uint32(0)
+	if k > 0 {
+		from = g.reasonEnds[k-1]
+	}
+	return g.reasonText[from:g.reasonEnds[k]]
 }
 
 // targetsOf appends to dst the targets row r leads to.
@@ -397,6 +497,7 @@ func (s *Snapshot) targetsOf(r int32, dst []heldTarget) []heldTarget {
 // of held targets of an entity, in place.
 type heldScratch struct {
 	lists  [][]heldEntry
+	dirs   [][]keyStart
 	tlists [][]heldTarget
 }
 
@@ -405,13 +506,14 @@ type heldScratch struct {
 // own grants and its parents' lists.
 func (s *Snapshot) heldLists(i int32, h *heldScratch) {
 	g := &s.grants
-	h.lists, h.tlists = h.lists[:0], h.tlists[:0]
+	h.lists, h.dirs, h.tlists = h.lists[:0], h.dirs[:0], h.tlists[:0]
 	add := func(p int32) {
-		sp, tp := g.held[p], g.targets[p]
+		sp, kp, tp := g.held[p], g.keys[p], g.targets[p]
 		if sp.n == 0 {
 			return
 		}
 		h.lists = append(h.lists, g.heldPool[sp.off:sp.off+sp.n:sp.off+sp.n])
+		h.dirs = append(h.dirs, g.keyPool[kp.off:kp.off+kp.n:kp.off+kp.n])
 		h.tlists = append(h.tlists, g.targetPool[tp.off:tp.off+tp.n:tp.off+tp.n])
 	}
 	add(i)

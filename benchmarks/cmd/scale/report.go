@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cedargate/cedargate/benchmarks/internal/proc"
@@ -93,13 +94,50 @@ func (r *report) markdown() []byte {
 		d := s.Snapshot.Decide
 		return fmt.Sprintf("%.0f%% / %.0f%% / %.0f%%", d["allow"].Allowed, d["deny"].Allowed, d["deep"].Allowed)
 	})
-	if len(r.Sizes) > 1 {
-		first, last := &r.Sizes[0], &r.Sizes[len(r.Sizes)-1]
-		p("\nFrom %s to %s (%.0f× the identities): snapshot heap %.1f×, serving RSS %.1f×, activation %.1f×, Decide p50 (allow mix) %.2f×.\n",
+	row("candidates per decision (allow / deny / deep)", func(s *sizeResult) string {
+		d := s.Snapshot.Decide
+		return fmt.Sprintf("%.1f / %.1f / %.1f", d["allow"].Candidates, d["deny"].Candidates, d["deep"].Candidates)
+	})
+	// The standard ratio compares the first size with the largest
+	// standard one; a shape-controlled size (see workload's 1m-shape) is
+	// compared beside it, never instead.
+	var standard, shaped []*sizeResult
+	for i := range r.Sizes {
+		if strings.HasSuffix(r.Sizes[i].Size, shapeSuffix) {
+			shaped = append(shaped, &r.Sizes[i])
+		} else {
+			standard = append(standard, &r.Sizes[i])
+		}
+	}
+	if len(standard) > 1 {
+		first, last := standard[0], standard[len(standard)-1]
+		p("\nFrom %s to %s (%.0f× the identities): snapshot heap %.1f×, serving RSS %.1f×, activation %.1f×, Decide p50 %s.\n",
 			first.Size, last.Size, float64(last.Identities)/float64(first.Identities),
 			float64(last.Snapshot.Heap)/float64(max(1, first.Snapshot.Heap)), float64(last.ServingRSS)/float64(max(1, first.ServingRSS)),
-			float64(last.Activation)/float64(max(1, first.Activation)),
-			float64(last.Snapshot.Decide["allow"].P50)/float64(max(1, first.Snapshot.Decide["allow"].P50)))
+			float64(last.Activation)/float64(max(1, first.Activation)), decideRatios(first, last))
+	}
+	if len(standard) > 0 {
+		first := standard[0]
+		for _, sh := range shaped {
+			p("\nShape-controlled: %s has %s's identities in %s's shape (group depth, grants per group and team, profiles per resource), "+
+				"so that its principals reach as many grants as %s's; from %s to %s, Decide p50 %s. "+
+				"This separates what a decision costs more because the repository is larger from what it costs because its principals reach more grants; "+
+				"the standard ratio above is the target's.\n",
+				sh.Size, strings.TrimSuffix(sh.Size, shapeSuffix), first.Size, first.Size, first.Size, sh.Size, decideRatios(first, sh))
+		}
 	}
 	return b.Bytes()
+}
+
+// shapeSuffix ends the name of a shape-controlled size.
+const shapeSuffix = "-shape"
+
+// decideRatios renders b's Decide p50 over a's for each mix.
+func decideRatios(a, b *sizeResult) string {
+	var parts []string
+	for _, mix := range decideMixes {
+		x, y := a.Snapshot.Decide[string(mix)].P50, b.Snapshot.Decide[string(mix)].P50
+		parts = append(parts, fmt.Sprintf("%.2f× (%s mix)", float64(y)/float64(max(1, x)), mix))
+	}
+	return strings.Join(parts, ", ")
 }
