@@ -80,9 +80,19 @@ func decodeList[T any](r io.Reader, capacity int) ([]T, error) {
 	case nil:
 	case json.Delim('['):
 		list = make([]T, 0, capacity)
+		in := interner{}
+		var raw json.RawMessage
 		for dec.More() {
+			if err := dec.Decode(&raw); err != nil {
+				return nil, err
+			}
 			list = append(list, *new(T))
-			if err := dec.Decode(&list[len(list)-1]); err != nil {
+			e := &list[len(list)-1]
+			if f, ok := any(e).(fastElement); ok && f.readFast(raw, in) {
+				continue
+			}
+			*e = *new(T)
+			if err := strictUnmarshal(raw, e); err != nil {
 				return nil, err
 			}
 		}
