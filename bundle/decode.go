@@ -18,13 +18,12 @@ import (
 )
 
 // DefaultMaxSize is the default limit on the uncompressed size of a
-// bundle: 64 MiB. The largest benchmark repository (100,000 identities,
-// 5,000 access profiles) compiles to a bundle of 40 MiB, so the default
-// leaves it half as much again; activating that bundle already takes
-// about 400 MB of memory (a hot reload, with the old snapshot still
-// serving, about 900 MB), so larger bundles need more memory than the
-// shipped Kubernetes manifests give anyway. docs/operations.md says how
-// to choose a limit.
+// bundle: 64 MiB. The 100k benchmark repository (100,000 identities,
+// 5,000 access profiles) compiles to a bundle of 41 MiB, so the default
+// leaves it half as much again; activating that bundle takes about 150
+// MiB of memory (a hot reload, with the old snapshot still serving,
+// about 230 MiB), and a replica needs about 6 MiB of memory per MiB of
+// bundle. docs/operations.md says how to choose a limit.
 const DefaultMaxSize = 64 << 20
 
 // archiveOverhead is what a bundle's tar stream holds beyond the content
