@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,13 +18,12 @@ import (
 )
 
 // DefaultMaxSize is the default limit on the uncompressed size of a
-// bundle: 64 MiB. The largest benchmark repository (100,000 identities,
-// 5,000 access profiles) compiles to a bundle of 40 MiB, so the default
-// leaves it half as much again; activating that bundle already takes
-// about 400 MB of memory (a hot reload, with the old snapshot still
-// serving, about 900 MB), so larger bundles need more memory than the
-// shipped Kubernetes manifests give anyway. docs/operations.md says how
-// to choose a limit.
+// bundle: 64 MiB. The 100k benchmark repository (100,000 identities,
+// 5,000 access profiles) compiles to a bundle of 41 MiB, so the default
+// leaves it half as much again; activating that bundle takes about 150
+// MiB of memory (a hot reload, with the old snapshot still serving,
+// about 230 MiB), and a replica needs about 6 MiB of memory per MiB of
+// bundle. docs/operations.md says how to choose a limit.
 const DefaultMaxSize = 64 << 20
 
 // archiveOverhead is what a bundle's tar stream holds beyond the content
@@ -121,24 +121,25 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		return nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
 	}
 	defer gz.Close()
-	files, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize)
+	a, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize)
 	if err != nil {
 		return nil, err
 	}
+	files := a.files
 	// Which files the digest covers depends on the format version, which
 	// the manifest, read only once its hash is checked, states: a bundle
 	// with grants.json is of version 2 or later, one without of version 1,
 	// and the manifest must agree (below).
 	layout := 1
-	if _, ok := files[GrantsFile]; ok {
+	if _, ok := a.sums[GrantsFile]; ok {
 		layout = FormatVersion
 	}
 	for _, name := range append([]string{SumsFile}, contentFiles(layout)...) {
-		if _, ok := files[name]; !ok && !optionalFile(name) {
+		if _, ok := a.sums[name]; !ok && !optionalFile(name) {
 			return nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
-	listing := sums(files, layout)
+	listing := listHashes(a.sums, layout)
 	if !bytes.Equal(listing, files[SumsFile]) {
 		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
@@ -171,11 +172,11 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if b.Manifest.Revision == "" || b.Manifest.Environment == "" {
 		return nil, fmt.Errorf("reading bundle: %s: revision and environment are required", ManifestFile)
 	}
-	if err := readList(files, PoliciesFile, "policy", &b.Policies, func(p *Policy) string { return p.ID }); err != nil {
+	if err := readList(&a.policies, PoliciesFile, "policy", &b.Policies, func(p *Policy) string { return p.ID }); err != nil {
 		return nil, err
 	}
 	if layout != 1 {
-		if err := readList(files, GrantsFile, "grant", &b.Grants, func(g *Grant) string { return g.ID }); err != nil {
+		if err := readList(&a.grants, GrantsFile, "grant", &b.Grants, func(g *Grant) string { return g.ID }); err != nil {
 			return nil, err
 		}
 	} else if slices.ContainsFunc(b.Policies, func(p Policy) bool { return p.Template }) {
@@ -193,12 +194,14 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	return b, nil
 }
 
-// readList reads file, a JSON list of what (policies, grants), into
-// list, and checks that the ids are there, sorted and unique.
-func readList[T any](files map[string][]byte, file, what string, list *[]T, id func(*T) string) error {
-	if err := strictUnmarshal(files[file], list); err != nil {
-		return fmt.Errorf("reading bundle: %s: %w", file, err)
+// readList takes what was decoded of file, a JSON list of what
+// (policies, grants), into list, and checks that the ids are there,
+// sorted and unique.
+func readList[T any](s *streamed[T], file, what string, list *[]T, id func(*T) string) error {
+	if s.err != nil {
+		return fmt.Errorf("reading bundle: %s: %w", file, s.err)
 	}
+	*list, s.list = s.list, nil
 	for i := range *list {
 		cur := id(&(*list)[i])
 		if cur == "" {
@@ -235,12 +238,24 @@ func checkCedar(b *Bundle) error {
 	return nil
 }
 
+// archive is what readTar read of a bundle's archive.
+type archive struct {
+	// files holds the files read whole: all but the policies and the
+	// grants, which are decoded as they stream past.
+	files map[string][]byte
+	// sums holds the SHA-256 of every file.
+	sums     map[string][sha256.Size]byte
+	policies streamed[Policy]
+	grants   streamed[Grant]
+}
+
 // readTar reads the archive's files. Each file's declared size is checked
 // against what is left of the budget before its content is read, and the
-// content is read into a buffer of exactly that size: never more than
-// maxSize bytes of content are held, however the archive is made.
-func readTar(r io.Reader, maxSize int64) (map[string][]byte, error) {
-	files := make(map[string][]byte)
+// content is read into a buffer of exactly that size, or decoded as it is
+// read (policies and grants): never more than maxSize bytes of content
+// are held, however the archive is made.
+func readTar(r io.Reader, maxSize int64) (*archive, error) {
+	a := &archive{files: make(map[string][]byte), sums: make(map[string][sha256.Size]byte)}
 	tr := tar.NewReader(r)
 	left := maxSize
 	for {
@@ -258,7 +273,7 @@ func readTar(r io.Reader, maxSize int64) (map[string][]byte, error) {
 		if !knownFile(hdr.Name) {
 			return nil, fmt.Errorf("reading bundle: unexpected file %q", name)
 		}
-		if _, dup := files[hdr.Name]; dup {
+		if _, dup := a.sums[hdr.Name]; dup {
 			return nil, fmt.Errorf("reading bundle: %s appears twice", hdr.Name)
 		}
 		if limit, ok := fileLimits[hdr.Name]; ok && hdr.Size > limit {
@@ -270,13 +285,24 @@ func readTar(r io.Reader, maxSize int64) (map[string][]byte, error) {
 			return nil, tooLarge(maxSize)
 		}
 		left -= hdr.Size
-		data := make([]byte, hdr.Size)
-		if _, err := io.ReadFull(tr, data); err != nil {
+		var sum [sha256.Size]byte
+		switch hdr.Name {
+		case PoliciesFile:
+			sum, err = streamList(tr, hdr.Size, &a.policies)
+		case GrantsFile:
+			sum, err = streamList(tr, hdr.Size, &a.grants)
+		default:
+			data := make([]byte, hdr.Size)
+			if _, err = io.ReadFull(tr, data); err == nil {
+				a.files[hdr.Name], sum = data, sha256.Sum256(data)
+			}
+		}
+		if err != nil {
 			return nil, readError(hdr.Name, err, maxSize)
 		}
-		files[hdr.Name] = data
+		a.sums[hdr.Name] = sum
 	}
-	return files, nil
+	return a, nil
 }
 
 // readError reports an error reading the archive, inside file name if

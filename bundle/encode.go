@@ -195,13 +195,22 @@ func marshalIndent(v any) ([]byte, error) {
 // check an unpacked bundle with `sha256sum -c SHA256SUMS`. An optional
 // file is listed only when present.
 func sums(files map[string][]byte, v int) []byte {
+	hashes := make(map[string][sha256.Size]byte, len(files))
+	for name, data := range files {
+		hashes[name] = sha256.Sum256(data)
+	}
+	return listHashes(hashes, v)
+}
+
+// listHashes is the SHA256SUMS listing of the content files of format
+// version v whose hashes are given.
+func listHashes(hashes map[string][sha256.Size]byte, v int) []byte {
 	var buf bytes.Buffer
 	for _, name := range contentFiles(v) {
-		data, ok := files[name]
+		sum, ok := hashes[name]
 		if !ok && optionalFile(name) {
 			continue
 		}
-		sum := sha256.Sum256(data)
 		buf.WriteString(hex.EncodeToString(sum[:]))
 		buf.WriteString("  ")
 		buf.WriteString(name)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,8 +184,10 @@ func (r *reloader) sync(notified bool) {
 		r.refused = &refusal{p: p, file: file, known: known, readFailed: readFailed, at: time.Now()}
 		r.mu.Unlock()
 		r.fail(ref, now, time.Since(now), err)
+		releaseMemory()
 	}
 	ref := bundle.Ref{Revision: p.Revision, Digest: p.Digest}
+	defer collectHarder()()
 	b, err := r.src.Load(p, r.keys)
 	if err != nil {
 		fail(ref, err, readFailure(err))
@@ -192,7 +195,15 @@ func (r *reloader) sync(notified bool) {
 	}
 	r.health.localRead(now, p)
 	ref = b.Ref()
-	snap, err := engine.New(b)
+	// The snapshot takes what it needs of the entities and, unless a
+	// front end prepares from them, the grants: they are dropped as soon
+	// as it has, not held while the rest is built beside the snapshot
+	// still serving.
+	release := engine.ReleaseEntities
+	if len(r.prepare) == 0 {
+		release |= engine.ReleaseGrants
+	}
+	snap, err := engine.NewReleasing(b, release)
 	if err != nil {
 		fail(ref, fmt.Errorf("compiling bundle %s: %w", p.Revision, err), false)
 		return
@@ -228,6 +239,57 @@ func (r *reloader) sync(notified bool) {
 	r.record(activation{ref: ref, at: done, took: took})
 	r.log.Info("bundle activated", "revision", ref.Revision, "digest", ref.Digest, "environment", ref.Environment,
 		"policies", snap.PolicyCount(), "entities", snap.EntityCount(), "took_ms", took.Milliseconds())
+	releaseMemory()
+}
+
+// releaseMemory returns to the operating system the memory an activation
+// attempt used and no longer needs: what decoding and compiling the
+// bundle left behind and, after a swap, the snapshot that served before
+// (once its last requests finish). An activation allocates several times
+// the snapshot it builds (gigabytes for a million identities), and the
+// collector keeps what it freed for the heap to grow into again: an idle
+// replica would keep the resident size of its activation's peak, where
+// serving needs little more than the snapshot. It costs one collection,
+// off the request path, per activation attempt.
+func releaseMemory() { debug.FreeOSMemory() }
+
+// activationGCPercent is the collector's GOGC while a bundle activates.
+const activationGCPercent = 50
+
+// collectHarder has the collector run more often, while a bundle
+// activates, than GOGC (100 by default) says, and returns what restores
+// it. GOGC lets the heap grow to twice what was live at the last
+// collection before collecting again, and during a hot reload what is
+// live is the snapshot serving, the bundle decoded and the snapshot being
+// built: the activation's garbage alone could reach the size of all
+// three. A lower GOGC costs some collections, off the request path. An
+// operator's GOGC lower than activationGCPercent, or off, is left alone.
+func collectHarder() (restore func()) {
+	gcPercent.Lock()
+	defer gcPercent.Unlock()
+	if gcPercent.active == 0 {
+		gcPercent.prev = debug.SetGCPercent(activationGCPercent)
+		if gcPercent.prev < activationGCPercent {
+			debug.SetGCPercent(gcPercent.prev)
+		}
+	}
+	gcPercent.active++
+	return func() {
+		gcPercent.Lock()
+		defer gcPercent.Unlock()
+		if gcPercent.active--; gcPercent.active == 0 && gcPercent.prev >= activationGCPercent {
+			debug.SetGCPercent(gcPercent.prev)
+		}
+	}
+}
+
+// gcPercent counts the activations under way in the process, of every
+// server it runs: GOGC is the process's, so the first activation lowers
+// it and the last one to finish restores it.
+var gcPercent struct {
+	sync.Mutex
+	active int
+	prev   int
 }
 
 // isServing reports whether p names the bundle being served.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -97,6 +98,7 @@ replica serves at once, whether or not the registry answers.`,
 				return usageError{err}
 			}
 			opts.Logger = logger
+			limitMemory(logger, memlimit.FromCgroup)
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}

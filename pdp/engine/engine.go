@@ -146,7 +146,33 @@ type policy struct {
 // the entities are not valid Cedar JSON or the grants do not fit the
 // entities and templates; a bundle that fails here must not be
 // activated.
-func New(b *bundle.Bundle) (*Snapshot, error) {
+func New(b *bundle.Bundle) (*Snapshot, error) { return build(b, 0) }
+
+// Release names parts of a bundle that NewReleasing may drop.
+type Release uint8
+
+// The parts of a bundle NewReleasing may drop.
+const (
+	// ReleaseEntities drops the bundle's entities (Bundle.Entities), the
+	// largest part: the snapshot's store holds what they say.
+	ReleaseEntities Release = 1 << iota
+	// ReleaseGrants drops the bundle's grants (Bundle.Grants): the
+	// snapshot's grant table holds what decisions need of them.
+	ReleaseGrants
+)
+
+// NewReleasing is New for a caller that has no further use for the parts
+// of b that release names (the PDP, activating a bundle): it sets each to
+// nil as soon as the snapshot holds what it needs of it, so that its
+// memory can be collected while the rest of the snapshot is built. For a
+// million identities the entities are a quarter of a gigabyte of JSON
+// and the grants half as much again, otherwise held until New returns,
+// alongside the snapshot being built and, during a hot reload, the one
+// still serving. A part dropped stays dropped if New then fails.
+func NewReleasing(b *bundle.Bundle, release Release) (*Snapshot, error) { return build(b, release) }
+
+// build is New, releasing the parts of b that release names.
+func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
 	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
 	s.policies = make([]policy, 0, len(b.Policies))
@@ -203,6 +229,9 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 	if s.ents, err = loadEntities(b.Entities); err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
+	if release&ReleaseEntities != 0 {
+		b.Entities = nil
+	}
 	k := 0
 	for i := range s.policies {
 		if s.policies[i].template {
@@ -217,6 +246,9 @@ func New(b *bundle.Bundle) (*Snapshot, error) {
 	}
 	if err := s.grants.load(s, b.Grants); err != nil {
 		return nil, err
+	}
+	if release&ReleaseGrants != 0 {
+		b.Grants = nil
 	}
 	if err := s.computeViews(); err != nil {
 		return nil, err
