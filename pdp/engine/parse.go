@@ -8,7 +8,6 @@ import (
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/ast"
-	"github.com/cedar-policy/cedar-go/types"
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -121,34 +120,6 @@ func compiled(p *cedar.Policy) parsedPolicy {
 	unscoped := *a
 	unscoped.Principal, unscoped.Action, unscoped.Resource = expast.ScopeTypeAll{}, expast.ScopeTypeAll{}, expast.ScopeTypeAll{}
 	return parsedPolicy{ast: a, eval: cedar.NewPolicyFromAST((*ast.Policy)(&unscoped))}
-}
-
-// parseEntities decodes a JSON array of entities in Cedar's format. It
-// finds the elements with a tokenizer, which is cheap, and decodes them
-// in parallel, which is not: with an entityDecoder, and with cedar-go
-// where that declines.
-func parseEntities(data []byte) ([]types.Entity, error) {
-	raw, err := splitArray(data)
-	if err != nil {
-		return nil, err
-	}
-	ents := make([]types.Entity, len(raw))
-	errs := make([]error, len(raw))
-	parallel(len(raw), func(lo, hi int) {
-		d := newEntityDecoder()
-		for i := lo; i < hi; i++ {
-			if !d.decode(raw[i], &ents[i]) {
-				ents[i] = types.Entity{}
-				errs[i] = ents[i].UnmarshalJSON(raw[i])
-			}
-		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("entity %d: %w", i, err)
-		}
-	}
-	return ents, nil
 }
 
 // splitArray returns the elements of the JSON array data, as slices of it.
