@@ -28,6 +28,7 @@ import (
 
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/internal/cedarscan"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Repository layout, relative to the repository root.
@@ -76,9 +77,20 @@ func (r *Repo) Today() time.Time {
 	return now.UTC().Truncate(24 * time.Hour)
 }
 
+// identityFile is an identity file as read, with the documents scanYAML
+// found in it; spans is nil when the file does not parse. The parsed
+// nodes are not kept: they take about twenty times the file's size, and
+// a View parses the file again, one file per core at a time, decoding as
+// it goes.
 type identityFile struct {
-	path string
-	docs []*node
+	path  string
+	data  []byte
+	spans []docSpan
+}
+
+// parse parses the file's documents into nodes.
+func (f *identityFile) parse(depth int) ([]*node, error) {
+	return parseDocs(f.path, f.data, f.spans, depth)
 }
 
 // Load reads the repository at dir. I/O failures are returned as errors;
@@ -135,11 +147,15 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 		check func(*File)
 	}{
 		{IdentitiesDir, []string{".yaml", ".yml"}, func(f *File) {
-			docs, err := parseYAML(f.Path, f.Data, src.budget)
-			if err != nil {
-				r.Problems.Append(diag.ListOf(err))
+			// The scan charges the repository's budget, so it runs in
+			// file order; parseIdentities parses the files afterwards.
+			scan, d := scanYAML(f.Path, f.Data, src.budget)
+			if d != nil {
+				r.Problems.Add(*d)
+				r.identities = append(r.identities, identityFile{path: f.Path})
+				return
 			}
-			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
+			r.identities = append(r.identities, identityFile{path: f.Path, data: f.Data, spans: scan.docs})
 		}},
 		{PoliciesDir, []string{".cedar"}, func(f *File) {
 			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarscan.Policies, nil))
@@ -176,6 +192,29 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 			if f != nil {
 				d.check(f)
 			}
+		}
+	}
+	return r.parseIdentities(ctx)
+}
+
+// parseIdentities parses every identity file, one per core at a time, to
+// report the files that do not parse; it keeps no nodes (see
+// identityFile). It stops parsing once ctx is done, returning ctx's error.
+func (r *Repo) parseIdentities(ctx context.Context) error {
+	errs := make([]error, len(r.identities))
+	parallel.For(len(r.identities), func(i int) {
+		if ctx.Err() != nil || r.identities[i].spans == nil {
+			return
+		}
+		_, errs[i] = r.identities[i].parse(r.Config.Limits.YAMLDepth)
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, err := range errs {
+		if err != nil {
+			r.Problems.Append(diag.ListOf(err))
+			r.identities[i].spans = nil
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // View is the identity objects of one environment, in file order.
@@ -31,17 +32,41 @@ type View struct {
 // Problems in objects outside env are reported too, so that a broken prod
 // object fails the dev build as well.
 func (r *Repo) View(env string) (*View, diag.List) {
-	var diags diag.List
-	d := &decoder{env: env, diags: &diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.Today()}
-	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
-	for _, f := range r.identities {
-		for _, doc := range f.docs {
-			obj := d.decodeObject(doc, r.Config.Environments)
-			if obj == nil {
-				continue
+	// Files are parsed and decoded one per core at a time, each into its
+	// own slot; the objects are then added in file order, so that which
+	// of two duplicates comes first does not depend on the scheduler.
+	type decoded struct {
+		objs  []any
+		diags diag.List
+	}
+	files := make([]decoded, len(r.identities))
+	parallel.For(len(r.identities), func(i int) {
+		f := &r.identities[i]
+		if f.spans == nil {
+			return
+		}
+		out := &files[i]
+		docs, err := f.parse(r.Config.Limits.YAMLDepth)
+		if err != nil {
+			// Load parsed the same bytes without error.
+			out.diags.Append(diag.ListOf(err))
+			return
+		}
+		d := &decoder{env: env, diags: &out.diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.Today()}
+		for _, doc := range docs {
+			if obj := d.decodeObject(doc, r.Config.Environments); obj != nil {
+				out.objs = append(out.objs, obj)
 			}
+		}
+	})
+	var diags diag.List
+	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
+	for i := range files {
+		diags.Append(files[i].diags)
+		for _, obj := range files[i].objs {
 			v.add(obj, &diags)
 		}
+		files[i] = decoded{}
 	}
 	return v, diags
 }
