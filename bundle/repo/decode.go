@@ -435,7 +435,7 @@ func (d *decoder) attributes(f *fields, envs []string) Attrs {
 			return
 		}
 		for i, k := range n.keys {
-			attrs[k.text] = &Value{n: n.values[i], env: d.env}
+			attrs[k.text] = newValue(n.values[i], d.env)
 		}
 	}
 	if a := f.get("attributes"); a != nil {

@@ -112,13 +112,22 @@ func (m *Meta) Key() string {
 type Attrs map[string]*Value
 
 // Value is an attribute value as written in YAML, with its position.
+// It holds the value rendered as JSON (see JSON), not its YAML tree: a
+// tree takes several times the room, and every identity has attributes.
 type Value struct {
-	n   *node
-	env string
+	pos  diag.Position
+	json string
+	err  error
+}
+
+// newValue renders the YAML value n for env.
+func newValue(n *node, env string) *Value {
+	b, err := appendJSON(nil, n, env, 0)
+	return &Value{pos: n.pos, json: string(b), err: err}
 }
 
 // Pos is where the value is written.
-func (v *Value) Pos() diag.Position { return v.n.pos }
+func (v *Value) Pos() diag.Position { return v.pos }
 
 // User is a person.
 type User struct {
