@@ -68,6 +68,8 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 		return nil, err
 	}
 	r.Now = now
+	// The guardrails read every environment.
+	r.DecodeAhead = true
 	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err
@@ -177,6 +179,8 @@ func Lint(ctx context.Context, dir, env string, now time.Time) (diag.List, error
 		return nil, err
 	}
 	r.Now = now
+	// The guardrails read every environment.
+	r.DecodeAhead = true
 	envs, err := environments(r, env)
 	if err != nil {
 		return nil, err
@@ -217,6 +221,7 @@ func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, 
 	if err != nil {
 		return dectest.Report{}, err
 	}
+	r.DecodeAhead = len(envs) > 1
 	var total dectest.Report
 	for _, e := range envs {
 		if err := ctx.Err(); err != nil {

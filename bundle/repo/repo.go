@@ -24,6 +24,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -65,6 +66,16 @@ type Repo struct {
 	// cedargate.yaml allows them: they mean a day counted from 00:00 UTC of
 	// Now's day. Zero means the current time. Set it before View or Suites.
 	Now time.Time
+	// DecodeAhead makes View decode every environment of the repository
+	// from the one parse of its files it needs for the environment asked
+	// for, and keep the others until View is asked for them, once each.
+	// Parsing is most of the cost of a View, and a build, a lint or a
+	// test of every environment reads them all (the guardrails compare
+	// environments); a caller that reads one environment leaves it unset.
+	DecodeAhead bool
+
+	mu    sync.Mutex
+	ahead map[string]aheadView
 }
 
 // Today is 00:00 UTC of the day relative dates count from: Now's day, or
