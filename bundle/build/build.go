@@ -68,8 +68,10 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 		return nil, err
 	}
 	r.Now = now
-	// The guardrails read every environment.
+	// The guardrails read every environment, and of those not built only
+	// their names.
 	r.DecodeAhead = true
+	r.AheadNamesOnly = true
 	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,16 @@ type Repo struct {
 	// test of every environment reads them all (the guardrails compare
 	// environments); a caller that reads one environment leaves it unset.
 	DecodeAhead bool
+	// AheadNamesOnly makes the environments DecodeAhead keeps names-only
+	// views: only users, service accounts, groups and teams, each with its
+	// kind, name and position (and a service account's SPIFFE ids and
+	// where they are), and resources with their type, name and position;
+	// no attributes, memberships, profiles, entitlements, exceptions, nor
+	// the problems of their objects. That is what the guardrails read of
+	// an environment not compiled, at a fraction of the memory, so a
+	// build of one environment sets it; a caller that compiles or
+	// otherwise reads other environments in full leaves it unset.
+	AheadNamesOnly bool
 
 	mu    sync.Mutex
 	ahead map[string]aheadView

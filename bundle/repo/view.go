@@ -102,10 +102,18 @@ func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
 		}
 		for e, env := range envs {
 			d := &decoder{env: env, diags: &out[e].diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: today}
+			namesOnly := e > 0 && r.AheadNamesOnly
 			for _, doc := range docs {
-				if obj := d.decodeObject(doc, r.Config.Environments); obj != nil {
+				obj := d.decodeObject(doc, r.Config.Environments)
+				if namesOnly {
+					obj = nameOf(obj)
+				}
+				if obj != nil {
 					out[e].objs = append(out[e].objs, obj)
 				}
+			}
+			if namesOnly {
+				out[e].diags = nil
 			}
 		}
 	})
@@ -126,6 +134,33 @@ func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
 		views[e] = v
 	}
 	return views, diags
+}
+
+// nameOf is what a names-only view keeps of obj (see
+// Repo.AheadNamesOnly), or nil when it keeps nothing of it.
+func nameOf(obj any) any {
+	name := func(m *Meta, fields ...string) Meta {
+		n := Meta{Kind: m.Kind, Name: m.Name, Pos: m.Pos}
+		for _, f := range m.fields {
+			if slices.Contains(fields, f.name) {
+				n.fields = append(n.fields, f)
+			}
+		}
+		return n
+	}
+	switch o := obj.(type) {
+	case *User:
+		return &User{Meta: name(&o.Meta)}
+	case *ServiceAccount:
+		return &ServiceAccount{Meta: name(&o.Meta, "spiffe_id"), SPIFFEIDs: o.SPIFFEIDs}
+	case *Group:
+		return &Group{Meta: name(&o.Meta)}
+	case *Team:
+		return &Team{Meta: name(&o.Meta)}
+	case *Resource:
+		return &Resource{Meta: name(&o.Meta), Type: o.Type}
+	}
+	return nil
 }
 
 func (v *View) add(obj any, diags *diag.List) {
