@@ -93,6 +93,9 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
 	}
+	// The guardrails were the last to read the identity objects: let them
+	// go before the engine loads the bundle next to the compiled result.
+	res.View = nil
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
