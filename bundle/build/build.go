@@ -68,6 +68,10 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 		return nil, err
 	}
 	r.Now = now
+	// The guardrails read every environment, and of those not built only
+	// their names.
+	r.DecodeAhead = true
+	r.AheadNamesOnly = true
 	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err
@@ -89,6 +93,9 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
 	}
+	// The guardrails were the last to read the identity objects: let them
+	// go before the engine loads the bundle next to the compiled result.
+	res.View = nil
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -177,6 +184,8 @@ func Lint(ctx context.Context, dir, env string, now time.Time) (diag.List, error
 		return nil, err
 	}
 	r.Now = now
+	// The guardrails read every environment.
+	r.DecodeAhead = true
 	envs, err := environments(r, env)
 	if err != nil {
 		return nil, err
@@ -217,6 +226,7 @@ func Test(ctx context.Context, dir, env string, now time.Time) (dectest.Report, 
 	if err != nil {
 		return dectest.Report{}, err
 	}
+	r.DecodeAhead = len(envs) > 1
 	var total dectest.Report
 	for _, e := range envs {
 		if err := ctx.Err(); err != nil {

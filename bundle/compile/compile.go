@@ -24,8 +24,13 @@ import (
 
 // Result is the compiled form of one environment.
 type Result struct {
-	Env  string
+	Env string
+	// View is the environment's identity objects. A caller done with them
+	// may drop it (set it to nil) to free their memory; the rest of the
+	// result does not need it.
 	View *repo.View
+	// Namespace is the repository's Cedar namespace (cedargate.yaml).
+	Namespace string
 	// Schema is nil for a repository without schema and identities.
 	Schema     *resolved.Schema
 	SchemaText []byte
@@ -91,7 +96,7 @@ type compiler struct {
 // It returns every problem found; the result is usable only when the list
 // holds no errors.
 func Compile(r *repo.Repo, env string) (*Result, diag.List) {
-	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{},
+	c := &compiler{repo: r, cfg: r.Config, out: &Result{Env: env, Namespace: r.Config.Namespace, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{},
 		grantChecks: map[grantCheckKey]grantCheck{}, edges: map[types.EntityUID][]types.EntityUID{}}
 	c.diags.Append(r.Problems)
 	if r.Problems.Errors() > 0 {

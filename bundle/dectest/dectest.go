@@ -68,7 +68,7 @@ type Case struct {
 // done it stops between cases and returns ctx's error.
 func Run(ctx context.Context, res *compile.Result, suites []*repo.Suite, snap *engine.Snapshot, now time.Time) (Report, error) {
 	var rep Report
-	r := &runner{res: res, conv: cedarjson.New(res.Schema, res.View.Config.Namespace)}
+	r := &runner{res: res, conv: cedarjson.New(res.Schema, res.Namespace)}
 	for _, s := range suites {
 		for _, c := range s.Cases {
 			if err := ctx.Err(); err != nil {

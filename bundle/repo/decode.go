@@ -249,7 +249,7 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	}
 	f := d.fields(n, subject)
 	f.get("kind")
-	m := Meta{Kind: kind, Pos: n.pos, fields: f.pos}
+	m := Meta{Kind: kind, Pos: n.pos}
 	switch kind {
 	case KindEntitlement, KindException:
 		m.Name = f.str("name")
@@ -332,6 +332,7 @@ func (d *decoder) decodeObject(n *node, envs []string) any {
 	if m.Environments != nil && !slices.Contains(m.Environments, d.env) {
 		return nil
 	}
+	obj.(interface{ meta() *Meta }).meta().setFields(f.pos)
 	if m.Name == "" && kind != KindEntitlement && kind != KindException {
 		// Reported above; an object without a name would only cause
 		// follow-on errors.
@@ -362,7 +363,7 @@ func (d *decoder) serviceAccount(f *fields, m Meta, envs []string) *ServiceAccou
 		cf := d.fields(c, f.subject)
 		sa.Credential = &Credential{Type: cf.required("type"), Rotation: cf.duration("rotation"), LastRotated: cf.time("last_rotated")}
 		for k, p := range cf.pos {
-			m.fields["credential."+k] = p
+			f.pos["credential."+k] = p
 		}
 		cf.done()
 	}
@@ -370,7 +371,7 @@ func (d *decoder) serviceAccount(f *fields, m Meta, envs []string) *ServiceAccou
 		rf := d.fields(r, f.subject)
 		sa.Review = &Review{Cadence: rf.duration("cadence"), LastReview: rf.time("last_review")}
 		for k, p := range rf.pos {
-			m.fields["review."+k] = p
+			f.pos["review."+k] = p
 		}
 		rf.done()
 	}
@@ -434,7 +435,7 @@ func (d *decoder) attributes(f *fields, envs []string) Attrs {
 			return
 		}
 		for i, k := range n.keys {
-			attrs[k.text] = &Value{n: n.values[i], env: d.env}
+			attrs[k.text] = newValue(n.values[i], d.env)
 		}
 	}
 	if a := f.get("attributes"); a != nil {

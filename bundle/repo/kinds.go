@@ -2,6 +2,8 @@ package repo
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -49,8 +51,10 @@ type Meta struct {
 	// Pos is where the object's YAML document starts.
 	Pos diag.Position `yaml:"-"`
 	// fields records where each field's value is, for messages that point
-	// at the exact line.
-	fields map[string]diag.Position
+	// at the exact line, sorted by name. A slice, not a map: a repository
+	// of a million objects keeps one per object, and a map of a dozen
+	// positions takes four times the room.
+	fields []fieldPos
 	// display names an unnamed Entitlement or Exception in messages and
 	// keys: "subject:profile" for grants, "rule:subject" for waivers.
 	display string
@@ -59,10 +63,28 @@ type Meta struct {
 // FieldPos returns the position of field's value, or of the object when the
 // field is absent.
 func (m *Meta) FieldPos(field string) diag.Position {
-	if p, ok := m.fields[field]; ok {
-		return p
+	if i, ok := slices.BinarySearchFunc(m.fields, field, func(f fieldPos, name string) int { return strings.Compare(f.name, name) }); ok {
+		return diag.Position{File: m.Pos.File, Line: int(m.fields[i].line), Col: int(m.fields[i].col)}
 	}
 	return m.Pos
+}
+
+// fieldPos is where a field's value is, in the object's file.
+type fieldPos struct {
+	name      string
+	line, col int32
+}
+
+// meta gives the Meta every object kind embeds.
+func (m *Meta) meta() *Meta { return m }
+
+// setFields records the positions of an object's fields (see Meta.fields).
+func (m *Meta) setFields(pos map[string]diag.Position) {
+	m.fields = make([]fieldPos, 0, len(pos))
+	for name, p := range pos {
+		m.fields = append(m.fields, fieldPos{name: name, line: int32(p.Line), col: int32(p.Col)})
+	}
+	slices.SortFunc(m.fields, func(a, b fieldPos) int { return strings.Compare(a.name, b.name) })
 }
 
 // Label names the object in messages: `ServiceAccount "ledger-bot"`.
@@ -90,13 +112,22 @@ func (m *Meta) Key() string {
 type Attrs map[string]*Value
 
 // Value is an attribute value as written in YAML, with its position.
+// It holds the value rendered as JSON (see JSON), not its YAML tree: a
+// tree takes several times the room, and every identity has attributes.
 type Value struct {
-	n   *node
-	env string
+	pos  diag.Position
+	json string
+	err  error
+}
+
+// newValue renders the YAML value n for env.
+func newValue(n *node, env string) *Value {
+	b, err := appendJSON(nil, n, env, 0)
+	return &Value{pos: n.pos, json: string(b), err: err}
 }
 
 // Pos is where the value is written.
-func (v *Value) Pos() diag.Position { return v.n.pos }
+func (v *Value) Pos() diag.Position { return v.pos }
 
 // User is a person.
 type User struct {

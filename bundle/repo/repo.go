@@ -24,10 +24,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/internal/cedarscan"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Repository layout, relative to the repository root.
@@ -64,6 +66,26 @@ type Repo struct {
 	// cedargate.yaml allows them: they mean a day counted from 00:00 UTC of
 	// Now's day. Zero means the current time. Set it before View or Suites.
 	Now time.Time
+	// DecodeAhead makes View decode every environment of the repository
+	// from the one parse of its files it needs for the environment asked
+	// for, and keep the others until View is asked for them, once each.
+	// Parsing is most of the cost of a View, and a build, a lint or a
+	// test of every environment reads them all (the guardrails compare
+	// environments); a caller that reads one environment leaves it unset.
+	DecodeAhead bool
+	// AheadNamesOnly makes the environments DecodeAhead keeps names-only
+	// views: only users, service accounts, groups and teams, each with its
+	// kind, name and position (and a service account's SPIFFE ids and
+	// where they are), and resources with their type, name and position;
+	// no attributes, memberships, profiles, entitlements, exceptions, nor
+	// the problems of their objects. That is what the guardrails read of
+	// an environment not compiled, at a fraction of the memory, so a
+	// build of one environment sets it; a caller that compiles or
+	// otherwise reads other environments in full leaves it unset.
+	AheadNamesOnly bool
+
+	mu    sync.Mutex
+	ahead map[string]aheadView
 }
 
 // Today is 00:00 UTC of the day relative dates count from: Now's day, or
@@ -76,9 +98,20 @@ func (r *Repo) Today() time.Time {
 	return now.UTC().Truncate(24 * time.Hour)
 }
 
+// identityFile is an identity file as read, with the documents scanYAML
+// found in it; spans is nil when the file does not parse. The parsed
+// nodes are not kept: they take about twenty times the file's size, and
+// a View parses the file again, one file per core at a time, decoding as
+// it goes.
 type identityFile struct {
-	path string
-	docs []*node
+	path  string
+	data  []byte
+	spans []docSpan
+}
+
+// parse parses the file's documents into nodes.
+func (f *identityFile) parse(depth int) ([]*node, error) {
+	return parseDocs(f.path, f.data, f.spans, depth)
 }
 
 // Load reads the repository at dir. I/O failures are returned as errors;
@@ -135,11 +168,15 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 		check func(*File)
 	}{
 		{IdentitiesDir, []string{".yaml", ".yml"}, func(f *File) {
-			docs, err := parseYAML(f.Path, f.Data, src.budget)
-			if err != nil {
-				r.Problems.Append(diag.ListOf(err))
+			// The scan charges the repository's budget, so it runs in
+			// file order; parseIdentities parses the files afterwards.
+			scan, d := scanYAML(f.Path, f.Data, src.budget)
+			if d != nil {
+				r.Problems.Add(*d)
+				r.identities = append(r.identities, identityFile{path: f.Path})
+				return
 			}
-			r.identities = append(r.identities, identityFile{path: f.Path, docs: docs})
+			r.identities = append(r.identities, identityFile{path: f.Path, data: f.Data, spans: scan.docs})
 		}},
 		{PoliciesDir, []string{".cedar"}, func(f *File) {
 			r.Problems.Append(scanCedar(f.Path, f.Data, src.budget, cedarscan.Policies, nil))
@@ -176,6 +213,29 @@ func (r *Repo) load(ctx context.Context, src *source) error {
 			if f != nil {
 				d.check(f)
 			}
+		}
+	}
+	return r.parseIdentities(ctx)
+}
+
+// parseIdentities parses every identity file, one per core at a time, to
+// report the files that do not parse; it keeps no nodes (see
+// identityFile). It stops parsing once ctx is done, returning ctx's error.
+func (r *Repo) parseIdentities(ctx context.Context) error {
+	errs := make([]error, len(r.identities))
+	parallel.For(len(r.identities), func(i int) {
+		if ctx.Err() != nil || r.identities[i].spans == nil {
+			return
+		}
+		_, errs[i] = r.identities[i].parse(r.Config.Limits.YAMLDepth)
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, err := range errs {
+		if err != nil {
+			r.Problems.Append(diag.ListOf(err))
+			r.identities[i].spans = nil
 		}
 	}
 	return nil

@@ -85,7 +85,7 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 		if v.kind != mapNode {
 			d.errorf(v.pos, "", "context must be a mapping, found %s", v.describe())
 		} else {
-			s.Context = &Value{n: v, env: d.env}
+			s.Context = newValue(v, d.env)
 		}
 	}
 	cases := f.get("cases")
@@ -112,13 +112,13 @@ func (d *decoder) suite(path string, n *node, envs []string) *Suite {
 			if v.kind != mapNode {
 				d.errorf(v.pos, cf.subject, "context must be a mapping, found %s", v.describe())
 			}
-			c.Context = &Value{n: v, env: d.env}
+			c.Context = newValue(v, d.env)
 		}
 		if v := cf.get("entities"); v != nil {
 			if v.kind != seqNode {
 				d.errorf(v.pos, cf.subject, "entities must be a list of Cedar JSON entities, found %s", v.describe())
 			}
-			c.Entities = &Value{n: v, env: d.env}
+			c.Entities = newValue(v, d.env)
 		}
 		c.At = cf.time("at")
 		c.Expect = cf.required("expect")

@@ -178,8 +178,10 @@ func EditDistance(a, b string) int {
 // extension value ("10.0.0.1" for an ipaddr) and {"type": ..., "id": ...}
 // for an entity.
 func (v *Value) JSON() ([]byte, error) {
-	var b []byte
-	return appendJSON(b, v.n, v.env, 0)
+	if v.err != nil {
+		return nil, v.err
+	}
+	return []byte(v.json), nil
 }
 
 // maxValueDepth bounds the nesting of attribute values.

@@ -3,8 +3,10 @@ package repo
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // View is the identity objects of one environment, in file order.
@@ -29,21 +31,136 @@ type View struct {
 
 // View decodes the identity objects for env (which CheckEnv has accepted).
 // Problems in objects outside env are reported too, so that a broken prod
-// object fails the dev build as well.
+// object fails the dev build as well. With DecodeAhead set, the other
+// environments are decoded from the same parse and kept for the View
+// call that asks for them (see Repo.DecodeAhead).
 func (r *Repo) View(env string) (*View, diag.List) {
-	var diags diag.List
-	d := &decoder{env: env, diags: &diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: r.Today()}
-	v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
-	for _, f := range r.identities {
-		for _, doc := range f.docs {
-			obj := d.decodeObject(doc, r.Config.Environments)
-			if obj == nil {
-				continue
+	today := r.Today()
+	r.mu.Lock()
+	a, ok := r.ahead[env]
+	if ok {
+		delete(r.ahead, env)
+	}
+	r.mu.Unlock()
+	if ok && a.today.Equal(today) {
+		return a.view, a.diags
+	}
+	envs := []string{env}
+	if r.DecodeAhead {
+		for _, e := range r.Config.Environments {
+			if e != env {
+				envs = append(envs, e)
 			}
-			v.add(obj, &diags)
 		}
 	}
-	return v, diags
+	views, diags := r.views(envs, today)
+	if len(envs) > 1 {
+		r.mu.Lock()
+		if r.ahead == nil {
+			r.ahead = map[string]aheadView{}
+		}
+		for i, e := range envs[1:] {
+			r.ahead[e] = aheadView{view: views[i+1], diags: diags[i+1], today: today}
+		}
+		r.mu.Unlock()
+	}
+	return views[0], diags[0]
+}
+
+// aheadView is a view decoded ahead of the call that asks for it.
+type aheadView struct {
+	view  *View
+	diags diag.List
+	today time.Time
+}
+
+// views decodes the identity objects of each of envs from one parse of
+// the files. Files are parsed and decoded one per core at a time, each
+// into its own slot; the objects are then added in file order, so that
+// which of two duplicates comes first does not depend on the scheduler.
+func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
+	type decoded struct {
+		objs  []any
+		diags diag.List
+	}
+	// files[i][e] is what file i holds for envs[e].
+	files := make([][]decoded, len(r.identities))
+	parallel.For(len(r.identities), func(i int) {
+		f := &r.identities[i]
+		if f.spans == nil {
+			return
+		}
+		out := make([]decoded, len(envs))
+		files[i] = out
+		docs, err := f.parse(r.Config.Limits.YAMLDepth)
+		if err != nil {
+			// Load parsed the same bytes without error.
+			for e := range out {
+				out[e].diags.Append(diag.ListOf(err))
+			}
+			return
+		}
+		for e, env := range envs {
+			d := &decoder{env: env, diags: &out[e].diags, lim: r.Config.Limits, relative: r.Config.RelativeDates, today: today}
+			namesOnly := e > 0 && r.AheadNamesOnly
+			for _, doc := range docs {
+				obj := d.decodeObject(doc, r.Config.Environments)
+				if namesOnly {
+					obj = nameOf(obj)
+				}
+				if obj != nil {
+					out[e].objs = append(out[e].objs, obj)
+				}
+			}
+			if namesOnly {
+				out[e].diags = nil
+			}
+		}
+	})
+	views := make([]*View, len(envs))
+	diags := make([]diag.List, len(envs))
+	for e, env := range envs {
+		v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
+		for i := range files {
+			if files[i] == nil {
+				continue
+			}
+			diags[e].Append(files[i][e].diags)
+			for _, obj := range files[i][e].objs {
+				v.add(obj, &diags[e])
+			}
+			files[i][e] = decoded{}
+		}
+		views[e] = v
+	}
+	return views, diags
+}
+
+// nameOf is what a names-only view keeps of obj (see
+// Repo.AheadNamesOnly), or nil when it keeps nothing of it.
+func nameOf(obj any) any {
+	name := func(m *Meta, fields ...string) Meta {
+		n := Meta{Kind: m.Kind, Name: m.Name, Pos: m.Pos}
+		for _, f := range m.fields {
+			if slices.Contains(fields, f.name) {
+				n.fields = append(n.fields, f)
+			}
+		}
+		return n
+	}
+	switch o := obj.(type) {
+	case *User:
+		return &User{Meta: name(&o.Meta)}
+	case *ServiceAccount:
+		return &ServiceAccount{Meta: name(&o.Meta, "spiffe_id"), SPIFFEIDs: o.SPIFFEIDs}
+	case *Group:
+		return &Group{Meta: name(&o.Meta)}
+	case *Team:
+		return &Team{Meta: name(&o.Meta)}
+	case *Resource:
+		return &Resource{Meta: name(&o.Meta), Type: o.Type}
+	}
+	return nil
 }
 
 func (v *View) add(obj any, diags *diag.List) {

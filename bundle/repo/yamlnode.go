@@ -96,8 +96,14 @@ func parseYAML(file string, src []byte, b *budget) ([]*node, error) {
 	if d != nil {
 		return nil, &diag.Failure{List: diag.List{*d}}
 	}
+	return parseDocs(file, src, scan.docs, b.YAMLDepth)
+}
+
+// parseDocs parses the documents scanYAML found in a file into nodes;
+// depth bounds their nesting (see convert).
+func parseDocs(file string, src []byte, spans []docSpan, depth int) ([]*node, error) {
 	var docs []*node
-	for _, span := range scan.docs {
+	for _, span := range spans {
 		tokens := lexer.Tokenize(string(src[span.start:span.end]))
 		shiftTokens(tokens, span)
 		f, err := parser.Parse(tokens, 0)
@@ -108,7 +114,7 @@ func parseYAML(file string, src []byte, b *budget) ([]*node, error) {
 			if doc.Body == nil {
 				continue
 			}
-			n, err := convert(file, doc.Body, b.YAMLDepth)
+			n, err := convert(file, doc.Body, depth)
 			if err != nil {
 				return nil, err
 			}

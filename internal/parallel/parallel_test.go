@@ -1,0 +1,48 @@
+package parallel
+
+import (
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+func TestForCallsEveryIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 1000} {
+		counts := make([]atomic.Int32, n)
+		For(n, func(i int) { counts[i].Add(1) })
+		for i := range counts {
+			if c := counts[i].Load(); c != 1 {
+				t.Fatalf("n=%d: index %d called %d times, want 1", n, i, c)
+			}
+		}
+	}
+}
+
+func TestForBoundsItsGoroutines(t *testing.T) {
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	procs := runtime.GOMAXPROCS(0)
+	n := procs * 4
+	done := make(chan struct{})
+	go func() {
+		For(n, func(int) {
+			c := running.Add(1)
+			for {
+				p := peak.Load()
+				if c <= p || peak.CompareAndSwap(p, c) {
+					break
+				}
+			}
+			<-release
+			running.Add(-1)
+		})
+		close(done)
+	}()
+	for range n {
+		release <- struct{}{}
+	}
+	<-done
+	if p := peak.Load(); p > int32(procs) {
+		t.Fatalf("%d calls ran at once, want at most GOMAXPROCS=%d", p, procs)
+	}
+}
