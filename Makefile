@@ -68,7 +68,7 @@ bench: build $(BENCH_TOOLS)
 # in 1k's shape, whose Decide ratio to 1k is reported beside 1M's. The
 # sizes `cedargate build` cannot build in an ordinary machine's memory
 # (1M) are served from the bundle the workload generator writes, which a
-# test holds to the compiler's. It takes about 20 minutes on 2 cores and
+# test holds to the compiler's. It takes about 10 minutes on 2 cores and
 # 5 GiB of memory at its peak; not part of `make test`. SCALE_FLAGS
 # passes flags, e.g. SCALE_FLAGS='-sizes 1k,10k,100k' for a quick look.
 bench-scale: build

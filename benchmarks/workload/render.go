@@ -122,6 +122,12 @@ func (r *Repo) config() []byte {
 		fmt.Fprintf(&b, "  repository_nodes: %d\n", 40*n)
 		// A team's member list is one YAML file.
 		fmt.Fprintf(&b, "  yaml_nodes: %d\n", 10*n)
+		if n > 100000 {
+			// A million identities' team files pass 4 MiB, and the
+			// repository 64 MiB (about 200 MB at 1m).
+			fmt.Fprintf(&b, "  file_size: %dMiB\n", 64)
+			fmt.Fprintf(&b, "  repository_size: %dMiB\n", 1024)
+		}
 	}
 	return b.Bytes()
 }
