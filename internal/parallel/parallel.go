@@ -36,3 +36,22 @@ func For(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// Chunks calls fn on consecutive ranges [lo, hi) that cover [0, n), one
+// range per processor but none shorter than minChunk (less is not worth
+// a goroutine), and returns once every call has returned. It suits work
+// whose items are alike and want per-goroutine scratch (a decoder per
+// range); For suits items of uneven size.
+func Chunks(n, minChunk int, fn func(lo, hi int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/max(1, minChunk)))
+	if workers == 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}

@@ -46,3 +46,27 @@ func TestForBoundsItsGoroutines(t *testing.T) {
 		t.Fatalf("%d calls ran at once, want at most GOMAXPROCS=%d", p, procs)
 	}
 }
+
+func TestChunksCoverEveryIndexOnceInRangesOfAtLeastMinChunk(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 513, 10000} {
+		counts := make([]atomic.Int32, n)
+		var calls atomic.Int32
+		Chunks(n, 256, func(lo, hi int) {
+			calls.Add(1)
+			if hi-lo < 256 && hi-lo != n {
+				t.Errorf("n=%d: range [%d, %d) shorter than the minimum", n, lo, hi)
+			}
+			for i := lo; i < hi; i++ {
+				counts[i].Add(1)
+			}
+		})
+		for i := range counts {
+			if c := counts[i].Load(); c != 1 {
+				t.Fatalf("n=%d: index %d covered %d times, want 1", n, i, c)
+			}
+		}
+		if want := max(1, min(runtime.GOMAXPROCS(0), n/256)); int(calls.Load()) != want {
+			t.Errorf("n=%d: %d ranges, want %d", n, calls.Load(), want)
+		}
+	}
+}

@@ -47,6 +47,7 @@ import (
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Snapshot is an immutable, compiled bundle ready to decide requests.
@@ -329,7 +330,7 @@ func (s *Snapshot) gatherAll() {
 	}
 	var mu sync.Mutex
 	var parts []part
-	parallel(n, func(lo, hi int) {
+	parallel.Chunks(n, minChunk, func(lo, hi int) {
 		var pool []entry
 		for i := lo; i < hi; i++ {
 			v := s.staticView(int32(i))

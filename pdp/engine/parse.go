@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/ast"
@@ -12,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Parsing a bundle's policies and entities dominates building a snapshot
@@ -22,22 +21,6 @@ import (
 
 // minChunk is the least work worth a goroutine of its own.
 const minChunk = 256
-
-// parallel calls f on consecutive chunks of [0, n), one per processor,
-// and returns when all have returned.
-func parallel(n int, f func(lo, hi int)) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/minChunk))
-	if workers == 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
-}
 
 // parsedPolicy is a bundle policy parsed: its AST, and its evaluator with
 // the scope removed (see policy.eval).
@@ -55,7 +38,7 @@ type parsedPolicy struct {
 // parsed again policy by policy, for the exact error.
 func parsePolicies(ps []bundle.Policy) []parsedPolicy {
 	out := make([]parsedPolicy, len(ps))
-	parallel(len(ps), func(lo, hi int) {
+	parallel.Chunks(len(ps), minChunk, func(lo, hi int) {
 		// Documents of policiesPerDocument: the tokenizer's fixed cost is
 		// spread thin, and its token slice stays small (one document of a
 		// worker's whole share grew a slice of millions of tokens).

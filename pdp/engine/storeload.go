@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Loading the store reads a bundle's entities a chunk at a time: the
@@ -32,7 +34,7 @@ func loadEntities(data []byte) (*store, error) {
 		chunk := raw[base:min(len(raw), base+loadChunk)]
 		ents := ents[:len(chunk)]
 		clear(ents)
-		parallel(len(chunk), func(lo, hi int) {
+		parallel.Chunks(len(chunk), minChunk, func(lo, hi int) {
 			d := newEntityDecoder()
 			var uids []rawUID
 			for i := lo; i < hi; i++ {
@@ -201,7 +203,7 @@ func (b *storeBuilder) recordOf(raw []byte, entity int32, pending *[]pendingReco
 // decodeRecords decodes the pending records, in parallel.
 func (b *storeBuilder) decodeRecords(pending []pendingRecord) error {
 	errs := make([]error, len(pending))
-	parallel(len(pending), func(lo, hi int) {
+	parallel.Chunks(len(pending), minChunk, func(lo, hi int) {
 		d := newEntityDecoder()
 		for k := lo; k < hi; k++ {
 			b.s.records[pending[k].index], errs[k] = d.record(pending[k].raw)
