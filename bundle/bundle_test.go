@@ -318,25 +318,6 @@ func TestAuthZENMappingIsOptional(t *testing.T) {
 // fileOf returns the content of file name in archive, nil when absent.
 func fileOf(t *testing.T, archive []byte, name string) []byte {
 	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Name == name {
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return data
-		}
-	}
+	files, _ := readArchive(t, archive)
+	return files[name]
 }
