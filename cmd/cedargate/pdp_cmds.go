@@ -87,7 +87,11 @@ docs/authzen.md describes it.
 follows a registry channel (docs/oci.md): the channel is read every --poll
 (with a backoff after failures), each bundle it names is downloaded once,
 verified (--verify-key is required) and kept in DIR, from which a restarted
-replica serves at once, whether or not the registry answers.`,
+replica serves at once, whether or not the registry answers.
+
+In a container with a memory limit, GOMEMLIMIT is set to 90% of it unless
+the environment sets GOMEMLIMIT; AUTOMEMLIMIT=off turns this off,
+AUTOMEMLIMIT=0.8 chooses another share.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := src.check(cmd, &sf); err != nil {
