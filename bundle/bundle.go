@@ -39,6 +39,14 @@ type Bundle struct {
 	Digest string
 	// Signature is the detached ed25519 signature over Digest, or nil.
 	Signature *Signature
+	// Sums holds the SHA-256 of each of the bundle's files, by name, as
+	// Decode checked them against SHA256SUMS; nil for a bundle not
+	// decoded. The decision engine tells from them what a new bundle
+	// shares with the one it serves.
+	Sums map[string][32]byte
+	// EntityReader is what read entities.json when Decode streamed it to
+	// one (DecodeOptions.Entities); Entities is then nil.
+	EntityReader EntityReader
 }
 
 // Manifest describes a bundle. Every field is derived from the source and

@@ -55,6 +55,22 @@ type DecodeOptions struct {
 	// MaxSize limits the uncompressed size of the bundle's files, added
 	// up; zero means DefaultMaxSize.
 	MaxSize int64
+	// Entities, when set, reads entities.json as it streams out of the
+	// archive, so that its bytes are never held whole: the bundle
+	// returned has no Entities, and its EntityReader is this one.
+	Entities EntityReader
+}
+
+// EntityReader reads a bundle's entities.json as Decode inflates it
+// (DecodeOptions.Entities): the decision engine builds its entity store
+// from it directly (engine.Entities). Decode hashes every byte of the
+// file whatever the reader makes of them, and the reader keeps what it
+// read and any error of its own: what it read is to be used only once
+// Decode has returned the bundle, its digest and signature checked.
+type EntityReader interface {
+	// ReadEntities reads the file, size bytes, from r; it may stop
+	// early (at an error), the rest being read for it.
+	ReadEntities(r io.Reader, size int64)
 }
 
 // ErrDigestMismatch is returned when a bundle's content does not match the
@@ -121,7 +137,7 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 		return nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
 	}
 	defer gz.Close()
-	a, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize)
+	a, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize, opts.Entities)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +159,10 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if !bytes.Equal(listing, files[SumsFile]) {
 		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
-	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile]}
+	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums}
+	if opts.Entities != nil {
+		b.EntityReader = opts.Entities
+	}
 	if opts.Digest != "" && opts.Digest != b.Digest {
 		return nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
 	}
@@ -252,9 +271,10 @@ type archive struct {
 // readTar reads the archive's files. Each file's declared size is checked
 // against what is left of the budget before its content is read, and the
 // content is read into a buffer of exactly that size, or decoded as it is
-// read (policies and grants): never more than maxSize bytes of content
-// are held, however the archive is made.
-func readTar(r io.Reader, maxSize int64) (*archive, error) {
+// read (policies and grants, and the entities when ents is set): never
+// more than maxSize bytes of content are held, however the archive is
+// made.
+func readTar(r io.Reader, maxSize int64, ents EntityReader) (*archive, error) {
 	a := &archive{files: make(map[string][]byte), sums: make(map[string][sha256.Size]byte)}
 	tr := tar.NewReader(r)
 	left := maxSize
@@ -291,6 +311,12 @@ func readTar(r io.Reader, maxSize int64) (*archive, error) {
 			sum, err = streamList(tr, hdr.Size, &a.policies)
 		case GrantsFile:
 			sum, err = streamList(tr, hdr.Size, &a.grants)
+		case EntitiesFile:
+			if ents != nil {
+				sum, err = streamTo(tr, hdr.Size, ents.ReadEntities)
+				break
+			}
+			fallthrough
 		default:
 			data := make([]byte, hdr.Size)
 			if _, err = io.ReadFull(tr, data); err == nil {

@@ -8,7 +8,8 @@ import (
 	"io"
 )
 
-// The policies and the grants are read as they stream out of the
+// The policies and the grants (and, for the decision engine, the
+// entities: DecodeOptions.Entities) are read as they stream out of the
 // archive, element by element, rather than held whole and unmarshalled
 // afterwards: a million identities' bundle has a grants.json of more than
 // 100 MB, and holding its bytes, the buffer encoding/json copies them
@@ -36,13 +37,22 @@ type streamed[T any] struct {
 // SHA-256; an error reading r is returned, one decoding it is kept in
 // out.err.
 func streamList[T any](r io.Reader, size int64, out *streamed[T]) ([sha256.Size]byte, error) {
+	return streamTo(r, size, func(pr io.Reader, size int64) {
+		out.list, out.err = decodeList[T](pr, int(size/elementSize))
+	})
+}
+
+// streamTo reads a file of size bytes from r, hashing it, and has read
+// read it on another goroutine as it is read. It returns the file's
+// SHA-256 or the error reading r.
+func streamTo(r io.Reader, size int64, read func(r io.Reader, size int64)) ([sha256.Size]byte, error) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		out.list, out.err = decodeList[T](pr, int(size/elementSize))
+		read(pr, size)
 		// The rest is read, so that the writer below never blocks: it
-		// hashes every byte whatever the decoder made of them.
+		// hashes every byte whatever the reader made of them.
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	h := sha256.New()

@@ -188,7 +188,11 @@ func (r *reloader) sync(notified bool) {
 	}
 	ref := bundle.Ref{Revision: p.Revision, Digest: p.Digest}
 	defer collectHarder()()
-	b, err := r.src.Load(p, r.keys)
+	var serving *engine.Snapshot
+	if cur := r.current.Load(); cur != nil {
+		serving = cur.snap
+	}
+	b, err := load(r.src, p, r.keys, serving)
 	if err != nil {
 		fail(ref, err, readFailure(err))
 		return

@@ -40,10 +40,15 @@ func (c *countingSource) Active() (store.Pointer, error) {
 }
 
 func (c *countingSource) Load(p store.Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error) {
+	return c.LoadStreaming(p, keys, nil)
+}
+
+// LoadStreaming is what the reloader calls of a store (streamingSource).
+func (c *countingSource) LoadStreaming(p store.Pointer, keys []ed25519.PublicKey, ents bundle.EntityReader) (*bundle.Bundle, error) {
 	c.mu.Lock()
 	c.loads[p.Revision]++
 	c.mu.Unlock()
-	return c.Store.Load(p, keys)
+	return c.Store.LoadStreaming(p, keys, ents)
 }
 
 // counts returns the pointer reads and the loads of rev so far.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/bundle/store"
+	"github.com/cedargate/cedargate/pdp/engine"
 )
 
 // Source is where a PDP gets its bundles: it names the active bundle,
@@ -37,6 +38,26 @@ type Source interface {
 }
 
 var _ Source = (*store.Store)(nil)
+
+// streamingSource is implemented by sources that can stream a bundle's
+// entities to the decision engine as they read it (store.Store and the
+// OCI source do), so that activating a bundle never holds its entities'
+// JSON whole.
+type streamingSource interface {
+	LoadStreaming(p store.Pointer, keys []ed25519.PublicKey, ents bundle.EntityReader) (*bundle.Bundle, error)
+}
+
+var _ streamingSource = (*store.Store)(nil)
+
+// load reads the bundle p names from src, streaming its entities to an
+// engine.Entities beside serving, the snapshot serving (nil if none),
+// when src can.
+func load(src Source, p store.Pointer, keys []ed25519.PublicKey, serving *engine.Snapshot) (*bundle.Bundle, error) {
+	if s, ok := src.(streamingSource); ok {
+		return s.LoadStreaming(p, keys, engine.NewEntities(serving))
+	}
+	return src.Load(p, keys)
+}
 
 // Upstream is implemented by a Source that mirrors an upstream (an OCI
 // registry channel, bundle/oci) into local storage. Its Active and Load

@@ -226,11 +226,17 @@ func (s *Source) Active() (store.Pointer, error) {
 
 // Load reads a bundle from the cache, verified as store.Store.Load does.
 func (s *Source) Load(p store.Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error) {
+	return s.LoadStreaming(p, keys, nil)
+}
+
+// LoadStreaming is Load, streaming the bundle's entities.json to ents
+// when it is set, as store.Store.LoadStreaming does.
+func (s *Source) LoadStreaming(p store.Pointer, keys []ed25519.PublicKey, ents bundle.EntityReader) (*bundle.Bundle, error) {
 	c := s.cache.Load()
 	if c == nil {
 		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, &fs.PathError{Op: "open", Path: s.opts.Cache, Err: fs.ErrNotExist})
 	}
-	return c.Load(p, keys)
+	return c.LoadStreaming(p, keys, ents)
 }
 
 // String describes the source for status and logs.

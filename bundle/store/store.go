@@ -429,10 +429,16 @@ func (s *Store) read(rev string, opts bundle.DecodeOptions) (*bundle.Bundle, err
 // Load reads and verifies the bundle p names: its digest must be p's and,
 // when keys are given, it must carry a valid signature by one of them.
 func (s *Store) Load(p Pointer, keys []ed25519.PublicKey) (*bundle.Bundle, error) {
+	return s.LoadStreaming(p, keys, nil)
+}
+
+// LoadStreaming is Load, streaming the bundle's entities.json to ents
+// when it is set (see bundle.DecodeOptions.Entities).
+func (s *Store) LoadStreaming(p Pointer, keys []ed25519.PublicKey, ents bundle.EntityReader) (*bundle.Bundle, error) {
 	if !ValidRevision(p.Revision) {
 		return nil, fmt.Errorf("revision %q is not valid", p.Revision)
 	}
-	b, err := s.read(p.Revision, bundle.DecodeOptions{Digest: p.Digest, VerifyKeys: keys})
+	b, err := s.read(p.Revision, bundle.DecodeOptions{Digest: p.Digest, VerifyKeys: keys, Entities: ents})
 	if err != nil {
 		return nil, fmt.Errorf("loading bundle %s: %w", p.Revision, err)
 	}

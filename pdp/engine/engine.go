@@ -54,6 +54,9 @@ import (
 type Snapshot struct {
 	ref      bundle.Ref
 	manifest bundle.Manifest
+	// sums are the SHA-256 of the bundle's files (bundle.Bundle.Sums):
+	// a later bundle shares what is the same (see share).
+	sums     map[string][32]byte
 	policies []policy
 	// filters holds, by policy index, what candidate selection tests,
 	// packed apart from the rest so that a scan touches one cache line per
@@ -174,7 +177,10 @@ func NewReleasing(b *bundle.Bundle, release Release) (*Snapshot, error) { return
 
 // build is New, releasing the parts of b that release names.
 func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
-	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
+	if s := share(b, release); s != nil {
+		return s, nil
+	}
+	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, sums: b.Sums, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
 	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
 	s.policies = make([]policy, 0, len(b.Policies))
 	s.filters = make([]filter, 0, len(b.Policies))
@@ -227,7 +233,7 @@ func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 	}
 
 	var err error
-	if s.ents, err = loadEntities(b.Entities); err != nil {
+	if s.ents, err = entitiesOf(b); err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
 	if release&ReleaseEntities != 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -46,6 +47,13 @@ type store struct {
 	// defined marks the entities the bundle defines; count is how many.
 	defined []bool
 	count   int
+	// order is the defined entities in the order of the bundle's JSON,
+	// and chunkSums the SHA-256 of each chunk of it, as the loader read
+	// it: a later bundle's entities are compared with them chunk by
+	// chunk, and what is the same is taken from this store rather than
+	// decoded again (see readEntities).
+	order     []int32
+	chunkSums [][sha256.Size]byte
 	// slots is an open-addressing hash table of entity indexes by uid
 	// (-1 for an empty slot); typeHash is the hash of each type.
 	slots    []int32
@@ -165,6 +173,7 @@ func newStoreBuilder(expect int) *storeBuilder {
 	s.attrs = make([]uint32, 0, expect)
 	s.tags = make([]uint32, 0, expect)
 	s.defined = make([]bool, 0, expect)
+	s.order = make([]int32, 0, expect)
 	return b
 }
 

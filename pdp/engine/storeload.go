@@ -1,10 +1,17 @@
 package engine
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"math"
 	"slices"
 
 	"github.com/cedar-policy/cedar-go/types"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/cedargate/cedargate/bundle"
 
 	"github.com/cedargate/cedargate/internal/parallel"
 )
@@ -21,44 +28,174 @@ import (
 const loadChunk = 4096
 
 // loadEntities decodes data, a JSON array of entities in Cedar's format,
-// into a store. It accepts and refuses what cedar-go's decoding does, and
-// refuses a uid defined twice.
+// into a store (see readEntities).
 func loadEntities(data []byte) (*store, error) {
-	raw, err := splitArray(data)
+	st, _, err := readEntities(bytes.NewReader(data), len(data), nil)
+	return st, err
+}
+
+// entityBytes is about the size of an entity in a bundle's JSON: the
+// store is given room for size/entityBytes entities at first. Too little
+// room costs copies as the store grows, too much is held for as long as
+// the snapshot serves, so it errs towards little.
+const entityBytes = 224
+
+// readEntities decodes r, size bytes of a JSON array of entities in
+// Cedar's format, into a store, as it reads it: a chunk of loadChunk
+// entities is held at a time, never the whole array. It accepts and
+// refuses what cedar-go's decoding does, and refuses a uid defined twice.
+//
+// prev, when set, is the store of the snapshot serving: as long as the
+// chunks read are the same bytes as prev's (by SHA-256), nothing is
+// decoded. If every chunk is, prev itself is returned, shared (true): a
+// bundle whose entities did not change, the common case of a policy
+// change or a rollback, costs no second store. At the first chunk that
+// differs, the entities of the chunks before it are copied from prev,
+// their attribute records shared, and the rest decoded.
+func readEntities(r io.Reader, size int, prev *store) (_ *store, shared bool, _ error) {
+	dec := jsontext.NewDecoder(r)
+	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	b := newStoreBuilder(len(raw))
-	ents := make([]rawEntity, loadChunk)
-	for base := 0; base < len(raw); base += loadChunk {
-		chunk := raw[base:min(len(raw), base+loadChunk)]
-		ents := ents[:len(chunk)]
-		clear(ents)
-		parallel.Chunks(len(chunk), minChunk, func(lo, hi int) {
-			d := newEntityDecoder()
-			var uids []rawUID
-			for i := lo; i < hi; i++ {
-				var ok bool
-				if uids, ok = d.decodeRaw(chunk[i], &ents[i], uids); !ok {
-					ents[i] = rawEntity{full: new(types.Entity)}
-					if !d.decode(chunk[i], ents[i].full) {
-						*ents[i].full = types.Entity{}
-						ents[i].err = ents[i].full.UnmarshalJSON(chunk[i])
-					}
+	if tok.Kind() != '[' {
+		return nil, false, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
+	}
+	var (
+		b     *storeBuilder
+		sums  [][sha256.Size]byte
+		arena []byte
+		ends  = make([]int, 0, loadChunk)
+		chunk = make([][]byte, 0, loadChunk)
+		ents  []rawEntity
+	)
+	// same is how many entities are the same as prev's, so far.
+	same, base := 0, 0
+	for ; ; base += len(ends) {
+		arena, ends, chunk = arena[:0], ends[:0], chunk[:0]
+		for len(ends) < loadChunk && dec.PeekKind() != ']' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return nil, false, err
+			}
+			arena = append(arena, v...)
+			ends = append(ends, len(arena))
+		}
+		if len(ends) == 0 {
+			break
+		}
+		sums = append(sums, sha256.Sum256(arena))
+		k := len(sums) - 1
+		if prev != nil && same == base && k < len(prev.chunkSums) && prev.chunkSums[k] == sums[k] {
+			same += len(ends)
+			continue
+		}
+		if b == nil {
+			b = newStoreBuilder(size / entityBytes)
+			ents = make([]rawEntity, loadChunk)
+			if err := b.copyFrom(prev, same); err != nil {
+				return nil, false, err
+			}
+		}
+		start := 0
+		for _, end := range ends {
+			chunk = append(chunk, arena[start:end:end])
+			start = end
+		}
+		if err := b.addChunk(chunk, ents[:len(chunk)], base); err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, false, err
+	}
+	if b == nil {
+		if prev != nil && len(sums) == len(prev.chunkSums) {
+			return prev, true, nil
+		}
+		// Fewer chunks than prev's, each the same.
+		b = newStoreBuilder(size / entityBytes)
+		if err := b.copyFrom(prev, same); err != nil {
+			return nil, false, err
+		}
+	}
+	b.s.chunkSums = sums
+	return b.finish(), false, nil
+}
+
+// copyFrom adds the first n entities of prev's JSON, as prev holds them,
+// sharing their attribute records.
+func (b *storeBuilder) copyFrom(prev *store, n int) error {
+	if n == 0 {
+		return nil
+	}
+	recs := map[uint32]uint32{0: 0}
+	record := func(x uint32) uint32 {
+		y, ok := recs[x]
+		if !ok {
+			y = uint32(len(b.s.records))
+			b.s.records = append(b.s.records, prev.records[x])
+			recs[x] = y
+		}
+		return y
+	}
+	var ps []int32
+	for _, j := range prev.order[:n] {
+		i, err := b.internFrom(prev, j)
+		if err != nil {
+			return err
+		}
+		if err := b.define(i); err != nil {
+			return err
+		}
+		ps = ps[:0]
+		for _, p := range prev.parentsOf(j) {
+			pi, err := b.internFrom(prev, p)
+			if err != nil {
+				return err
+			}
+			ps = append(ps, pi)
+		}
+		b.setParents(i, ps)
+		b.s.attrs[i], b.s.tags[i] = record(prev.attrs[j]), record(prev.tags[j])
+	}
+	return nil
+}
+
+// internFrom interns prev's entity j.
+func (b *storeBuilder) internFrom(prev *store, j int32) (int32, error) {
+	t, err := b.typeIdx(prev.typeNames[prev.typeOf[j]])
+	if err != nil {
+		return -1, err
+	}
+	return b.intern(t, []byte(prev.id(j)))
+}
+
+// addChunk decodes the entities of chunk, the JSON of entities base to
+// base+len(chunk), in parallel into ents, and interns them in order.
+func (b *storeBuilder) addChunk(chunk [][]byte, ents []rawEntity, base int) error {
+	clear(ents)
+	parallel.Chunks(len(chunk), minChunk, func(lo, hi int) {
+		d := newEntityDecoder()
+		var uids []rawUID
+		for i := lo; i < hi; i++ {
+			var ok bool
+			if uids, ok = d.decodeRaw(chunk[i], &ents[i], uids); !ok {
+				ents[i] = rawEntity{full: new(types.Entity)}
+				if !d.decode(chunk[i], ents[i].full) {
+					*ents[i].full = types.Entity{}
+					ents[i].err = ents[i].full.UnmarshalJSON(chunk[i])
 				}
 			}
-		})
-		var pending []pendingRecord
-		for k := range ents {
-			if err := b.add(&ents[k], chunk[k], &pending); err != nil {
-				return nil, fmt.Errorf("entity %d: %w", base+k, err)
-			}
 		}
-		if err := b.decodeRecords(pending); err != nil {
-			return nil, err
+	})
+	var pending []pendingRecord
+	for k := range ents {
+		if err := b.add(&ents[k], chunk[k], &pending); err != nil {
+			return fmt.Errorf("entity %d: %w", base+k, err)
 		}
 	}
-	return b.finish(), nil
+	return b.decodeRecords(pending)
 }
 
 // pendingRecord is a record the loader has given an index and has yet to
@@ -176,6 +313,7 @@ func (b *storeBuilder) define(i int32) error {
 	}
 	b.s.defined[i] = true
 	b.s.count++
+	b.s.order = append(b.s.order, i)
 	return nil
 }
 
@@ -216,4 +354,57 @@ func (b *storeBuilder) decodeRecords(pending []pendingRecord) error {
 		}
 	}
 	return nil
+}
+
+// Entities reads a bundle's entities into a store as the bundle streams
+// (bundle.DecodeOptions.Entities), so that activating a bundle never
+// holds its entities' JSON whole: for a million identities, a quarter of
+// a gigabyte. Given the snapshot serving, it takes from that snapshot's
+// store what did not change (see readEntities), and New shares the
+// serving snapshot whole when nothing it was built from changed (see
+// share). New takes the store from the bundle that Decode returns; one
+// Entities serves one Decode.
+type Entities struct {
+	serving *Snapshot
+	st      *store
+	shared  bool
+	err     error
+}
+
+var _ bundle.EntityReader = (*Entities)(nil)
+
+// NewEntities returns an Entities to stream one bundle's entities into,
+// beside serving, the snapshot serving (nil if none).
+func NewEntities(serving *Snapshot) *Entities { return &Entities{serving: serving} }
+
+// ReadEntities implements bundle.EntityReader.
+func (e *Entities) ReadEntities(r io.Reader, size int64) {
+	var prev *store
+	if e.serving != nil {
+		prev = e.serving.ents
+	}
+	e.st, e.shared, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
+}
+
+// streamed returns the Entities b's entities were read into, if they
+// were.
+func streamed(b *bundle.Bundle) (*Entities, bool) {
+	e, ok := b.EntityReader.(*Entities)
+	return e, ok && b.Entities == nil
+}
+
+// entitiesOf returns the store of b's entities: the one read as b
+// streamed, or one decoded from b.Entities.
+func entitiesOf(b *bundle.Bundle) (*store, error) {
+	e, ok := streamed(b)
+	if !ok {
+		return loadEntities(b.Entities)
+	}
+	if e.st == nil && e.err == nil {
+		return nil, fmt.Errorf("%s was not read", bundle.EntitiesFile)
+	}
+	st, err := e.st, e.err
+	// The store is the snapshot's from now on.
+	e.st = nil
+	return st, err
 }

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cedargate/cedargate/bundle"
+)
+
+// entitiesJSON writes n users in teams, with attribute records shared by
+// many, as a bundle's entities.json; change rewrites user i's record.
+func entitiesJSON(n int, change map[int]string) []byte {
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		dept := fmt.Sprintf(`"dept%d"`, i%7)
+		if c, ok := change[i]; ok {
+			dept = c
+		}
+		fmt.Fprintf(&b, `{"uid":{"type":"User","id":"u%06d"},"parents":[{"type":"Team","id":"t%d"}],"attrs":{"dept":%s,"level":%d}}`, i, i%13, dept, i%3)
+	}
+	b.WriteString("\n]")
+	return []byte(b.String())
+}
+
+// sameEntities fails unless a and b define the same entities with the
+// same parents, attributes and tags.
+func sameEntities(t *testing.T, a, b *store) {
+	t.Helper()
+	if a.count != b.count || a.len() != b.len() {
+		t.Fatalf("%d entities (%d defined), want %d (%d)", b.len(), b.count, a.len(), a.count)
+	}
+	for i := range int32(a.len()) {
+		j, ok := b.find(a.uid(i))
+		if !ok || a.defined[i] != b.defined[j] {
+			t.Fatalf("%s: found %v, defined %v", a.uid(i), ok, a.defined[i])
+		}
+		want, _ := a.entity(i, nil).MarshalJSON()
+		got, _ := b.entity(j, nil).MarshalJSON()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("entity %s:\n got %s\nwant %s", a.uid(i), got, want)
+		}
+	}
+}
+
+// TestReadEntitiesBesideAServingStore reads entities beside the store of
+// the snapshot serving: the same bytes share that store; entities that
+// differ from some point on, or end sooner, give the store decoding them
+// alone gives, with the records before that point shared.
+func TestReadEntitiesBesideAServingStore(t *testing.T) {
+	const n = 3*loadChunk + 100
+	prevJSON := entitiesJSON(n, nil)
+	prev, shared, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
+	if err != nil || shared {
+		t.Fatal(err, shared)
+	}
+	if got, _, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev {
+		t.Fatalf("the same entities: %v, the serving store %v", err, got == prev)
+	}
+	for name, next := range map[string][]byte{
+		"changed in the third chunk": entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}),
+		"changed in the first chunk": entitiesJSON(n, map[int]string{0: `"moved"`}),
+		"changed in the last entity": entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}),
+		"fewer entities":             entitiesJSON(2*loadChunk, nil),
+		"more entities":              entitiesJSON(n+loadChunk, nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, _, err := readEntities(bytes.NewReader(next), len(next), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, shared, err := readEntities(bytes.NewReader(next), len(next), prev)
+			if err != nil || shared || got == prev {
+				t.Fatalf("%v, shared %v", err, shared)
+			}
+			sameEntities(t, want, got)
+			if !slices.Equal(got.chunkSums, want.chunkSums) {
+				t.Fatal("the chunk sums differ from those of decoding alone")
+			}
+		})
+	}
+	// A duplicate after copied chunks is still refused.
+	dup := bytes.Replace(entitiesJSON(n, nil), []byte(`"id":"u012290"`), []byte(`"id":"u000001"`), 1)
+	if _, _, err := readEntities(bytes.NewReader(dup), len(dup), prev); err == nil || !strings.Contains(err.Error(), "duplicate entity") {
+		t.Fatalf("a uid defined twice: %v", err)
+	}
+}
+
+// TestShareCopiesEverySnapshotField shares a snapshot with grants,
+// templates and policies, and holds every field of the shared one but
+// those of its bundle (and the ones built lazily) to the serving one's: a
+// field added to Snapshot and left out of share fails here.
+func TestShareCopiesEverySnapshotField(t *testing.T) {
+	sums := map[string][32]byte{bundle.PoliciesFile: {1}, bundle.GrantsFile: {2}}
+	b := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: "r", Environment: "e"}, Sums: sums,
+		Entities: []byte(`[
+{"uid":{"type":"AccessProfile","id":"reader"},"parents":[],"attrs":{}},
+{"uid":{"type":"User","id":"alice"},"parents":[{"type":"AccessProfile","id":"reader"},{"type":"Group","id":"eng"}],"attrs":{"spiffe_id":"spiffe://x/alice"}}
+]`),
+		Policies: []bundle.Policy{
+			{ID: "profile:reader#0", Source: "p.yaml:1:1", Template: true, Cedar: `permit (principal in AccessProfile::"reader", action == Action::"read", resource);`},
+			{ID: "w", Source: "x.cedar:1:1", NotBefore: &time.Time{}, Cedar: `permit (principal, action in [Action::"list"], resource is Doc) when { principal in AccessProfile::"reader" };`},
+		},
+		Grants: []bundle.Grant{{ID: "entitlement:User/alice:reader", Source: "g.yaml:7:1", Principal: bundle.UID{Type: "User", ID: "alice"}, Parent: bundle.UID{Type: "AccessProfile", ID: "reader"}}},
+	}
+	prev, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: "r2", Environment: "e"}, Sums: sums,
+		EntityReader: &Entities{serving: prev, st: prev.ents, shared: true}}
+	s := share(next, 0)
+	if s == nil || s.ref.Revision != "r2" {
+		t.Fatalf("not shared: %+v", s)
+	}
+	own := map[string]bool{"ref": true, "manifest": true, "sums": true, "names": true, "analysis": true}
+	pv, sv := reflect.ValueOf(prev).Elem(), reflect.ValueOf(s).Elem()
+	for i := range pv.NumField() {
+		name := pv.Type().Field(i).Name
+		if own[name] {
+			continue
+		}
+		if pv.Field(i).IsZero() {
+			t.Errorf("Snapshot.%s is zero in the test's snapshot: give the bundle what sets it", name)
+		}
+		if want, got := fmt.Sprint(pv.Field(i)), fmt.Sprint(sv.Field(i)); got != want {
+			t.Errorf("share does not share Snapshot.%s", name)
+		}
+	}
+	// Another policies file: not shared.
+	other := map[string][32]byte{bundle.PoliciesFile: {3}, bundle.GrantsFile: {2}}
+	next = &bundle.Bundle{Manifest: next.Manifest, Sums: other, EntityReader: &Entities{serving: prev, st: prev.ents, shared: true}}
+	if share(next, 0) != nil {
+		t.Fatal("shared a snapshot whose policies changed")
+	}
+}
