@@ -79,12 +79,24 @@ func (r *report) markdown() []byte {
 	row("start to serving", func(s *sizeResult) string { return secs(s.StartToServing) })
 	row("peak RSS at start", func(s *sizeResult) string { return mib(s.StartupPeakRSS) })
 	row("serving RSS", func(s *sizeResult) string { return mib(s.ServingRSS) })
-	row("hot reload: activation", func(s *sizeResult) string { return secs(s.ReloadActivation) })
-	row("hot reload: peak RSS (× serving)", func(s *sizeResult) string {
+	row("hot reload, same content: activation", func(s *sizeResult) string { return secs(s.ReloadActivation) })
+	row("hot reload, same content: peak RSS (× serving)", func(s *sizeResult) string {
 		if s.ReloadPeakRSS == 0 {
 			return "not run"
 		}
 		return fmt.Sprintf("%s (%.2f×)", mib(s.ReloadPeakRSS), float64(s.ReloadPeakRSS)/float64(max(1, s.ServingRSS)))
+	})
+	row("hot reload, 1% of identities changed: activation", func(s *sizeResult) string {
+		if s.ChangedReloadActivation == 0 {
+			return "not run"
+		}
+		return fmt.Sprintf("%s (%d changed)", secs(s.ChangedReloadActivation), s.ChangedIdentities)
+	})
+	row("hot reload, 1% of identities changed: peak RSS (× serving)", func(s *sizeResult) string {
+		if s.ChangedReloadPeakRSS == 0 {
+			return "not run"
+		}
+		return fmt.Sprintf("%s (%.2f×)", mib(s.ChangedReloadPeakRSS), float64(s.ChangedReloadPeakRSS)/float64(max(1, s.ServingRSS)))
 	})
 	for _, mix := range decideMixes {
 		row(fmt.Sprintf("Decide p50, %s mix", mix), func(s *sizeResult) string { return ns(s.Snapshot.Decide[string(mix)].P50) })

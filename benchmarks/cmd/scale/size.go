@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,8 +34,9 @@ import (
 const maxBundleBytes = 4 << 30
 
 // Revisions: a is built and served, b (the same content) is rolled out
-// for the hot reload.
-const revA, revB = "scale-a", "scale-b"
+// for the hot reload, then c, a with 1% of the identities changed (see
+// changeIdentities).
+const revA, revB, revC = "scale-a", "scale-b", "scale-c"
 
 // settle is how long the server is left serving before its RSS is read:
 // Go returns the memory an activation freed to the operating system
@@ -66,6 +68,13 @@ type sizeResult struct {
 	// serves.
 	ReloadActivation time.Duration
 	ReloadPeakRSS    int64
+	// ChangedReloadActivation and ChangedReloadPeakRSS are the same for
+	// revision c, rolled out while b serves: a's bundle with
+	// ChangedIdentities identities changed (an attribute each), so that
+	// its entities differ from those serving.
+	ChangedReloadActivation time.Duration
+	ChangedReloadPeakRSS    int64
+	ChangedIdentities       int
 }
 
 var builtRE = regexp.MustCompile(`(\d+) policies \((\d+) grants\), (\d+) entities`)
@@ -246,32 +255,83 @@ func (d *driver) serve(ctx context.Context, st *store.Store, storeDir string, re
 	}
 	// Revision b: the same bundle under another revision, rolled out
 	// as `cedargate rollout` does.
-	b, err := st.LoadRevision(revA, nil)
-	if err != nil {
+	if res.ReloadActivation, res.ReloadPeakRSS, err = d.reloadTo(ctx, st, pdp, srv, revB, nil); err != nil {
 		return err
 	}
-	b.Manifest.Revision = revB
+	// Revision c: 1% of the identities changed. A reload whose entities
+	// are the same shares them with the snapshot serving, so b alone
+	// would overstate what a reload with real changes costs.
+	res.ChangedReloadActivation, res.ChangedReloadPeakRSS, err = d.reloadTo(ctx, st, pdp, srv, revC, func(b *bundle.Bundle) {
+		b.Entities, res.ChangedIdentities = changeIdentities(b.Entities)
+	})
+	return err
+}
+
+// reloadTo stores a's bundle as revision rev, changed by change if set,
+// rolls it out to the server and returns the server's activation of it
+// and the server's peak RSS from the rollout until it serves rev.
+func (d *driver) reloadTo(ctx context.Context, st *store.Store, pdp *client.Client, srv *proc.Child, rev string, change func(*bundle.Bundle)) (time.Duration, int64, error) {
+	b, err := st.LoadRevision(revA, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	b.Manifest.Revision = rev
+	if change != nil {
+		change(b)
+	}
 	archive, err := bundle.Encode(b)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	b = nil
 	if _, err := st.Put(ctx, archive); err != nil {
-		return err
+		return 0, 0, err
 	}
 	archive = nil
 	if err := proc.ResetPeak(srv.PID()); err != nil {
-		return err
+		return 0, 0, err
 	}
-	if _, err := st.Activate(ctx, revB, "rollout", time.Now()); err != nil {
-		return err
+	if _, err := st.Activate(ctx, rev, "rollout", time.Now()); err != nil {
+		return 0, 0, err
 	}
-	if res.ReloadActivation, err = waitServing(ctx, pdp, srv, revB); err != nil {
-		return err
+	took, err := waitServing(ctx, pdp, srv, rev)
+	if err != nil {
+		return 0, 0, err
 	}
-	_, res.ReloadPeakRSS, err = proc.Memory(srv.PID())
-	return err
+	_, peak, err := proc.Memory(srv.PID())
+	return took, peak, err
 }
+
+// changeIdentities changes one identity in a hundred of entities (a
+// bundle's entities.json, an entity a line), spread over the file: its
+// clearance goes up by one, from 5 back to 1 (the next identity with a
+// clearance, when the hundredth has none). It returns the entities
+// and how many identities it changed.
+func changeIdentities(entities []byte) ([]byte, int) {
+	lines := bytes.Split(entities, []byte("\n"))
+	identities, changed, due := 0, 0, false
+	for i, line := range lines {
+		if !bytes.HasPrefix(line, []byte(`{"uid":{"type":"`+workload.Namespace+`::User"`)) &&
+			!bytes.HasPrefix(line, []byte(`{"uid":{"type":"`+workload.Namespace+`::ServiceAccount"`)) {
+			continue
+		}
+		identities++
+		due = due || identities%100 == 0
+		m := clearanceRE.FindSubmatchIndex(line)
+		if !due || m == nil {
+			// An identity with no clearance passes the change on to
+			// the next one with one.
+			continue
+		}
+		due = false
+		n, _ := strconv.Atoi(string(line[m[2]:m[3]]))
+		lines[i] = slices.Concat(line[:m[2]], []byte(strconv.Itoa(n%5+1)), line[m[3]:])
+		changed++
+	}
+	return bytes.Join(lines, []byte("\n")), changed
+}
+
+var clearanceRE = regexp.MustCompile(`"clearance":(\d+)`)
 
 // waitServing asks the server for its status until it serves revision
 // rev, and returns how long it says the activation took.
