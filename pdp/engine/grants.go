@@ -10,6 +10,7 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Grants are memberships with a validity window (bundle.Grant): while
@@ -90,23 +91,43 @@ type heldTarget struct {
 }
 
 // load reads the bundle's grants: each must make a bundle entity a
-// member of one of its parents.
+// member of one of its parents. Finding a grant's entities hashes two
+// uids, for hundreds of thousands of grants: the rows are found in
+// parallel, then checked and spelt out in order, so that the first
+// grant at fault is the one reported.
 func (g *grantTable) load(s *Snapshot, grants []bundle.Grant) error {
 	e := s.ents
+	g.rows = make([]grantRow, len(grants))
+	parallel.Chunks(len(grants), minChunk, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			bg, r := &grants[k], &g.rows[k]
+			r.member, r.parent = -1, -1
+			if m, ok := e.lookup(types.NewEntityUID(types.EntityType(bg.Principal.Type), types.String(bg.Principal.ID))); ok {
+				r.member = m
+				if p, ok := e.find(types.NewEntityUID(types.EntityType(bg.Parent.Type), types.String(bg.Parent.ID))); ok && e.hasParent(m, p) {
+					r.parent = p
+				}
+			}
+		}
+	})
+	size := 0
+	for k := range grants {
+		size += len(grants[k].ID) + len(grants[k].Source)
+	}
 	var text strings.Builder
-	g.rows = make([]grantRow, 0, len(grants))
+	if size <= math.MaxUint32 {
+		text.Grow(size)
+	}
 	counts := make([]uint32, e.len()+1)
 	for k := range grants {
-		bg := &grants[k]
-		member, ok := e.lookup(types.NewEntityUID(types.EntityType(bg.Principal.Type), types.String(bg.Principal.ID)))
-		if !ok {
+		bg, r := &grants[k], &g.rows[k]
+		if r.member < 0 {
 			return fmt.Errorf("grant %q: its principal %s is not an entity of the bundle", bg.ID, uidText(bg.Principal))
 		}
-		parent, ok := e.find(types.NewEntityUID(types.EntityType(bg.Parent.Type), types.String(bg.Parent.ID)))
-		if !ok || !e.hasParent(member, parent) {
+		if r.parent < 0 {
 			return fmt.Errorf("grant %q: %s does not have %s as a parent in the bundle's entities", bg.ID, uidText(bg.Principal), uidText(bg.Parent))
 		}
-		r := grantRow{member: member, parent: parent, notBefore: math.MinInt64, notAfter: math.MaxInt64, members: bg.Members}
+		r.notBefore, r.notAfter, r.members = math.MinInt64, math.MaxInt64, bg.Members
 		if bg.NotBefore != nil {
 			r.notBefore, s.windowed = unixNanos(*bg.NotBefore), true
 		}
@@ -120,8 +141,7 @@ func (g *grantTable) load(s *Snapshot, grants []bundle.Grant) error {
 			return fmt.Errorf("grants: ids and sources longer than %d bytes", uint32(math.MaxUint32))
 		}
 		r.sourceEnd = uint32(text.Len())
-		g.rows = append(g.rows, r)
-		counts[member+1]++
+		counts[r.member+1]++
 	}
 	g.text = text.String()
 	g.memberStart = counts
