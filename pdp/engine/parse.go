@@ -55,7 +55,7 @@ func parsePolicies(ps []bundle.Policy) []parsedPolicy {
 }
 
 // policiesPerDocument is how many policies parsePolicies parses at once.
-const policiesPerDocument = 256
+const policiesPerDocument = 64
 
 // parseTogether parses ps as one document into out. It reports false,
 // having set nothing, unless the document holds exactly one policy per
