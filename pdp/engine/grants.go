@@ -413,27 +413,25 @@ func (s *Snapshot) computeHeld() {
 	g.held = make([]span, s.ents.len())
 	g.keys = make([]span, s.ents.len())
 	g.targets = make([]span, s.ents.len())
-	// A group with a single parent and no grant of its own shares its
-	// parent's rows, and so its candidates and targets.
-	type job struct {
-		i    int32
-		rows []int32
-	}
-	var jobs []job
+	// jobs are the entities that get lists of their own: a parent's
+	// list is of the rows it reaches, a leaf's of its own rows. A group
+	// with a single parent and no grant of its own shares its parent's
+	// rows, and so its candidates and targets.
+	var jobs []int32
 	var shares [][2]int32
 	byReach := map[span]int32{}
 	for i := range int32(s.ents.len()) {
 		switch {
 		case s.flags[i]&flagParent == 0 && len(g.own(i)) > 0:
 			// A leaf's own grants: its list, beside its parents'.
-			jobs = append(jobs, job{i, g.own(i)})
+			jobs = append(jobs, i)
 		case s.flags[i]&(flagParent|flagRows) != flagParent|flagRows:
 		default:
 			if j, ok := byReach[g.reach[i]]; ok {
 				shares = append(shares, [2]int32{i, j})
 				continue
 			}
-			jobs = append(jobs, job{i, g.reachOf(i)})
+			jobs = append(jobs, i)
 			byReach[g.reach[i]] = i
 		}
 	}
@@ -441,8 +439,14 @@ func (s *Snapshot) computeHeld() {
 	targetEnd := make([]uint32, len(jobs))
 	var nheld, ntargets uint32
 	idx := &s.index[principalDim]
-	for k, jb := range jobs {
-		for _, r := range jb.rows {
+	rowsOf := func(i int32) []int32 {
+		if s.flags[i]&flagParent != 0 {
+			return g.reachOf(i)
+		}
+		return g.own(i)
+	}
+	for k, i := range jobs {
+		for _, r := range rowsOf(i) {
 			for _, t := range s.staticView(g.rows[r].parent).tanc {
 				nheld += uint32(len(idx.byTarget[t]))
 				ntargets++
@@ -458,15 +462,16 @@ func (s *Snapshot) computeHeld() {
 			if k > 0 {
 				start, tstart = heldEnd[k-1], targetEnd[k-1]
 			}
-			s.heldFrom(jobs[k].i, jobs[k].rows, g.heldPool[start:start:heldEnd[k]], g.targetPool[tstart:tstart:targetEnd[k]])
-			g.held[jobs[k].i] = span{off: start, n: heldEnd[k] - start}
-			g.targets[jobs[k].i] = span{off: tstart, n: targetEnd[k] - tstart}
+			i := jobs[k]
+			s.heldFrom(i, rowsOf(i), g.heldPool[start:start:heldEnd[k]], g.targetPool[tstart:tstart:targetEnd[k]])
+			g.held[i] = span{off: start, n: heldEnd[k] - start}
+			g.targets[i] = span{off: tstart, n: targetEnd[k] - tstart}
 		}
 	})
 	// The keys' directories, in the order of the lists.
 	g.keyPool = make([]keyStart, 0, nheld)
-	for _, jb := range jobs {
-		sp := g.held[jb.i]
+	for _, i := range jobs {
+		sp := g.held[i]
 		list := g.heldPool[sp.off : sp.off+sp.n]
 		kstart := len(g.keyPool)
 		for k := range list {
@@ -474,7 +479,7 @@ func (s *Snapshot) computeHeld() {
 				g.keyPool = append(g.keyPool, keyStart{key: list[k].key, off: uint32(k)})
 			}
 		}
-		g.keys[jb.i] = span{off: uint32(kstart), n: uint32(len(g.keyPool) - kstart)}
+		g.keys[i] = span{off: uint32(kstart), n: uint32(len(g.keyPool) - kstart)}
 	}
 	g.keyPool = slices.Clip(g.keyPool)
 	for _, sh := range shares {
