@@ -35,6 +35,7 @@ func (s *Snapshot) computeViews() error {
 	g.reach = make([]span, n)
 	marks := make([]uint8, n)
 	cyclic := false
+	var listBuf, rowBuf []int32
 	var visit func(i int32)
 	visit = func(i int32) {
 		switch marks[i] {
@@ -62,27 +63,45 @@ func (s *Snapshot) computeViews() error {
 			marks[i] = done
 			return
 		}
-		var list, rows []int32
+		// Parents first: the lists are then built in scratch space that
+		// no visit reuses until they are interned. Only a parent keeps
+		// its rows (reach); another entity needs to know only whether
+		// it holds any, and a user whose groups hold hundreds of grants
+		// is spared copying them.
+		for _, p := range e.parentsOf(i) {
+			if !g.isGrantEdge(i, p) {
+				visit(p)
+			}
+		}
+		parent := s.flags[i]&flagParent != 0
+		list, rows, holds := listBuf[:0], rowBuf[:0], len(own) > 0
 		if s.self[i] >= 0 {
 			list = append(list, s.self[i])
 		}
-		rows = append(rows, own...)
+		if parent {
+			rows = append(rows, own...)
+		}
 		for _, p := range e.parentsOf(i) {
 			if g.isGrantEdge(i, p) {
 				continue
 			}
-			visit(p)
 			t := s.tanc[p]
 			list = append(list, s.tancPool[t.off:t.off+t.n]...)
-			rows = append(rows, g.reachOf(p)...)
+			if g.reach[p].n > 0 {
+				holds = true
+				if parent {
+					rows = append(rows, g.reachOf(p)...)
+				}
+			}
 		}
 		s.tanc[i] = s.intern(list)
-		if len(rows) > 0 {
+		if holds {
 			s.flags[i] |= flagRows
-			if s.flags[i]&flagParent != 0 {
+			if parent {
 				g.reach[i] = g.internRows(rows)
 			}
 		}
+		listBuf, rowBuf = list[:0], rows[:0]
 		marks[i] = done
 	}
 	for i := range int32(n) {

@@ -180,13 +180,71 @@ func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 	if s := share(b, release); s != nil {
 		return s, nil
 	}
-	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, sums: b.Sums, byID: make(map[cedar.PolicyID]int32, len(b.Policies))}
-	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
-	s.policies = make([]policy, 0, len(b.Policies))
-	s.filters = make([]filter, 0, len(b.Policies))
+	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, sums: b.Sums}
+	// The policies and the entities are independent until templates find
+	// their parents: they are compiled side by side, so that the policies
+	// use the processor that the serial parts of loading the entities
+	// leave idle. A policy's error is reported before the entities'.
 	var templateOf []types.EntityUID
-	for i, pp := range parsePolicies(b.Policies) {
-		bp := &b.Policies[i]
+	var perr error
+	compiled := make(chan struct{})
+	go func() {
+		defer close(compiled)
+		templateOf, perr = s.compilePolicies(b.Policies)
+	}()
+	ents, err := entitiesOf(b)
+	<-compiled
+	if perr != nil {
+		return nil, perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("entities: %w", err)
+	}
+	s.ents = ents
+	if release&ReleaseEntities != 0 {
+		b.Entities = nil
+	}
+	k := 0
+	for i := range s.policies {
+		if s.policies[i].template {
+			if j, ok := s.ents.find(templateOf[k]); ok {
+				s.policies[i].parent = j
+			}
+			k++
+		}
+	}
+	if err := s.indexEntities(); err != nil {
+		return nil, err
+	}
+	if err := s.grants.load(s, b.Grants); err != nil {
+		return nil, err
+	}
+	if release&ReleaseGrants != 0 {
+		b.Grants = nil
+	}
+	if err := s.computeViews(); err != nil {
+		return nil, err
+	}
+	if err := s.grants.check(s); err != nil {
+		return nil, err
+	}
+	s.computeHeld()
+	s.computeReasons()
+	s.gatherAll()
+	return s, nil
+}
+
+// compilePolicies parses the policies ps and indexes them by scope. It
+// returns the entity each template's principal scope names, in policy
+// order.
+func (s *Snapshot) compilePolicies(ps []bundle.Policy) ([]types.EntityUID, error) {
+	in := interner{targets: map[types.EntityUID]int32{}, types: map[types.EntityType]int32{}}
+	s.policies = make([]policy, 0, len(ps))
+	s.filters = make([]filter, 0, len(ps))
+	var templateOf []types.EntityUID
+	s.byID = make(map[cedar.PolicyID]int32, len(ps))
+	for i, pp := range parsePolicies(ps) {
+		bp := &ps[i]
 		if pp.err != nil {
 			return nil, pp.err
 		}
@@ -231,42 +289,7 @@ func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 			s.index[d].add(e, &f.scopes[d], s.sets)
 		}
 	}
-
-	var err error
-	if s.ents, err = entitiesOf(b); err != nil {
-		return nil, fmt.Errorf("entities: %w", err)
-	}
-	if release&ReleaseEntities != 0 {
-		b.Entities = nil
-	}
-	k := 0
-	for i := range s.policies {
-		if s.policies[i].template {
-			if j, ok := s.ents.find(templateOf[k]); ok {
-				s.policies[i].parent = j
-			}
-			k++
-		}
-	}
-	if err := s.indexEntities(); err != nil {
-		return nil, err
-	}
-	if err := s.grants.load(s, b.Grants); err != nil {
-		return nil, err
-	}
-	if release&ReleaseGrants != 0 {
-		b.Grants = nil
-	}
-	if err := s.computeViews(); err != nil {
-		return nil, err
-	}
-	if err := s.grants.check(s); err != nil {
-		return nil, err
-	}
-	s.computeHeld()
-	s.computeReasons()
-	s.gatherAll()
-	return s, nil
+	return templateOf, nil
 }
 
 // templateSuffix is what a decision appends to a grant's id to name the

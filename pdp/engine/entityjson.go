@@ -293,7 +293,8 @@ type rawEntity struct {
 type rawUID struct{ typ, id []byte }
 
 // decodeRaw reads raw, one JSON entity, into e, appending its parents to
-// uids (e.parents is the part of the returned buffer that holds them),
+// uids, or to a new block once uids is full (e.parents is the part of
+// the returned buffer that holds them),
 // and reports whether it could: raw must be in the canonical form
 // decode takes, with strings free of escapes. It checks the JSON's
 // syntax and shape only; types, and attribute values, are checked when
@@ -325,6 +326,9 @@ func (d *entityDecoder) decodeRaw(raw []byte, e *rawEntity, uids []rawUID) ([]ra
 				for ok && d.dec.PeekKind() == '{' {
 					var u rawUID
 					u, ok = d.rawUID(raw)
+					if len(uids) == cap(uids) {
+						uids, start = newUIDBlock(uids[start:]), 0
+					}
 					uids = append(uids, u)
 				}
 				ok = ok && d.delim(']')
@@ -349,6 +353,17 @@ func (d *entityDecoder) decodeRaw(raw []byte, e *rawEntity, uids []rawUID) ([]ra
 	}
 	e.parents = uids[start:len(uids):len(uids)]
 	return uids, true
+}
+
+// uidBlock is how many parents a block of decodeRaw's buffer holds.
+const uidBlock = 4096
+
+// newUIDBlock returns a new block for decodeRaw's buffer holding the
+// current entity's parents so far, cur. The entities read before keep
+// theirs in the old block: growing one buffer instead copied every
+// parent of a million entities over and over.
+func newUIDBlock(cur []rawUID) []rawUID {
+	return append(make([]rawUID, 0, max(uidBlock, 2*len(cur))), cur...)
 }
 
 // rawValue reads the next value and returns it as a slice of raw.

@@ -10,6 +10,7 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // Grants are memberships with a validity window (bundle.Grant): while
@@ -90,23 +91,43 @@ type heldTarget struct {
 }
 
 // load reads the bundle's grants: each must make a bundle entity a
-// member of one of its parents.
+// member of one of its parents. Finding a grant's entities hashes two
+// uids, for hundreds of thousands of grants: the rows are found in
+// parallel, then checked and spelt out in order, so that the first
+// grant at fault is the one reported.
 func (g *grantTable) load(s *Snapshot, grants []bundle.Grant) error {
 	e := s.ents
+	g.rows = make([]grantRow, len(grants))
+	parallel.Chunks(len(grants), minChunk, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			bg, r := &grants[k], &g.rows[k]
+			r.member, r.parent = -1, -1
+			if m, ok := e.lookup(types.NewEntityUID(types.EntityType(bg.Principal.Type), types.String(bg.Principal.ID))); ok {
+				r.member = m
+				if p, ok := e.find(types.NewEntityUID(types.EntityType(bg.Parent.Type), types.String(bg.Parent.ID))); ok && e.hasParent(m, p) {
+					r.parent = p
+				}
+			}
+		}
+	})
+	size := 0
+	for k := range grants {
+		size += len(grants[k].ID) + len(grants[k].Source)
+	}
 	var text strings.Builder
-	g.rows = make([]grantRow, 0, len(grants))
+	if size <= math.MaxUint32 {
+		text.Grow(size)
+	}
 	counts := make([]uint32, e.len()+1)
 	for k := range grants {
-		bg := &grants[k]
-		member, ok := e.lookup(types.NewEntityUID(types.EntityType(bg.Principal.Type), types.String(bg.Principal.ID)))
-		if !ok {
+		bg, r := &grants[k], &g.rows[k]
+		if r.member < 0 {
 			return fmt.Errorf("grant %q: its principal %s is not an entity of the bundle", bg.ID, uidText(bg.Principal))
 		}
-		parent, ok := e.find(types.NewEntityUID(types.EntityType(bg.Parent.Type), types.String(bg.Parent.ID)))
-		if !ok || !e.hasParent(member, parent) {
+		if r.parent < 0 {
 			return fmt.Errorf("grant %q: %s does not have %s as a parent in the bundle's entities", bg.ID, uidText(bg.Principal), uidText(bg.Parent))
 		}
-		r := grantRow{member: member, parent: parent, notBefore: math.MinInt64, notAfter: math.MaxInt64, members: bg.Members}
+		r.notBefore, r.notAfter, r.members = math.MinInt64, math.MaxInt64, bg.Members
 		if bg.NotBefore != nil {
 			r.notBefore, s.windowed = unixNanos(*bg.NotBefore), true
 		}
@@ -120,8 +141,7 @@ func (g *grantTable) load(s *Snapshot, grants []bundle.Grant) error {
 			return fmt.Errorf("grants: ids and sources longer than %d bytes", uint32(math.MaxUint32))
 		}
 		r.sourceEnd = uint32(text.Len())
-		g.rows = append(g.rows, r)
-		counts[member+1]++
+		counts[r.member+1]++
 	}
 	g.text = text.String()
 	g.memberStart = counts
@@ -384,57 +404,105 @@ func heldRange(list []heldEntry, dir []keyStart, k int32) []heldEntry {
 
 // computeHeld gives every parent that holds grants its held candidates
 // and targets, and every other entity that holds grants of its own the
-// candidates and targets of those.
+// candidates and targets of those. Each entity's lists are counted
+// first, so that the pools are allocated once and the lists, which
+// are independent, are filled in parallel, each in its place: a million
+// identities hold over a million candidates.
 func (s *Snapshot) computeHeld() {
 	g := &s.grants
 	g.held = make([]span, s.ents.len())
 	g.keys = make([]span, s.ents.len())
 	g.targets = make([]span, s.ents.len())
-	// A group with a single parent and no grant of its own shares its
-	// parent's rows, and so its candidates and targets.
+	// jobs are the entities that get lists of their own: a parent's
+	// list is of the rows it reaches, a leaf's of its own rows. A group
+	// with a single parent and no grant of its own shares its parent's
+	// rows, and so its candidates and targets.
+	var jobs []int32
+	var shares [][2]int32
 	byReach := map[span]int32{}
 	for i := range int32(s.ents.len()) {
 		switch {
 		case s.flags[i]&flagParent == 0 && len(g.own(i)) > 0:
 			// A leaf's own grants: its list, beside its parents'.
-			s.heldFrom(i, g.own(i))
+			jobs = append(jobs, i)
 		case s.flags[i]&(flagParent|flagRows) != flagParent|flagRows:
 		default:
 			if j, ok := byReach[g.reach[i]]; ok {
-				g.held[i], g.keys[i], g.targets[i] = g.held[j], g.keys[j], g.targets[j]
+				shares = append(shares, [2]int32{i, j})
 				continue
 			}
-			s.heldFrom(i, g.reachOf(i))
+			jobs = append(jobs, i)
 			byReach[g.reach[i]] = i
 		}
 	}
-	g.heldPool = slices.Clip(g.heldPool)
+	heldEnd := make([]uint32, len(jobs))
+	targetEnd := make([]uint32, len(jobs))
+	var nheld, ntargets uint32
+	idx := &s.index[principalDim]
+	rowsOf := func(i int32) []int32 {
+		if s.flags[i]&flagParent != 0 {
+			return g.reachOf(i)
+		}
+		return g.own(i)
+	}
+	for k, i := range jobs {
+		for _, r := range rowsOf(i) {
+			for _, t := range s.staticView(g.rows[r].parent).tanc {
+				nheld += uint32(len(idx.byTarget[t]))
+				ntargets++
+			}
+		}
+		heldEnd[k], targetEnd[k] = nheld, ntargets
+	}
+	g.heldPool = make([]heldEntry, nheld)
+	g.targetPool = make([]heldTarget, ntargets)
+	parallel.Chunks(len(jobs), minChunk, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			var start, tstart uint32
+			if k > 0 {
+				start, tstart = heldEnd[k-1], targetEnd[k-1]
+			}
+			i := jobs[k]
+			s.heldFrom(i, rowsOf(i), g.heldPool[start:start:heldEnd[k]], g.targetPool[tstart:tstart:targetEnd[k]])
+			g.held[i] = span{off: start, n: heldEnd[k] - start}
+			g.targets[i] = span{off: tstart, n: targetEnd[k] - tstart}
+		}
+	})
+	// The keys' directories, in the order of the lists.
+	g.keyPool = make([]keyStart, 0, nheld)
+	for _, i := range jobs {
+		sp := g.held[i]
+		list := g.heldPool[sp.off : sp.off+sp.n]
+		kstart := len(g.keyPool)
+		for k := range list {
+			if k == 0 || list[k].key != list[k-1].key {
+				g.keyPool = append(g.keyPool, keyStart{key: list[k].key, off: uint32(k)})
+			}
+		}
+		g.keys[i] = span{off: uint32(kstart), n: uint32(len(g.keyPool) - kstart)}
+	}
 	g.keyPool = slices.Clip(g.keyPool)
-	g.targetPool = slices.Clip(g.targetPool)
+	for _, sh := range shares {
+		i, j := sh[0], sh[1]
+		g.held[i], g.keys[i], g.targets[i] = g.held[j], g.keys[j], g.targets[j]
+	}
 }
 
-// heldFrom gives entity i the held candidates and targets of rows.
-func (s *Snapshot) heldFrom(i int32, rows []int32) {
-	g := &s.grants
-	start, tstart := len(g.heldPool), len(g.targetPool)
+// heldFrom fills held and targets, empty slices with room for exactly
+// what rows bring, with entity i's held candidates, sorted by key, and
+// targets, sorted.
+func (s *Snapshot) heldFrom(i int32, rows []int32, held []heldEntry, targets []heldTarget) {
 	for _, r := range rows {
-		g.heldPool = s.heldOf(r, g.heldPool)
-		g.targetPool = s.targetsOf(r, g.targetPool)
+		held = s.heldOf(r, held)
+		targets = s.targetsOf(r, targets)
+	}
+	if len(held) != cap(held) || len(targets) != cap(targets) {
+		panic(fmt.Sprintf("engine: entity %d's held lists were miscounted", i))
 	}
 	// Stable, so that a key's candidates stay in the order of their
 	// grants.
-	list := g.heldPool[start:]
-	slices.SortStableFunc(list, func(a, b heldEntry) int { return cmp.Compare(a.key, b.key) })
-	kstart := len(g.keyPool)
-	for k := range list {
-		if k == 0 || list[k].key != list[k-1].key {
-			g.keyPool = append(g.keyPool, keyStart{key: list[k].key, off: uint32(k)})
-		}
-	}
-	g.keys[i] = span{off: uint32(kstart), n: uint32(len(g.keyPool) - kstart)}
-	slices.SortFunc(g.targetPool[tstart:], func(a, b heldTarget) int { return int(a.t - b.t) })
-	g.held[i] = span{off: uint32(start), n: uint32(len(g.heldPool) - start)}
-	g.targets[i] = span{off: uint32(tstart), n: uint32(len(g.targetPool) - tstart)}
+	slices.SortStableFunc(held, func(a, b heldEntry) int { return cmp.Compare(a.key, b.key) })
+	slices.SortFunc(targets, func(a, b heldTarget) int { return int(a.t - b.t) })
 }
 
 // computeReasons spells out the ids decisions name for each row and

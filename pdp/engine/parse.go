@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/ast"
@@ -55,7 +56,7 @@ func parsePolicies(ps []bundle.Policy) []parsedPolicy {
 }
 
 // policiesPerDocument is how many policies parsePolicies parses at once.
-const policiesPerDocument = 256
+const policiesPerDocument = 64
 
 // parseTogether parses ps as one document into out. It reports false,
 // having set nothing, unless the document holds exactly one policy per
@@ -122,10 +123,29 @@ func splitArray(data []byte) ([][]byte, error) {
 			return nil, err
 		}
 		end := dec.InputOffset()
+		if len(raw) == sampleElements {
+			raw = slices.Grow(raw, estimateElements(len(data), int(end), len(raw)))
+		}
 		raw = append(raw, data[end-int64(len(v)):end])
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err
 	}
 	return raw, nil
+}
+
+// sampleElements is how many elements splitArray reads before it sizes
+// its slice for the rest.
+const sampleElements = 256
+
+// estimateElements is how many more elements a JSON array of size bytes
+// holds, a little over, when its first n elements took read bytes:
+// growing a slice of a million elements by doubling copied it over and
+// over on the path of every activation. It is never more than the
+// elements the rest could hold (two bytes each, with the comma).
+func estimateElements(size, read, n int) int {
+	if read <= 0 || size <= read {
+		return 0
+	}
+	return min((size-read)/2, int(float64(size-read)/float64(read)*float64(n)*1.05))
 }
