@@ -83,6 +83,10 @@ type compiler struct {
 	diags     diag.List
 	out       *Result
 	validator *validate.Validator
+	// entitySchema is the schema without its actions, which is all that
+	// coercing and validating an entity of another type reads (see
+	// addEntityJSON).
+	entitySchema *resolved.Schema
 	profiles  map[string]*profile
 	// grantChecks caches the validation of a profile's policies per kind
 	// of subject; edges collects the parents grants give entities.
@@ -117,6 +121,11 @@ func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 			mode = validate.WithPermissive()
 		}
 		c.validator = validate.New(c.out.Schema, mode)
+	}
+	if c.out.Schema != nil {
+		s := *c.out.Schema
+		s.Actions = nil
+		c.entitySchema = &s
 	}
 	c.authzen()
 	c.entities()
