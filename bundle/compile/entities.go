@@ -24,7 +24,7 @@ import (
 // entities builds every entity of the bundle: identity objects, the
 // repository's entity files and the schema's action entities.
 func (c *compiler) entities() {
-	c.out.Entities = types.EntityMap{}
+	c.out.Entities = Entities{}
 	c.identityEntities()
 	for _, f := range c.repo.Entities {
 		c.entityFile(f)
@@ -45,7 +45,7 @@ func (c *compiler) entities() {
 			if _, dup := c.out.EntityPos[uid]; dup {
 				continue
 			}
-			c.out.Entities[uid] = types.Entity{UID: uid, Parents: a.Entity.Parents}
+			c.out.Entities[uid] = newEntity(types.Entity{UID: uid, Parents: a.Entity.Parents})
 		}
 	}
 }
@@ -268,7 +268,12 @@ func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, sub
 		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: fmt.Sprintf("entity %s is already defined at %s", e.UID, prev)})
 		return
 	}
-	c.out.Entities[e.UID] = e
+	if v, ok := e.Attributes.Get("spiffe_id"); ok {
+		if id, ok := v.(types.String); ok {
+			c.spiffeIDs[e.UID] = id
+		}
+	}
+	c.out.Entities[e.UID] = newEntity(e)
 	c.out.EntityPos[e.UID] = pos
 }
 
@@ -361,13 +366,14 @@ func (c *compiler) checkMemberships(uid types.EntityUID, pos diag.Position, subj
 		return
 	}
 	bad := c.isMembershipType(uid.Type)
-	for p := range e.Parents.All() {
+	for _, p := range e.Parents {
 		bad = bad || c.isMembershipType(p.Type)
 	}
 	if bad {
 		c.diags.Errorf(pos, "%s: access profiles are given by Entitlements and Exceptions in identities/, and expiry by a ServiceAccount's expires:, not by entity files", subject)
 		delete(c.out.Entities, uid)
 		delete(c.out.EntityPos, uid)
+		delete(c.spiffeIDs, uid)
 	}
 }
 
@@ -402,14 +408,8 @@ func (c *compiler) checkSPIFFEIDs() {
 		id   types.String
 	}
 	var claims []claim
-	for uid, e := range c.out.Entities {
-		v, ok := e.Attributes.Get("spiffe_id")
-		if !ok {
-			continue
-		}
-		if id, ok := v.(types.String); ok {
-			claims = append(claims, claim{uid, uid.String(), id})
-		}
+	for uid, id := range c.spiffeIDs {
+		claims = append(claims, claim{uid, uid.String(), id})
 	}
 	slices.SortFunc(claims, func(a, b claim) int { return strings.Compare(a.text, b.text) })
 	for _, cl := range claims {
