@@ -83,7 +83,8 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res, diags := compile.Compile(r, env)
+	// Nothing after compilation reads the objects' attributes.
+	res, diags := compile.CompileWith(r, env, compile.Options{DropAttributes: true})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

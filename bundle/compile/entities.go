@@ -92,6 +92,7 @@ func (c *compiler) identityEntities() {
 	}
 	for _, u := range v.Users {
 		c.addIdentity(&u.Meta, c.uidOf(&u.Meta), append(groups(u.Groups), memberOf[&u.Meta]...), u.Attributes, nil)
+		c.encoded(&u.Attributes)
 	}
 	for _, s := range v.ServiceAccounts {
 		// spiffe_id is always cedargate's on a ServiceAccount, even when the
@@ -104,9 +105,11 @@ func (c *compiler) identityEntities() {
 			extra["spiffe_id"] = id
 		}
 		c.addIdentity(&s.Meta, c.uidOf(&s.Meta), append(groups(s.Groups), memberOf[&s.Meta]...), s.Attributes, extra)
+		c.encoded(&s.Attributes)
 	}
 	for _, g := range v.Groups {
 		c.addIdentity(&g.Meta, c.uidOf(&g.Meta), groups(g.Groups), g.Attributes, nil)
+		c.encoded(&g.Attributes)
 	}
 	for _, t := range v.Teams {
 		c.addIdentity(&t.Meta, c.uidOf(&t.Meta), nil, nil, nil)
@@ -124,6 +127,15 @@ func (c *compiler) identityEntities() {
 			}
 		}
 		c.addIdentity(&r.Meta, jsonUID{r.Type, r.Name}, parents, r.Attributes, nil)
+		c.encoded(&r.Attributes)
+	}
+}
+
+// encoded is called with an object's attributes once its entity holds
+// them, and drops them when the options say so.
+func (c *compiler) encoded(attrs *repo.Attrs) {
+	if c.opts.DropAttributes {
+		*attrs = nil
 	}
 }
 
