@@ -38,7 +38,9 @@ func newEntity(e types.Entity) Entity {
 	if !bytes.HasPrefix(line, head) {
 		panic("compile: entity " + e.UID.String() + " does not encode as " + string(head) + "...: " + string(line))
 	}
-	return Entity{Parents: sortUIDs(parents), tail: line[len(head):]}
+	// A copy, so the entity does not keep the head and the slack of the
+	// marshalling buffer.
+	return Entity{Parents: sortUIDs(parents), tail: bytes.Clone(line[len(head):])}
 }
 
 // withParents returns e with parents added to its own.
