@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cedar-policy/cedar-go/types"
+	"github.com/cedar-policy/cedar-go/x/exp/schema/resolved"
 	exptypes "github.com/cedar-policy/cedar-go/x/exp/types"
 
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -23,7 +24,7 @@ import (
 // entities builds every entity of the bundle: identity objects, the
 // repository's entity files and the schema's action entities.
 func (c *compiler) entities() {
-	c.out.Entities = types.EntityMap{}
+	c.out.Entities = Entities{}
 	c.identityEntities()
 	for _, f := range c.repo.Entities {
 		c.entityFile(f)
@@ -44,7 +45,7 @@ func (c *compiler) entities() {
 			if _, dup := c.out.EntityPos[uid]; dup {
 				continue
 			}
-			c.out.Entities[uid] = types.Entity{UID: uid, Parents: a.Entity.Parents}
+			c.out.Entities[uid] = newEntity(types.Entity{UID: uid, Parents: a.Entity.Parents})
 		}
 	}
 }
@@ -91,6 +92,7 @@ func (c *compiler) identityEntities() {
 	}
 	for _, u := range v.Users {
 		c.addIdentity(&u.Meta, c.uidOf(&u.Meta), append(groups(u.Groups), memberOf[&u.Meta]...), u.Attributes, nil)
+		c.encoded(&u.Attributes)
 	}
 	for _, s := range v.ServiceAccounts {
 		// spiffe_id is always cedargate's on a ServiceAccount, even when the
@@ -103,9 +105,11 @@ func (c *compiler) identityEntities() {
 			extra["spiffe_id"] = id
 		}
 		c.addIdentity(&s.Meta, c.uidOf(&s.Meta), append(groups(s.Groups), memberOf[&s.Meta]...), s.Attributes, extra)
+		c.encoded(&s.Attributes)
 	}
 	for _, g := range v.Groups {
 		c.addIdentity(&g.Meta, c.uidOf(&g.Meta), groups(g.Groups), g.Attributes, nil)
+		c.encoded(&g.Attributes)
 	}
 	for _, t := range v.Teams {
 		c.addIdentity(&t.Meta, c.uidOf(&t.Meta), nil, nil, nil)
@@ -123,6 +127,15 @@ func (c *compiler) identityEntities() {
 			}
 		}
 		c.addIdentity(&r.Meta, jsonUID{r.Type, r.Name}, parents, r.Attributes, nil)
+		c.encoded(&r.Attributes)
+	}
+}
+
+// encoded is called with an object's attributes once its entity holds
+// them, and drops them when the options say so.
+func (c *compiler) encoded(attrs *repo.Attrs) {
+	if c.opts.DropAttributes {
+		*attrs = nil
 	}
 }
 
@@ -229,7 +242,7 @@ func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, att
 		return
 	}
 	before := len(c.diags)
-	c.addEntityJSON(data, m.Pos, m.Label())
+	c.addEntityJSON(uid.Type, data, m.Pos, m.Label())
 	// Point a schema mismatch at the attribute it names, when it names one.
 	for i := before; i < len(c.diags); i++ {
 		for name, v := range attrs {
@@ -240,15 +253,15 @@ func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, att
 	}
 }
 
-// addEntityJSON parses one entity in Cedar's JSON format, coercing
-// attribute values to the types the schema declares, validates it and adds
-// it to the result.
-func (c *compiler) addEntityJSON(data []byte, pos diag.Position, subject string) {
+// addEntityJSON parses one entity in Cedar's JSON format, of type typ
+// when known, coercing attribute values to the types the schema declares,
+// validates it and adds it to the result.
+func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, subject string) {
 	var e types.Entity
 	var err error
 	if c.out.Schema != nil {
 		var coerced exptypes.Entity
-		if err = coerced.UnmarshalJSONWithSchema(data, c.out.Schema); err == nil {
+		if err = coerced.UnmarshalJSONWithSchema(data, c.schemaFor(typ)); err == nil {
 			e = types.Entity(coerced)
 		} else if c.validator != nil {
 			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "does not match the schema: " + repo.Excerpt(err.Error())})
@@ -267,8 +280,28 @@ func (c *compiler) addEntityJSON(data []byte, pos diag.Position, subject string)
 		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: fmt.Sprintf("entity %s is already defined at %s", e.UID, prev)})
 		return
 	}
-	c.out.Entities[e.UID] = e
+	if v, ok := e.Attributes.Get("spiffe_id"); ok {
+		if id, ok := v.(types.String); ok {
+			c.spiffeIDs[e.UID] = id
+		}
+	}
+	c.out.Entities[e.UID] = newEntity(e)
 	c.out.EntityPos[e.UID] = pos
+}
+
+// schemaFor is the schema to coerce and validate an entity of type typ
+// by ("" when unknown). UnmarshalJSONWithSchema builds a validator for
+// every entity, and a validator's constructor enumerates every request
+// environment of the schema's actions: with a hundred thousand entities,
+// that was a fifth of a build's allocation. Only an action entity (type
+// Action or ...::Action, as Cedar's validator tells them) is checked
+// against the actions; for any other the schema without them gives the
+// same coercion and the same verdict.
+func (c *compiler) schemaFor(typ string) *resolved.Schema {
+	if c.entitySchema == nil || typ == "" || typ == "Action" || strings.HasSuffix(typ, "::Action") {
+		return c.out.Schema
+	}
+	return c.entitySchema
 }
 
 // entityFile reads a file of Cedar JSON entities, reporting each entity's
@@ -317,7 +350,11 @@ func (c *compiler) entityFile(f *repo.File) {
 			c.diags.Errorf(pos, "%s: users, service accounts, groups and teams are declared in identities/, where the guardrails check them, not in entity files", subject)
 			continue
 		}
-		c.addEntityJSON(val, pos, subject)
+		typ := ""
+		if probe.UID != nil {
+			typ = string(probe.UID.Type)
+		}
+		c.addEntityJSON(typ, val, pos, subject)
 		if probe.UID != nil && c.repo.HasIdentities() {
 			c.checkMemberships(*probe.UID, pos, subject)
 		}
@@ -341,13 +378,14 @@ func (c *compiler) checkMemberships(uid types.EntityUID, pos diag.Position, subj
 		return
 	}
 	bad := c.isMembershipType(uid.Type)
-	for p := range e.Parents.All() {
+	for _, p := range e.Parents {
 		bad = bad || c.isMembershipType(p.Type)
 	}
 	if bad {
 		c.diags.Errorf(pos, "%s: access profiles are given by Entitlements and Exceptions in identities/, and expiry by a ServiceAccount's expires:, not by entity files", subject)
 		delete(c.out.Entities, uid)
 		delete(c.out.EntityPos, uid)
+		delete(c.spiffeIDs, uid)
 	}
 }
 
@@ -373,20 +411,21 @@ func (c *compiler) isIdentityType(typ types.EntityType) bool {
 // be one.
 func (c *compiler) checkSPIFFEIDs() {
 	owner := map[string]types.EntityUID{}
-	uids := make([]types.EntityUID, 0, len(c.out.Entities))
-	for uid := range c.out.Entities {
-		uids = append(uids, uid)
+	// Only the entities with a spiffe_id are sorted (by their text, as
+	// reports name them): sorting every entity's text was most of the
+	// check's time.
+	type claim struct {
+		uid  types.EntityUID
+		text string
+		id   types.String
 	}
-	slices.SortFunc(uids, func(a, b types.EntityUID) int { return strings.Compare(a.String(), b.String()) })
-	for _, uid := range uids {
-		v, ok := c.out.Entities[uid].Attributes.Get("spiffe_id")
-		if !ok {
-			continue
-		}
-		id, ok := v.(types.String)
-		if !ok {
-			continue
-		}
+	var claims []claim
+	for uid, id := range c.spiffeIDs {
+		claims = append(claims, claim{uid, uid.String(), id})
+	}
+	slices.SortFunc(claims, func(a, b claim) int { return strings.Compare(a.text, b.text) })
+	for _, cl := range claims {
+		uid, id := cl.uid, cl.id
 		if c.repo.HasIdentities() && string(uid.Type) != c.cfg.Qualify(string(repo.KindServiceAccount)) {
 			// Front ends map a SPIFFE id to the entity that has it; only a
 			// ServiceAccount, which the guardrails check, may be one.

@@ -185,7 +185,7 @@ func (c *compiler) templates() {
 		if p == nil || !p.granted {
 			continue
 		}
-		c.out.Entities[p.uid] = types.Entity{UID: p.uid}
+		c.out.Entities[p.uid] = newEntity(types.Entity{UID: p.uid})
 		c.out.EntityPos[p.uid] = ap.Pos
 		n := 0
 		for _, perm := range p.perms {
@@ -213,7 +213,7 @@ func (c *compiler) expiry(s *repo.ServiceAccount) {
 	}
 	set := types.NewEntityUID(types.EntityType(c.cfg.Qualify(expiredType)), expiredSet)
 	if _, ok := c.out.Entities[set]; !ok {
-		c.out.Entities[set] = types.Entity{UID: set}
+		c.out.Entities[set] = newEntity(types.Entity{UID: set})
 		// One template for every account. Its source is the settings
 		// file, which says which repository it belongs to: decisions
 		// name the account's membership, at its expires:, not the
@@ -248,15 +248,9 @@ func (c *compiler) member(uid, parent types.EntityUID, g Grant) {
 // entities.
 func (c *compiler) memberships() {
 	for uid, parents := range c.edges {
-		e, ok := c.out.Entities[uid]
-		if !ok {
-			continue
+		if e, ok := c.out.Entities[uid]; ok {
+			c.out.Entities[uid] = e.withParents(parents...)
 		}
-		for p := range e.Parents.All() {
-			parents = append(parents, p)
-		}
-		e.Parents = types.NewEntityUIDSet(parents...)
-		c.out.Entities[uid] = e
 	}
 	slices.SortFunc(c.out.Grants, func(a, b Grant) int { return strings.Compare(a.ID, b.ID) })
 	for i := 1; i < len(c.out.Grants); i++ {

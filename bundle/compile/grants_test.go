@@ -109,7 +109,7 @@ func TestGrantsCompileToData(t *testing.T) {
 		t.Errorf("grants\n%s\nwant\n%s", strings.Join(grants, "\n"), strings.Join(want, "\n"))
 	}
 	ops := res.Entities[types.NewEntityUID("Acme::Team", "ops")]
-	if !ops.Parents.Contains(types.NewEntityUID("Acme::AccessProfile", "reader")) {
+	if !slices.Contains(ops.Parents, types.NewEntityUID("Acme::AccessProfile", "reader")) {
 		t.Errorf("Team ops has parents %v, want Acme::AccessProfile::\"reader\" among them", ops.Parents)
 	}
 	b := res.Bundle(bundle.Manifest{Revision: "r"})

@@ -313,7 +313,7 @@ func (c *checker) memberOf(u, g *repo.Meta) bool {
 		if !ok {
 			continue
 		}
-		for p := range e.Parents.All() {
+		for _, p := range e.Parents {
 			if p == target {
 				return true
 			}
@@ -388,7 +388,7 @@ func (c *checker) orphans() {
 	// files, has it as a parent.
 	members := map[types.EntityUID]bool{}
 	for _, e := range c.res.Entities {
-		for p := range e.Parents.All() {
+		for _, p := range e.Parents {
 			members[p] = true
 		}
 	}

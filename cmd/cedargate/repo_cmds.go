@@ -88,7 +88,12 @@ Every problem is printed as path:line:column: message (rule).`,
 				return err
 			}
 			printWarnings(cmd, out.Warnings)
-			st, err := sf.create(cmd.Context(), out.Bundle.Manifest.Environment)
+			// The store decodes the archive to check it, and activation
+			// decodes it again: the built bundle need not stay beside
+			// them (at 100k identities it is tens of MiB).
+			m, signature := out.Bundle.Manifest, out.Bundle.Signature
+			out.Bundle = nil
+			st, err := sf.create(cmd.Context(), m.Environment)
 			if err != nil {
 				return err
 			}
@@ -96,13 +101,13 @@ Every problem is printed as path:line:column: message (rule).`,
 			if err != nil {
 				return err
 			}
-			m := out.Bundle.Manifest
+			out.Archive = nil
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "built %s for %s: %d policies (%d grants), %d entities, %d tests passed\n",
 				m.Revision, m.Environment, m.Counts.Policies, m.Counts.Grants, m.Counts.Entities, out.Tests.Passed)
 			fmt.Fprintf(w, "digest %s", p.Digest)
-			if out.Bundle.Signature != nil {
-				fmt.Fprintf(w, ", signed by key %s", out.Bundle.Signature.KeyID)
+			if signature != nil {
+				fmt.Fprintf(w, ", signed by key %s", signature.KeyID)
 			}
 			fmt.Fprintf(w, "\nstored in %s\n", st.BundlePath(m.Revision))
 			if activate {

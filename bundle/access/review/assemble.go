@@ -436,7 +436,7 @@ func (r *reviewer) ancestors(uid types.EntityUID) []string {
 		if !ok {
 			continue
 		}
-		for p := range e.Parents.All() {
+		for _, p := range e.Parents {
 			if seen[p] {
 				continue
 			}
