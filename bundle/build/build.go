@@ -73,6 +73,9 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	// their names.
 	r.DecodeAhead = true
 	r.AheadNamesOnly = true
+	// Each environment is asked for once: the files' bytes can go as
+	// they are decoded.
+	r.DropSources = true
 	env, err := checkEnv(r, opts.Env)
 	if err != nil {
 		return nil, err

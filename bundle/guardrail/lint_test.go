@@ -396,15 +396,21 @@ expires: 2026-12-20
 }
 
 // TestUnknownEntityBuildingOneEnvironment checks what `build --env prod`
-// checks: only prod is compiled, and an entity of dev alone still exists.
+// checks: only prod is compiled, and an entity of dev alone (a service
+// account, a user, a resource) still exists, whether dev is decoded in
+// full or names-only, as a build does.
 func TestUnknownEntityBuildingOneEnvironment(t *testing.T) {
 	files := maps.Clone(policyRepo)
-	files["policies/p.cedar"] = "@id(\"guard\")\nforbid (principal, action, resource) when { principal in [App::ServiceAccount::\"ci-deployer-dev\", App::ServiceAccount::\"ci-deployer-deb\"] };\n"
-	r := load(t, files)
-	res, d := compile.Compile(r, "prod")
-	d.Append(Check(r, []*compile.Result{res}, now))
+	files["identities/dev.yaml"] = "kind: User\nname: dana\nenvironments: [dev]\n---\nkind: Resource\ntype: Service\nname: ledger\nenvironments: [dev]\n"
+	files["policies/p.cedar"] = "@id(\"guard\")\nforbid (principal, action, resource) when { principal in [App::ServiceAccount::\"ci-deployer-dev\", App::ServiceAccount::\"ci-deployer-deb\", App::User::\"dana\"] || resource == App::Service::\"ledger\" };\n"
 	want := []string{`policies/p.cedar:2:99: policy "guard": App::ServiceAccount::"ci-deployer-deb" exists in no environment (did you mean App::ServiceAccount::"ci-deployer-dev"?); the policy can never match it (unknown-entity)`}
-	if got := findings(d.String(), UnknownEntity); !slices.Equal(got, want) {
-		t.Fatalf("unknown-entity findings:\n  %s\nwant:\n  %s\nall output:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), d)
+	for _, namesOnly := range []bool{false, true} {
+		r := load(t, files)
+		r.DecodeAhead, r.AheadNamesOnly = true, namesOnly
+		res, d := compile.Compile(r, "prod")
+		d.Append(Check(r, []*compile.Result{res}, now))
+		if got := findings(d.String(), UnknownEntity); !slices.Equal(got, want) {
+			t.Fatalf("names-only %v: unknown-entity findings:\n  %s\nwant:\n  %s\nall output:\n%s", namesOnly, strings.Join(got, "\n  "), strings.Join(want, "\n  "), d)
+		}
 	}
 }

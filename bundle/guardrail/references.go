@@ -91,6 +91,9 @@ func (c *checker) knownEntities(results []*compile.Result, views []*repo.View) *
 		for _, r := range v.Resources {
 			k.add(types.NewEntityUID(types.EntityType(r.Type), types.String(r.Name)))
 		}
+		for _, uid := range v.Names {
+			k.add(uid)
+		}
 	}
 	if c.r.HasIdentities() {
 		for _, kind := range []repo.Kind{repo.KindUser, repo.KindServiceAccount, repo.KindGroup, repo.KindTeam} {

@@ -1,9 +1,10 @@
 package repo
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/cedargate/cedargate/bundle/diag"
@@ -51,7 +52,7 @@ type Meta struct {
 	// Pos is where the object's YAML document starts.
 	Pos diag.Position `yaml:"-"`
 	// fields records where each field's value is, for messages that point
-	// at the exact line, sorted by name. A slice, not a map: a repository
+	// at the exact line, sorted by the name's number. A slice, not a map: a repository
 	// of a million objects keeps one per object, and a map of a dozen
 	// positions takes four times the room.
 	fields []fieldPos
@@ -63,16 +64,54 @@ type Meta struct {
 // FieldPos returns the position of field's value, or of the object when the
 // field is absent.
 func (m *Meta) FieldPos(field string) diag.Position {
-	if i, ok := slices.BinarySearchFunc(m.fields, field, func(f fieldPos, name string) int { return strings.Compare(f.name, name) }); ok {
+	id, ok := fieldNames.lookup(field)
+	if !ok {
+		return m.Pos
+	}
+	if i, ok := slices.BinarySearchFunc(m.fields, id, func(f fieldPos, id uint32) int { return cmp.Compare(f.name, id) }); ok {
 		return diag.Position{File: m.Pos.File, Line: int(m.fields[i].line), Col: int(m.fields[i].col)}
 	}
 	return m.Pos
 }
 
-// fieldPos is where a field's value is, in the object's file.
+// fieldPos is where a field's value is, in the object's file: 12 bytes,
+// the field's name interned (see fieldNames).
 type fieldPos struct {
-	name      string
+	name      uint32
 	line, col int32
+}
+
+// fieldNames interns the names of the fields objects record positions
+// of: the decoder's own keys (a few dozen), never a key of the input.
+var fieldNames = interner{ids: map[string]uint32{}}
+
+// interner numbers strings, safe for concurrent use.
+type interner struct {
+	mu  sync.RWMutex
+	ids map[string]uint32
+}
+
+// lookup returns s's number, if it has one.
+func (in *interner) lookup(s string) (uint32, bool) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	id, ok := in.ids[s]
+	return id, ok
+}
+
+// id returns s's number, numbering it when new.
+func (in *interner) id(s string) uint32 {
+	if id, ok := in.lookup(s); ok {
+		return id
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	id, ok := in.ids[s]
+	if !ok {
+		id = uint32(len(in.ids))
+		in.ids[s] = id
+	}
+	return id
 }
 
 // meta gives the Meta every object kind embeds.
@@ -82,9 +121,9 @@ func (m *Meta) meta() *Meta { return m }
 func (m *Meta) setFields(pos map[string]diag.Position) {
 	m.fields = make([]fieldPos, 0, len(pos))
 	for name, p := range pos {
-		m.fields = append(m.fields, fieldPos{name: name, line: int32(p.Line), col: int32(p.Col)})
+		m.fields = append(m.fields, fieldPos{name: fieldNames.id(name), line: int32(p.Line), col: int32(p.Col)})
 	}
-	slices.SortFunc(m.fields, func(a, b fieldPos) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(m.fields, func(a, b fieldPos) int { return cmp.Compare(a.name, b.name) })
 }
 
 // Label names the object in messages: `ServiceAccount "ledger-bot"`.

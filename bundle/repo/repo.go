@@ -74,18 +74,27 @@ type Repo struct {
 	// environments); a caller that reads one environment leaves it unset.
 	DecodeAhead bool
 	// AheadNamesOnly makes the environments DecodeAhead keeps names-only
-	// views: only users, service accounts, groups and teams, each with its
-	// kind, name and position (and a service account's SPIFFE ids and
-	// where they are), and resources with their type, name and position;
-	// no attributes, memberships, profiles, entitlements, exceptions, nor
-	// the problems of their objects. That is what the guardrails read of
+	// views: the entities of users, groups, teams and resources (View.Names,
+	// no objects), and service accounts with their kind, name and position,
+	// SPIFFE ids and where they are; no attributes, memberships, profiles,
+	// entitlements, exceptions, nor the problems of their objects, and no
+	// index to resolve references by. That is what the guardrails read of
 	// an environment not compiled, at a fraction of the memory, so a
 	// build of one environment sets it; a caller that compiles or
 	// otherwise reads other environments in full leaves it unset.
 	AheadNamesOnly bool
+	// DropSources makes a View that decodes every environment at once
+	// (DecodeAhead) let go of each identity file's bytes once it has
+	// decoded the file: a caller that asks for each environment once (a
+	// build) sets it, and the bytes (as large as the repository) no
+	// longer stay beside the objects. A View that would decode the files
+	// again fails.
+	DropSources bool
 
 	mu    sync.Mutex
 	ahead map[string]aheadView
+	// dropped is set once DropSources let the identity files' bytes go.
+	dropped bool
 }
 
 // Today is 00:00 UTC of the day relative dates count from: Now's day, or

@@ -2,8 +2,11 @@ package repo
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
 
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/internal/parallel"
@@ -21,8 +24,19 @@ type View struct {
 	Profiles        []*AccessProfile
 	Entitlements    []*Entitlement
 	Exceptions      []*Exception
-	byKey           map[string]*Meta
-	byName          map[string][]*Meta
+	// Names are, in a names-only view (see Repo.AheadNamesOnly), the
+	// entities of its users, groups, teams and resources, which it keeps
+	// no objects of; nil in a full view.
+	Names []types.EntityUID
+	// namesOnly is set in a names-only view, which keeps no index: nothing
+	// resolves references in it.
+	namesOnly bool
+	byKey     map[string]*Meta
+	// byName is the first object of each name; byNameMore the others of
+	// that name, in file order (objects of different kinds may share a
+	// name, rarely: one index rather than a slice for every name).
+	byName     map[string]*Meta
+	byNameMore map[string][]*Meta
 	// byLive finds the object that names a live object ("field\x00value"
 	// for kubernetes, aws_arn and scim_username), so that two objects
 	// never claim the same live one.
@@ -53,7 +67,16 @@ func (r *Repo) View(env string) (*View, diag.List) {
 			}
 		}
 	}
-	views, diags := r.views(envs, today)
+	r.mu.Lock()
+	dropped := r.dropped
+	r.dropped = r.dropped || (r.DropSources && len(envs) == max(len(r.Config.Environments), 1))
+	drop := r.dropped
+	r.mu.Unlock()
+	if dropped {
+		// A cedargate bug: the caller set DropSources, then asked again.
+		return &View{Env: env, Config: r.Config}, diag.ListOf(fmt.Errorf("environment %q: the identity files were let go after they were decoded", env))
+	}
+	views, diags := r.views(envs, today, drop)
 	if len(envs) > 1 {
 		r.mu.Lock()
 		if r.ahead == nil {
@@ -78,7 +101,8 @@ type aheadView struct {
 // the files. Files are parsed and decoded one per core at a time, each
 // into its own slot; the objects are then added in file order, so that
 // which of two duplicates comes first does not depend on the scheduler.
-func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
+// With drop set, each file's bytes go once it is decoded.
+func (r *Repo) views(envs []string, today time.Time, drop bool) ([]*View, []diag.List) {
 	type decoded struct {
 		objs  []any
 		diags diag.List
@@ -93,6 +117,9 @@ func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
 		out := make([]decoded, len(envs))
 		files[i] = out
 		docs, err := f.parse(r.Config.Limits.YAMLDepth)
+		if drop {
+			f.data, f.spans = nil, nil
+		}
 		if err != nil {
 			// Load parsed the same bytes without error.
 			for e := range out {
@@ -120,45 +147,60 @@ func (r *Repo) views(envs []string, today time.Time) ([]*View, []diag.List) {
 	views := make([]*View, len(envs))
 	diags := make([]diag.List, len(envs))
 	for e, env := range envs {
-		v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string][]*Meta{}, byLive: map[string]*Meta{}}
+		v := &View{Env: env, Config: r.Config, byKey: map[string]*Meta{}, byName: map[string]*Meta{}, byNameMore: map[string][]*Meta{}, byLive: map[string]*Meta{}}
+		v.namesOnly = e > 0 && r.AheadNamesOnly
+		qualified := map[string]types.EntityType{}
 		for i := range files {
 			if files[i] == nil {
 				continue
 			}
 			diags[e].Append(files[i][e].diags)
 			for _, obj := range files[i][e].objs {
+				if n, ok := obj.(nameOnly); ok {
+					t, ok := qualified[n.typ]
+					if !ok {
+						t = types.EntityType(r.Config.Qualify(n.typ))
+						qualified[n.typ] = t
+					}
+					v.Names = append(v.Names, types.NewEntityUID(t, types.String(n.name)))
+					continue
+				}
 				v.add(obj, &diags[e])
 			}
 			files[i][e] = decoded{}
+		}
+		if v.namesOnly {
+			v.byKey, v.byName, v.byNameMore, v.byLive = nil, nil, nil, nil
 		}
 		views[e] = v
 	}
 	return views, diags
 }
 
+// nameOnly is what a names-only view keeps of an object known by its name
+// alone: its Cedar type, as written (a kind, or a resource's type), and
+// its name.
+type nameOnly struct{ typ, name string }
+
 // nameOf is what a names-only view keeps of obj (see
 // Repo.AheadNamesOnly), or nil when it keeps nothing of it.
 func nameOf(obj any) any {
-	name := func(m *Meta, fields ...string) Meta {
-		n := Meta{Kind: m.Kind, Name: m.Name, Pos: m.Pos}
-		for _, f := range m.fields {
-			if slices.Contains(fields, f.name) {
-				n.fields = append(n.fields, f)
+	switch o := obj.(type) {
+	case *User, *Group, *Team:
+		m := obj.(interface{ meta() *Meta }).meta()
+		return nameOnly{typ: string(m.Kind), name: m.Name}
+	case *ServiceAccount:
+		m := Meta{Kind: o.Kind, Name: o.Name, Pos: o.Pos}
+		if id, ok := fieldNames.lookup("spiffe_id"); ok {
+			for _, f := range o.fields {
+				if f.name == id {
+					m.fields = append(m.fields, f)
+				}
 			}
 		}
-		return n
-	}
-	switch o := obj.(type) {
-	case *User:
-		return &User{Meta: name(&o.Meta)}
-	case *ServiceAccount:
-		return &ServiceAccount{Meta: name(&o.Meta, "spiffe_id"), SPIFFEIDs: o.SPIFFEIDs}
-	case *Group:
-		return &Group{Meta: name(&o.Meta)}
-	case *Team:
-		return &Team{Meta: name(&o.Meta)}
+		return &ServiceAccount{Meta: m, SPIFFEIDs: o.SPIFFEIDs}
 	case *Resource:
-		return &Resource{Meta: name(&o.Meta), Type: o.Type}
+		return nameOnly{typ: o.Type, name: o.Name}
 	}
 	return nil
 }
@@ -195,8 +237,14 @@ func (v *View) add(obj any, diags *diag.List) {
 		return
 	}
 	v.byKey[key] = m
-	v.byName[m.Name] = append(v.byName[m.Name], m)
-	v.claimLive(obj, m, diags)
+	if !v.namesOnly {
+		if _, seen := v.byName[m.Name]; seen {
+			v.byNameMore[m.Name] = append(v.byNameMore[m.Name], m)
+		} else {
+			v.byName[m.Name] = m
+		}
+		v.claimLive(obj, m, diags)
+	}
 	switch o := obj.(type) {
 	case *User:
 		v.Users = append(v.Users, o)
@@ -276,7 +324,7 @@ func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
 		return nil, fmt.Errorf("no %s named %q in environment %q%s", k, ref.Name, v.Env, v.hint(ref.Name, kinds))
 	}
 	var found []*Meta
-	for _, m := range v.byName[ref.Name] {
+	for m := range v.named(ref.Name) {
 		if slices.Contains(kinds, m.Kind) {
 			found = append(found, m)
 		}
@@ -290,10 +338,25 @@ func (v *View) Resolve(ref Ref, kinds ...Kind) (*Meta, error) {
 	return nil, fmt.Errorf("%q is ambiguous: both %s and %s exist; write Kind/name", ref.Name, found[0].Key(), found[1].Key())
 }
 
+// named yields the objects named name, in file order.
+func (v *View) named(name string) iter.Seq[*Meta] {
+	return func(yield func(*Meta) bool) {
+		first := v.byName[name]
+		if first == nil || !yield(first) {
+			return
+		}
+		for _, m := range v.byNameMore[name] {
+			if !yield(m) {
+				return
+			}
+		}
+	}
+}
+
 func (v *View) hint(name string, kinds []Kind) string {
 	var names []string
-	for n, ms := range v.byName {
-		for _, m := range ms {
+	for n := range v.byName {
+		for m := range v.named(n) {
 			if slices.Contains(kinds, m.Kind) {
 				names = append(names, n)
 				break

@@ -3,8 +3,12 @@ package repo
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cedar-policy/cedar-go/types"
 )
 
 // TestDecodeAheadGivesTheViewsADirectDecodeGives checks that the views
@@ -52,9 +56,9 @@ func TestDecodeAheadGivesTheViewsADirectDecodeGives(t *testing.T) {
 }
 
 // TestAheadNamesOnlyKeepsWhatTheGuardrailsRead checks that a names-only
-// view decoded ahead has the principals, groups, teams and resources of a
-// direct decode, by kind, name and position, service accounts' SPIFFE ids
-// and where they are, and nothing else.
+// view decoded ahead has the entities of a direct decode's principals,
+// groups, teams and resources, its service accounts by kind, name and
+// position with their SPIFFE ids and where they are, and nothing else.
 func TestAheadNamesOnlyKeepsWhatTheGuardrailsRead(t *testing.T) {
 	direct, ahead := acmeTwice(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	ahead.DecodeAhead, ahead.AheadNamesOnly = true, true
@@ -64,44 +68,86 @@ func TestAheadNamesOnlyKeepsWhatTheGuardrailsRead(t *testing.T) {
 	if !reflect.DeepEqual(gotFirst, wantFirst) {
 		t.Fatalf("View(%s), the one asked for, is not the full view", envs[0])
 	}
+	if gotFirst.Names != nil {
+		t.Fatalf("View(%s), the one asked for, has names-only entries", envs[0])
+	}
 	type name struct {
 		Key  string
 		Pos  string
 		More string
 	}
-	names := func(v *View) []name {
+	accounts := func(v *View) []name {
 		var out []name
-		for _, o := range v.Users {
-			out = append(out, name{o.Key(), o.Pos.String(), ""})
-		}
 		for _, o := range v.ServiceAccounts {
 			out = append(out, name{o.Key(), o.Pos.String(), fmt.Sprint(o.SPIFFEIDs, o.FieldPos("spiffe_id"))})
 		}
+		return out
+	}
+	entities := func(v *View) []string {
+		var out []string
+		for _, o := range v.Users {
+			out = append(out, v.Config.UID(&o.Meta).String())
+		}
 		for _, o := range v.Groups {
-			out = append(out, name{o.Key(), o.Pos.String(), ""})
+			out = append(out, v.Config.UID(&o.Meta).String())
 		}
 		for _, o := range v.Teams {
-			out = append(out, name{o.Key(), o.Pos.String(), ""})
+			out = append(out, v.Config.UID(&o.Meta).String())
 		}
 		for _, o := range v.Resources {
-			out = append(out, name{o.Key(), o.Pos.String(), o.Type})
+			out = append(out, types.NewEntityUID(types.EntityType(o.Type), types.String(o.Name)).String())
 		}
+		for _, uid := range v.Names {
+			out = append(out, uid.String())
+		}
+		slices.Sort(out)
 		return out
 	}
 	for _, env := range envs[1:] {
 		got, gotDiags := ahead.View(env)
 		want, _ := direct.View(env)
-		if g, w := names(got), names(want); len(w) == 0 || !reflect.DeepEqual(g, w) {
-			t.Fatalf("names-only View(%s):\n got %v\nwant %v", env, g, w)
+		if g, w := accounts(got), accounts(want); len(w) == 0 || !reflect.DeepEqual(g, w) {
+			t.Fatalf("names-only View(%s) service accounts:\n got %v\nwant %v", env, g, w)
+		}
+		if g, w := entities(got), entities(want); len(w) == 0 || !reflect.DeepEqual(g, w) {
+			t.Fatalf("names-only View(%s) entities:\n got %v\nwant %v", env, g, w)
+		}
+		if len(got.Users)+len(got.Groups)+len(got.Teams)+len(got.Resources) > 0 {
+			t.Fatalf("names-only View(%s) keeps objects it only needs the names of", env)
 		}
 		if len(got.Profiles)+len(got.Entitlements)+len(got.Exceptions) > 0 || gotDiags != nil {
 			t.Fatalf("names-only View(%s) keeps profiles, grants, waivers or problems", env)
 		}
-		for _, u := range got.Users {
-			if u.Attributes != nil || u.Groups != nil || u.Description != "" {
-				t.Fatalf("names-only View(%s) keeps more of %s than its name", env, u.Key())
+		for _, sa := range got.ServiceAccounts {
+			if sa.Groups != nil || sa.Description != "" || sa.Owner != "" {
+				t.Fatalf("names-only View(%s) keeps more of %s than its name and SPIFFE ids", env, sa.Key())
 			}
 		}
+	}
+}
+
+// TestDropSourcesLetsTheFilesGoOnceDecoded checks that DropSources keeps
+// the views the same, lets the identity files' bytes go once every
+// environment is decoded, and fails a View that would decode them again.
+func TestDropSourcesLetsTheFilesGoOnceDecoded(t *testing.T) {
+	direct, dropping := acmeTwice(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	dropping.DecodeAhead, dropping.DropSources = true, true
+	for _, env := range direct.Config.Environments {
+		got, gotDiags := dropping.View(env)
+		want, wantDiags := direct.View(env)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotDiags, wantDiags) {
+			t.Fatalf("View(%s) with DropSources differs from a direct decode", env)
+		}
+	}
+	for _, f := range dropping.identities {
+		if f.data != nil {
+			t.Fatalf("%s: bytes kept after every environment was decoded", f.path)
+		}
+	}
+	env := direct.Config.Environments[0]
+	v, diags := dropping.View(env)
+	if diags.Errors() != 1 || !strings.Contains(diags.String(), "let go") || len(v.Users) > 0 {
+		t.Fatalf("View(%s) after the files were let go: %v, %d users", env, diags, len(v.Users))
 	}
 }
 
