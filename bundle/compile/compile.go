@@ -34,9 +34,6 @@ type Result struct {
 	Schema     *resolved.Schema
 	SchemaText []byte
 	Entities   Entities
-	// EntityPos says where each entity is defined; schema-declared action
-	// entities have none.
-	EntityPos map[types.EntityUID]diag.Position
 	// Policies are the bundle's, sorted by ID: the hand-written ones and
 	// the templates of profiles and expiry (see grants.go).
 	Policies []Policy
@@ -92,8 +89,11 @@ type compiler struct {
 	// of subject; edges collects the parents grants give entities.
 	grantChecks map[grantCheckKey]grantCheck
 	edges       map[types.EntityUID][]types.EntityUID
-	// spiffeIDs are the spiffe_id attributes of the entities that have
-	// one, for checkSPIFFEIDs.
+	// entityPos says where each entity is defined (schema-declared
+	// action entities have none), and spiffeIDs are the spiffe_id
+	// attributes of the entities that have one: both for the checks of
+	// entities (see entities), let go once those are done.
+	entityPos map[types.EntityUID]diag.Position
 	spiffeIDs map[types.EntityUID]types.String
 	// parentRefs are checked once all entities exist.
 	parentRefs []parentRef
@@ -118,7 +118,7 @@ func Compile(r *repo.Repo, env string) (*Result, diag.List) {
 
 // CompileWith is Compile tuned by opts.
 func CompileWith(r *repo.Repo, env string, opts Options) (*Result, diag.List) {
-	c := &compiler{repo: r, cfg: r.Config, opts: opts, out: &Result{Env: env, Namespace: r.Config.Namespace, EntityPos: map[types.EntityUID]diag.Position{}}, profiles: map[string]*profile{},
+	c := &compiler{repo: r, cfg: r.Config, opts: opts, out: &Result{Env: env, Namespace: r.Config.Namespace}, entityPos: map[types.EntityUID]diag.Position{}, profiles: map[string]*profile{},
 		grantChecks: map[grantCheckKey]grantCheck{}, edges: map[types.EntityUID][]types.EntityUID{},
 		spiffeIDs: map[types.EntityUID]types.String{}}
 	c.diags.Append(r.Problems)

@@ -42,12 +42,16 @@ func (c *compiler) entities() {
 		// out too (Cedar's own entity files often do); validation then
 		// checks it agrees with the schema, and it is kept as written.
 		for uid, a := range c.out.Schema.Actions {
-			if _, dup := c.out.EntityPos[uid]; dup {
+			if _, dup := c.entityPos[uid]; dup {
 				continue
 			}
 			c.out.Entities[uid] = newEntity(types.Entity{UID: uid, Parents: a.Entity.Parents})
 		}
 	}
+	// Nothing after reads where entities are, their SPIFFE ids nor the
+	// parents to check: at 100k identities the first two are some 18 MB
+	// of what compiling the policies next would hold.
+	c.entityPos, c.spiffeIDs, c.parentRefs = nil, nil, nil
 }
 
 // parentRef is a Resource parent to check for existence.
@@ -276,7 +280,7 @@ func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, sub
 			return
 		}
 	}
-	if prev, dup := c.out.EntityPos[e.UID]; dup {
+	if prev, dup := c.entityPos[e.UID]; dup {
 		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: fmt.Sprintf("entity %s is already defined at %s", e.UID, prev)})
 		return
 	}
@@ -286,7 +290,7 @@ func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, sub
 		}
 	}
 	c.out.Entities[e.UID] = newEntity(e)
-	c.out.EntityPos[e.UID] = pos
+	c.entityPos[e.UID] = pos
 }
 
 // schemaFor is the schema to coerce and validate an entity of type typ
@@ -374,7 +378,7 @@ func (c *compiler) entityFile(f *repo.File) {
 // access profile, and only an expiry makes an account expired.
 func (c *compiler) checkMemberships(uid types.EntityUID, pos diag.Position, subject string) {
 	e, ok := c.out.Entities[uid]
-	if !ok || c.out.EntityPos[uid] != pos {
+	if !ok || c.entityPos[uid] != pos {
 		return
 	}
 	bad := c.isMembershipType(uid.Type)
@@ -384,7 +388,7 @@ func (c *compiler) checkMemberships(uid types.EntityUID, pos diag.Position, subj
 	if bad {
 		c.diags.Errorf(pos, "%s: access profiles are given by Entitlements and Exceptions in identities/, and expiry by a ServiceAccount's expires:, not by entity files", subject)
 		delete(c.out.Entities, uid)
-		delete(c.out.EntityPos, uid)
+		delete(c.entityPos, uid)
 		delete(c.spiffeIDs, uid)
 	}
 }
@@ -419,7 +423,7 @@ func (c *compiler) checkSPIFFEIDs() {
 		text string
 		id   types.String
 	}
-	var claims []claim
+	claims := make([]claim, 0, len(c.spiffeIDs))
 	for uid, id := range c.spiffeIDs {
 		claims = append(claims, claim{uid, uid.String(), id})
 	}
@@ -429,11 +433,11 @@ func (c *compiler) checkSPIFFEIDs() {
 		if c.repo.HasIdentities() && string(uid.Type) != c.cfg.Qualify(string(repo.KindServiceAccount)) {
 			// Front ends map a SPIFFE id to the entity that has it; only a
 			// ServiceAccount, which the guardrails check, may be one.
-			c.diags.Errorf(c.out.EntityPos[uid], "%s: only a ServiceAccount may have a spiffe_id (it names a workload's identity)", uid)
+			c.diags.Errorf(c.entityPos[uid], "%s: only a ServiceAccount may have a spiffe_id (it names a workload's identity)", uid)
 			continue
 		}
 		if prev, dup := owner[string(id)]; dup {
-			c.diags.Errorf(c.out.EntityPos[uid], "%s: SPIFFE id %s is already the spiffe_id of %s (%s); a workload identity names one entity", uid, id, prev, c.out.EntityPos[prev])
+			c.diags.Errorf(c.entityPos[uid], "%s: SPIFFE id %s is already the spiffe_id of %s (%s); a workload identity names one entity", uid, id, prev, c.entityPos[prev])
 			continue
 		}
 		owner[string(id)] = uid

@@ -186,7 +186,6 @@ func (c *compiler) templates() {
 			continue
 		}
 		c.out.Entities[p.uid] = newEntity(types.Entity{UID: p.uid})
-		c.out.EntityPos[p.uid] = ap.Pos
 		n := 0
 		for _, perm := range p.perms {
 			for _, res := range perm.resources {
