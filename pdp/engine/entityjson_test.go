@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -99,8 +100,8 @@ func TestEntityDecoderAgreesWithCedar(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, doc := range [][]byte{c.Entities, b.Entities} {
-			raw, err := splitArray(doc)
-			if err != nil {
+			var raw []json.RawMessage
+			if err := json.Unmarshal(doc, &raw); err != nil {
 				t.Fatalf("%s: %v", c.Name, err)
 			}
 			for _, r := range raw {

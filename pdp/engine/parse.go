@@ -3,12 +3,10 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"slices"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/ast"
 	expast "github.com/cedar-policy/cedar-go/x/exp/ast"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cedargate/cedargate/bundle"
 	"github.com/cedargate/cedargate/internal/parallel"
@@ -104,48 +102,4 @@ func compiled(p *cedar.Policy) parsedPolicy {
 	unscoped := *a
 	unscoped.Principal, unscoped.Action, unscoped.Resource = expast.ScopeTypeAll{}, expast.ScopeTypeAll{}, expast.ScopeTypeAll{}
 	return parsedPolicy{ast: a, eval: cedar.NewPolicyFromAST((*ast.Policy)(&unscoped))}
-}
-
-// splitArray returns the elements of the JSON array data, as slices of it.
-func splitArray(data []byte) ([][]byte, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, err
-	}
-	if tok.Kind() != '[' {
-		return nil, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
-	}
-	var raw [][]byte
-	for dec.PeekKind() != ']' {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil, err
-		}
-		end := dec.InputOffset()
-		if len(raw) == sampleElements {
-			raw = slices.Grow(raw, estimateElements(len(data), int(end), len(raw)))
-		}
-		raw = append(raw, data[end-int64(len(v)):end])
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
-
-// sampleElements is how many elements splitArray reads before it sizes
-// its slice for the rest.
-const sampleElements = 256
-
-// estimateElements is how many more elements a JSON array of size bytes
-// holds, a little over, when its first n elements took read bytes:
-// growing a slice of a million elements by doubling copied it over and
-// over on the path of every activation. It is never more than the
-// elements the rest could hold (two bytes each, with the comma).
-func estimateElements(size, read, n int) int {
-	if read <= 0 || size <= read {
-		return 0
-	}
-	return min((size-read)/2, int(float64(size-read)/float64(read)*float64(n)*1.05))
 }
