@@ -159,10 +159,7 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	if !bytes.Equal(listing, files[SumsFile]) {
 		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
-	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums}
-	if opts.Entities != nil {
-		b.EntityReader = opts.Entities
-	}
+	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums, EntityReader: opts.Entities}
 	if opts.Digest != "" && opts.Digest != b.Digest {
 		return nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
 	}

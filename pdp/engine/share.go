@@ -42,7 +42,7 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 		ents: prev.ents, self: prev.self, flags: prev.flags, tanc: prev.tanc, tancPool: prev.tancPool,
 		cands: prev.cands, candPool: prev.candPool, typeTarget: prev.typeTarget, grants: prev.grants,
 	}
-	e.st = nil
+	e.st, e.serving = nil, nil
 	if release&ReleaseGrants != 0 {
 		b.Grants = nil
 	}

@@ -404,7 +404,9 @@ func entitiesOf(b *bundle.Bundle) (*store, error) {
 		return nil, fmt.Errorf("%s was not read", bundle.EntitiesFile)
 	}
 	st, err := e.st, e.err
-	// The store is the snapshot's from now on.
-	e.st = nil
+	// The store is the snapshot's from now on, and the serving snapshot
+	// is no longer needed: the bundle, which may outlive this call, must
+	// not keep it alive.
+	e.st, e.serving = nil, nil
 	return st, err
 }
