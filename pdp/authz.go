@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -49,14 +51,30 @@ type authzService struct {
 
 // Authorize implements AuthorizationServiceServer.
 func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) (*pb.AuthorizeResponse, error) {
-	start := time.Now()
+	return a.authorize(ctx, req, nil, time.Now())
+}
+
+// authorizeBody answers an Authorize call that the server's codec
+// received (see authorizeBody): decoded already, or to decode from its
+// message.
+func (a *authzService) authorizeBody(ctx context.Context, b *authorizeBody) (*pb.AuthorizeResponse, error) {
+	if b.req != nil {
+		return a.authorize(ctx, nil, b.req, b.start)
+	}
+	return a.authorize(ctx, b.Message.(*pb.AuthorizeRequest), nil, time.Now())
+}
+
+// authorize decides one request: ereq, or else req once decoded. start
+// is when the request was received.
+func (a *authzService) authorize(ctx context.Context, req *pb.AuthorizeRequest, ereq *engine.Request, start time.Time) (*pb.AuthorizeResponse, error) {
 	cur, err := a.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ereq, err := wire.DecodeRequest(req, a.limits)
-	if err != nil {
-		return nil, wire.Status(err)
+	if ereq == nil {
+		if ereq, err = wire.DecodeRequest(req, a.limits); err != nil {
+			return nil, wire.Status(err)
+		}
 	}
 	if err := a.prepare(cur, []*engine.Request{ereq}, "", a.clock()); err != nil {
 		return nil, wire.Status(err)
@@ -66,6 +84,37 @@ func (a *authzService) Authorize(ctx context.Context, req *pb.AuthorizeRequest) 
 		return nil, err
 	}
 	return wire.EncodeResponse(d, id, cur.wire), nil
+}
+
+// authorizationDesc is the AuthorizationService as the PDP registers it:
+// Authorize receives through an authorizeBody, so that a typical body
+// skips the generated message (see authorizeBody).
+func authorizationDesc() *grpc.ServiceDesc {
+	desc := pb.AuthorizationService_ServiceDesc
+	desc.Methods = slices.Clone(desc.Methods)
+	for i, m := range desc.Methods {
+		if m.MethodName == "Authorize" {
+			desc.Methods[i].Handler = authorizeHandler
+		}
+	}
+	return &desc
+}
+
+// authorizeHandler is Authorize's method handler, as the generated one but
+// for the message it receives into.
+func authorizeHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	a := srv.(*authzService)
+	in := &authorizeBody{probe: probe{Message: new(pb.AuthorizeRequest)}, lim: a.limits}
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return a.authorizeBody(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: pb.AuthorizationService_Authorize_FullMethodName}
+	return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+		return a.authorizeBody(ctx, req.(*authorizeBody))
+	})
 }
 
 // BatchAuthorize implements AuthorizationServiceServer: every request of

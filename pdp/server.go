@@ -252,7 +252,7 @@ func New(opts Options) (*Server, error) {
 	// Every service is registered through reg, which makes an
 	// undecodable body INVALID_ARGUMENT rather than INTERNAL.
 	reg := bodyRegistrar{s.grpc}
-	pb.RegisterAuthorizationServiceServer(reg, s.authz)
+	reg.RegisterService(authorizationDesc(), s.authz)
 	admin := newAdminService(s.reload, time.Now())
 	admin.entityMode = opts.RequestEntities
 	admin.decisionLog = s.decisionLogStatus

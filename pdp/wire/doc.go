@@ -14,7 +14,9 @@
 // which [Status] turns into a gRPC INVALID_ARGUMENT. Extension values are
 // parsed with cedar-go's own parsers, so their meaning is Cedar's. The path
 // allocates only what the Cedar values themselves need: no reflection, and
-// no fmt unless a request is refused.
+// no fmt unless a request is refused. [DecodeRequestBody] takes a typical
+// Authorize body straight from its protobuf encoding to the same engine
+// request, and leaves every other body to the general way.
 //
 // The Cedar → proto direction ([EncodeRequest], [EncodeValue], ...) serves
 // clients and tests. It is exact: decoding what it encodes gives a value
