@@ -30,23 +30,51 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 	for _, name := range shareFiles {
 		was, wasOK := prev.sums[name]
 		is, isOK := b.Sums[name]
-		if was != is || wasOK != isOK {
+		if was.sum != is || wasOK != isOK {
 			return nil
 		}
 	}
-	s := &Snapshot{
-		ref: b.Ref(), manifest: b.Manifest, sums: b.Sums,
-		policies: prev.policies, filters: prev.filters, sets: prev.sets, byID: prev.byID,
-		targets: prev.targets, typeIDs: prev.typeIDs, actionBit: prev.actionBit, index: prev.index,
-		windowed: prev.windowed, spiffe: prev.spiffe,
-		ents: prev.ents, self: prev.self, flags: prev.flags, tanc: prev.tanc, tancPool: prev.tancPool,
-		cands: prev.cands, candPool: prev.candPool, typeTarget: prev.typeTarget, grants: prev.grants,
-	}
+	s := prev.with(b, prev.ents, prev.spiffe)
 	e.st, e.serving = nil, nil
 	if release&ReleaseGrants != 0 {
 		b.Grants = nil
 	}
 	return s
+}
+
+// reshape returns b's snapshot when its entities differ from those of
+// the serving snapshot they were read beside only in attributes and
+// tags (Entities.shaped) and its policies and grants are the serving
+// snapshot's (Bundle.Held): everything but the store and the SPIFFE ids,
+// which attributes give, is the serving snapshot's. A million
+// identities' snapshot, a few of whose attributes changed, then costs a
+// second store rather than a second snapshot. It returns nil, nil
+// otherwise.
+func reshape(b *bundle.Bundle) (*Snapshot, error) {
+	e, ok := streamed(b)
+	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] {
+		return nil, nil
+	}
+	spiffe, err := spiffeOf(e.st)
+	if err != nil {
+		return nil, err
+	}
+	s := e.serving.with(b, e.st, spiffe)
+	e.st, e.serving = nil, nil
+	return s, nil
+}
+
+// with returns a snapshot of b that shares everything of s but ents, its
+// entity store, and spiffe.
+func (s *Snapshot) with(b *bundle.Bundle, ents *store, spiffe map[string]int32) *Snapshot {
+	return &Snapshot{
+		ref: b.Ref(), manifest: b.Manifest, sums: sumsOf(b),
+		policies: s.policies, filters: s.filters, sets: s.sets, byID: s.byID,
+		targets: s.targets, typeIDs: s.typeIDs, actionBit: s.actionBit, index: s.index,
+		windowed: s.windowed, policiesWindowed: s.policiesWindowed, templateOf: s.templateOf, spiffe: spiffe,
+		ents: ents, self: s.self, flags: s.flags, tanc: s.tanc, tancPool: s.tancPool,
+		cands: s.cands, candPool: s.candPool, typeTarget: s.typeTarget, grants: s.grants,
+	}
 }
 
 // SharesEntities reports whether s and o hold one entity store, as a

@@ -368,10 +368,14 @@ type Entities struct {
 	serving *Snapshot
 	st      *store
 	shared  bool
-	err     error
+	// shaped is set when st, not shared, has the serving store's shape
+	// (sameShape) and shares it; policies that Holds offered, of the
+	// size the serving snapshot's were.
+	shaped, policies bool
+	err              error
 }
 
-var _ bundle.EntityReader = (*Entities)(nil)
+var _ bundle.Holder = (*Entities)(nil)
 
 // NewEntities returns an Entities to stream one bundle's entities into,
 // beside serving, the snapshot serving (nil if none).
@@ -384,6 +388,29 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 		prev = e.serving.ents
 	}
 	e.st, e.shared, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
+	if e.err == nil && !e.shared && prev != nil && e.st.sameShape(prev) {
+		e.st.takeShape(prev)
+		e.shaped = true
+	}
+}
+
+// Holds implements bundle.Holder: once the entities read are the
+// serving store or have its shape, the serving snapshot's policies are
+// held, and its grants if its policies were. Everything the snapshot
+// built from them then holds for the new bundle too (see build).
+func (e *Entities) Holds(name string, size int64) ([sha256.Size]byte, bool) {
+	s := e.serving
+	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) || (name == bundle.GrantsFile && !e.policies) {
+		return [sha256.Size]byte{}, false
+	}
+	was, ok := s.sums[name]
+	if !ok || was.size != size {
+		return [sha256.Size]byte{}, false
+	}
+	if name == bundle.PoliciesFile {
+		e.policies = true
+	}
+	return was.sum, true
 }
 
 // streamed returns the Entities b's entities were read into, if they
