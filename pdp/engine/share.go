@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/cedargate/cedargate/bundle"
+import (
+	"crypto/sha256"
+
+	"github.com/cedargate/cedargate/bundle"
+)
 
 // A hot reload builds the new snapshot while the old one serves, so
 // building a copy of what did not change doubles the memory of a
@@ -55,13 +59,34 @@ func reshape(b *bundle.Bundle) (*Snapshot, error) {
 	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] {
 		return nil, nil
 	}
-	spiffe, err := spiffeOf(e.st)
-	if err != nil {
-		return nil, err
+	spiffe := e.serving.spiffe
+	if spiffeChanged(e.serving.ents, e.st) {
+		var err error
+		if spiffe, err = spiffeOf(e.st); err != nil {
+			return nil, err
+		}
 	}
 	s := e.serving.with(b, e.st, spiffe)
 	e.st, e.serving = nil, nil
 	return s, nil
+}
+
+// spiffeChanged reports whether some entity of st, a store with prev's
+// shape, may have another SPIFFE id than it has in prev: whether one
+// whose attributes are not the same JSON has a spiffe_id in either.
+func spiffeChanged(prev, st *store) bool {
+	for i, x := range st.attrs {
+		was := prev.attrs[i]
+		if st.recSums[x] == prev.recSums[was] && st.recSums[x] != ([sha256.Size]byte{}) {
+			continue
+		}
+		_, before := prev.records[was].Get("spiffe_id")
+		_, after := st.records[x].Get("spiffe_id")
+		if before || after {
+			return true
+		}
+	}
+	return false
 }
 
 // with returns a snapshot of b that shares everything of s but ents, its

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/types"
+
 	"github.com/cedargate/cedargate/bundle"
 )
 
@@ -53,37 +55,66 @@ func sameEntities(t *testing.T, a, b *store) {
 
 // TestReadEntitiesBesideAServingStore reads entities beside the store of
 // the snapshot serving: the same bytes share that store; entities that
-// differ from some point on, or end sooner, give the store decoding them
-// alone gives, with the records before that point shared.
+// differ from it only in attributes share its shape (entities, parents,
+// uid table) and the records of the attributes that did not change;
+// entities that differ otherwise from some point on, or end sooner, give
+// the store decoding them alone gives, with the records before that
+// point shared.
 func TestReadEntitiesBesideAServingStore(t *testing.T) {
 	const n = 3*loadChunk + 100
 	prevJSON := entitiesJSON(n, nil)
-	prev, shared, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
-	if err != nil || shared {
-		t.Fatal(err, shared)
+	prev, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
+	if err != nil || how != ownStore {
+		t.Fatal(err, how)
 	}
-	if got, _, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev {
-		t.Fatalf("the same entities: %v, the serving store %v", err, got == prev)
+	if got, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev || how != sameStore {
+		t.Fatalf("the same entities: %v, the serving store %v (%v)", err, got == prev, how)
 	}
-	for name, next := range map[string][]byte{
-		"changed in the third chunk": entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}),
-		"changed in the first chunk": entitiesJSON(n, map[int]string{0: `"moved"`}),
-		"changed in the last entity": entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}),
-		"fewer entities":             entitiesJSON(2*loadChunk, nil),
-		"more entities":              entitiesJSON(n+loadChunk, nil),
+	// Team t7 of user 3*loadChunk+4 is t8, the rest the same.
+	reparented := bytes.Replace(prevJSON, []byte(`"u012292"},"parents":[{"type":"Team","id":"t7"}]`), []byte(`"u012292"},"parents":[{"type":"Team","id":"t8"}]`), 1)
+	if bytes.Equal(reparented, prevJSON) {
+		t.Fatal("the test's change changed nothing")
+	}
+	renamed := bytes.Replace(prevJSON, []byte(`"id":"u000007"`), []byte(`"id":"x000007"`), 1)
+	for name, c := range map[string]struct {
+		next []byte
+		want kin
+	}{
+		"attributes changed in the third chunk": {entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}), sameShape},
+		"attributes changed in the first chunk": {entitiesJSON(n, map[int]string{0: `"moved"`}), sameShape},
+		"attributes changed in each chunk":      {entitiesJSON(n, map[int]string{1: `"a"`, loadChunk + 1: `"b"`, 2*loadChunk + 1: `"a"`, n - 1: `{"nested":true}`}), sameShape},
+		"changed in the last entity":            {entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}), sameShape},
+		"a parent changed in the last chunk":    {reparented, ownStore},
+		"an entity renamed in the first chunk":  {renamed, ownStore},
+		"fewer entities":                        {entitiesJSON(2*loadChunk, nil), ownStore},
+		"more entities":                         {entitiesJSON(n+loadChunk, nil), ownStore},
 	} {
 		t.Run(name, func(t *testing.T) {
-			want, _, err := readEntities(bytes.NewReader(next), len(next), nil)
+			want, _, err := readEntities(bytes.NewReader(c.next), len(c.next), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, shared, err := readEntities(bytes.NewReader(next), len(next), prev)
-			if err != nil || shared || got == prev {
-				t.Fatalf("%v, shared %v", err, shared)
+			got, how, err := readEntities(bytes.NewReader(c.next), len(c.next), prev)
+			if err != nil || how != c.want || got == prev {
+				t.Fatalf("%v, %v, want %v", err, how, c.want)
 			}
 			sameEntities(t, want, got)
 			if !slices.Equal(got.chunkSums, want.chunkSums) {
 				t.Fatal("the chunk sums differ from those of decoding alone")
+			}
+			if shares := got.ids == prev.ids && &got.parents[0] == &prev.parents[0] && &got.slots[0] == &prev.slots[0]; shares != (how == sameShape) {
+				t.Fatalf("shares the serving store's shape: %v", shares)
+			}
+			if how == sameShape {
+				// Only the records some entity has are held, and the
+				// serving ones are taken where they did not change.
+				if len(got.records) != len(want.records) || len(got.recSums) != len(got.records) {
+					t.Fatalf("%d records (%d sums), want %d", len(got.records), len(got.recSums), len(want.records))
+				}
+				u, _ := prev.lookup(types.EntityUID{Type: "User", ID: "u000002"})
+				if got.attrs[u] != prev.attrs[u] || got.attrs[u] == 0 {
+					t.Fatal("an unchanged entity's record was not the serving one's")
+				}
 			}
 		})
 	}
