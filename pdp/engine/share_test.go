@@ -173,3 +173,80 @@ func TestShareCopiesEverySnapshotField(t *testing.T) {
 		t.Fatal("shared a snapshot whose policies changed")
 	}
 }
+
+// TestReloadBesideServingDecides rolls bundles out beside a serving
+// snapshot, as a hot reload does (Decode streaming into Entities): one
+// whose entities changed only in an attribute shares the serving store's
+// shape, one where a parent changes mid-file as well falls back to a
+// store of its own, and each decides as the same bundle loaded alone.
+func TestReloadBesideServingDecides(t *testing.T) {
+	const n = 3*loadChunk + 100
+	pol := []bundle.Policy{{ID: "team7", Source: "p.cedar:1:1",
+		Cedar: `permit (principal in Team::"t7", action == Action::"read", resource) when { principal.dept != "moved" };`}}
+	encode := func(rev string, entities []byte) []byte {
+		t.Helper()
+		archive, err := bundle.Encode(&bundle.Bundle{
+			Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Name: "t", Revision: rev, Environment: "prod"},
+			Entities: entities, Policies: pol,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return archive
+	}
+	load := func(archive []byte, serving *Snapshot) *Snapshot {
+		t.Helper()
+		opts := bundle.DecodeOptions{}
+		if serving != nil {
+			opts.Entities = NewEntities(serving)
+		}
+		b, err := bundle.Decode(bytes.NewReader(archive), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	serving := load(encode("a", entitiesJSON(n, nil)), nil)
+	// u000020 and u000007 are in team t7 (i%13), u008196 in t6.
+	moved := entitiesJSON(n, map[int]string{20: `"moved"`})
+	reparented := bytes.Replace(moved, []byte(`"u008196"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u008196"},"parents":[{"type":"Team","id":"t7"}]`), 1)
+	if bytes.Equal(reparented, moved) {
+		t.Fatal("the test's change changed nothing")
+	}
+	allowed := func(s *Snapshot, user string) bool {
+		return s.Decide(&Request{Principal: types.EntityUID{Type: "User", ID: types.String(user)},
+			Action: types.EntityUID{Type: "Action", ID: "read"}, Resource: types.EntityUID{Type: "Doc", ID: "d"}}).Allow
+	}
+	if !allowed(serving, "u000020") || !allowed(serving, "u000007") || allowed(serving, "u008196") {
+		t.Fatal("the serving snapshot decides wrong")
+	}
+	for name, c := range map[string]struct {
+		entities []byte
+		shape    bool
+		want     map[string]bool
+	}{
+		"an attribute changed":                    {moved, true, map[string]bool{"u000020": false, "u000007": true, "u008196": false}},
+		"and a parent changed in the third chunk": {reparented, false, map[string]bool{"u000020": false, "u000007": true, "u008196": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			archive := encode("b", c.entities)
+			got, alone := load(archive, serving), load(archive, nil)
+			if shares := got.ents.ids == serving.ents.ids && &got.ents.slots[0] == &serving.ents.slots[0]; shares != c.shape {
+				t.Fatalf("shares the serving store's shape: %v, want %v", shares, c.shape)
+			}
+			sameEntities(t, alone.ents, got.ents)
+			for user, want := range c.want {
+				if a, b := allowed(got, user), allowed(alone, user); a != want || b != want {
+					t.Errorf("%s: allowed %v beside the serving snapshot, %v alone, want %v", user, a, b, want)
+				}
+			}
+			if !allowed(serving, "u000020") {
+				t.Error("the reload changed what the serving snapshot decides")
+			}
+		})
+	}
+}
