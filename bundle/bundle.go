@@ -44,6 +44,13 @@ type Bundle struct {
 	// decoded. The decision engine tells from them what a new bundle
 	// shares with the one it serves.
 	Sums map[string][32]byte
+	// Sizes holds the size of each of the bundle's files, by name, as
+	// Decode read them; nil for a bundle not decoded.
+	Sizes map[string]int64
+	// Held names the files that Decode found to be the very bytes its
+	// EntityReader's owner holds decoded (see Holder): Decode did not
+	// decode them, and their lists (Policies, Grants) are nil.
+	Held map[string]bool
 	// EntityReader is what read entities.json when Decode streamed it to
 	// one (DecodeOptions.Entities); Entities is then nil.
 	EntityReader EntityReader

@@ -73,6 +73,25 @@ type EntityReader interface {
 	ReadEntities(r io.Reader, size int64)
 }
 
+// A Holder is an EntityReader whose owner holds the decoded content of
+// some files of another bundle (the decision engine holds the policies
+// and the grants of the snapshot serving). A hot reload most often
+// carries them unchanged, and decoding a second copy of a million
+// identities' grants only to find it the same would cost a replica a
+// fifth of its memory: Decode, given a Holder and a reader it can seek
+// (a file), only hashes a file that the Holder holds, of the file's
+// size. When its SHA-256 is the one held, the file is the very bytes
+// held, and the bundle names it in Bundle.Held; when it is not, Decode
+// reads the archive again from the start and decodes the file. Every
+// byte is hashed and checked against SHA256SUMS either way.
+type Holder interface {
+	EntityReader
+	// Holds says whether the owner holds file name (PoliciesFile,
+	// GrantsFile) of size bytes decoded, and its SHA-256. Decode asks as
+	// the file's turn comes in the archive, after the files before it.
+	Holds(name string, size int64) ([sha256.Size]byte, bool)
+}
+
 // ErrDigestMismatch is returned when a bundle's content does not match the
 // digest it is expected to have.
 var ErrDigestMismatch = errors.New("digest mismatch")
@@ -118,6 +137,51 @@ func DecodeFile(path string, opts DecodeOptions) (*Bundle, error) {
 // and the schema are scanned (checkCedar) so that nothing that parses
 // them later can overflow its stack.
 func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
+	h, ok := opts.Entities.(Holder)
+	rs, seekable := r.(io.ReadSeeker)
+	var start int64
+	if ok && seekable {
+		var err error
+		start, err = rs.Seek(0, io.SeekCurrent)
+		ok = err == nil
+	}
+	if !ok || !seekable {
+		b, _, err := decode(r, opts, nil)
+		return b, err
+	}
+	b, sums, err := decode(r, opts, h)
+	if b != nil || err != nil {
+		return b, err
+	}
+	// A held file of the size held had other bytes: the archive is read
+	// again and the file decoded, the entities only hashed this time,
+	// since opts.Entities has read them. They must be the bytes it read.
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("reading bundle: %w", err)
+	}
+	again := opts
+	again.Entities = skipEntities{}
+	b, _, err = decode(r, again, nil)
+	if err != nil {
+		return nil, err
+	}
+	if b.Sums[EntitiesFile] != sums[EntitiesFile] {
+		return nil, fmt.Errorf("reading bundle: %s changed while it was read", EntitiesFile)
+	}
+	b.EntityReader = opts.Entities
+	return b, nil
+}
+
+// skipEntities reads no entities: Decode hashes them.
+type skipEntities struct{}
+
+func (skipEntities) ReadEntities(io.Reader, int64) {}
+
+// decode is Decode, hashing rather than decoding the files that held,
+// when set, holds with their size. When one of them then proves not to
+// be the bytes held, it returns no bundle and no error but the files'
+// SHA-256, for Decode to read the archive again.
+func decode(r io.Reader, opts DecodeOptions, held Holder) (*Bundle, map[string][sha256.Size]byte, error) {
 	maxSize := opts.MaxSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
@@ -128,18 +192,26 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	gz, err := gzip.NewReader(&limitReader{r: r, left: maxSize + archiveOverhead})
 	if err != nil {
 		if errors.Is(err, errLimit) {
-			return nil, tooLarge(maxSize)
+			return nil, nil, tooLarge(maxSize)
 		}
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			// The file could not be read: that says nothing of its format.
-			return nil, fmt.Errorf("reading bundle: %w", err)
+			return nil, nil, fmt.Errorf("reading bundle: %w", err)
 		}
-		return nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
+		return nil, nil, fmt.Errorf("reading bundle: not a gzip archive: %w", err)
 	}
 	defer gz.Close()
-	a, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize, opts.Entities)
+	a, err := readTar(&limitReader{r: gz, left: maxSize + archiveOverhead}, maxSize, opts.Entities, held)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	_, v2 := a.sums[GrantsFile]
+	for name := range a.held {
+		// A version 1 bundle's policies are checked for templates, which
+		// only decoding them tells.
+		if a.sums[name] != a.heldSums[name] || !v2 {
+			return nil, a.sums, nil
+		}
 	}
 	files := a.files
 	// Which files the digest covers depends on the format version, which
@@ -152,62 +224,65 @@ func Decode(r io.Reader, opts DecodeOptions) (*Bundle, error) {
 	}
 	for _, name := range append([]string{SumsFile}, contentFiles(layout)...) {
 		if _, ok := a.sums[name]; !ok && !optionalFile(name) {
-			return nil, fmt.Errorf("reading bundle: %s is missing", name)
+			return nil, nil, fmt.Errorf("reading bundle: %s is missing", name)
 		}
 	}
 	listing := listHashes(a.sums, layout)
 	if !bytes.Equal(listing, files[SumsFile]) {
-		return nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
+		return nil, nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
-	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums, EntityReader: opts.Entities}
+	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums, Sizes: a.sizes, EntityReader: opts.Entities}
+	if len(a.held) > 0 {
+		b.Held = a.held
+	}
 	if opts.Digest != "" && opts.Digest != b.Digest {
-		return nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
+		return nil, nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
 	}
 	if raw, ok := files[SignatureFile]; ok {
 		var sig Signature
 		if err := strictUnmarshal(raw, &sig); err != nil {
-			return nil, fmt.Errorf("reading bundle: %s: %w", SignatureFile, err)
+			return nil, nil, fmt.Errorf("reading bundle: %s: %w", SignatureFile, err)
 		}
 		b.Signature = &sig
 	}
 	if len(opts.VerifyKeys) > 0 {
 		if err := VerifyAny(b, opts.VerifyKeys); err != nil {
-			return nil, fmt.Errorf("reading bundle: %w", err)
+			return nil, nil, fmt.Errorf("reading bundle: %w", err)
 		}
 	}
 	if err := strictUnmarshal(files[ManifestFile], &b.Manifest); err != nil {
-		return nil, fmt.Errorf("reading bundle: %s: %w", ManifestFile, err)
+		return nil, nil, fmt.Errorf("reading bundle: %s: %w", ManifestFile, err)
 	}
 	if v := b.Manifest.FormatVersion; v < MinFormatVersion || v > FormatVersion {
-		return nil, fmt.Errorf("reading bundle: format_version %d is not supported (this cedargate reads %d to %d)", v, MinFormatVersion, FormatVersion)
+		return nil, nil, fmt.Errorf("reading bundle: format_version %d is not supported (this cedargate reads %d to %d)", v, MinFormatVersion, FormatVersion)
 	}
 	if (b.Manifest.FormatVersion == 1) != (layout == 1) {
-		return nil, fmt.Errorf("reading bundle: format_version %d, but the archive %s %s", b.Manifest.FormatVersion,
+		return nil, nil, fmt.Errorf("reading bundle: format_version %d, but the archive %s %s", b.Manifest.FormatVersion,
 			map[bool]string{true: "has", false: "lacks"}[layout != 1], GrantsFile)
 	}
 	if b.Manifest.Revision == "" || b.Manifest.Environment == "" {
-		return nil, fmt.Errorf("reading bundle: %s: revision and environment are required", ManifestFile)
+		return nil, nil, fmt.Errorf("reading bundle: %s: revision and environment are required", ManifestFile)
 	}
 	if err := readList(&a.policies, PoliciesFile, "policy", &b.Policies, func(p *Policy) string { return p.ID }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if layout != 1 {
 		if err := readList(&a.grants, GrantsFile, "grant", &b.Grants, func(g *Grant) string { return g.ID }); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if slices.ContainsFunc(b.Policies, func(p Policy) bool { return p.Template }) {
-		return nil, fmt.Errorf("reading bundle: %s: a format version 1 bundle has no template policies", PoliciesFile)
+		return nil, nil, fmt.Errorf("reading bundle: %s: a format version 1 bundle has no template policies", PoliciesFile)
 	}
 	if raw, ok := files[AuthZENFile]; ok {
 		b.AuthZEN = new(AuthZEN)
 		if err := strictUnmarshal(raw, b.AuthZEN); err != nil {
-			return nil, fmt.Errorf("reading bundle: %s: %w", AuthZENFile, err)
+			return nil, nil, fmt.Errorf("reading bundle: %s: %w", AuthZENFile, err)
 		}
 	}
 	if err := checkCedar(b); err != nil {
-		return nil, fmt.Errorf("reading bundle: %w", err)
+		return nil, nil, fmt.Errorf("reading bundle: %w", err)
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 // readList takes what was decoded of file, a JSON list of what
@@ -260,7 +335,13 @@ type archive struct {
 	// grants, which are decoded as they stream past.
 	files map[string][]byte
 	// sums holds the SHA-256 of every file.
-	sums     map[string][sha256.Size]byte
+	sums map[string][sha256.Size]byte
+	// sizes holds the size of every file.
+	sizes map[string]int64
+	// held names the files that were hashed rather than decoded, being
+	// of the size held (see Holder).
+	held     map[string]bool
+	heldSums map[string][sha256.Size]byte
 	policies streamed[Policy]
 	grants   streamed[Grant]
 }
@@ -270,9 +351,11 @@ type archive struct {
 // content is read into a buffer of exactly that size, or decoded as it is
 // read (policies and grants, and the entities when ents is set): never
 // more than maxSize bytes of content are held, however the archive is
-// made.
-func readTar(r io.Reader, maxSize int64, ents EntityReader) (*archive, error) {
-	a := &archive{files: make(map[string][]byte), sums: make(map[string][sha256.Size]byte)}
+// made. A file that held, when set, holds with its size (the policies,
+// the grants) is only hashed.
+func readTar(r io.Reader, maxSize int64, ents EntityReader, held Holder) (*archive, error) {
+	a := &archive{files: make(map[string][]byte), sums: make(map[string][sha256.Size]byte), sizes: make(map[string]int64),
+		held: make(map[string]bool), heldSums: make(map[string][sha256.Size]byte)}
 	tr := tar.NewReader(r)
 	left := maxSize
 	for {
@@ -304,10 +387,19 @@ func readTar(r io.Reader, maxSize int64, ents EntityReader) (*archive, error) {
 		left -= hdr.Size
 		var sum [sha256.Size]byte
 		switch hdr.Name {
-		case PoliciesFile:
+		case PoliciesFile, GrantsFile:
+			if held != nil {
+				if want, ok := held.Holds(hdr.Name, hdr.Size); ok {
+					sum, err = streamTo(tr, hdr.Size, func(io.Reader, int64) {})
+					a.held[hdr.Name], a.heldSums[hdr.Name] = true, want
+					break
+				}
+			}
+			if hdr.Name == GrantsFile {
+				sum, err = streamList(tr, hdr.Size, &a.grants)
+				break
+			}
 			sum, err = streamList(tr, hdr.Size, &a.policies)
-		case GrantsFile:
-			sum, err = streamList(tr, hdr.Size, &a.grants)
 		case EntitiesFile:
 			if ents != nil {
 				sum, err = streamTo(tr, hdr.Size, ents.ReadEntities)
@@ -323,7 +415,7 @@ func readTar(r io.Reader, maxSize int64, ents EntityReader) (*archive, error) {
 		if err != nil {
 			return nil, readError(hdr.Name, err, maxSize)
 		}
-		a.sums[hdr.Name] = sum
+		a.sums[hdr.Name], a.sizes[hdr.Name] = sum, hdr.Size
 	}
 	return a, nil
 }

@@ -54,9 +54,11 @@ import (
 type Snapshot struct {
 	ref      bundle.Ref
 	manifest bundle.Manifest
-	// sums are the SHA-256 of the bundle's files (bundle.Bundle.Sums):
-	// a later bundle shares what is the same (see share).
-	sums     map[string][32]byte
+	// sums are the SHA-256 and the size of the bundle's files
+	// (bundle.Bundle.Sums, Sizes): a later bundle shares what is the same
+	// (see share), and its policies and grants of the same size are only
+	// hashed (see Entities.Holds).
+	sums     map[string]fileSum
 	policies []policy
 	// filters holds, by policy index, what candidate selection tests,
 	// packed apart from the rest so that a scan touches one cache line per
@@ -71,8 +73,12 @@ type Snapshot struct {
 	typeIDs   map[types.EntityType]int32
 	actionBit []uint32
 	index     [dims]dimIndex
-	// windowed is true when some policy or grant is time-bound.
-	windowed bool
+	// windowed is true when some policy or grant is time-bound;
+	// policiesWindowed when some policy is.
+	windowed, policiesWindowed bool
+	// templateOf is the entity each template's principal scope names,
+	// in policy order.
+	templateOf []types.EntityUID
 	// spiffe maps a SPIFFE id to the entity whose spiffe_id attribute it
 	// is, for front ends that know callers by workload identity.
 	spiffe map[string]int32
@@ -180,7 +186,19 @@ func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 	if s := share(b, release); s != nil {
 		return s, nil
 	}
-	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, sums: b.Sums}
+	if s, err := reshape(b); s != nil || err != nil {
+		return s, err
+	}
+	// Policies the serving snapshot holds are not decoded (Bundle.Held):
+	// its compiled policies are taken.
+	var prev *Snapshot
+	if e, ok := streamed(b); ok && b.Held[bundle.PoliciesFile] {
+		prev = e.serving
+	}
+	if prev == nil && (b.Held[bundle.PoliciesFile] || b.Held[bundle.GrantsFile]) {
+		return nil, fmt.Errorf("%s and %s were not decoded, and no snapshot holds them", bundle.PoliciesFile, bundle.GrantsFile)
+	}
+	s := &Snapshot{ref: b.Ref(), manifest: b.Manifest, sums: sumsOf(b)}
 	// The policies and the entities are independent until templates find
 	// their parents: they are compiled side by side, so that the policies
 	// use the processor that the serial parts of loading the entities
@@ -190,6 +208,11 @@ func build(b *bundle.Bundle, release Release) (*Snapshot, error) {
 	compiled := make(chan struct{})
 	go func() {
 		defer close(compiled)
+		if prev != nil {
+			s.reusePolicies(prev)
+			templateOf = s.templateOf
+			return
+		}
 		templateOf, perr = s.compilePolicies(b.Policies)
 	}()
 	ents, err := entitiesOf(b)
@@ -278,6 +301,7 @@ func (s *Snapshot) compilePolicies(ps []bundle.Policy) ([]types.EntityUID, error
 		s.filters = append(s.filters, f)
 	}
 	s.targets, s.typeIDs, s.sets = in.targets, in.types, in.sets
+	s.templateOf, s.policiesWindowed = templateOf, s.windowed
 	s.actionBit = actionBits(s.filters, s.sets, len(s.targets))
 	for d := range dims {
 		s.index[d] = dimIndex{byType: make([][]entry, len(s.typeIDs)), byTarget: make([][]entry, len(s.targets))}
@@ -290,6 +314,42 @@ func (s *Snapshot) compilePolicies(ps []bundle.Policy) ([]types.EntityUID, error
 		}
 	}
 	return templateOf, nil
+}
+
+// fileSum is a file's SHA-256 and size.
+type fileSum struct {
+	sum  [32]byte
+	size int64
+}
+
+// sumsOf returns the SHA-256 and the size of b's files, nil for a bundle
+// not decoded.
+func sumsOf(b *bundle.Bundle) map[string]fileSum {
+	if b.Sums == nil {
+		return nil
+	}
+	sums := make(map[string]fileSum, len(b.Sums))
+	for name, sum := range b.Sums {
+		size, ok := b.Sizes[name]
+		if !ok {
+			size = -1
+		}
+		sums[name] = fileSum{sum: sum, size: size}
+	}
+	return sums
+}
+
+// reusePolicies takes prev's compiled policies, the same as s's: what
+// is by policy is shared, save each policy's parent and place among its
+// parent's templates, which s's entities and grants decide.
+func (s *Snapshot) reusePolicies(prev *Snapshot) {
+	s.policies = slices.Clone(prev.policies)
+	for i := range s.policies {
+		s.policies[i].parent, s.policies[i].tmplPos = -1, 0
+	}
+	s.filters, s.sets, s.byID, s.targets, s.typeIDs = prev.filters, prev.sets, prev.byID, prev.targets, prev.typeIDs
+	s.actionBit, s.index, s.templateOf = prev.actionBit, prev.index, prev.templateOf
+	s.windowed, s.policiesWindowed = prev.policiesWindowed, prev.policiesWindowed
 }
 
 // templateSuffix is what a decision appends to a grant's id to name the
@@ -324,7 +384,6 @@ func (s *Snapshot) indexEntities() error {
 		}
 	}
 	s.flags = make([]uint8, n)
-	s.spiffe = map[string]int32{}
 	for i := range int32(n) {
 		if !e.defined[i] {
 			continue
@@ -332,20 +391,33 @@ func (s *Snapshot) indexEntities() error {
 		for _, p := range e.parentsOf(i) {
 			s.flags[p] |= flagParent
 		}
+	}
+	var err error
+	s.spiffe, err = spiffeOf(e)
+	return err
+}
+
+// spiffeOf maps the SPIFFE ids of e's entities to the entities.
+func spiffeOf(e *store) (map[string]int32, error) {
+	spiffe := map[string]int32{}
+	for i := range int32(e.len()) {
+		if !e.defined[i] {
+			continue
+		}
 		if id, ok := e.records[e.attrs[i]].Get("spiffe_id"); ok {
 			if str, ok := id.(types.String); ok {
 				// Which entity a caller is must not depend on the order
 				// of entities: a bundle where two entities claim one
 				// SPIFFE id is refused (the compiler refuses to build
 				// one).
-				if prev, dup := s.spiffe[string(str)]; dup {
-					return fmt.Errorf("entities: %s and %s both have spiffe_id %q", e.uid(prev), e.uid(i), str)
+				if prev, dup := spiffe[string(str)]; dup {
+					return nil, fmt.Errorf("entities: %s and %s both have spiffe_id %q", e.uid(prev), e.uid(i), str)
 				}
-				s.spiffe[string(str)] = i
+				spiffe[string(str)] = i
 			}
 		}
 	}
-	return nil
+	return spiffe, nil
 }
 
 // gatherAll computes every entity's candidate lists, in parallel, into

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/cedargate/cedargate/bundle"
+import (
+	"crypto/sha256"
+
+	"github.com/cedargate/cedargate/bundle"
+)
 
 // A hot reload builds the new snapshot while the old one serves, so
 // building a copy of what did not change doubles the memory of a
@@ -30,23 +34,72 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 	for _, name := range shareFiles {
 		was, wasOK := prev.sums[name]
 		is, isOK := b.Sums[name]
-		if was != is || wasOK != isOK {
+		if was.sum != is || wasOK != isOK {
 			return nil
 		}
 	}
-	s := &Snapshot{
-		ref: b.Ref(), manifest: b.Manifest, sums: b.Sums,
-		policies: prev.policies, filters: prev.filters, sets: prev.sets, byID: prev.byID,
-		targets: prev.targets, typeIDs: prev.typeIDs, actionBit: prev.actionBit, index: prev.index,
-		windowed: prev.windowed, spiffe: prev.spiffe,
-		ents: prev.ents, self: prev.self, flags: prev.flags, tanc: prev.tanc, tancPool: prev.tancPool,
-		cands: prev.cands, candPool: prev.candPool, typeTarget: prev.typeTarget, grants: prev.grants,
-	}
+	s := prev.with(b, prev.ents, prev.spiffe)
 	e.st, e.serving = nil, nil
 	if release&ReleaseGrants != 0 {
 		b.Grants = nil
 	}
 	return s
+}
+
+// reshape returns b's snapshot when its entities differ from those of
+// the serving snapshot they were read beside only in attributes and
+// tags (Entities.shaped) and its policies and grants are the serving
+// snapshot's (Bundle.Held): everything but the store and the SPIFFE ids,
+// which attributes give, is the serving snapshot's. A million
+// identities' snapshot, a few of whose attributes changed, then costs a
+// second store rather than a second snapshot. It returns nil, nil
+// otherwise.
+func reshape(b *bundle.Bundle) (*Snapshot, error) {
+	e, ok := streamed(b)
+	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] {
+		return nil, nil
+	}
+	spiffe := e.serving.spiffe
+	if spiffeChanged(e.serving.ents, e.st) {
+		var err error
+		if spiffe, err = spiffeOf(e.st); err != nil {
+			return nil, err
+		}
+	}
+	s := e.serving.with(b, e.st, spiffe)
+	e.st, e.serving = nil, nil
+	return s, nil
+}
+
+// spiffeChanged reports whether some entity of st, a store with prev's
+// shape, may have another SPIFFE id than it has in prev: whether one
+// whose attributes are not the same JSON has a spiffe_id in either.
+func spiffeChanged(prev, st *store) bool {
+	for i, x := range st.attrs {
+		was := prev.attrs[i]
+		if st.recSums[x] == prev.recSums[was] && st.recSums[x] != ([sha256.Size]byte{}) {
+			continue
+		}
+		_, before := prev.records[was].Get("spiffe_id")
+		_, after := st.records[x].Get("spiffe_id")
+		if before || after {
+			return true
+		}
+	}
+	return false
+}
+
+// with returns a snapshot of b that shares everything of s but ents, its
+// entity store, and spiffe.
+func (s *Snapshot) with(b *bundle.Bundle, ents *store, spiffe map[string]int32) *Snapshot {
+	return &Snapshot{
+		ref: b.Ref(), manifest: b.Manifest, sums: sumsOf(b),
+		policies: s.policies, filters: s.filters, sets: s.sets, byID: s.byID,
+		targets: s.targets, typeIDs: s.typeIDs, actionBit: s.actionBit, index: s.index,
+		windowed: s.windowed, policiesWindowed: s.policiesWindowed, templateOf: s.templateOf, spiffe: spiffe,
+		ents: ents, self: s.self, flags: s.flags, tanc: s.tanc, tancPool: s.tancPool,
+		cands: s.cands, candPool: s.candPool, typeTarget: s.typeTarget, grants: s.grants,
+	}
 }
 
 // SharesEntities reports whether s and o hold one entity store, as a

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cedar-policy/cedar-go/types"
+
 	"github.com/cedargate/cedargate/bundle"
 )
 
@@ -53,37 +55,66 @@ func sameEntities(t *testing.T, a, b *store) {
 
 // TestReadEntitiesBesideAServingStore reads entities beside the store of
 // the snapshot serving: the same bytes share that store; entities that
-// differ from some point on, or end sooner, give the store decoding them
-// alone gives, with the records before that point shared.
+// differ from it only in attributes share its shape (entities, parents,
+// uid table) and the records of the attributes that did not change;
+// entities that differ otherwise from some point on, or end sooner, give
+// the store decoding them alone gives, with the records before that
+// point shared.
 func TestReadEntitiesBesideAServingStore(t *testing.T) {
 	const n = 3*loadChunk + 100
 	prevJSON := entitiesJSON(n, nil)
-	prev, shared, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
-	if err != nil || shared {
-		t.Fatal(err, shared)
+	prev, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
+	if err != nil || how != ownStore {
+		t.Fatal(err, how)
 	}
-	if got, _, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev {
-		t.Fatalf("the same entities: %v, the serving store %v", err, got == prev)
+	if got, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev || how != sameStore {
+		t.Fatalf("the same entities: %v, the serving store %v (%v)", err, got == prev, how)
 	}
-	for name, next := range map[string][]byte{
-		"changed in the third chunk": entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}),
-		"changed in the first chunk": entitiesJSON(n, map[int]string{0: `"moved"`}),
-		"changed in the last entity": entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}),
-		"fewer entities":             entitiesJSON(2*loadChunk, nil),
-		"more entities":              entitiesJSON(n+loadChunk, nil),
+	// Team t7 of user 3*loadChunk+4 is t8, the rest the same.
+	reparented := bytes.Replace(prevJSON, []byte(`"u012292"},"parents":[{"type":"Team","id":"t7"}]`), []byte(`"u012292"},"parents":[{"type":"Team","id":"t8"}]`), 1)
+	if bytes.Equal(reparented, prevJSON) {
+		t.Fatal("the test's change changed nothing")
+	}
+	renamed := bytes.Replace(prevJSON, []byte(`"id":"u000007"`), []byte(`"id":"x000007"`), 1)
+	for name, c := range map[string]struct {
+		next []byte
+		want kin
+	}{
+		"attributes changed in the third chunk": {entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}), sameShape},
+		"attributes changed in the first chunk": {entitiesJSON(n, map[int]string{0: `"moved"`}), sameShape},
+		"attributes changed in each chunk":      {entitiesJSON(n, map[int]string{1: `"a"`, loadChunk + 1: `"b"`, 2*loadChunk + 1: `"a"`, n - 1: `{"nested":true}`}), sameShape},
+		"changed in the last entity":            {entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}), sameShape},
+		"a parent changed in the last chunk":    {reparented, ownStore},
+		"an entity renamed in the first chunk":  {renamed, ownStore},
+		"fewer entities":                        {entitiesJSON(2*loadChunk, nil), ownStore},
+		"more entities":                         {entitiesJSON(n+loadChunk, nil), ownStore},
 	} {
 		t.Run(name, func(t *testing.T) {
-			want, _, err := readEntities(bytes.NewReader(next), len(next), nil)
+			want, _, err := readEntities(bytes.NewReader(c.next), len(c.next), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, shared, err := readEntities(bytes.NewReader(next), len(next), prev)
-			if err != nil || shared || got == prev {
-				t.Fatalf("%v, shared %v", err, shared)
+			got, how, err := readEntities(bytes.NewReader(c.next), len(c.next), prev)
+			if err != nil || how != c.want || got == prev {
+				t.Fatalf("%v, %v, want %v", err, how, c.want)
 			}
 			sameEntities(t, want, got)
 			if !slices.Equal(got.chunkSums, want.chunkSums) {
 				t.Fatal("the chunk sums differ from those of decoding alone")
+			}
+			if shares := got.ids == prev.ids && &got.parents[0] == &prev.parents[0] && &got.slots[0] == &prev.slots[0]; shares != (how == sameShape) {
+				t.Fatalf("shares the serving store's shape: %v", shares)
+			}
+			if how == sameShape {
+				// Only the records some entity has are held, and the
+				// serving ones are taken where they did not change.
+				if len(got.records) != len(want.records) || len(got.recSums) != len(got.records) {
+					t.Fatalf("%d records (%d sums), want %d", len(got.records), len(got.recSums), len(want.records))
+				}
+				u, _ := prev.lookup(types.EntityUID{Type: "User", ID: "u000002"})
+				if got.attrs[u] != prev.attrs[u] || got.attrs[u] == 0 {
+					t.Fatal("an unchanged entity's record was not the serving one's")
+				}
 			}
 		})
 	}
@@ -140,5 +171,82 @@ func TestShareCopiesEverySnapshotField(t *testing.T) {
 	next = &bundle.Bundle{Manifest: next.Manifest, Sums: other, EntityReader: &Entities{serving: prev, st: prev.ents, shared: true}}
 	if share(next, 0) != nil {
 		t.Fatal("shared a snapshot whose policies changed")
+	}
+}
+
+// TestReloadBesideServingDecides rolls bundles out beside a serving
+// snapshot, as a hot reload does (Decode streaming into Entities): one
+// whose entities changed only in an attribute shares the serving store's
+// shape, one where a parent changes mid-file as well falls back to a
+// store of its own, and each decides as the same bundle loaded alone.
+func TestReloadBesideServingDecides(t *testing.T) {
+	const n = 3*loadChunk + 100
+	pol := []bundle.Policy{{ID: "team7", Source: "p.cedar:1:1",
+		Cedar: `permit (principal in Team::"t7", action == Action::"read", resource) when { principal.dept != "moved" };`}}
+	encode := func(rev string, entities []byte) []byte {
+		t.Helper()
+		archive, err := bundle.Encode(&bundle.Bundle{
+			Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Name: "t", Revision: rev, Environment: "prod"},
+			Entities: entities, Policies: pol,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return archive
+	}
+	load := func(archive []byte, serving *Snapshot) *Snapshot {
+		t.Helper()
+		opts := bundle.DecodeOptions{}
+		if serving != nil {
+			opts.Entities = NewEntities(serving)
+		}
+		b, err := bundle.Decode(bytes.NewReader(archive), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	serving := load(encode("a", entitiesJSON(n, nil)), nil)
+	// u000020 and u000007 are in team t7 (i%13), u008196 in t6.
+	moved := entitiesJSON(n, map[int]string{20: `"moved"`})
+	reparented := bytes.Replace(moved, []byte(`"u008196"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u008196"},"parents":[{"type":"Team","id":"t7"}]`), 1)
+	if bytes.Equal(reparented, moved) {
+		t.Fatal("the test's change changed nothing")
+	}
+	allowed := func(s *Snapshot, user string) bool {
+		return s.Decide(&Request{Principal: types.EntityUID{Type: "User", ID: types.String(user)},
+			Action: types.EntityUID{Type: "Action", ID: "read"}, Resource: types.EntityUID{Type: "Doc", ID: "d"}}).Allow
+	}
+	if !allowed(serving, "u000020") || !allowed(serving, "u000007") || allowed(serving, "u008196") {
+		t.Fatal("the serving snapshot decides wrong")
+	}
+	for name, c := range map[string]struct {
+		entities []byte
+		shape    bool
+		want     map[string]bool
+	}{
+		"an attribute changed":                    {moved, true, map[string]bool{"u000020": false, "u000007": true, "u008196": false}},
+		"and a parent changed in the third chunk": {reparented, false, map[string]bool{"u000020": false, "u000007": true, "u008196": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			archive := encode("b", c.entities)
+			got, alone := load(archive, serving), load(archive, nil)
+			if shares := got.ents.ids == serving.ents.ids && &got.ents.slots[0] == &serving.ents.slots[0]; shares != c.shape {
+				t.Fatalf("shares the serving store's shape: %v, want %v", shares, c.shape)
+			}
+			sameEntities(t, alone.ents, got.ents)
+			for user, want := range c.want {
+				if a, b := allowed(got, user), allowed(alone, user); a != want || b != want {
+					t.Errorf("%s: allowed %v beside the serving snapshot, %v alone, want %v", user, a, b, want)
+				}
+			}
+			if !allowed(serving, "u000020") {
+				t.Error("the reload changed what the serving snapshot decides")
+			}
+		})
 	}
 }

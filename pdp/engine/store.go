@@ -42,8 +42,13 @@ type store struct {
 	parents    []span
 	parentPool []int32
 	// attrs and tags index records; records[0] is the empty record.
+	// recSums holds, by record, the SHA-256 of the JSON it was decoded
+	// from (zero if it was not decoded alone): a later bundle's entities
+	// whose attributes are the same bytes take the record rather than
+	// decode it again (see shaper).
 	attrs, tags []uint32
 	records     []types.Record
+	recSums     [][sha256.Size]byte
 	// defined marks the entities the bundle defines; count is how many.
 	defined []bool
 	count   int
@@ -113,6 +118,24 @@ func (s *store) find(uid types.EntityUID) (int32, bool) {
 	}
 }
 
+// findRaw is find for a uid held as bytes of JSON.
+func (s *store) findRaw(typ, id []byte) (int32, bool) {
+	if len(s.slots) == 0 {
+		return -1, false
+	}
+	mask := uint64(len(s.slots) - 1)
+	h := s.hashBytes(maphash.Bytes(s.seed, typ), id)
+	for h &= mask; ; h = (h + 1) & mask {
+		i := s.slots[h]
+		if i < 0 {
+			return -1, false
+		}
+		if s.id(i) == string(id) && string(s.typeNames[s.typeOf[i]]) == string(typ) {
+			return i, true
+		}
+	}
+}
+
 // lookup returns the index of bundle entity uid (one the bundle defines).
 func (s *store) lookup(uid types.EntityUID) (int32, bool) {
 	i, ok := s.find(uid)
@@ -153,10 +176,17 @@ type storeBuilder struct {
 	// types by their JSON, once checked.
 	records map[string]uint32
 	typeIDs map[string]uint16
+	// shape, when set, is the store whose shape s shares (see
+	// newShaper): s's entities are shape's, and only their attributes
+	// and tags are read; recs is scratch for the SHA-256 of a chunk's
+	// attributes and tags.
+	shape *store
+	recs  [][2][sha256.Size]byte
 }
 
 func newStoreBuilder(expect int) *storeBuilder {
-	s := &store{typeIndex: map[types.EntityType]uint16{}, seed: maphash.MakeSeed(), records: []types.Record{{}}}
+	s := &store{typeIndex: map[types.EntityType]uint16{}, seed: maphash.MakeSeed(),
+		records: []types.Record{{}}, recSums: [][sha256.Size]byte{sha256.Sum256([]byte("{}"))}}
 	size := 16
 	for size < 2*expect {
 		size *= 2
@@ -175,6 +205,14 @@ func newStoreBuilder(expect int) *storeBuilder {
 	s.defined = make([]bool, 0, expect)
 	s.order = make([]int32, 0, expect)
 	return b
+}
+
+// addRecord adds r, decoded from JSON whose SHA-256 is sum (zero if
+// none), and returns its index.
+func (s *store) addRecord(r types.Record, sum [sha256.Size]byte) uint32 {
+	s.records = append(s.records, r)
+	s.recSums = append(s.recSums, sum)
+	return uint32(len(s.records) - 1)
 }
 
 // typeIdx returns the index of type t, adding it.
@@ -243,6 +281,14 @@ func (b *storeBuilder) grow() {
 	}
 }
 
+// uid returns entity i's uid while building.
+func (b *storeBuilder) uid(i int32) types.EntityUID {
+	if b.shape != nil {
+		return b.s.uid(i)
+	}
+	return types.EntityUID{Type: b.s.typeNames[b.s.typeOf[i]], ID: types.String(b.idBytes(i))}
+}
+
 // idBytes is entity i's id while building; store.ids is set by finish.
 func (b *storeBuilder) idBytes(i int32) []byte {
 	start := uint32(0)
@@ -256,6 +302,28 @@ func (b *storeBuilder) idBytes(i int32) []byte {
 func (b *storeBuilder) finish() *store {
 	s := b.s
 	s.ids = string(b.ids)
+	// The sums grew by doubling: held for as long as the snapshot
+	// serves, they are cut to size.
+	s.recSums = slices.Clone(s.recSums)
 	b.records, b.typeIDs, b.ids = nil, nil, nil
 	return s
+}
+
+// sameShape reports whether o holds s's entities, in the same order,
+// with the same parents: the two differ at most in attributes and tags,
+// as when a reload changes some identities' attributes.
+func (s *store) sameShape(o *store) bool {
+	return s.count == o.count && s.ids == o.ids && slices.Equal(s.typeNames, o.typeNames) &&
+		slices.Equal(s.typeOf, o.typeOf) && slices.Equal(s.idEnd, o.idEnd) &&
+		slices.Equal(s.parents, o.parents) && slices.Equal(s.parentPool, o.parentPool) &&
+		slices.Equal(s.defined, o.defined) && slices.Equal(s.order, o.order)
+}
+
+// takeShape makes s share o's entities, parents and uid table, the same
+// as its own (sameShape), so that its own copies can be collected.
+func (s *store) takeShape(o *store) {
+	s.typeNames, s.typeIndex, s.typeOf = o.typeNames, o.typeIndex, o.typeOf
+	s.ids, s.idEnd, s.parents, s.parentPool = o.ids, o.idEnd, o.parents, o.parentPool
+	s.defined, s.order = o.defined, o.order
+	s.slots, s.typeHash, s.seed = o.slots, o.typeHash, o.seed
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/cedar-policy/cedar-go/types"
 	"github.com/go-json-experiment/json/jsontext"
@@ -40,6 +41,20 @@ func loadEntities(data []byte) (*store, error) {
 // the snapshot serves, so it errs towards little.
 const entityBytes = 224
 
+// kin is what a store read beside the serving one shares with it.
+type kin uint8
+
+const (
+	// ownStore: nothing.
+	ownStore kin = iota
+	// sameStore: the store is the serving one.
+	sameStore
+	// sameShape: the store has the serving one's entities, in the same
+	// order, with the same parents, and shares them (see newShaper);
+	// only its attributes and tags are its own.
+	sameShape
+)
+
 // readEntities decodes r, size bytes of a JSON array of entities in
 // Cedar's format, into a store, as it reads it: a chunk of loadChunk
 // entities is held at a time, never the whole array. It accepts and
@@ -47,36 +62,43 @@ const entityBytes = 224
 //
 // prev, when set, is the store of the snapshot serving: as long as the
 // chunks read are the same bytes as prev's (by SHA-256), nothing is
-// decoded. If every chunk is, prev itself is returned, shared (true): a
+// decoded. If every chunk is, prev itself is returned (sameStore): a
 // bundle whose entities did not change, the common case of a policy
-// change or a rollback, costs no second store. At the first chunk that
-// differs, the entities of the chunks before it are copied from prev,
-// their attribute records shared, and the rest decoded.
-func readEntities(r io.Reader, size int, prev *store) (_ *store, shared bool, _ error) {
+// change or a rollback, costs no second store. From the first chunk
+// that differs, the entities are compared with prev's as they are read
+// and, while each is prev's entity at its place with prev's parents,
+// only attributes and tags are read, into a store that shares prev's
+// entities, parents and uid table (sameShape): a change of some
+// identities' attributes costs the attributes changed, not a second
+// store. At the first chunk where an entity differs otherwise, the
+// entities before it are copied, their attribute records shared, and
+// the rest decoded into a store of their own.
+func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, err error) {
 	dec := jsontext.NewDecoder(r)
 	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, false, err
+		return nil, ownStore, err
 	}
 	if tok.Kind() != '[' {
-		return nil, false, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
+		return nil, ownStore, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
 	}
 	var (
+		// b builds the store once a chunk differs from prev's: with
+		// prev's shape as long as b.shape is set.
 		b     *storeBuilder
 		sums  [][sha256.Size]byte
 		arena []byte
 		ends  = make([]int, 0, loadChunk)
 		chunk = make([][]byte, 0, loadChunk)
-		ents  []rawEntity
+		read  chunkReader
 	)
-	// same is how many entities are the same as prev's, so far.
-	same, base := 0, 0
+	base := 0
 	for ; ; base += len(ends) {
 		arena, ends, chunk = arena[:0], ends[:0], chunk[:0]
 		for len(ends) < loadChunk && dec.PeekKind() != ']' {
 			v, err := dec.ReadValue()
 			if err != nil {
-				return nil, false, err
+				return nil, ownStore, err
 			}
 			arena = append(arena, v...)
 			ends = append(ends, len(arena))
@@ -86,41 +108,177 @@ func readEntities(r io.Reader, size int, prev *store) (_ *store, shared bool, _ 
 		}
 		sums = append(sums, sha256.Sum256(arena))
 		k := len(sums) - 1
-		if prev != nil && same == base && k < len(prev.chunkSums) && prev.chunkSums[k] == sums[k] {
-			same += len(ends)
+		// A chunk of prev's bytes, where the chunks before it are
+		// prev's entities, holds prev's entities as prev holds them.
+		if prev != nil && (b == nil || b.shape != nil) && k < len(prev.chunkSums) && prev.chunkSums[k] == sums[k] {
 			continue
 		}
 		if b == nil {
-			b = newStoreBuilder(size / entityBytes)
-			ents = make([]rawEntity, loadChunk)
-			if err := b.copyFrom(prev, same); err != nil {
-				return nil, false, err
-			}
+			b = newShaper(prev, size)
 		}
 		start := 0
 		for _, end := range ends {
 			chunk = append(chunk, arena[start:end:end])
 			start = end
 		}
-		if err := b.addChunk(chunk, ents[:len(chunk)], base); err != nil {
-			return nil, false, err
+		ents := read.read(chunk)
+		if b.shape != nil {
+			ok, err := b.shapeChunk(ents, base)
+			if err != nil {
+				return nil, ownStore, err
+			}
+			if ok {
+				continue
+			}
+			if b, err = b.unshape(size, base); err != nil {
+				return nil, ownStore, err
+			}
+		}
+		if err := b.addChunk(chunk, ents, base); err != nil {
+			return nil, ownStore, err
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, false, err
+		return nil, ownStore, err
 	}
-	if b == nil {
-		if prev != nil && len(sums) == len(prev.chunkSums) {
-			return prev, true, nil
-		}
+	switch {
+	case b == nil && prev != nil && len(sums) == len(prev.chunkSums):
+		return prev, sameStore, nil
+	case b == nil:
 		// Fewer chunks than prev's, each the same.
-		b = newStoreBuilder(size / entityBytes)
-		if err := b.copyFrom(prev, same); err != nil {
-			return nil, false, err
+		b = newShaper(prev, size)
+		fallthrough
+	case b.shape != nil && base < len(prev.order):
+		// Fewer entities than prev's, each the same.
+		if b, err = b.unshape(size, base); err != nil {
+			return nil, ownStore, err
 		}
 	}
 	b.s.chunkSums = sums
-	return b.finish(), false, nil
+	if b.shape != nil {
+		return b.finishShape(), sameShape, nil
+	}
+	return b.finish(), ownStore, nil
+}
+
+// newShaper returns a builder of a store with prev's shape: prev's
+// entities, parents and uid table, attributes and tags to be read
+// (shapeChunk). With no prev, it returns a builder of a new store, for
+// a JSON of size bytes.
+func newShaper(prev *store, size int) *storeBuilder {
+	if prev == nil {
+		return newStoreBuilder(size / entityBytes)
+	}
+	s := &store{count: prev.count}
+	s.takeShape(prev)
+	s.attrs, s.tags = slices.Clone(prev.attrs), slices.Clone(prev.tags)
+	s.records, s.recSums = slices.Clone(prev.records), slices.Clone(prev.recSums)
+	return &storeBuilder{s: s, records: map[string]uint32{"{}": 0}, shape: prev}
+}
+
+// unshape returns a builder of a store of its own, holding the first n
+// entities of the JSON as b holds them, for a JSON of size bytes whose
+// next entities are not b's shape's.
+func (b *storeBuilder) unshape(size, n int) (*storeBuilder, error) {
+	nb := newStoreBuilder(size / entityBytes)
+	return nb, nb.copyFrom(b.s, n)
+}
+
+// shapeChunk reads ents, read from the JSON of entities base to
+// base+len(ents), into b, a builder with a shape, and reports whether it
+// could: whether
+// each entity is the one at its place in b's shape, with the same
+// parents. It changes nothing when it could not. An entity's attributes
+// (and tags) whose JSON is that of the record the entity had keep that
+// record; others are decoded, each distinct JSON once.
+func (b *storeBuilder) shapeChunk(ents []rawEntity, base int) (bool, error) {
+	shape := b.shape
+	var ps []int32
+	for k := range ents {
+		e := &ents[k]
+		if e.err != nil || e.full != nil || base+k >= len(shape.order) {
+			return false, nil
+		}
+		j := shape.order[base+k]
+		if string(shape.typeNames[shape.typeOf[j]]) != string(e.typ) || shape.id(j) != string(e.id) {
+			return false, nil
+		}
+		ps = ps[:0]
+		for _, p := range e.parents {
+			pi, ok := shape.findRaw(p.typ, p.id)
+			if !ok {
+				return false, nil
+			}
+			ps = append(ps, pi)
+		}
+		slices.Sort(ps)
+		if !slices.Equal(slices.Compact(ps), shape.parentsOf(j)) {
+			return false, nil
+		}
+	}
+	b.recs = slices.Grow(b.recs[:0], len(ents))[:len(ents)]
+	recs := b.recs
+	parallel.Chunks(len(ents), minChunk, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			recs[k][0] = sha256.Sum256(ents[k].attrs)
+			if ents[k].tags != nil {
+				recs[k][1] = sha256.Sum256(ents[k].tags)
+			}
+		}
+	})
+	var pending []pendingRecord
+	for k := range ents {
+		e, j := &ents[k], shape.order[base+k]
+		b.s.attrs[j] = b.keepRecord(b.s.attrs[j], e.attrs, recs[k][0], j, &pending)
+		tags := uint32(0)
+		if e.tags != nil {
+			tags = b.keepRecord(b.s.tags[j], e.tags, recs[k][1], j, &pending)
+		}
+		b.s.tags[j] = tags
+	}
+	return true, b.decodeRecords(pending)
+}
+
+// keepRecord returns was when raw, whose SHA-256 is sum, is the JSON
+// that record was decoded from, and otherwise the index recordOf gives
+// raw.
+func (b *storeBuilder) keepRecord(was uint32, raw []byte, sum [sha256.Size]byte, entity int32, pending *[]pendingRecord) uint32 {
+	if b.s.recSums[was] == sum && sum != ([sha256.Size]byte{}) {
+		return was
+	}
+	return b.recordOf(raw, entity, pending)
+}
+
+// finishShape returns the store of a builder with a shape, holding only
+// the records its entities have; the builder must not be used again.
+func (b *storeBuilder) finishShape() *store {
+	s := b.s
+	used := make([]bool, len(s.records))
+	used[0] = true
+	for _, xs := range [][]uint32{s.attrs, s.tags} {
+		for _, x := range xs {
+			used[x] = true
+		}
+	}
+	if slices.Contains(used, false) {
+		remap := make([]uint32, len(s.records))
+		records := make([]types.Record, 0, len(s.records))
+		recSums := make([][sha256.Size]byte, 0, len(s.records))
+		for x, u := range used {
+			if u {
+				remap[x] = uint32(len(records))
+				records, recSums = append(records, s.records[x]), append(recSums, s.recSums[x])
+			}
+		}
+		for _, xs := range [][]uint32{s.attrs, s.tags} {
+			for i, x := range xs {
+				xs[i] = remap[x]
+			}
+		}
+		s.records, s.recSums = records, recSums
+	}
+	b.records, b.shape = nil, nil
+	return s
 }
 
 // copyFrom adds the first n entities of prev's JSON, as prev holds them,
@@ -133,8 +291,7 @@ func (b *storeBuilder) copyFrom(prev *store, n int) error {
 	record := func(x uint32) uint32 {
 		y, ok := recs[x]
 		if !ok {
-			y = uint32(len(b.s.records))
-			b.s.records = append(b.s.records, prev.records[x])
+			y = b.s.addRecord(prev.records[x], prev.recSums[x])
 			recs[x] = y
 		}
 		return y
@@ -171,24 +328,9 @@ func (b *storeBuilder) internFrom(prev *store, j int32) (int32, error) {
 	return b.intern(t, []byte(prev.id(j)))
 }
 
-// addChunk decodes the entities of chunk, the JSON of entities base to
-// base+len(chunk), in parallel into ents, and interns them in order.
+// addChunk interns ents, read from chunk, the JSON of entities base to
+// base+len(chunk), in order.
 func (b *storeBuilder) addChunk(chunk [][]byte, ents []rawEntity, base int) error {
-	clear(ents)
-	parallel.Chunks(len(chunk), minChunk, func(lo, hi int) {
-		d := newEntityDecoder()
-		var uids []rawUID
-		for i := lo; i < hi; i++ {
-			var ok bool
-			if uids, ok = d.decodeRaw(chunk[i], &ents[i], uids); !ok {
-				ents[i] = rawEntity{full: new(types.Entity)}
-				if !d.decode(chunk[i], ents[i].full) {
-					*ents[i].full = types.Entity{}
-					ents[i].err = ents[i].full.UnmarshalJSON(chunk[i])
-				}
-			}
-		}
-	})
 	var pending []pendingRecord
 	for k := range ents {
 		if err := b.add(&ents[k], chunk[k], &pending); err != nil {
@@ -196,6 +338,71 @@ func (b *storeBuilder) addChunk(chunk [][]byte, ents []rawEntity, base int) erro
 		}
 	}
 	return b.decodeRecords(pending)
+}
+
+// chunkReader reads chunks of entities, keeping from one chunk to the
+// next what reading one takes: the entities, and each worker's decoder
+// and block of parents' uids. A chunk's entities use them only until
+// the chunk is added, and a million entities' parents would otherwise
+// cost blocks of their own: twice the store's size, in garbage.
+type chunkReader struct {
+	ents       []rawEntity
+	mu         sync.Mutex
+	free, used []*chunkWorker
+}
+
+// chunkWorker is what one of chunkReader's workers reads with.
+type chunkWorker struct {
+	d    *entityDecoder
+	uids []rawUID
+}
+
+// read reads the entities of chunk in parallel, into slices of its JSON
+// where it can, decoded by cedar-go where not. They hold until the next
+// read.
+func (c *chunkReader) read(chunk [][]byte) []rawEntity {
+	if c.ents == nil {
+		c.ents = make([]rawEntity, loadChunk)
+	}
+	ents := c.ents[:len(chunk)]
+	clear(ents)
+	parallel.Chunks(len(chunk), minChunk, func(lo, hi int) {
+		w := c.worker()
+		uids := w.uids[:0]
+		for i := lo; i < hi; i++ {
+			var ok bool
+			if uids, ok = w.d.decodeRaw(chunk[i], &ents[i], uids); !ok {
+				ents[i] = rawEntity{full: new(types.Entity)}
+				if !w.d.decode(chunk[i], ents[i].full) {
+					*ents[i].full = types.Entity{}
+					ents[i].err = ents[i].full.UnmarshalJSON(chunk[i])
+				}
+			}
+		}
+		if &uids[:1][0] != &w.uids[:1][0] {
+			// Its block was too small: the next chunk gets a larger one.
+			w.uids = make([]rawUID, 0, 2*cap(w.uids))
+		}
+		c.mu.Lock()
+		c.used = append(c.used, w)
+		c.mu.Unlock()
+	})
+	// A worker goes back to the pool only now: one that finished its
+	// part early must not be given another part of this chunk.
+	c.free, c.used = append(c.free, c.used...), c.used[:0]
+	return ents
+}
+
+// worker returns a worker that no read is using.
+func (c *chunkReader) worker() *chunkWorker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.free); n > 0 {
+		w := c.free[n-1]
+		c.free = c.free[:n-1]
+		return w
+	}
+	return &chunkWorker{d: newEntityDecoder(), uids: make([]rawUID, 0, uidBlock)}
 }
 
 // pendingRecord is a record the loader has given an index and has yet to
@@ -299,8 +506,7 @@ func (b *storeBuilder) addFull(e *types.Entity) error {
 		dst *uint32
 	}{{e.Attributes, &b.s.attrs[i]}, {e.Tags, &b.s.tags[i]}} {
 		if x.rec.Len() > 0 {
-			*x.dst = uint32(len(b.s.records))
-			b.s.records = append(b.s.records, x.rec)
+			*x.dst = b.s.addRecord(x.rec, [sha256.Size]byte{})
 		}
 	}
 	return nil
@@ -309,7 +515,7 @@ func (b *storeBuilder) addFull(e *types.Entity) error {
 // define marks entity i as defined by the bundle.
 func (b *storeBuilder) define(i int32) error {
 	if b.s.defined[i] {
-		return fmt.Errorf("duplicate entity %s", types.EntityUID{Type: b.s.typeNames[b.s.typeOf[i]], ID: types.String(b.idBytes(i))})
+		return fmt.Errorf("duplicate entity %s", b.uid(i))
 	}
 	b.s.defined[i] = true
 	b.s.count++
@@ -331,8 +537,7 @@ func (b *storeBuilder) recordOf(raw []byte, entity int32, pending *[]pendingReco
 	if i, ok := b.records[string(raw)]; ok {
 		return i
 	}
-	i := uint32(len(b.s.records))
-	b.s.records = append(b.s.records, types.Record{})
+	i := b.s.addRecord(types.Record{}, [sha256.Size]byte{})
 	b.records[string(raw)] = i
 	*pending = append(*pending, pendingRecord{index: i, raw: raw, entity: entity})
 	return i
@@ -344,13 +549,15 @@ func (b *storeBuilder) decodeRecords(pending []pendingRecord) error {
 	parallel.Chunks(len(pending), minChunk, func(lo, hi int) {
 		d := newEntityDecoder()
 		for k := lo; k < hi; k++ {
-			b.s.records[pending[k].index], errs[k] = d.record(pending[k].raw)
+			p := &pending[k]
+			b.s.records[p.index], errs[k] = d.record(p.raw)
+			b.s.recSums[p.index] = sha256.Sum256(p.raw)
 		}
 	})
 	for k, err := range errs {
 		if err != nil {
 			i := pending[k].entity
-			return fmt.Errorf("entity %s: %w", types.EntityUID{Type: b.s.typeNames[b.s.typeOf[i]], ID: types.String(b.idBytes(i))}, err)
+			return fmt.Errorf("entity %s: %w", b.uid(i), err)
 		}
 	}
 	return nil
@@ -368,10 +575,14 @@ type Entities struct {
 	serving *Snapshot
 	st      *store
 	shared  bool
-	err     error
+	// shaped is set when st, not shared, has the serving store's shape
+	// (sameShape) and shares it; policies that Holds offered, of the
+	// size the serving snapshot's were.
+	shaped, policies bool
+	err              error
 }
 
-var _ bundle.EntityReader = (*Entities)(nil)
+var _ bundle.Holder = (*Entities)(nil)
 
 // NewEntities returns an Entities to stream one bundle's entities into,
 // beside serving, the snapshot serving (nil if none).
@@ -383,7 +594,32 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 	if e.serving != nil {
 		prev = e.serving.ents
 	}
-	e.st, e.shared, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
+	var how kin
+	e.st, how, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
+	e.shared, e.shaped = how == sameStore, how == sameShape
+	if e.err == nil && how == ownStore && prev != nil && e.st.sameShape(prev) {
+		e.st.takeShape(prev)
+		e.shaped = true
+	}
+}
+
+// Holds implements bundle.Holder: once the entities read are the
+// serving store or have its shape, the serving snapshot's policies are
+// held, and its grants if its policies were. Everything the snapshot
+// built from them then holds for the new bundle too (see build).
+func (e *Entities) Holds(name string, size int64) ([sha256.Size]byte, bool) {
+	s := e.serving
+	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) || (name == bundle.GrantsFile && !e.policies) {
+		return [sha256.Size]byte{}, false
+	}
+	was, ok := s.sums[name]
+	if !ok || was.size != size {
+		return [sha256.Size]byte{}, false
+	}
+	if name == bundle.PoliciesFile {
+		e.policies = true
+	}
+	return was.sum, true
 }
 
 // streamed returns the Entities b's entities were read into, if they
