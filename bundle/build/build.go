@@ -22,6 +22,7 @@ import (
 	"github.com/cedargate/cedargate/bundle/repo"
 	"github.com/cedargate/cedargate/bundle/store"
 	"github.com/cedargate/cedargate/internal/gitrev"
+	"github.com/cedargate/cedargate/internal/parallel"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
@@ -92,8 +93,19 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	manifest := bundle.Manifest{Name: r.Config.Name, Revision: rev, SourceDigest: r.SourceDigest,
+		CompilerVersion: opts.CompilerVersion, BuildTime: buildTime}
+	var b *bundle.Bundle
 	if r.Problems.Errors() == 0 {
-		diags.Append(guardrail.Check(r, []*compile.Result{res}, now))
+		// The guardrails and the bundle's assembly (entities.json, for a
+		// million identities some 10 s of one core) only read the compiled
+		// result: they run side by side. Nothing reads the bundle when
+		// the guardrails fail the build.
+		guard := parallel.Go(func() diag.List { return guardrail.Check(r, []*compile.Result{res}, now) })
+		if diags.Errors() == 0 {
+			b = res.Bundle(manifest)
+		}
+		diags.Append(guard())
 	}
 	if diags.Errors() > 0 {
 		return nil, diags.Err()
@@ -109,18 +121,26 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b := res.Bundle(bundle.Manifest{Name: r.Config.Name, Revision: rev, SourceDigest: r.SourceDigest,
-		CompilerVersion: opts.CompilerVersion, BuildTime: buildTime})
-	snap, err := engine.New(b)
+	// The archive is encoded (gzip at its best compression, for a million
+	// identities some 9 s of one core) while the engine loads the bundle
+	// and the decision tests run; it is thrown away if they fail. The
+	// engine reads a copy of the bundle's fields, so that signing and
+	// encoding, which set its digest, write nothing it reads.
+	loaded := *b
+	encoded := parallel.Go(func() encodeResult { return encode(b, opts.SignKey) })
+	snap, err := engine.New(&loaded)
 	if err != nil {
+		encoded()
 		return nil, fmt.Errorf("compiled bundle does not load (a cedargate bug): %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		encoded()
 		return nil, err
 	}
 	suites, problems := r.Suites(env)
 	diags.Append(problems)
 	rep, err := dectest.Run(ctx, res, suites, snap, now)
+	enc := encoded()
 	if err != nil {
 		return nil, err
 	}
@@ -131,16 +151,28 @@ func Build(ctx context.Context, dir string, opts Options) (*Output, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if opts.SignKey != nil {
-		if err := bundle.Sign(b, opts.SignKey); err != nil {
-			return nil, err
+	if enc.err != nil {
+		return nil, enc.err
+	}
+	archive := enc.archive
+	return &Output{Bundle: b, Archive: archive, Warnings: diags.Sorted(), Tests: rep}, nil
+}
+
+// encodeResult is what encode returns.
+type encodeResult struct {
+	archive []byte
+	err     error
+}
+
+// encode signs b when key is set, then encodes it.
+func encode(b *bundle.Bundle, key ed25519.PrivateKey) encodeResult {
+	if key != nil {
+		if err := bundle.Sign(b, key); err != nil {
+			return encodeResult{err: err}
 		}
 	}
 	archive, err := bundle.Encode(b)
-	if err != nil {
-		return nil, err
-	}
-	return &Output{Bundle: b, Archive: archive, Warnings: diags.Sorted(), Tests: rep}, nil
+	return encodeResult{archive, err}
 }
 
 // ErrDirty is returned when the work tree has uncommitted changes and the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/bundle/repo"
+	"github.com/cedargate/cedargate/internal/parallel"
 )
 
 // entities builds every entity of the bundle: identity objects, the
@@ -74,6 +75,10 @@ type jsonUID struct {
 
 // identityEntities turns users, service accounts, groups, teams and
 // resources into entities; group and team membership become parent edges.
+// References are resolved in order, one object at a time; encoding the
+// entities, most of a build's serial work, runs on every core a batch at
+// a time (see identityBatch), so the result and its problems are those of
+// one pass in order.
 func (c *compiler) identityEntities() {
 	v := c.view
 	memberOf := map[*repo.Meta][]jsonUID{}
@@ -94,11 +99,14 @@ func (c *compiler) identityEntities() {
 		}
 		return out
 	}
+	batch := identityBatch{c: c}
 	for _, u := range v.Users {
-		c.addIdentity(&u.Meta, c.uidOf(&u.Meta), append(groups(u.Groups), memberOf[&u.Meta]...), u.Attributes, nil)
-		c.encoded(&u.Attributes)
+		before := len(c.diags)
+		parents := append(groups(u.Groups), memberOf[&u.Meta]...)
+		batch.add(before, identity{m: &u.Meta, uid: c.uidOf(&u.Meta), parents: parents, attrs: &u.Attributes})
 	}
 	for _, s := range v.ServiceAccounts {
+		before := len(c.diags)
 		// spiffe_id is always cedargate's on a ServiceAccount, even when the
 		// account lists none or several (shared-identity reports those), so
 		// that the workload identity front ends map callers by is always
@@ -108,17 +116,18 @@ func (c *compiler) identityEntities() {
 			id, _ := json.Marshal(s.SPIFFEIDs[0].Text)
 			extra["spiffe_id"] = id
 		}
-		c.addIdentity(&s.Meta, c.uidOf(&s.Meta), append(groups(s.Groups), memberOf[&s.Meta]...), s.Attributes, extra)
-		c.encoded(&s.Attributes)
+		parents := append(groups(s.Groups), memberOf[&s.Meta]...)
+		batch.add(before, identity{m: &s.Meta, uid: c.uidOf(&s.Meta), parents: parents, attrs: &s.Attributes, extra: extra})
 	}
 	for _, g := range v.Groups {
-		c.addIdentity(&g.Meta, c.uidOf(&g.Meta), groups(g.Groups), g.Attributes, nil)
-		c.encoded(&g.Attributes)
+		before := len(c.diags)
+		batch.add(before, identity{m: &g.Meta, uid: c.uidOf(&g.Meta), parents: groups(g.Groups), attrs: &g.Attributes})
 	}
 	for _, t := range v.Teams {
-		c.addIdentity(&t.Meta, c.uidOf(&t.Meta), nil, nil, nil)
+		batch.add(len(c.diags), identity{m: &t.Meta, uid: c.uidOf(&t.Meta)})
 	}
 	for _, r := range v.Resources {
+		before := len(c.diags)
 		var parents []jsonUID
 		for _, p := range r.Parents {
 			if uid, ok := c.resourceRef(p); ok {
@@ -130,8 +139,148 @@ func (c *compiler) identityEntities() {
 				c.parentRefs = append(c.parentRefs, parentRef{uid: uid, at: p})
 			}
 		}
-		c.addIdentity(&r.Meta, jsonUID{r.Type, r.Name}, parents, r.Attributes, nil)
-		c.encoded(&r.Attributes)
+		batch.add(before, identity{m: &r.Meta, uid: jsonUID{r.Type, r.Name}, parents: parents, attrs: &r.Attributes})
+	}
+	batch.flush()
+}
+
+// identityBatchSize is how many identity objects encode together: enough
+// that every core has work for a while, few enough that the parsed
+// entities waiting to be added stay a small part of the heap.
+const identityBatchSize = 4096
+
+// identityBatch collects identity objects, encodes them on every core
+// when full and adds them to the result in the order they came.
+type identityBatch struct {
+	c   *compiler
+	ids []identity
+}
+
+// identity is an identity object on its way to becoming an entity.
+type identity struct {
+	m       *repo.Meta
+	uid     jsonUID
+	parents []jsonUID
+	// attrs are the object's own attributes (nil for a team), extra the
+	// ones cedargate sets from its fields (a nil value reserves the name).
+	attrs *repo.Attrs
+	extra map[string]json.RawMessage
+	// resolving are the problems resolving the object's references found,
+	// reported before those of its entity.
+	resolving diag.List
+	// What encode made of it: the problems, and unless they hold an error
+	// the entity.
+	diags  diag.List
+	parsed parsedEntity
+}
+
+// add queues id, whose references' problems were reported from index
+// before of the compiler's list on: they move to id, to be reported in
+// order when it is added.
+func (b *identityBatch) add(before int, id identity) {
+	c := b.c
+	id.resolving = slices.Clone(c.diags[before:])
+	c.diags = c.diags[:before]
+	if b.ids == nil {
+		b.ids = make([]identity, 0, identityBatchSize)
+	}
+	b.ids = append(b.ids, id)
+	if len(b.ids) == identityBatchSize {
+		b.flush()
+	}
+}
+
+// flush encodes the queued objects, in parallel, and adds them in order.
+func (b *identityBatch) flush() {
+	c := b.c
+	parallel.For(len(b.ids), func(i int) { c.encodeIdentity(&b.ids[i]) })
+	for i := range b.ids {
+		c.addIdentity(&b.ids[i])
+		b.ids[i] = identity{}
+	}
+	b.ids = b.ids[:0]
+}
+
+// encodeIdentity encodes one identity object as an entity. It reads the
+// compiler and writes only to id, so objects encode in parallel.
+func (c *compiler) encodeIdentity(id *identity) {
+	e := jsonEntity{UID: id.uid, Parents: id.parents, Attrs: map[string]json.RawMessage{}}
+	if e.Parents == nil {
+		e.Parents = []jsonUID{}
+	}
+	for k, v := range id.extra {
+		if v != nil {
+			e.Attrs[k] = v
+		}
+	}
+	var attrs repo.Attrs
+	if id.attrs != nil {
+		attrs = *id.attrs
+	}
+	ok := true
+	for name, v := range attrs {
+		if _, clash := id.extra[name]; clash {
+			id.diags.Errorf(v.Pos(), "attribute %q is set by cedargate from the object's fields", name)
+			ok = false
+			continue
+		}
+		raw, err := v.JSON()
+		if err != nil {
+			var f *diag.Failure
+			if errors.As(err, &f) {
+				for _, d := range f.List {
+					d.Subject = id.m.Label()
+					id.diags.Add(d)
+				}
+			}
+			ok = false
+			continue
+		}
+		e.Attrs[name] = raw
+	}
+	if !ok {
+		return
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		id.diags.Errorf(id.m.Pos, "%s: %v", id.m.Label(), err)
+		return
+	}
+	var bad *diag.Diagnostic
+	id.parsed, bad = c.parseEntity(id.uid.Type, data, id.m.Pos, id.m.Label)
+	if bad != nil {
+		id.diags.Add(*bad)
+	}
+	pointAtAttributes(id.diags, attrs)
+}
+
+// addIdentity adds the entity encodeIdentity made of id to the result,
+// with the problems found on the way, and lets the object's attributes
+// go when the options say so.
+func (c *compiler) addIdentity(id *identity) {
+	c.diags.Append(id.resolving)
+	c.diags.Append(id.diags)
+	if id.parsed.ok {
+		before := len(c.diags)
+		c.addParsed(id.parsed, id.m.Pos, id.m.Label)
+		if id.attrs != nil {
+			pointAtAttributes(c.diags[before:], *id.attrs)
+		}
+	}
+	if id.attrs != nil {
+		c.encoded(id.attrs)
+	}
+}
+
+// pointAtAttributes points each of diags that names one of attrs (a
+// schema mismatch, say) at that attribute.
+func pointAtAttributes(diags diag.List, attrs repo.Attrs) {
+	for i := range diags {
+		for name, v := range attrs {
+			if strings.Contains(diags[i].Message, strconv.Quote(name)) || strings.Contains(diags[i].Message, "`"+name+"`") {
+				diags[i].Pos = v.Pos()
+			}
+		}
 	}
 }
 
@@ -206,61 +355,34 @@ func (c *compiler) resourceRef(t repo.Token) (types.EntityUID, bool) {
 	return types.NewEntityUID(types.EntityType(typ), types.String(ref.Name)), true
 }
 
-func (c *compiler) addIdentity(m *repo.Meta, uid jsonUID, parents []jsonUID, attrs repo.Attrs, extra map[string]json.RawMessage) {
-	e := jsonEntity{UID: uid, Parents: parents, Attrs: map[string]json.RawMessage{}}
-	if e.Parents == nil {
-		e.Parents = []jsonUID{}
-	}
-	for k, v := range extra {
-		if v != nil {
-			e.Attrs[k] = v
-		}
-	}
-	ok := true
-	for name, v := range attrs {
-		if _, clash := extra[name]; clash {
-			c.diags.Errorf(v.Pos(), "attribute %q is set by cedargate from the object's fields", name)
-			ok = false
-			continue
-		}
-		raw, err := v.JSON()
-		if err != nil {
-			var f *diag.Failure
-			if errors.As(err, &f) {
-				for _, d := range f.List {
-					d.Subject = m.Label()
-					c.diags.Add(d)
-				}
-			}
-			ok = false
-			continue
-		}
-		e.Attrs[name] = raw
-	}
-	if !ok {
-		return
-	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		c.diags.Errorf(m.Pos, "%s: %v", m.Label(), err)
-		return
-	}
-	before := len(c.diags)
-	c.addEntityJSON(uid.Type, data, m.Pos, m.Label())
-	// Point a schema mismatch at the attribute it names, when it names one.
-	for i := before; i < len(c.diags); i++ {
-		for name, v := range attrs {
-			if strings.Contains(c.diags[i].Message, strconv.Quote(name)) || strings.Contains(c.diags[i].Message, "`"+name+"`") {
-				c.diags[i].Pos = v.Pos()
-			}
-		}
-	}
-}
-
 // addEntityJSON parses one entity in Cedar's JSON format, of type typ
 // when known, coercing attribute values to the types the schema declares,
 // validates it and adds it to the result.
 func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, subject string) {
+	label := func() string { return subject }
+	p, bad := c.parseEntity(typ, data, pos, label)
+	if bad != nil {
+		c.diags.Add(*bad)
+		return
+	}
+	c.addParsed(p, pos, label)
+}
+
+// parsedEntity is an entity parseEntity made, with what adding it needs.
+type parsedEntity struct {
+	ok     bool
+	uid    types.EntityUID
+	entity Entity
+	// spiffeID is the entity's spiffe_id attribute when it is a string.
+	spiffeID  types.String
+	hasSPIFFE bool
+}
+
+// parseEntity parses one entity in Cedar's JSON format, of type typ when
+// known, coercing attribute values to the types the schema declares, and
+// validates it. It only reads the compiler, so entities parse in
+// parallel; label names the entity's object for a problem.
+func (c *compiler) parseEntity(typ string, data []byte, pos diag.Position, label func() string) (parsedEntity, *diag.Diagnostic) {
 	var e types.Entity
 	var err error
 	if c.out.Schema != nil {
@@ -268,29 +390,36 @@ func (c *compiler) addEntityJSON(typ string, data []byte, pos diag.Position, sub
 		if err = coerced.UnmarshalJSONWithSchema(data, c.schemaFor(typ)); err == nil {
 			e = types.Entity(coerced)
 		} else if c.validator != nil {
-			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "does not match the schema: " + repo.Excerpt(err.Error())})
-			return
+			return parsedEntity{}, &diag.Diagnostic{Pos: pos, Subject: label(), Message: "does not match the schema: " + repo.Excerpt(err.Error())}
 		}
 	}
 	// Without a schema, or with validation off and a non-conforming
 	// entity, the entity is taken as written.
 	if c.out.Schema == nil || err != nil {
 		if err := e.UnmarshalJSON(data); err != nil {
-			c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: "invalid entity: " + repo.Excerpt(err.Error())})
-			return
+			return parsedEntity{}, &diag.Diagnostic{Pos: pos, Subject: label(), Message: "invalid entity: " + repo.Excerpt(err.Error())}
 		}
 	}
-	if prev, dup := c.entityPos[e.UID]; dup {
-		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: subject, Message: fmt.Sprintf("entity %s is already defined at %s", e.UID, prev)})
+	p := parsedEntity{ok: true, uid: e.UID}
+	if v, ok := e.Attributes.Get("spiffe_id"); ok {
+		p.spiffeID, p.hasSPIFFE = v.(types.String)
+	}
+	p.entity = newEntity(e)
+	return p, nil
+}
+
+// addParsed adds an entity parseEntity made, unless one with its UID
+// exists.
+func (c *compiler) addParsed(p parsedEntity, pos diag.Position, label func() string) {
+	if prev, dup := c.entityPos[p.uid]; dup {
+		c.diags.Add(diag.Diagnostic{Pos: pos, Subject: label(), Message: fmt.Sprintf("entity %s is already defined at %s", p.uid, prev)})
 		return
 	}
-	if v, ok := e.Attributes.Get("spiffe_id"); ok {
-		if id, ok := v.(types.String); ok {
-			c.spiffeIDs[e.UID] = id
-		}
+	if p.hasSPIFFE {
+		c.spiffeIDs[p.uid] = p.spiffeID
 	}
-	c.out.Entities[e.UID] = newEntity(e)
-	c.entityPos[e.UID] = pos
+	c.out.Entities[p.uid] = p.entity
+	c.entityPos[p.uid] = pos
 }
 
 // schemaFor is the schema to coerce and validate an entity of type typ

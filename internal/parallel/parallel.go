@@ -55,3 +55,25 @@ func Chunks(n, minChunk int, fn func(lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// Go starts fn on a goroutine of its own, beside the caller's work, and
+// returns a function that waits for fn to return and returns its result.
+// The caller calls it once, on every path, so that no goroutine outlives
+// its own call; a panic in fn is raised again there.
+func Go[T any](fn func() T) (wait func() T) {
+	done := make(chan struct{})
+	var out T
+	var panicked any
+	go func() {
+		defer close(done)
+		defer func() { panicked = recover() }()
+		out = fn()
+	}()
+	return func() T {
+		<-done
+		if panicked != nil {
+			panic(panicked)
+		}
+		return out
+	}
+}

@@ -70,3 +70,31 @@ func TestChunksCoverEveryIndexOnceInRangesOfAtLeastMinChunk(t *testing.T) {
 		}
 	}
 }
+
+func TestGoRunsBesideTheCallerAndReturnsItsResult(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	wait := Go(func() int {
+		close(started)
+		<-release
+		return 42
+	})
+	// fn runs while the caller still works: it starts before the caller
+	// lets it finish.
+	<-started
+	close(release)
+	if got := wait(); got != 42 {
+		t.Fatalf("Go returned %d, want 42", got)
+	}
+}
+
+func TestGoRaisesAPanicOfFnInTheWaiter(t *testing.T) {
+	wait := Go(func() int { panic("boom") })
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Fatalf("recovered %v, want the panic of fn", r)
+		}
+	}()
+	wait()
+	t.Fatal("wait returned after fn panicked")
+}
