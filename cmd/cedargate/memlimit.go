@@ -9,13 +9,18 @@ import (
 )
 
 // memoryLimitRatio is the share of the container's memory limit that
-// serve gives the Go runtime as its soft memory limit (GOMEMLIMIT): the
-// collector works harder as the heap nears it, rather than letting a hot
-// reload's garbage reach the limit and the kernel kill the replica. The
+// serve and build give the Go runtime as its soft memory limit
+// (GOMEMLIMIT): the collector works harder as the heap nears it, rather
+// than letting a hot reload's garbage (or a large build's) reach the
+// limit and the kernel kill the process. The
 // rest is room for what the runtime does not count as heap (goroutine
 // stacks, its own metadata) and for the gap between the heap and the
 // resident size.
 const memoryLimitRatio = 0.9
+
+// containerLimit reports the container's memory limit (its cgroup's);
+// tests replace it.
+var containerLimit memlimit.Provider = memlimit.FromCgroup
 
 // limitMemory sets the Go runtime's memory limit to memoryLimitRatio of
 // the limit provider reports (the cgroup's, in a container), unless the

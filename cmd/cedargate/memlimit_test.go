@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -46,5 +48,33 @@ func TestLimitMemory(t *testing.T) {
 				t.Fatalf("memory limit %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBuildLimitsMemory runs `cedargate build` on examples/acme in a
+// container whose memory limit is 1 GiB: the build sets the runtime's
+// limit to 90% of it, as serve does, and still builds.
+func TestBuildLimitsMemory(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("AUTOMEMLIMIT", "")
+	_ = os.Unsetenv("AUTOMEMLIMIT")
+	const gib = 1 << 30
+	was := containerLimit
+	containerLimit = memlimit.Limit(gib)
+	t.Cleanup(func() { containerLimit = was })
+
+	r := runCLI(t, "build", filepath.Join("..", "..", "examples", "acme"), "--env", "prod",
+		"--store", filepath.Join(t.TempDir(), "store"), "--now", "2026-11-23", "--revision", "r1")
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	if got := debug.SetMemoryLimit(-1); got != gib*9/10 {
+		t.Fatalf("memory limit %d, want %d", got, gib*9/10)
+	}
+	if strings.Contains(r.stderr, "memory limit") {
+		t.Errorf("build logged the limit it set: %q", r.stderr)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -102,7 +101,7 @@ AUTOMEMLIMIT=0.8 chooses another share.`,
 				return usageError{err}
 			}
 			opts.Logger = logger
-			limitMemory(logger, memlimit.FromCgroup)
+			limitMemory(logger, containerLimit)
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}

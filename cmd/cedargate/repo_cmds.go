@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,6 +68,9 @@ is refused unless --allow-dirty, which marks the revision dirty. Outside Git
 the revision derives from the source digest. --revision overrides both.
 Building the same source twice gives byte-identical bundles.
 
+In a container with a memory limit, the Go runtime's soft memory limit
+(GOMEMLIMIT) is set to 90% of it, as serve does.
+
 Every problem is printed as path:line:column: message (rule).`,
 		Args: dirArg(),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -82,6 +86,11 @@ Every problem is printed as path:line:column: message (rule).`,
 					return err
 				}
 			}
+			// A million identities' build holds gigabytes: in a runner
+			// with a memory limit, the collector keeps under it rather
+			// than the kernel killing the build. Only problems are
+			// logged, on standard error.
+			limitMemory(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})), containerLimit)
 			opts.CompilerVersion = version.String()
 			out, err := build.Build(cmd.Context(), repoDir(a), opts)
 			if err != nil {
