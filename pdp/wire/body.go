@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -38,14 +39,10 @@ const (
 // gives the same request, or the error, as it always has. For a body it
 // takes, the result is the one the general way gives.
 //
-// The strings of the result share one copy of body, which the caller may
-// reuse once it returns.
+// The context's strings share one copy of body, which the caller may
+// reuse once it returns; the uids have a copy of their own (see ownUIDs).
 func DecodeRequestBody(body []byte, lim Limits) (req *engine.Request, ok bool) {
 	lim = lim.withDefaults()
-	if lim.MaxDepth < 1 {
-		// Even a context entry is too deep: the general way says so.
-		return nil, false
-	}
 	s := string(body)
 	p := bodyParser{s: s}
 	var principal, action, resource cedargatev1.EntityRef
@@ -104,6 +101,7 @@ func DecodeRequestBody(body []byte, lim Limits) (req *engine.Request, ok bool) {
 		return nil, false
 	}
 	r := &engine.Request{Principal: pu, Action: au, Resource: ru}
+	ownUIDs(&r.Principal, &r.Action, &r.Resource)
 	if n == 0 {
 		return r, true
 	}
@@ -323,4 +321,27 @@ func (p *bodyParser) bytes() string {
 	v := p.s[:n]
 	p.s = p.s[n:]
 	return v
+}
+
+// ownUIDs gives uids one copy of their own strings, in place of slices
+// of the body's copy: the decision log keeps a decision's uids until it
+// writes them, and an entry must not keep the whole body (up to the
+// receive limit, several MiB) alive for three short strings.
+func ownUIDs(uids ...*types.EntityUID) {
+	n := 0
+	for _, u := range uids {
+		n += len(u.Type) + len(u.ID)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, u := range uids {
+		b.WriteString(string(u.Type))
+		b.WriteString(string(u.ID))
+	}
+	s := b.String()
+	for _, u := range uids {
+		t, id := s[:len(u.Type)], s[len(u.Type):len(u.Type)+len(u.ID)]
+		s = s[len(t)+len(id):]
+		u.Type, u.ID = types.EntityType(t), types.String(id)
+	}
 }

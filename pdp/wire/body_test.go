@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
+	"github.com/cedar-policy/cedar-go/types"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -81,6 +83,37 @@ func TestDecodeRequestBodyTakes(t *testing.T) {
 				t.Fatal("DecodeRequestBody declined it")
 			}
 		})
+	}
+}
+
+// TestDecodeRequestBodyUIDsOwnTheirStrings decodes a body whose context
+// holds a long string: the context's strings may share the body's copy,
+// but the uids, which the decision log keeps until it writes them, must
+// not, or a queued entry would keep the whole body alive.
+func TestDecodeRequestBodyUIDsOwnTheirStrings(t *testing.T) {
+	long := strings.Repeat("x", 64<<10)
+	body := marshal(t, &cedargatev1.AuthorizeRequest{
+		Principal: ref("A::User", "alice"), Action: ref("A::Action", "read"), Resource: ref("A::Doc", "d"),
+		Context: map[string]*cedargatev1.Value{"note": str(long)},
+	})
+	req, ok := wire.DecodeRequestBody(body, wire.Limits{})
+	if !ok {
+		t.Fatal("DecodeRequestBody declined it")
+	}
+	v, _ := req.Context.Get("note")
+	note := string(v.(types.String))
+	// The body's copy spans the context's string, len(body) bytes at most
+	// on either side of it.
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(note))) - uintptr(len(body))
+	hi := lo + 2*uintptr(len(body))
+	for _, s := range []string{string(req.Principal.Type), string(req.Principal.ID), string(req.Action.Type),
+		string(req.Action.ID), string(req.Resource.Type), string(req.Resource.ID)} {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(s))); p >= lo && p < hi {
+			t.Fatalf("uid string %q lies within the body's copy", s)
+		}
+	}
+	if req.Principal.ID != "alice" || req.Resource.Type != "A::Doc" || req.Action.ID != "read" {
+		t.Fatalf("uids %v %v %v", req.Principal, req.Action, req.Resource)
 	}
 }
 
