@@ -124,7 +124,8 @@ func (c *compiler) identityEntities() {
 		batch.add(before, identity{m: &g.Meta, uid: c.uidOf(&g.Meta), parents: groups(g.Groups), attrs: &g.Attributes})
 	}
 	for _, t := range v.Teams {
-		batch.add(len(c.diags), identity{m: &t.Meta, uid: c.uidOf(&t.Meta)})
+		before := len(c.diags)
+		batch.add(before, identity{m: &t.Meta, uid: c.uidOf(&t.Meta)})
 	}
 	for _, r := range v.Resources {
 		before := len(c.diags)
