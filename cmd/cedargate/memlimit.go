@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -18,9 +19,23 @@ import (
 // resident size.
 const memoryLimitRatio = 0.9
 
-// containerLimit reports the container's memory limit (its cgroup's);
-// tests replace it.
-var containerLimit memlimit.Provider = memlimit.FromCgroup
+// limitProviderKey is the context key of withContainerLimit's provider.
+type limitProviderKey struct{}
+
+// withContainerLimit returns ctx in which commands learn the container's
+// memory limit from provider rather than from the cgroup (for tests).
+func withContainerLimit(ctx context.Context, provider memlimit.Provider) context.Context {
+	return context.WithValue(ctx, limitProviderKey{}, provider)
+}
+
+// containerLimit returns what reports the container's memory limit: the
+// cgroup's, unless ctx says otherwise (withContainerLimit).
+func containerLimit(ctx context.Context) memlimit.Provider {
+	if p, ok := ctx.Value(limitProviderKey{}).(memlimit.Provider); ok {
+		return p
+	}
+	return memlimit.FromCgroup
+}
 
 // limitMemory sets the Go runtime's memory limit to memoryLimitRatio of
 // the limit provider reports (the cgroup's, in a container), unless the

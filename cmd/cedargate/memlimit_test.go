@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"math"
@@ -62,19 +64,17 @@ func TestBuildLimitsMemory(t *testing.T) {
 	t.Setenv("AUTOMEMLIMIT", "")
 	_ = os.Unsetenv("AUTOMEMLIMIT")
 	const gib = 1 << 30
-	was := containerLimit
-	containerLimit = memlimit.Limit(gib)
-	t.Cleanup(func() { containerLimit = was })
-
-	r := runCLI(t, "build", filepath.Join("..", "..", "examples", "acme"), "--env", "prod",
-		"--store", filepath.Join(t.TempDir(), "store"), "--now", "2026-11-23", "--revision", "r1")
-	if r.code != 0 {
-		t.Fatalf("build: %+v", r)
+	ctx := withContainerLimit(context.Background(), memlimit.Limit(gib))
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"build", filepath.Join("..", "..", "examples", "acme"), "--env", "prod",
+		"--store", filepath.Join(t.TempDir(), "store"), "--now", "2026-11-23", "--revision", "r1"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("build: exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
 	if got := debug.SetMemoryLimit(-1); got != gib*9/10 {
 		t.Fatalf("memory limit %d, want %d", got, gib*9/10)
 	}
-	if strings.Contains(r.stderr, "memory limit") {
-		t.Errorf("build logged the limit it set: %q", r.stderr)
+	if strings.Contains(stderr.String(), "memory limit") {
+		t.Errorf("build logged the limit it set: %q", stderr.String())
 	}
 }

@@ -101,7 +101,7 @@ AUTOMEMLIMIT=0.8 chooses another share.`,
 				return usageError{err}
 			}
 			opts.Logger = logger
-			limitMemory(logger, containerLimit)
+			limitMemory(logger, containerLimit(cmd.Context()))
 			if opts.Extra, err = extauthzExtra(cmd, extauthzOn, extauthzFile, extauthzNS, logger); err != nil {
 				return err
 			}

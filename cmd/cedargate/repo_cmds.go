@@ -90,7 +90,7 @@ Every problem is printed as path:line:column: message (rule).`,
 			// with a memory limit, the collector keeps under it rather
 			// than the kernel killing the build. Only problems are
 			// logged, on standard error.
-			limitMemory(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})), containerLimit)
+			limitMemory(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})), containerLimit(cmd.Context()))
 			opts.CompilerVersion = version.String()
 			out, err := build.Build(cmd.Context(), repoDir(a), opts)
 			if err != nil {
