@@ -309,18 +309,8 @@ func (b *storeBuilder) finish() *store {
 	return s
 }
 
-// sameShape reports whether o holds s's entities, in the same order,
-// with the same parents: the two differ at most in attributes and tags,
-// as when a reload changes some identities' attributes.
-func (s *store) sameShape(o *store) bool {
-	return s.count == o.count && s.ids == o.ids && slices.Equal(s.typeNames, o.typeNames) &&
-		slices.Equal(s.typeOf, o.typeOf) && slices.Equal(s.idEnd, o.idEnd) &&
-		slices.Equal(s.parents, o.parents) && slices.Equal(s.parentPool, o.parentPool) &&
-		slices.Equal(s.defined, o.defined) && slices.Equal(s.order, o.order)
-}
-
-// takeShape makes s share o's entities, parents and uid table, the same
-// as its own (sameShape), so that its own copies can be collected.
+// takeShape makes s share o's entities, parents and uid table: s is to
+// hold o's entities with attributes of its own (see newShaper).
 func (s *store) takeShape(o *store) {
 	s.typeNames, s.typeIndex, s.typeOf = o.typeNames, o.typeIndex, o.typeOf
 	s.ids, s.idEnd, s.parents, s.parentPool = o.ids, o.idEnd, o.parents, o.parentPool

@@ -597,10 +597,6 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 	var how kin
 	e.st, how, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
 	e.shared, e.shaped = how == sameStore, how == sameShape
-	if e.err == nil && how == ownStore && prev != nil && e.st.sameShape(prev) {
-		e.st.takeShape(prev)
-		e.shaped = true
-	}
 }
 
 // Holds implements bundle.Holder: once the entities read are the
