@@ -24,41 +24,9 @@ import (
 // decision, the third its own entities, and the fourth is refused while
 // the third keeps serving.
 func TestReloadSharesWhatDidNotChange(t *testing.T) {
-	privPEM, pubPEM, _ := bundle.GenerateKey()
-	priv, _ := bundle.ParsePrivateKey(privPEM)
-	pub, _ := bundle.ParsePublicKey(pubPEM)
-	dir := filepath.Join(t.TempDir(), "store")
-	st := buildInto(t, dir, "allow", priv)
-	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, st, func(o *pdp.Options) { o.VerifyKeys = []ed25519.PublicKey{pub} })
-	base, err := st.LoadRevision("allow", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// rollout stores b as revision rev, signed, activates it and waits
-	// until the PDP decides readPlan with it; it returns the snapshot.
-	rollout := func(b *bundle.Bundle, rev string, allow bool) *engine.Snapshot {
-		t.Helper()
-		b.Manifest.Revision = rev
-		archive := encodeSigned(t, b, priv)
-		if _, err := st.Put(t.Context(), archive); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Activate(t.Context(), rev, store.ActionRollout, t0); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, rev+" served", func() bool {
-			d, err := h.client.Authorize(context.Background(), readPlan())
-			return err == nil && d.Bundle.Revision == rev
-		})
-		d, err := h.client.Authorize(context.Background(), readPlan())
-		if err != nil || d.Allow != allow {
-			t.Fatalf("%s: %+v %v, want allow %v", rev, d, err, allow)
-		}
-		return serving(t, h)
-	}
+	f := serveSigned(t)
+	st, dir, h, base, priv := f.st, f.dir, f.h, f.base, f.priv
+	rollout := f.rollout
 	first := serving(t, h)
 
 	same := rollout(clone(base), "same", true)
@@ -108,6 +76,61 @@ func TestReloadSharesWhatDidNotChange(t *testing.T) {
 	if serving(t, h) != entitiesChanged {
 		t.Fatal("the refused bundle replaced the snapshot serving")
 	}
+}
+
+// signedServing is a PDP serving, over a real store (fsnotify), the
+// signed bundle "allow", which it verifies with the key of priv.
+type signedServing struct {
+	t    *testing.T
+	dir  string
+	st   *store.Store
+	h    *harness
+	base *bundle.Bundle
+	priv ed25519.PrivateKey
+}
+
+// serveSigned builds "allow" into a new store, signed, activates it and
+// starts a PDP on it that verifies signatures.
+func serveSigned(t *testing.T) *signedServing {
+	t.Helper()
+	privPEM, pubPEM, _ := bundle.GenerateKey()
+	priv, _ := bundle.ParsePrivateKey(privPEM)
+	pub, _ := bundle.ParsePublicKey(pubPEM)
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", priv)
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, st, func(o *pdp.Options) { o.VerifyKeys = []ed25519.PublicKey{pub} })
+	base, err := st.LoadRevision("allow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &signedServing{t: t, dir: dir, st: st, h: h, base: base, priv: priv}
+}
+
+// rollout stores b as revision rev, signed, activates it and waits until
+// the PDP decides readPlan with it, as allow says; it returns the
+// snapshot.
+func (f *signedServing) rollout(b *bundle.Bundle, rev string, allow bool) *engine.Snapshot {
+	t := f.t
+	t.Helper()
+	b.Manifest.Revision = rev
+	if _, err := f.st.Put(t.Context(), encodeSigned(t, b, f.priv)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Activate(t.Context(), rev, store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, rev+" served", func() bool {
+		d, err := f.h.client.Authorize(context.Background(), readPlan())
+		return err == nil && d.Bundle.Revision == rev
+	})
+	d, err := f.h.client.Authorize(context.Background(), readPlan())
+	if err != nil || d.Allow != allow {
+		t.Fatalf("%s: %+v %v, want allow %v", rev, d, err, allow)
+	}
+	return serving(t, f.h)
 }
 
 // errCaptured stops Decide once it has handed over its snapshot.
