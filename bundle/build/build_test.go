@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cedar-policy/cedar-go/types"
 
 	"github.com/cedargate/cedargate/bundle"
+	"github.com/cedargate/cedargate/bundle/diag"
 	"github.com/cedargate/cedargate/pdp/engine"
 )
 
@@ -151,5 +153,33 @@ func TestExamplesAcmeIsDeterministic(t *testing.T) {
 				t.Fatalf("examples/acme builds differ: %s vs %s", out[0].Bundle.Digest, out[1].Bundle.Digest)
 			}
 		})
+	}
+}
+
+// TestBuildStopsAtAFileThatDoesNotParse breaks one identity file of the
+// scaffold: the build (which leaves the parsing to the view it compiles)
+// must fail naming the file, line and column, and report nothing that
+// only follows from the objects the file would have declared (its team
+// owns the deployer's account).
+func TestBuildStopsAtAFileThatDoesNotParse(t *testing.T) {
+	dir := scaffold(t)
+	// The team the deployer's account names as its owner is declared
+	// here: without the file, the owner would be unknown.
+	broken := filepath.Join(dir, "identities", "platform.yaml")
+	data, err := os.ReadFile(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, append(data, "\n  oops: [\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(t.Context(), dir, Options{Env: "prod", Now: refNow, Revision: "r1"})
+	if err == nil {
+		t.Fatal("a build with a file that does not parse succeeded")
+	}
+	list := diag.ListOf(err)
+	rel := "identities/" + filepath.Base(broken)
+	if list.Errors() != 1 || !strings.HasPrefix(list.String(), rel+":") || list[0].Pos.Line == 0 || list[0].Pos.Col == 0 {
+		t.Fatalf("want one error at %s:line:column, got:\n%s", rel, list)
 	}
 }

@@ -132,6 +132,11 @@ func CompileWith(r *repo.Repo, env string, opts Options) (*Result, diag.List) {
 	c.diags.Append(problems)
 	c.view = view
 	c.out.View = view
+	if r.Problems.Errors() > 0 {
+		// The view found a file that does not parse (Load left the
+		// parsing to it): as above, and its error is among problems.
+		return c.out, c.diags
+	}
 
 	c.buildSchema()
 	if c.out.Schema != nil && c.cfg.Validation != repo.ValidationOff {

@@ -121,10 +121,18 @@ func (r *Repo) views(envs []string, today time.Time, drop bool) ([]*View, []diag
 			f.data, f.spans = nil, nil
 		}
 		if err != nil {
-			// Load parsed the same bytes without error.
+			// Load parsed the file unless told to leave it to this view
+			// (LoadOptions.ParseLater): the error is then news to
+			// Problems too.
 			for e := range out {
 				out[e].diags.Append(diag.ListOf(err))
 			}
+			// Once: a later view skips the file, as it would had Load
+			// found the error.
+			f.data, f.spans = nil, nil
+			r.mu.Lock()
+			r.Problems.Append(diag.ListOf(err))
+			r.mu.Unlock()
 			return
 		}
 		for e, env := range envs {

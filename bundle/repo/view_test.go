@@ -132,13 +132,7 @@ func TestAheadNamesOnlyKeepsWhatTheGuardrailsRead(t *testing.T) {
 func TestDropSourcesLetsTheFilesGoOnceDecoded(t *testing.T) {
 	direct, dropping := acmeTwice(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	dropping.DecodeAhead, dropping.DropSources = true, true
-	for _, env := range direct.Config.Environments {
-		got, gotDiags := dropping.View(env)
-		want, wantDiags := direct.View(env)
-		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotDiags, wantDiags) {
-			t.Fatalf("View(%s) with DropSources differs from a direct decode", env)
-		}
-	}
+	sameViews(t, "DropSources", dropping, direct)
 	for _, f := range dropping.identities {
 		if f.data != nil {
 			t.Fatalf("%s: bytes kept after every environment was decoded", f.path)
@@ -156,4 +150,65 @@ func acmeTwice(t *testing.T, now time.Time) (*Repo, *Repo) {
 	a, b := loadDir(t, "../../examples/acme"), loadDir(t, "../../examples/acme")
 	a.Now, b.Now = now, now
 	return a, b
+}
+
+// TestParseLaterFindsWhatLoadFinds checks that a repository loaded with
+// ParseLater has, once a view is asked for, the problems and objects an
+// eager Load gives: the syntax error of a file that does not parse,
+// reported once however many views are asked for.
+func TestParseLaterFindsWhatLoadFinds(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"identities/ok.yaml":     "kind: User\nname: ok\n",
+		"identities/broken.yaml": "kind: User\nname: broken\n  email: [\n",
+	})
+	eager, err := Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := eager.Problems.String()
+	if !strings.Contains(want, "identities/broken.yaml:") {
+		t.Fatalf("an eager Load does not report the broken file:\n%s", want)
+	}
+	later, err := LoadWith(t.Context(), dir, LoadOptions{ParseLater: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := later.Problems.String(); strings.Contains(got, "broken.yaml") {
+		t.Fatalf("ParseLater parsed the files in Load:\n%s", got)
+	}
+	wantView, _ := eager.View("")
+	for range 2 {
+		got, diags := later.View("")
+		if p := later.Problems.String(); p != want {
+			t.Fatalf("problems after View:\n%s\nwant (an eager Load's):\n%s", p, want)
+		}
+		if !reflect.DeepEqual(got, wantView) {
+			t.Fatalf("View with ParseLater differs from an eager Load's: %d users, want %d", len(got.Users), len(wantView.Users))
+		}
+		if diags.Errors() > 1 {
+			t.Fatalf("View reports the broken file %d times:\n%s", diags.Errors(), diags)
+		}
+	}
+	acmeEager := loadDir(t, "../../examples/acme")
+	acmeLater, err := LoadWith(t.Context(), "../../examples/acme", LoadOptions{ParseLater: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	acmeEager.Now, acmeLater.Now = day, day
+	sameViews(t, "ParseLater", acmeLater, acmeEager)
+}
+
+// sameViews requires got's view of each of want's environments, and its
+// diagnostics, to be want's; how names what got was loaded or set with.
+func sameViews(t *testing.T, how string, got, want *Repo) {
+	t.Helper()
+	for _, env := range want.Config.Environments {
+		g, gDiags := got.View(env)
+		w, wDiags := want.View(env)
+		if !reflect.DeepEqual(g, w) || !reflect.DeepEqual(gDiags, wDiags) {
+			t.Fatalf("View(%s) with %s differs from a direct decode", env, how)
+		}
+	}
 }
