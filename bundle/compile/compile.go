@@ -85,6 +85,9 @@ type compiler struct {
 	// addEntityJSON).
 	entitySchema *resolved.Schema
 	profiles     map[string]*profile
+	// profileMeta finds the view's access profiles by name (the last of
+	// a name, as a search in order would); built on first use.
+	profileMeta map[string]*repo.AccessProfile
 	// grantChecks caches the validation of a profile's policies per kind
 	// of subject; edges collects the parents grants give entities.
 	grantChecks map[grantCheckKey]grantCheck

@@ -145,12 +145,16 @@ func (c *compiler) profile(name string, at diag.Position, subject string) *profi
 	if p, ok := c.profiles[name]; ok {
 		return p
 	}
-	var meta *repo.AccessProfile
-	for _, ap := range c.view.Profiles {
-		if ap.Name == name {
-			meta = ap
+	if c.profileMeta == nil {
+		// Every profile is compiled, and grants name them: a search of
+		// the list for each was quadratic (some 3 s at a million
+		// identities).
+		c.profileMeta = make(map[string]*repo.AccessProfile, len(c.view.Profiles))
+		for _, ap := range c.view.Profiles {
+			c.profileMeta[ap.Name] = ap
 		}
 	}
+	meta := c.profileMeta[name]
 	if meta == nil {
 		var names []string
 		for _, ap := range c.view.Profiles {
