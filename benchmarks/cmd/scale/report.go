@@ -86,18 +86,28 @@ func (r *report) markdown() []byte {
 		}
 		return fmt.Sprintf("%s (%.2f×)", mib(s.ReloadPeakRSS), float64(s.ReloadPeakRSS)/float64(max(1, s.ServingRSS)))
 	})
-	row("hot reload, 1% of identities changed: activation", func(s *sizeResult) string {
-		if s.ChangedReloadActivation == 0 {
-			return "not run"
-		}
-		return fmt.Sprintf("%s (%d changed)", secs(s.ChangedReloadActivation), s.ChangedIdentities)
-	})
-	row("hot reload, 1% of identities changed: peak RSS (× serving)", func(s *sizeResult) string {
-		if s.ChangedReloadPeakRSS == 0 {
-			return "not run"
-		}
-		return fmt.Sprintf("%s (%.2f×)", mib(s.ChangedReloadPeakRSS), float64(s.ChangedReloadPeakRSS)/float64(max(1, s.ServingRSS)))
-	})
+	reloadRows := func(what, count string, activation func(*sizeResult) time.Duration, peak func(*sizeResult) int64, n func(*sizeResult) int) {
+		row("hot reload, "+what+": activation", func(s *sizeResult) string {
+			if activation(s) == 0 {
+				return "not run"
+			}
+			return fmt.Sprintf("%s (%d %s)", secs(activation(s)), n(s), count)
+		})
+		row("hot reload, "+what+": peak RSS (× serving)", func(s *sizeResult) string {
+			if peak(s) == 0 {
+				return "not run"
+			}
+			return fmt.Sprintf("%s (%.2f×)", mib(peak(s)), float64(peak(s))/float64(max(1, s.ServingRSS)))
+		})
+	}
+	reloadRows("1% of identities changed", "changed",
+		func(s *sizeResult) time.Duration { return s.ChangedReloadActivation },
+		func(s *sizeResult) int64 { return s.ChangedReloadPeakRSS },
+		func(s *sizeResult) int { return s.ChangedIdentities })
+	reloadRows("1% of users moved to another group", "moved",
+		func(s *sizeResult) time.Duration { return s.MovedReloadActivation },
+		func(s *sizeResult) int64 { return s.MovedReloadPeakRSS },
+		func(s *sizeResult) int { return s.MovedUsers })
 	for _, mix := range decideMixes {
 		row(fmt.Sprintf("Decide p50, %s mix", mix), func(s *sizeResult) string { return ns(s.Snapshot.Decide[string(mix)].P50) })
 		row(fmt.Sprintf("Decide p99, %s mix", mix), func(s *sizeResult) string { return ns(s.Snapshot.Decide[string(mix)].P99) })

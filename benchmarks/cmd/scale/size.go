@@ -35,8 +35,9 @@ const maxBundleBytes = 4 << 30
 
 // Revisions: a is built and served, b (the same content) is rolled out
 // for the hot reload, then c, a with 1% of the identities changed (see
-// changeIdentities).
-const revA, revB, revC = "scale-a", "scale-b", "scale-c"
+// changeIdentities), then d, c with 1% of the users moved to another
+// group (see moveUsers).
+const revA, revB, revC, revD = "scale-a", "scale-b", "scale-c", "scale-d"
 
 // settle is how long the server is left serving before its RSS is read:
 // Go returns the memory an activation freed to the operating system
@@ -75,6 +76,12 @@ type sizeResult struct {
 	ChangedReloadActivation time.Duration
 	ChangedReloadPeakRSS    int64
 	ChangedIdentities       int
+	// MovedReloadActivation and MovedReloadPeakRSS are the same for
+	// revision d, rolled out while c serves: c's bundle with MovedUsers
+	// users moved to another group, so that memberships change.
+	MovedReloadActivation time.Duration
+	MovedReloadPeakRSS    int64
+	MovedUsers            int
 }
 
 var builtRE = regexp.MustCompile(`(\d+) policies \((\d+) grants\), (\d+) entities`)
@@ -261,8 +268,16 @@ func (d *driver) serve(ctx context.Context, st *store.Store, storeDir string, re
 	// Revision c: 1% of the identities changed. A reload whose entities
 	// are the same shares them with the snapshot serving, so b alone
 	// would overstate what a reload with real changes costs.
-	res.ChangedReloadActivation, res.ChangedReloadPeakRSS, err = d.reloadTo(ctx, st, pdp, srv, revC, func(b *bundle.Bundle) {
+	if res.ChangedReloadActivation, res.ChangedReloadPeakRSS, err = d.reloadTo(ctx, st, pdp, srv, revC, func(b *bundle.Bundle) {
 		b.Entities, res.ChangedIdentities = changeIdentities(b.Entities)
+	}); err != nil {
+		return err
+	}
+	// Revision d: c with 1% of the users in another group. Memberships
+	// change the shape of the entities, which an attribute change keeps.
+	res.MovedReloadActivation, res.MovedReloadPeakRSS, err = d.reloadTo(ctx, st, pdp, srv, revD, func(b *bundle.Bundle) {
+		b.Entities, _ = changeIdentities(b.Entities)
+		b.Entities, res.MovedUsers = moveUsers(b.Entities)
 	})
 	return err
 }
@@ -332,6 +347,44 @@ func changeIdentities(entities []byte) ([]byte, int) {
 }
 
 var clearanceRE = regexp.MustCompile(`"clearance":(\d+)`)
+
+// moveUsers moves one user in a hundred of entities (a bundle's
+// entities.json, an entity a line), spread over the file, to the group
+// of the next user in another group: of the users in exactly one group,
+// the only kind it moves, so that the parents stay sorted. It returns
+// the entities and how many users it moved.
+func moveUsers(entities []byte) ([]byte, int) {
+	lines := bytes.Split(entities, []byte("\n"))
+	// groupOf[i] is the group id's place in line i, or nil.
+	groupOf := make([][]int, len(lines))
+	for i, line := range lines {
+		if bytes.HasPrefix(line, []byte(`{"uid":{"type":"`+workload.Namespace+`::User"`)) {
+			groupOf[i] = oneGroupRE.FindSubmatchIndex(line)
+		}
+	}
+	users, moved := 0, 0
+	for i, m := range groupOf {
+		if m == nil {
+			continue
+		}
+		if users++; users%100 != 0 {
+			continue
+		}
+		group := lines[i][m[2]:m[3]]
+		for j := i + 1; j < len(lines); j++ {
+			if n := groupOf[j]; n != nil && !bytes.Equal(lines[j][n[2]:n[3]], group) {
+				lines[i] = slices.Concat(lines[i][:m[2]], lines[j][n[2]:n[3]], lines[i][m[3]:])
+				moved++
+				break
+			}
+		}
+	}
+	return bytes.Join(lines, []byte("\n")), moved
+}
+
+// oneGroupRE finds the group of a user in exactly one group (its only
+// parent of that type, before its team).
+var oneGroupRE = regexp.MustCompile(`"parents":\[\{"type":"` + workload.Namespace + `::Group","id":"([^"]+)"\}(?:,\{"type":"` + workload.Namespace + `::Team"[^}]*\})?\]`)
 
 // waitServing asks the server for its status until it serves revision
 // rev, and returns how long it says the activation took.
