@@ -156,15 +156,13 @@ func TestExamplesAcmeIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestBuildStopsAtAFileThatDoesNotParse breaks one identity file of the
-// scaffold: the build (which leaves the parsing to the view it compiles)
-// must fail naming the file, line and column, and report nothing that
-// only follows from the objects the file would have declared (its team
-// owns the deployer's account).
-func TestBuildStopsAtAFileThatDoesNotParse(t *testing.T) {
+// TestCompilesStopAtAFileThatDoesNotParse breaks one identity file of
+// the scaffold: build, lint, test and a compile of the work tree (which
+// leave the parsing to the view they compile) must fail naming the file,
+// line and column, and report nothing that only follows from the objects
+// the file would have declared (its team owns the deployer's account).
+func TestCompilesStopAtAFileThatDoesNotParse(t *testing.T) {
 	dir := scaffold(t)
-	// The team the deployer's account names as its owner is declared
-	// here: without the file, the owner would be unknown.
 	broken := filepath.Join(dir, "identities", "platform.yaml")
 	data, err := os.ReadFile(broken)
 	if err != nil {
@@ -173,13 +171,41 @@ func TestBuildStopsAtAFileThatDoesNotParse(t *testing.T) {
 	if err := os.WriteFile(broken, append(data, "\n  oops: [\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	rel := "identities/" + filepath.Base(broken)
+	// only requires every error of list to be the file's syntax error,
+	// and at least one.
+	only := func(what string, list diag.List) {
+		t.Helper()
+		if list.Errors() == 0 {
+			t.Fatalf("%s: a file that does not parse went unreported", what)
+		}
+		for _, d := range list {
+			if d.Severity == diag.Error && (d.Pos.File != rel || d.Pos.Line == 0 || d.Pos.Col == 0 || !strings.Contains(d.Message, "invalid YAML")) {
+				t.Fatalf("%s: want only the syntax error at %s:line:column, got:\n%s", what, rel, list)
+			}
+		}
+	}
 	_, err = Build(t.Context(), dir, Options{Env: "prod", Now: refNow, Revision: "r1"})
 	if err == nil {
 		t.Fatal("a build with a file that does not parse succeeded")
 	}
-	list := diag.ListOf(err)
-	rel := "identities/" + filepath.Base(broken)
-	if list.Errors() != 1 || !strings.HasPrefix(list.String(), rel+":") || list[0].Pos.Line == 0 || list[0].Pos.Col == 0 {
-		t.Fatalf("want one error at %s:line:column, got:\n%s", rel, list)
+	if list := diag.ListOf(err); list.Errors() != 1 {
+		t.Fatalf("build: want one error, got:\n%s", list)
 	}
+	only("build", diag.ListOf(err))
+	lint, err := Lint(t.Context(), dir, "", refNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("lint", lint)
+	rep, err := Test(t.Context(), dir, "", refNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("test", rep.Failures)
+	_, err = CompileWorkTreeAt(t.Context(), dir, "prod", refNow)
+	if err == nil {
+		t.Fatal("a compile with a file that does not parse succeeded")
+	}
+	only("compile", diag.ListOf(err))
 }

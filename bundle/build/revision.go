@@ -44,7 +44,7 @@ func Compile(ctx context.Context, dir, env, revision string) (*Compiled, error) 
 // compileAt is Compile with relative dates counted from now's day (zero:
 // the current time).
 func compileAt(ctx context.Context, dir, env, revision string, now time.Time) (*Compiled, error) {
-	r, err := repo.Load(ctx, dir)
+	r, err := load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func CompileWorkTree(ctx context.Context, dir, env string) (*Compiled, error) {
 // (relative_dates in cedargate.yaml) from now's day; zero is the current
 // time. Commands that judge access at an instant (--at) pass it.
 func CompileWorkTreeAt(ctx context.Context, dir, env string, now time.Time) (*Compiled, error) {
-	r, err := repo.Load(ctx, dir)
+	r, err := load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

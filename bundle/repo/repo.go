@@ -145,7 +145,7 @@ type LoadOptions struct {
 	// errors are then added to Problems by that View, and returned among
 	// its diagnostics too; a caller that reads Problems before asking for
 	// a view (to stop on a broken file before reading anything else)
-	// leaves it unset. A build sets it.
+	// leaves it unset. bundle/build sets it for everything it compiles.
 	ParseLater bool
 }
 
