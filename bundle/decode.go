@@ -206,10 +206,10 @@ func decode(r io.Reader, opts DecodeOptions, held Holder) (*Bundle, map[string][
 		return nil, nil, err
 	}
 	_, v2 := a.sums[GrantsFile]
-	for name := range a.held {
+	for name, want := range a.held {
 		// A version 1 bundle's policies are checked for templates, which
 		// only decoding them tells.
-		if a.sums[name] != a.heldSums[name] || !v2 {
+		if a.sums[name] != want || !v2 {
 			return nil, a.sums, nil
 		}
 	}
@@ -232,8 +232,11 @@ func decode(r io.Reader, opts DecodeOptions, held Holder) (*Bundle, map[string][
 		return nil, nil, fmt.Errorf("reading bundle: %w: file contents do not match %s (want:\n%s\ngot:\n%s)", ErrDigestMismatch, SumsFile, files[SumsFile], listing)
 	}
 	b := &Bundle{Digest: digestOf(listing), Schema: files[SchemaFile], Entities: files[EntitiesFile], Sums: a.sums, Sizes: a.sizes, EntityReader: opts.Entities}
-	if len(a.held) > 0 {
-		b.Held = a.held
+	for name := range a.held {
+		if b.Held == nil {
+			b.Held = map[string]bool{}
+		}
+		b.Held[name] = true
 	}
 	if opts.Digest != "" && opts.Digest != b.Digest {
 		return nil, nil, fmt.Errorf("reading bundle: %w (want: %s, got: %s)", ErrDigestMismatch, opts.Digest, b.Digest)
@@ -338,10 +341,9 @@ type archive struct {
 	sums map[string][sha256.Size]byte
 	// sizes holds the size of every file.
 	sizes map[string]int64
-	// held names the files that were hashed rather than decoded, being
-	// of the size held (see Holder).
-	held     map[string]bool
-	heldSums map[string][sha256.Size]byte
+	// held holds, by name, the SHA-256 the Holder holds of each file
+	// that was hashed rather than decoded, being of the size held.
+	held     map[string][sha256.Size]byte
 	policies streamed[Policy]
 	grants   streamed[Grant]
 }
@@ -355,7 +357,7 @@ type archive struct {
 // the grants) is only hashed.
 func readTar(r io.Reader, maxSize int64, ents EntityReader, held Holder) (*archive, error) {
 	a := &archive{files: make(map[string][]byte), sums: make(map[string][sha256.Size]byte), sizes: make(map[string]int64),
-		held: make(map[string]bool), heldSums: make(map[string][sha256.Size]byte)}
+		held: make(map[string][sha256.Size]byte)}
 	tr := tar.NewReader(r)
 	left := maxSize
 	for {
@@ -391,7 +393,7 @@ func readTar(r io.Reader, maxSize int64, ents EntityReader, held Holder) (*archi
 			if held != nil {
 				if want, ok := held.Holds(hdr.Name, hdr.Size); ok {
 					sum, err = streamTo(tr, hdr.Size, func(io.Reader, int64) {})
-					a.held[hdr.Name], a.heldSums[hdr.Name] = true, want
+					a.held[hdr.Name] = want
 					break
 				}
 			}

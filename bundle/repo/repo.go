@@ -109,10 +109,10 @@ func (r *Repo) Today() time.Time {
 
 // identityFile is an identity file as read, with the documents scanYAML
 // found in it; spans is nil when the file does not parse (once parsed,
-// see LoadOptions.ParseLater). The parsed
-// nodes are not kept: they take about twenty times the file's size, and
-// a View parses the file again, one file per core at a time, decoding as
-// it goes.
+// see LoadOptions.ParseLater). The parsed nodes are not kept: they take
+// about twenty times the file's size, and a View parses the file (again,
+// unless Load left the parsing to it), one file per core at a time,
+// decoding as it goes.
 type identityFile struct {
 	path  string
 	data  []byte
