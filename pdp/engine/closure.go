@@ -35,7 +35,7 @@ func (s *Snapshot) computeViews() error {
 	g.reach = make([]span, n)
 	marks := make([]uint8, n)
 	cyclic := false
-	var listBuf, rowBuf []int32
+	var sc viewScratch
 	var visit func(i int32)
 	visit = func(i int32) {
 		switch marks[i] {
@@ -46,62 +46,12 @@ func (s *Snapshot) computeViews() error {
 			return
 		}
 		marks[i] = visiting
-		own := g.own(i)
-		static, last := 0, int32(-1)
-		for _, p := range e.parentsOf(i) {
-			if !g.isGrantEdge(i, p) {
-				static++
-				last = p
-			}
-		}
-		if static == 1 && s.self[i] < 0 && len(own) == 0 {
-			visit(last)
-			s.tanc[i], g.reach[i] = s.tanc[last], g.reach[last]
-			if g.reach[i].n > 0 || s.flags[last]&flagRows != 0 {
-				s.flags[i] |= flagRows
-			}
-			marks[i] = done
-			return
-		}
-		// Parents first: the lists are then built in scratch space that
-		// no visit reuses until they are interned. Only a parent keeps
-		// its rows (reach); another entity needs to know only whether
-		// it holds any, and a user whose groups hold hundreds of grants
-		// is spared copying them.
 		for _, p := range e.parentsOf(i) {
 			if !g.isGrantEdge(i, p) {
 				visit(p)
 			}
 		}
-		parent := s.flags[i]&flagParent != 0
-		list, rows, holds := listBuf[:0], rowBuf[:0], len(own) > 0
-		if s.self[i] >= 0 {
-			list = append(list, s.self[i])
-		}
-		if parent {
-			rows = append(rows, own...)
-		}
-		for _, p := range e.parentsOf(i) {
-			if g.isGrantEdge(i, p) {
-				continue
-			}
-			t := s.tanc[p]
-			list = append(list, s.tancPool[t.off:t.off+t.n]...)
-			if g.reach[p].n > 0 {
-				holds = true
-				if parent {
-					rows = append(rows, g.reachOf(p)...)
-				}
-			}
-		}
-		s.tanc[i] = s.intern(list)
-		if holds {
-			s.flags[i] |= flagRows
-			if parent {
-				g.reach[i] = g.internRows(rows)
-			}
-		}
-		listBuf, rowBuf = list[:0], rows[:0]
+		s.viewFrom(i, &sc)
 		marks[i] = done
 	}
 	for i := range int32(n) {
@@ -132,6 +82,67 @@ func (s *Snapshot) computeViews() error {
 		}
 	}
 	return nil
+}
+
+// viewScratch is space viewFrom builds lists in.
+type viewScratch struct{ list, rows []int32 }
+
+// viewFrom gives entity i its targeted ancestors, its rows if it is a
+// parent, and flagRows if it holds grants, from those of its parents
+// along the edges that are not grants, which must have theirs. Parents
+// first, so the lists are built in scratch space that no other call
+// uses until they are interned. Only a parent keeps its rows (reach);
+// another entity needs to know only whether it holds any, and a user
+// whose groups hold hundreds of grants is spared copying them.
+func (s *Snapshot) viewFrom(i int32, sc *viewScratch) {
+	e, g := s.ents, &s.grants
+	own := g.own(i)
+	parent := s.flags[i]&flagParent != 0
+	static, last := 0, int32(-1)
+	for _, p := range e.parentsOf(i) {
+		if !g.isGrantEdge(i, p) {
+			static++
+			last = p
+		}
+	}
+	if static == 1 && s.self[i] < 0 && len(own) == 0 {
+		s.tanc[i] = s.tanc[last]
+		if parent {
+			g.reach[i] = g.reach[last]
+		}
+		if g.reach[last].n > 0 || s.flags[last]&flagRows != 0 {
+			s.flags[i] |= flagRows
+		}
+		return
+	}
+	list, rows, holds := sc.list[:0], sc.rows[:0], len(own) > 0
+	if s.self[i] >= 0 {
+		list = append(list, s.self[i])
+	}
+	if parent {
+		rows = append(rows, own...)
+	}
+	for _, p := range e.parentsOf(i) {
+		if g.isGrantEdge(i, p) {
+			continue
+		}
+		t := s.tanc[p]
+		list = append(list, s.tancPool[t.off:t.off+t.n]...)
+		if g.reach[p].n > 0 {
+			holds = true
+			if parent {
+				rows = append(rows, g.reachOf(p)...)
+			}
+		}
+	}
+	s.tanc[i] = s.intern(list)
+	if holds {
+		s.flags[i] |= flagRows
+		if parent {
+			g.reach[i] = g.internRows(rows)
+		}
+	}
+	sc.list, sc.rows = list[:0], rows[:0]
 }
 
 // intern adds a list of targets, sorted and each once, to the pool.

@@ -100,6 +100,10 @@ type Snapshot struct {
 	typeTarget []int32
 	// grants are the bundle's grants (see grants.go).
 	grants grantTable
+	// slack is how many entries of tancPool and candPool no entity's
+	// list holds any more: those of the entities that reloads beside
+	// this snapshot's ancestors moved (see reparent).
+	slack int
 
 	// names turns interned ids back into entities and types, for
 	// analysis only (see Analysis); built on first use.

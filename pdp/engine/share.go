@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/sha256"
+	"slices"
 
 	"github.com/cedargate/cedargate/bundle"
 )
@@ -47,16 +48,18 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 }
 
 // reshape returns b's snapshot when its entities differ from those of
-// the serving snapshot they were read beside only in attributes and
-// tags (Entities.shaped) and its policies and grants are the serving
-// snapshot's (Bundle.Held): everything but the store and the SPIFFE ids,
-// which attributes give, is the serving snapshot's. A million
-// identities' snapshot, a few of whose attributes changed, then costs a
-// second store rather than a second snapshot. It returns nil, nil
-// otherwise.
+// the serving snapshot they were read beside only in attributes, tags
+// and the parents of leaves (Entities.shaped, reparent) and its
+// policies and grants are the serving snapshot's (Bundle.Held):
+// everything but the store, the SPIFFE ids, which attributes give, and
+// the moved leaves' lists is the serving snapshot's. A million
+// identities' snapshot, a few of whose attributes or groups changed,
+// then costs a second store and a copy of the lists by entity rather
+// than a second snapshot. It returns nil, nil otherwise.
 func reshape(b *bundle.Bundle) (*Snapshot, error) {
 	e, ok := streamed(b)
-	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] {
+	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] ||
+		len(e.moved) > 0 && !e.reparent {
 		return nil, nil
 	}
 	spiffe := e.serving.spiffe
@@ -67,8 +70,85 @@ func reshape(b *bundle.Bundle) (*Snapshot, error) {
 		}
 	}
 	s := e.serving.with(b, e.st, spiffe)
-	e.st, e.serving = nil, nil
+	if len(e.moved) > 0 {
+		s.reparent(e.moved)
+	}
+	e.st, e.serving, e.moved = nil, nil, nil
 	return s, nil
+}
+
+// reparentable reports whether the serving snapshot prev's lists by
+// entity hold for st, a store with prev's shape, but for those of the
+// entities moved (whose parents differ in st): whether each of them is
+// a leaf, so that no other entity's ancestors change; no entity becomes
+// or stops being a parent, so that the entities that keep lists of the
+// grants they reach stay those; each moved entity keeps the parents its
+// grants make it a member of; and the lists reparent leaves behind stay
+// a small part of their pools (see Snapshot.slack). Where it does not,
+// the snapshot is built whole.
+func reparentable(prev *Snapshot, st *store, moved []int32) bool {
+	isParent := make([]bool, st.len())
+	for i := range int32(st.len()) {
+		if st.defined[i] {
+			for _, p := range st.parentsOf(i) {
+				isParent[p] = true
+			}
+		}
+	}
+	for i, p := range isParent {
+		if p != (prev.flags[i]&flagParent != 0) {
+			return false
+		}
+	}
+	g := &prev.grants
+	slack := prev.slack
+	for _, j := range moved {
+		if prev.flags[j]&flagParent != 0 {
+			return false
+		}
+		for _, r := range g.own(j) {
+			if !st.hasParent(j, g.rows[r].parent) {
+				return false
+			}
+		}
+		slack += prev.listed(j)
+	}
+	return slack <= (len(prev.tancPool)+len(prev.candPool))/4
+}
+
+// listed is how many entries of the pools entity i's lists hold: its
+// targeted ancestors (perhaps shared with its parent) and candidates.
+func (s *Snapshot) listed(i int32) int {
+	n := int(s.tanc[i].n)
+	for d := range dims {
+		n += int(s.cands[i][d].n)
+	}
+	return n
+}
+
+// reparent gives the moved entities of s, leaves whose parents changed
+// (see reparentable), their flags, targeted ancestors and candidates, as
+// computeViews and gatherAll give a leaf, in copies of s's lists by
+// entity: s shares the rest with the snapshot it was made from. The
+// moved entities' lists are appended to copies of the pools, and their
+// old ones left where they are, counted in slack.
+func (s *Snapshot) reparent(moved []int32) {
+	s.flags, s.tanc, s.cands = slices.Clone(s.flags), slices.Clone(s.tanc), slices.Clone(s.cands)
+	// Clipped, so that the first append copies: the pools are shared.
+	s.tancPool, s.candPool = slices.Clip(s.tancPool), slices.Clip(s.candPool)
+	var sc viewScratch
+	for _, j := range moved {
+		s.slack += s.listed(j)
+		// viewFrom sets flagRows again if j holds grants.
+		s.flags[j] &^= flagRows
+		s.viewFrom(j, &sc)
+		v := s.staticView(j)
+		for d := range dims {
+			start := len(s.candPool)
+			s.candPool = s.gather(d, &v, s.candPool)
+			s.cands[j][d] = span{off: uint32(start), n: uint32(len(s.candPool) - start)}
+		}
+	}
 }
 
 // spiffeChanged reports whether some entity of st, a store with prev's
@@ -98,7 +178,7 @@ func (s *Snapshot) with(b *bundle.Bundle, ents *store, spiffe map[string]int32) 
 		targets: s.targets, typeIDs: s.typeIDs, actionBit: s.actionBit, index: s.index,
 		windowed: s.windowed, policiesWindowed: s.policiesWindowed, templateOf: s.templateOf, spiffe: spiffe,
 		ents: ents, self: s.self, flags: s.flags, tanc: s.tanc, tancPool: s.tancPool,
-		cands: s.cands, candPool: s.candPool, typeTarget: s.typeTarget, grants: s.grants,
+		cands: s.cands, candPool: s.candPool, typeTarget: s.typeTarget, grants: s.grants, slack: s.slack,
 	}
 }
 

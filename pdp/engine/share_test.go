@@ -63,11 +63,11 @@ func sameEntities(t *testing.T, a, b *store) {
 func TestReadEntitiesBesideAServingStore(t *testing.T) {
 	const n = 3*loadChunk + 100
 	prevJSON := entitiesJSON(n, nil)
-	prev, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
+	prev, how, _, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), nil)
 	if err != nil || how != ownStore {
 		t.Fatal(err, how)
 	}
-	if got, how, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev || how != sameStore {
+	if got, how, moved, err := readEntities(bytes.NewReader(prevJSON), len(prevJSON), prev); err != nil || got != prev || how != sameStore || moved != nil {
 		t.Fatalf("the same entities: %v, the serving store %v (%v)", err, got == prev, how)
 	}
 	// Team t7 of user 3*loadChunk+4 is t8, the rest the same.
@@ -75,26 +75,37 @@ func TestReadEntitiesBesideAServingStore(t *testing.T) {
 	if bytes.Equal(reparented, prevJSON) {
 		t.Fatal("the test's change changed nothing")
 	}
+	// Users 3 and 8200 in other teams, 4101 in none.
+	moved := bytes.Replace(prevJSON, []byte(`"u000003"},"parents":[{"type":"Team","id":"t3"}]`), []byte(`"u000003"},"parents":[{"type":"Team","id":"t4"},{"type":"Team","id":"t3"},{"type":"Team","id":"t4"}]`), 1)
+	moved = bytes.Replace(moved, []byte(`"u004101"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u004101"},"parents":[]`), 1)
+	moved = bytes.Replace(moved, []byte(`"u008200"},"parents":[{"type":"Team","id":"t10"}]`), []byte(`"u008200"},"parents":[{"type":"Team","id":"t0"}]`), 1)
+	newTeam := bytes.Replace(prevJSON, []byte(`"u000003"},"parents":[{"type":"Team","id":"t3"}]`), []byte(`"u000003"},"parents":[{"type":"Team","id":"t99"}]`), 1)
 	renamed := bytes.Replace(prevJSON, []byte(`"id":"u000007"`), []byte(`"id":"x000007"`), 1)
 	for name, c := range map[string]struct {
-		next []byte
-		want kin
+		next  []byte
+		want  kin
+		moved []string
 	}{
-		"attributes changed in the third chunk": {entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}), sameShape},
-		"attributes changed in the first chunk": {entitiesJSON(n, map[int]string{0: `"moved"`}), sameShape},
-		"attributes changed in each chunk":      {entitiesJSON(n, map[int]string{1: `"a"`, loadChunk + 1: `"b"`, 2*loadChunk + 1: `"a"`, n - 1: `{"nested":true}`}), sameShape},
-		"changed in the last entity":            {entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}), sameShape},
-		"a parent changed in the last chunk":    {reparented, ownStore},
-		"an entity renamed in the first chunk":  {renamed, ownStore},
-		"fewer entities":                        {entitiesJSON(2*loadChunk, nil), ownStore},
-		"more entities":                         {entitiesJSON(n+loadChunk, nil), ownStore},
+		"attributes changed in the third chunk": {next: entitiesJSON(n, map[int]string{2*loadChunk + 5: `"moved"`}), want: sameShape},
+		"attributes changed in the first chunk": {next: entitiesJSON(n, map[int]string{0: `"moved"`}), want: sameShape},
+		"attributes changed in each chunk":      {next: entitiesJSON(n, map[int]string{1: `"a"`, loadChunk + 1: `"b"`, 2*loadChunk + 1: `"a"`, n - 1: `{"nested":true}`}), want: sameShape},
+		"changed in the last entity":            {next: entitiesJSON(n, map[int]string{n - 1: `{"nested":true}`}), want: sameShape},
+		"a parent changed in the last chunk":    {next: reparented, want: sameShape, moved: []string{"u012292"}},
+		"parents changed in three chunks":       {next: moved, want: sameShape, moved: []string{"u000003", "u004101", "u008200"}},
+		"a parent new to the store":             {next: newTeam, want: ownStore},
+		"an entity renamed in the first chunk":  {next: renamed, want: ownStore},
+		"fewer entities":                        {next: entitiesJSON(2*loadChunk, nil), want: ownStore},
+		"more entities":                         {next: entitiesJSON(n+loadChunk, nil), want: ownStore},
 	} {
 		t.Run(name, func(t *testing.T) {
-			want, _, err := readEntities(bytes.NewReader(c.next), len(c.next), nil)
+			if bytes.Equal(c.next, prevJSON) {
+				t.Fatal("the test's change changed nothing")
+			}
+			want, _, _, err := readEntities(bytes.NewReader(c.next), len(c.next), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, how, err := readEntities(bytes.NewReader(c.next), len(c.next), prev)
+			got, how, moved, err := readEntities(bytes.NewReader(c.next), len(c.next), prev)
 			if err != nil || how != c.want || got == prev {
 				t.Fatalf("%v, %v, want %v", err, how, c.want)
 			}
@@ -102,8 +113,21 @@ func TestReadEntitiesBesideAServingStore(t *testing.T) {
 			if !slices.Equal(got.chunkSums, want.chunkSums) {
 				t.Fatal("the chunk sums differ from those of decoding alone")
 			}
-			if shares := got.ids == prev.ids && &got.parents[0] == &prev.parents[0] && &got.slots[0] == &prev.slots[0]; shares != (how == sameShape) {
-				t.Fatalf("shares the serving store's shape: %v", shares)
+			var movedIDs []string
+			for _, j := range moved {
+				movedIDs = append(movedIDs, got.id(j))
+			}
+			if !slices.Equal(movedIDs, c.moved) {
+				t.Fatalf("moved %v, want %v", movedIDs, c.moved)
+			}
+			if shares := got.ids == prev.ids && &got.slots[0] == &prev.slots[0]; shares != (how == sameShape) {
+				t.Fatalf("shares the serving store's uid table: %v", shares)
+			}
+			if shares := &got.parents[0] == &prev.parents[0]; shares != (how == sameShape && len(c.moved) == 0) {
+				t.Fatalf("shares the serving store's parents: %v", shares)
+			}
+			if len(c.moved) > 0 && len(got.parentPool) != len(want.parentPool) {
+				t.Fatalf("%d parents in the pool, want %d as decoded alone", len(got.parentPool), len(want.parentPool))
 			}
 			if how == sameShape {
 				// Only the records some entity has are held, and the
@@ -120,7 +144,7 @@ func TestReadEntitiesBesideAServingStore(t *testing.T) {
 	}
 	// A duplicate after copied chunks is still refused.
 	dup := bytes.Replace(entitiesJSON(n, nil), []byte(`"id":"u012290"`), []byte(`"id":"u000001"`), 1)
-	if _, _, err := readEntities(bytes.NewReader(dup), len(dup), prev); err == nil || !strings.Contains(err.Error(), "duplicate entity") {
+	if _, _, _, err := readEntities(bytes.NewReader(dup), len(dup), prev); err == nil || !strings.Contains(err.Error(), "duplicate entity") {
 		t.Fatalf("a uid defined twice: %v", err)
 	}
 }
@@ -146,6 +170,8 @@ func TestShareCopiesEverySnapshotField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only reloads beside a snapshot leave slack in its pools.
+	prev.slack = 1
 	next := &bundle.Bundle{Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Revision: "r2", Environment: "e"}, Sums: sums,
 		EntityReader: &Entities{serving: prev, st: prev.ents, shared: true}}
 	s := share(next, 0)
@@ -177,8 +203,12 @@ func TestShareCopiesEverySnapshotField(t *testing.T) {
 // TestReloadBesideServingDecides rolls bundles out beside a serving
 // snapshot, as a hot reload does (Decode streaming into Entities): one
 // whose entities changed only in an attribute shares the serving store's
-// shape, one where a parent changes mid-file as well falls back to a
-// store of its own, and each decides as the same bundle loaded alone.
+// shape; one where users also moved to other teams, or where a team's
+// last member left as another joined, shares its uid table and the
+// serving snapshot's lists but the moved users' (reparent); one where a
+// team lost its last member (a parent named only by it) has a store of
+// its own, as one where a user is renamed does; each decides as the same
+// bundle loaded alone.
 func TestReloadBesideServingDecides(t *testing.T) {
 	const n = 3*loadChunk + 100
 	pol := []bundle.Policy{{ID: "team7", Source: "p.cedar:1:1",
@@ -210,12 +240,22 @@ func TestReloadBesideServingDecides(t *testing.T) {
 		}
 		return s
 	}
-	serving := load(encode("a", entitiesJSON(n, nil)), nil)
+	// User 12 is alone in team t99.
+	lonely := func(entities []byte) []byte {
+		return bytes.Replace(entities, []byte(`"u000012"},"parents":[{"type":"Team","id":"t12"}]`), []byte(`"u000012"},"parents":[{"type":"Team","id":"t99"}]`), 1)
+	}
+	serving := load(encode("a", lonely(entitiesJSON(n, nil))), nil)
 	// u000020 and u000007 are in team t7 (i%13), u008196 in t6.
-	moved := entitiesJSON(n, map[int]string{20: `"moved"`})
-	reparented := bytes.Replace(moved, []byte(`"u008196"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u008196"},"parents":[{"type":"Team","id":"t7"}]`), 1)
-	if bytes.Equal(reparented, moved) {
-		t.Fatal("the test's change changed nothing")
+	changed := lonely(entitiesJSON(n, map[int]string{20: `"moved"`}))
+	moved := bytes.Replace(changed, []byte(`"u008196"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u008196"},"parents":[{"type":"Team","id":"t7"}]`), 1)
+	joined := bytes.Replace(moved, []byte(`"u000100"},"parents":[{"type":"Team","id":"t9"}]`), []byte(`"u000100"},"parents":[{"type":"Team","id":"t99"}]`), 1)
+	left := bytes.Replace(moved, []byte(`"u000012"},"parents":[{"type":"Team","id":"t99"}]`), []byte(`"u000012"},"parents":[{"type":"Team","id":"t3"}]`), 1)
+	leftJoined := bytes.Replace(left, []byte(`"u000100"},"parents":[{"type":"Team","id":"t9"}]`), []byte(`"u000100"},"parents":[{"type":"Team","id":"t99"}]`), 1)
+	renamed := bytes.Replace(moved, []byte(`"id":"u000100"`), []byte(`"id":"x000100"`), 1)
+	for _, c := range [][2][]byte{{changed, lonely(entitiesJSON(n, nil))}, {moved, changed}, {joined, moved}, {left, moved}, {leftJoined, left}, {renamed, moved}} {
+		if bytes.Equal(c[0], c[1]) {
+			t.Fatal("a change of the test's changed nothing")
+		}
 	}
 	allowed := func(s *Snapshot, user string) bool {
 		return s.Decide(&Request{Principal: types.EntityUID{Type: "User", ID: types.String(user)},
@@ -224,19 +264,27 @@ func TestReloadBesideServingDecides(t *testing.T) {
 	if !allowed(serving, "u000020") || !allowed(serving, "u000007") || allowed(serving, "u008196") {
 		t.Fatal("the serving snapshot decides wrong")
 	}
+	moves := map[string]bool{"u000020": false, "u000007": true, "u008196": true}
 	for name, c := range map[string]struct {
-		entities []byte
-		shape    bool
-		want     map[string]bool
+		entities        []byte
+		uids, reparents bool
+		want            map[string]bool
 	}{
-		"an attribute changed":                    {moved, true, map[string]bool{"u000020": false, "u000007": true, "u008196": false}},
-		"and a parent changed in the third chunk": {reparented, false, map[string]bool{"u000020": false, "u000007": true, "u008196": true}},
+		"an attribute changed":                      {changed, true, false, map[string]bool{"u000020": false, "u000007": true, "u008196": false}},
+		"and a user moved in the third chunk":       {moved, true, true, moves},
+		"and a user joined a team of one":           {joined, true, true, moves},
+		"and the last member of a team left":        {left, false, false, moves},
+		"and a member replaced the last":            {leftJoined, true, true, moves},
+		"and a user was renamed in the first chunk": {renamed, false, false, moves},
 	} {
 		t.Run(name, func(t *testing.T) {
 			archive := encode("b", c.entities)
 			got, alone := load(archive, serving), load(archive, nil)
-			if shares := got.ents.ids == serving.ents.ids && &got.ents.slots[0] == &serving.ents.slots[0]; shares != c.shape {
-				t.Fatalf("shares the serving store's shape: %v, want %v", shares, c.shape)
+			if shares := got.ents.ids == serving.ents.ids && &got.ents.slots[0] == &serving.ents.slots[0]; shares != c.uids {
+				t.Fatalf("shares the serving store's uid table: %v, want %v", shares, c.uids)
+			}
+			if r := Reparented(got, serving); r != c.reparents {
+				t.Fatalf("reparented: %v, want %v", r, c.reparents)
 			}
 			sameEntities(t, alone.ents, got.ents)
 			for user, want := range c.want {
@@ -244,7 +292,11 @@ func TestReloadBesideServingDecides(t *testing.T) {
 					t.Errorf("%s: allowed %v beside the serving snapshot, %v alone, want %v", user, a, b, want)
 				}
 			}
-			if !allowed(serving, "u000020") {
+			t99 := []types.Entity{{UID: types.EntityUID{Type: "Team", ID: "t99"}}}
+			if a, b := fmt.Sprint(got.Shadowing(t99, RefuseShadowing)), fmt.Sprint(alone.Shadowing(t99, RefuseShadowing)); a != b {
+				t.Errorf("a request entity Team::\"t99\" shadows %s beside the serving snapshot, %s alone", a, b)
+			}
+			if !allowed(serving, "u000020") || allowed(serving, "u008196") {
 				t.Error("the reload changed what the serving snapshot decides")
 			}
 		})

@@ -177,11 +177,17 @@ type storeBuilder struct {
 	records map[string]uint32
 	typeIDs map[string]uint16
 	// shape, when set, is the store whose shape s shares (see
-	// newShaper): s's entities are shape's, and only their attributes
-	// and tags are read; recs is scratch for the SHA-256 of a chunk's
-	// attributes and tags.
+	// newShaper): s's entities are shape's, and only their attributes,
+	// tags and parents are read; recs is scratch for the SHA-256 of a
+	// chunk's attributes and tags.
 	shape *store
 	recs  [][2][sha256.Size]byte
+	// moved are the entities whose parents are not the shape's, their
+	// parents in movedPool until finishShape gathers s.parentPool; ps
+	// is scratch for a chunk's parents.
+	moved     []int32
+	movedPool []int32
+	ps        []int32
 }
 
 func newStoreBuilder(expect int) *storeBuilder {

@@ -31,7 +31,7 @@ const loadChunk = 4096
 // loadEntities decodes data, a JSON array of entities in Cedar's format,
 // into a store (see readEntities).
 func loadEntities(data []byte) (*store, error) {
-	st, _, err := readEntities(bytes.NewReader(data), len(data), nil)
+	st, _, _, err := readEntities(bytes.NewReader(data), len(data), nil)
 	return st, err
 }
 
@@ -50,8 +50,9 @@ const (
 	// sameStore: the store is the serving one.
 	sameStore
 	// sameShape: the store has the serving one's entities, in the same
-	// order, with the same parents, and shares them (see newShaper);
-	// only its attributes and tags are its own.
+	// order, and shares them and their uid table (see newShaper); its
+	// attributes and tags are its own, and its parents when some entity's
+	// changed (the entities moved).
 	sameShape
 )
 
@@ -66,21 +67,24 @@ const (
 // bundle whose entities did not change, the common case of a policy
 // change or a rollback, costs no second store. From the first chunk
 // that differs, the entities are compared with prev's as they are read
-// and, while each is prev's entity at its place with prev's parents,
-// only attributes and tags are read, into a store that shares prev's
-// entities, parents and uid table (sameShape): a change of some
-// identities' attributes costs the attributes changed, not a second
-// store. At the first chunk where an entity differs otherwise, the
-// entities before it are copied, their attribute records shared, and
-// the rest decoded into a store of their own.
-func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, err error) {
+// and, while each is prev's entity at its place with parents that prev
+// holds, only attributes, tags and parents are read, into a store that
+// shares prev's entities and uid table (sameShape): a change of some
+// identities' attributes or groups costs what changed, not a second
+// store. The entities whose parents are not prev's are returned, in
+// order (moved); where that leaves a uid prev names only as a parent
+// named by no entity, the store is decoded as below from the start
+// (see orphaned). At the first chunk where an entity differs otherwise,
+// the entities before it are copied, their attribute records shared,
+// and the rest decoded into a store of their own.
+func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, moved []int32, err error) {
 	dec := jsontext.NewDecoder(r)
 	tok, err := dec.ReadToken()
 	if err != nil {
-		return nil, ownStore, err
+		return nil, ownStore, nil, err
 	}
 	if tok.Kind() != '[' {
-		return nil, ownStore, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
+		return nil, ownStore, nil, fmt.Errorf("want a JSON array of entities, found %v", tok.Kind())
 	}
 	var (
 		// b builds the store once a chunk differs from prev's: with
@@ -98,7 +102,7 @@ func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, err erro
 		for len(ends) < loadChunk && dec.PeekKind() != ']' {
 			v, err := dec.ReadValue()
 			if err != nil {
-				return nil, ownStore, err
+				return nil, ownStore, nil, err
 			}
 			arena = append(arena, v...)
 			ends = append(ends, len(arena))
@@ -125,25 +129,33 @@ func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, err erro
 		if b.shape != nil {
 			ok, err := b.shapeChunk(ents, base)
 			if err != nil {
-				return nil, ownStore, err
+				return nil, ownStore, nil, err
 			}
 			if ok {
 				continue
 			}
 			if b, err = b.unshape(size, base); err != nil {
-				return nil, ownStore, err
+				return nil, ownStore, nil, err
 			}
 		}
 		if err := b.addChunk(chunk, ents, base); err != nil {
-			return nil, ownStore, err
+			return nil, ownStore, nil, err
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, ownStore, err
+		return nil, ownStore, nil, err
+	}
+	if b != nil && b.shape != nil && len(b.moved) > 0 {
+		b.gather()
+		if b.orphaned() {
+			if b, err = b.unshape(size, base); err != nil {
+				return nil, ownStore, nil, err
+			}
+		}
 	}
 	switch {
 	case b == nil && prev != nil && len(sums) == len(prev.chunkSums):
-		return prev, sameStore, nil
+		return prev, sameStore, nil, nil
 	case b == nil:
 		// Fewer chunks than prev's, each the same.
 		b = newShaper(prev, size)
@@ -151,14 +163,15 @@ func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, err erro
 	case b.shape != nil && base < len(prev.order):
 		// Fewer entities than prev's, each the same.
 		if b, err = b.unshape(size, base); err != nil {
-			return nil, ownStore, err
+			return nil, ownStore, nil, err
 		}
 	}
 	b.s.chunkSums = sums
 	if b.shape != nil {
-		return b.finishShape(), sameShape, nil
+		st, moved := b.finishShape()
+		return st, sameShape, moved, nil
 	}
-	return b.finish(), ownStore, nil
+	return b.finish(), ownStore, nil, nil
 }
 
 // newShaper returns a builder of a store with prev's shape: prev's
@@ -180,20 +193,29 @@ func newShaper(prev *store, size int) *storeBuilder {
 // entities of the JSON as b holds them, for a JSON of size bytes whose
 // next entities are not b's shape's.
 func (b *storeBuilder) unshape(size, n int) (*storeBuilder, error) {
+	b.gather()
 	nb := newStoreBuilder(size / entityBytes)
 	return nb, nb.copyFrom(b.s, n)
 }
 
 // shapeChunk reads ents, read from the JSON of entities base to
 // base+len(ents), into b, a builder with a shape, and reports whether it
-// could: whether
-// each entity is the one at its place in b's shape, with the same
-// parents. It changes nothing when it could not. An entity's attributes
-// (and tags) whose JSON is that of the record the entity had keep that
-// record; others are decoded, each distinct JSON once.
+// could: whether each entity is the one at its place in b's shape, and
+// its parents entities of the shape. It changes nothing when it could
+// not. An entity's attributes (and tags) whose JSON is that of the
+// record the entity had keep that record; others are decoded, each
+// distinct JSON once. An entity whose parents are not those it had is
+// moved (see moveTo).
 func (b *storeBuilder) shapeChunk(ents []rawEntity, base int) (bool, error) {
 	shape := b.shape
-	var ps []int32
+	// ps holds the parents of the chunk's entities that moved, each
+	// entity's as a set; moves says whose, and where in ps.
+	type move struct {
+		j        int32
+		from, to int
+	}
+	var moves []move
+	ps := b.ps[:0]
 	for k := range ents {
 		e := &ents[k]
 		if e.err != nil || e.full != nil || base+k >= len(shape.order) {
@@ -203,7 +225,7 @@ func (b *storeBuilder) shapeChunk(ents []rawEntity, base int) (bool, error) {
 		if string(shape.typeNames[shape.typeOf[j]]) != string(e.typ) || shape.id(j) != string(e.id) {
 			return false, nil
 		}
-		ps = ps[:0]
+		from := len(ps)
 		for _, p := range e.parents {
 			pi, ok := shape.findRaw(p.typ, p.id)
 			if !ok {
@@ -211,10 +233,17 @@ func (b *storeBuilder) shapeChunk(ents []rawEntity, base int) (bool, error) {
 			}
 			ps = append(ps, pi)
 		}
-		slices.Sort(ps)
-		if !slices.Equal(slices.Compact(ps), shape.parentsOf(j)) {
-			return false, nil
+		slices.Sort(ps[from:])
+		ps = ps[:from+len(slices.Compact(ps[from:]))]
+		if slices.Equal(ps[from:], shape.parentsOf(j)) {
+			ps = ps[:from]
+			continue
 		}
+		moves = append(moves, move{j, from, len(ps)})
+	}
+	b.ps = ps
+	for _, m := range moves {
+		b.moveTo(m.j, ps[m.from:m.to])
 	}
 	b.recs = slices.Grow(b.recs[:0], len(ents))[:len(ents)]
 	recs := b.recs
@@ -249,9 +278,21 @@ func (b *storeBuilder) keepRecord(was uint32, raw []byte, sum [sha256.Size]byte,
 	return b.recordOf(raw, entity, pending)
 }
 
+// moveTo gives entity j, of a builder with a shape, the parents ps (a
+// set, of the shape's entities) in place of the shape's.
+func (b *storeBuilder) moveTo(j int32, ps []int32) {
+	if len(b.moved) == 0 {
+		b.s.parents = slices.Clone(b.shape.parents)
+	}
+	b.s.parents[j] = span{off: uint32(len(b.movedPool)), n: uint32(len(ps))}
+	b.movedPool = append(b.movedPool, ps...)
+	b.moved = append(b.moved, j)
+}
+
 // finishShape returns the store of a builder with a shape, holding only
-// the records its entities have; the builder must not be used again.
-func (b *storeBuilder) finishShape() *store {
+// the records its entities have, and the entities moved; the builder
+// must not be used again.
+func (b *storeBuilder) finishShape() (*store, []int32) {
 	s := b.s
 	used := make([]bool, len(s.records))
 	used[0] = true
@@ -277,8 +318,62 @@ func (b *storeBuilder) finishShape() *store {
 		}
 		s.records, s.recSums = records, recSums
 	}
-	b.records, b.shape = nil, nil
-	return s
+	b.gather()
+	moved := b.moved
+	b.records, b.shape, b.moved, b.ps = nil, nil, nil, nil
+	return s, moved
+}
+
+// gather gives a builder with a shape whose entities moved to parents
+// in movedPool a parent pool of its own: every entity's parents, from
+// the shape's pool or from movedPool, in entity order, as a store
+// decoded alone holds them.
+func (b *storeBuilder) gather() {
+	if len(b.movedPool) == 0 {
+		// The spans are the shape's, or empty.
+		return
+	}
+	s, shape := b.s, b.shape
+	moved := slices.Sorted(slices.Values(b.moved))
+	size := len(shape.parentPool) + len(b.movedPool)
+	for _, j := range moved {
+		size -= int(shape.parents[j].n)
+	}
+	pool := make([]int32, 0, size)
+	for i, sp := range s.parents {
+		from := shape.parentPool
+		if len(moved) > 0 && moved[0] == int32(i) {
+			from, moved = b.movedPool, moved[1:]
+		}
+		s.parents[i] = span{off: uint32(len(pool)), n: sp.n}
+		pool = append(pool, from[sp.off:sp.off+sp.n]...)
+	}
+	s.parentPool, b.movedPool = pool, nil
+}
+
+// orphaned reports whether an entity that the shape names only as a
+// parent, one a moved entity had, is named by no entity any more: a
+// store decoded alone would not hold it, and a request entity with its
+// uid would not shadow one. The parents must be gathered.
+func (b *storeBuilder) orphaned() bool {
+	shape := b.shape
+	was := map[int32]bool{}
+	for _, j := range b.moved {
+		for _, p := range shape.parentsOf(j) {
+			if !shape.defined[p] {
+				was[p] = true
+			}
+		}
+	}
+	for i := range int32(b.s.len()) {
+		if len(was) == 0 {
+			return false
+		}
+		for _, p := range b.s.parentsOf(i) {
+			delete(was, p)
+		}
+	}
+	return len(was) > 0
 }
 
 // copyFrom adds the first n entities of prev's JSON, as prev holds them,
@@ -579,7 +674,12 @@ type Entities struct {
 	// (sameShape) and shares it; policies that Holds offered, of the
 	// size the serving snapshot's were.
 	shaped, policies bool
-	err              error
+	// moved are the entities of a shaped st whose parents changed, and
+	// reparent is set when the serving snapshot's lists hold for every
+	// other entity (see reparentable).
+	moved    []int32
+	reparent bool
+	err      error
 }
 
 var _ bundle.Holder = (*Entities)(nil)
@@ -595,17 +695,20 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 		prev = e.serving.ents
 	}
 	var how kin
-	e.st, how, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
+	e.st, how, e.moved, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
 	e.shared, e.shaped = how == sameStore, how == sameShape
+	e.reparent = e.shaped && len(e.moved) > 0 && reparentable(e.serving, e.st, e.moved)
 }
 
 // Holds implements bundle.Holder: once the entities read are the
 // serving store or have its shape, the serving snapshot's policies are
-// held, and its grants if its policies were. Everything the snapshot
-// built from them then holds for the new bundle too (see build).
+// held, and its grants if its policies were and no entity moved but as
+// reparent allows. Everything the snapshot built from them then holds
+// for the new bundle too (see build).
 func (e *Entities) Holds(name string, size int64) ([sha256.Size]byte, bool) {
 	s := e.serving
-	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) || (name == bundle.GrantsFile && !e.policies) {
+	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) ||
+		(name == bundle.GrantsFile && !(e.policies && (len(e.moved) == 0 || e.reparent))) {
 		return [sha256.Size]byte{}, false
 	}
 	was, ok := s.sums[name]
