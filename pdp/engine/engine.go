@@ -101,8 +101,9 @@ type Snapshot struct {
 	// grants are the bundle's grants (see grants.go).
 	grants grantTable
 	// slack is how many entries of tancPool and candPool no entity's
-	// list holds any more: those of the entities that reloads beside
-	// this snapshot's ancestors moved (see reparent).
+	// list holds any more: those that the leaves that reloads moved
+	// (see reparent) held before, in this snapshot and in those it was
+	// made from.
 	slack int
 
 	// names turns interned ids back into entities and types, for

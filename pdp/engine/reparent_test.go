@@ -97,10 +97,13 @@ func (g *gen) moveEntities(em types.EntityMap, grants []bundle.Grant) (types.Ent
 	return out, moved
 }
 
-// TestReloadMovingEntitiesDecidesAsAlone is the reload differential test.
+// TestReloadMovingEntitiesDecidesAsAlone is the reload differential
+// test: each seed reloads twice, the second time beside the snapshot the
+// first reload made, so that reloads beside a reparented snapshot are
+// tested too.
 func TestReloadMovingEntitiesDecidesAsAlone(t *testing.T) {
-	const seeds = 1500
-	reparented := 0
+	const seeds = 300
+	var reparented [2]int
 	for seed := range uint64(seeds) {
 		g := newGen(seed+3<<32, seed%2 == 1)
 		gc := g.buildGrants()
@@ -109,50 +112,65 @@ func TestReloadMovingEntitiesDecidesAsAlone(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
-		em, moved := g.moveEntities(gc.bundleEM, gc.grants)
-		next := *gc.b
-		next.Manifest.Revision = "r2"
-		next.Entities = compile.EntitiesJSON(em)
-		got, gerr := loadBeside(t, &next, serving)
-		alone, aerr := loadBeside(t, &next, nil)
-		if fmt.Sprint(gerr) != fmt.Sprint(aerr) {
-			t.Fatalf("seed %d (moved %v): beside the serving snapshot: %v; alone: %v", seed, moved, gerr, aerr)
-		}
-		if aerr != nil {
-			continue
-		}
-		if engine.Reparented(got, serving) {
-			reparented++
-		}
-		uids := append(slices.Clone(g.uids), types.NewEntityUID("Group", "ghost"), types.NewEntityUID("Profile", "p0"))
-		for _, p := range uids {
-			ents := []types.Entity{{UID: p}}
-			if a, b := fmt.Sprint(got.Shadowing(ents, engine.RefuseShadowing)), fmt.Sprint(alone.Shadowing(ents, engine.RefuseShadowing)); a != b {
-				t.Fatalf("seed %d (moved %v): a request entity %v shadows %s beside the serving snapshot, %s alone", seed, moved, p, a, b)
+		cur, em := gc.b, gc.bundleEM
+		for round := range 2 {
+			var moved []types.EntityUID
+			em, moved = g.moveEntities(em, gc.grants)
+			next := *cur
+			next.Manifest.Revision = fmt.Sprintf("r%d", round+2)
+			next.Entities = compile.EntitiesJSON(em)
+			got, gerr := loadBeside(t, &next, serving)
+			alone, aerr := loadBeside(t, &next, nil)
+			if fmt.Sprint(gerr) != fmt.Sprint(aerr) {
+				t.Fatalf("seed %d reload %d (moved %v): beside the serving snapshot: %v; alone: %v", seed, round, moved, gerr, aerr)
 			}
-			for _, a := range g.actions {
-				for _, r := range uids {
-					for _, at := range []int{-1, 0, 1} {
-						req := &engine.Request{Principal: p, Action: a, Resource: r, Context: types.NewRecord(types.RecordMap{"x": types.Long(1)}),
-							Time: now0.Add(time.Duration(at) * 30 * time.Minute)}
-						want, have := alone.Decide(req), got.Decide(req)
-						if want.Allow != have.Allow || !slices.Equal(reasonIDs(want), reasonIDs(have)) || fmt.Sprint(want.Errors) != fmt.Sprint(have.Errors) {
-							pol, _ := describe(&next, nil)
-							t.Fatalf("seed %d (moved %v): %v %v %v at %+dh: reloaded allow=%v reasons=%v errors=%v; alone allow=%v reasons=%v errors=%v\npolicies:\n%s\nbefore:\n%s\nafter:\n%s",
-								seed, moved, p, a, r, at, have.Allow, reasonIDs(have), have.Errors, want.Allow, reasonIDs(want), want.Errors,
-								pol, gc.b.Entities, next.Entities)
-						}
+			if aerr != nil {
+				break
+			}
+			if engine.Reparented(got, serving) {
+				reparented[round]++
+			}
+			decideAlike(t, fmt.Sprintf("seed %d reload %d (moved %v)", seed, round, moved), g, got, alone, cur, &next)
+			serving, cur = got, &next
+		}
+	}
+	// The random moves take both ways: a test whose moves all fell back
+	// to a whole build would not test reparent.
+	for round, n := range reparented {
+		if n < seeds/10 {
+			t.Fatalf("reload %d: %d of %d reloads moved only leaves beside the serving snapshot", round, n, seeds)
+		}
+	}
+	t.Logf("reparented: %d and %d of %d reloads", reparented[0], reparented[1], seeds)
+}
+
+// decideAlike fails unless got and alone, snapshots of next (reloaded
+// from prev, and loaded alone), decide every request of g's entities
+// alike, at three instants, and shadow the same request entities.
+func decideAlike(t *testing.T, what string, g *gen, got, alone *engine.Snapshot, prev, next *bundle.Bundle) {
+	t.Helper()
+	uids := append(slices.Clone(g.uids), types.NewEntityUID("Group", "ghost"), types.NewEntityUID("Profile", "p0"))
+	for _, p := range uids {
+		ents := []types.Entity{{UID: p}}
+		if a, b := fmt.Sprint(got.Shadowing(ents, engine.RefuseShadowing)), fmt.Sprint(alone.Shadowing(ents, engine.RefuseShadowing)); a != b {
+			t.Fatalf("%s: a request entity %v shadows %s beside the serving snapshot, %s alone", what, p, a, b)
+		}
+		for _, a := range g.actions {
+			for _, r := range uids {
+				for _, at := range []int{-1, 0, 1} {
+					req := &engine.Request{Principal: p, Action: a, Resource: r, Context: types.NewRecord(types.RecordMap{"x": types.Long(1)}),
+						Time: now0.Add(time.Duration(at) * 30 * time.Minute)}
+					want, have := alone.Decide(req), got.Decide(req)
+					if want.Allow != have.Allow || !slices.Equal(reasonIDs(want), reasonIDs(have)) || fmt.Sprint(want.Errors) != fmt.Sprint(have.Errors) {
+						pol, _ := describe(next, nil)
+						t.Fatalf("%s: %v %v %v at %+dh: reloaded allow=%v reasons=%v errors=%v; alone allow=%v reasons=%v errors=%v\npolicies:\n%s\nbefore:\n%s\nafter:\n%s",
+							what, p, a, r, at, have.Allow, reasonIDs(have), have.Errors, want.Allow, reasonIDs(want), want.Errors,
+							pol, prev.Entities, next.Entities)
 					}
 				}
 			}
 		}
 	}
-	// The random moves take both ways: a test whose moves all fell back
-	// to a whole build would not test reparent.
-	if reparented < seeds/10 {
-		t.Fatalf("%d of %d reloads moved only leaves beside the serving snapshot", reparented, seeds)
-	}
-	t.Logf("%d of %d reloads reparented", reparented, seeds)
 }
 
 // TestReloadKeepsGrantEdges moves a user off the profile a grant makes

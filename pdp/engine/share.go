@@ -71,7 +71,7 @@ func reshape(b *bundle.Bundle) (*Snapshot, error) {
 	}
 	s := e.serving.with(b, e.st, spiffe)
 	if len(e.moved) > 0 {
-		s.reparent(e.moved)
+		s.reparent(e.moved, e.serving.ents)
 	}
 	e.st, e.serving, e.moved = nil, nil, nil
 	return s, nil
@@ -111,19 +111,26 @@ func reparentable(prev *Snapshot, st *store, moved []int32) bool {
 				return false
 			}
 		}
-		slack += prev.listed(j)
+		slack += prev.listed(j, prev.ents)
 	}
 	return slack <= (len(prev.tancPool)+len(prev.candPool))/4
 }
 
-// listed is how many entries of the pools entity i's lists hold: its
-// targeted ancestors (perhaps shared with its parent) and candidates.
-func (s *Snapshot) listed(i int32) int {
-	n := int(s.tanc[i].n)
+// listed is how many entries of the pools only leaf i's lists hold, i
+// having the parents st gives it: its candidates, and its targeted
+// ancestors unless they are a parent's.
+func (s *Snapshot) listed(i int32, st *store) int {
+	n := 0
 	for d := range dims {
 		n += int(s.cands[i][d].n)
 	}
-	return n
+	t := s.tanc[i]
+	for _, p := range st.parentsOf(i) {
+		if s.tanc[p] == t {
+			return n
+		}
+	}
+	return n + int(t.n)
 }
 
 // reparent gives the moved entities of s, leaves whose parents changed
@@ -131,14 +138,17 @@ func (s *Snapshot) listed(i int32) int {
 // computeViews and gatherAll give a leaf, in copies of s's lists by
 // entity: s shares the rest with the snapshot it was made from. The
 // moved entities' lists are appended to copies of the pools, and their
-// old ones left where they are, counted in slack.
-func (s *Snapshot) reparent(moved []int32) {
+// old ones left where they are, counted in slack; serving is the store
+// whose parents they were computed from.
+func (s *Snapshot) reparent(moved []int32, serving *store) {
 	s.flags, s.tanc, s.cands = slices.Clone(s.flags), slices.Clone(s.tanc), slices.Clone(s.cands)
+	for _, j := range moved {
+		s.slack += s.listed(j, serving)
+	}
 	// Clipped, so that the first append copies: the pools are shared.
 	s.tancPool, s.candPool = slices.Clip(s.tancPool), slices.Clip(s.candPool)
 	var sc viewScratch
 	for _, j := range moved {
-		s.slack += s.listed(j)
 		// viewFrom sets flagRows again if j holds grants.
 		s.flags[j] &^= flagRows
 		s.viewFrom(j, &sc)
@@ -149,6 +159,9 @@ func (s *Snapshot) reparent(moved []int32) {
 			s.cands[j][d] = span{off: uint32(start), n: uint32(len(s.candPool) - start)}
 		}
 	}
+	// Appending grew the pools by a quarter or more, held for as long
+	// as s serves: they are cut to size.
+	s.tancPool, s.candPool = slices.Clone(s.tancPool), slices.Clone(s.candPool)
 }
 
 // spiffeChanged reports whether some entity of st, a store with prev's

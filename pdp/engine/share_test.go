@@ -302,3 +302,84 @@ func TestReloadBesideServingDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestReparentSlackForcesAWholeBuild reloads bundles that each move 200
+// of 2,000 users to the next team, every reload beside the snapshot the
+// previous one made: the lists the moved users leave in the pools add
+// up (slack) until they would pass a quarter of the pools, which grow
+// by the lists of the users moved (2,026 entries, then 2,226, 2,426 and
+// 2,626: the fourth reload's 800 would pass 656), and that reload builds
+// the snapshot whole, with no slack; the next one moves users beside it
+// again. Each decides as the same bundle loaded alone.
+func TestReparentSlackForcesAWholeBuild(t *testing.T) {
+	const n, teams, step = 2000, 13, 200
+	var pol []bundle.Policy
+	for k := range teams {
+		pol = append(pol, bundle.Policy{ID: fmt.Sprintf("team%02d", k), Source: "p.cedar:1:1",
+			Cedar: fmt.Sprintf(`permit (principal in Team::"t%d", action == Action::"read", resource == Doc::"d%d");`, k, k)})
+	}
+	// Reload r has users below r*step one team further.
+	teamOf := func(r, i int) int {
+		if i < r*step {
+			return (i + 1) % teams
+		}
+		return i % teams
+	}
+	load := func(r int, serving *Snapshot) *Snapshot {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("[\n")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			fmt.Fprintf(&b, `{"uid":{"type":"User","id":"u%04d"},"parents":[{"type":"Team","id":"t%d"}],"attrs":{}}`, i, teamOf(r, i))
+		}
+		b.WriteString("\n]")
+		archive, err := bundle.Encode(&bundle.Bundle{
+			Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Name: "t", Revision: fmt.Sprint(r), Environment: "prod"},
+			Entities: []byte(b.String()), Policies: pol,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{Entities: NewEntities(serving)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	serving := load(0, nil)
+	// The pools: a candidate per user (a user's targets are its team's),
+	// a target and a candidate per team.
+	pools := len(serving.tancPool) + len(serving.candPool)
+	if pools != n+2*teams {
+		t.Fatalf("%d entries in the pools, want %d", pools, n+2*teams)
+	}
+	for r, want := range []struct {
+		reparented bool
+		slack      int
+	}{{true, step}, {true, 2 * step}, {true, 3 * step}, {false, 0}, {true, step}} {
+		got := load(r+1, serving)
+		if Reparented(got, serving) != want.reparented || got.slack != want.slack {
+			t.Fatalf("reload %d: reparented %v with slack %d, want %v with %d (pools of %d)",
+				r+1, Reparented(got, serving), got.slack, want.reparented, want.slack, pools)
+		}
+		alone := load(r+1, nil)
+		for i := range n {
+			user := types.EntityUID{Type: "User", ID: types.String(fmt.Sprintf("u%04d", i))}
+			for k := range teams {
+				req := &Request{Principal: user, Action: types.EntityUID{Type: "Action", ID: "read"},
+					Resource: types.EntityUID{Type: "Doc", ID: types.String(fmt.Sprintf("d%d", k))}}
+				if a, b := got.Decide(req).Allow, alone.Decide(req).Allow; a != b || a != (k == teamOf(r+1, i)) {
+					t.Fatalf("reload %d: %s reads d%d: %v, alone %v", r+1, user.ID, k, a, b)
+				}
+			}
+		}
+		serving = got
+	}
+}

@@ -183,8 +183,8 @@ type storeBuilder struct {
 	shape *store
 	recs  [][2][sha256.Size]byte
 	// moved are the entities whose parents are not the shape's, their
-	// parents in movedPool until finishShape gathers s.parentPool; ps
-	// is scratch for a chunk's parents.
+	// parents in movedPool until gather makes s.parentPool of them and
+	// the shape's; ps is scratch for a chunk's parents.
 	moved     []int32
 	movedPool []int32
 	ps        []int32

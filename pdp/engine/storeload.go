@@ -73,8 +73,8 @@ const (
 // identities' attributes or groups costs what changed, not a second
 // store. The entities whose parents are not prev's are returned, in
 // order (moved); where that leaves a uid prev names only as a parent
-// named by no entity, the store is decoded as below from the start
-// (see orphaned). At the first chunk where an entity differs otherwise,
+// named by no entity, the entities are copied into a store of their
+// own (see orphaned). At the first chunk where an entity differs otherwise,
 // the entities before it are copied, their attribute records shared,
 // and the rest decoded into a store of their own.
 func readEntities(r io.Reader, size int, prev *store) (_ *store, _ kin, moved []int32, err error) {
@@ -326,8 +326,9 @@ func (b *storeBuilder) finishShape() (*store, []int32) {
 
 // gather gives a builder with a shape whose entities moved to parents
 // in movedPool a parent pool of its own: every entity's parents, from
-// the shape's pool or from movedPool, in entity order, as a store
-// decoded alone holds them.
+// the shape's pool or from movedPool, in the order of the entities'
+// indexes. When no moved entity has parents, the spans stay in the
+// shape's pool.
 func (b *storeBuilder) gather() {
 	if len(b.movedPool) == 0 {
 		// The spans are the shape's, or empty.
@@ -697,7 +698,6 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 	var how kin
 	e.st, how, e.moved, e.err = readEntities(r, int(min(size, math.MaxInt32)), prev)
 	e.shared, e.shaped = how == sameStore, how == sameShape
-	e.reparent = e.shaped && len(e.moved) > 0 && reparentable(e.serving, e.st, e.moved)
 }
 
 // Holds implements bundle.Holder: once the entities read are the
@@ -707,9 +707,15 @@ func (e *Entities) ReadEntities(r io.Reader, size int64) {
 // for the new bundle too (see build).
 func (e *Entities) Holds(name string, size int64) ([sha256.Size]byte, bool) {
 	s := e.serving
-	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) ||
-		(name == bundle.GrantsFile && !(e.policies && (len(e.moved) == 0 || e.reparent))) {
+	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) || (name == bundle.GrantsFile && !e.policies) {
 		return [sha256.Size]byte{}, false
+	}
+	if name == bundle.GrantsFile && len(e.moved) > 0 {
+		// Asked once the policies are offered: with other policies, the
+		// snapshot is built whole whatever reparentable says.
+		if e.reparent = reparentable(s, e.st, e.moved); !e.reparent {
+			return [sha256.Size]byte{}, false
+		}
 	}
 	was, ok := s.sums[name]
 	if !ok || was.size != size {
@@ -742,6 +748,6 @@ func entitiesOf(b *bundle.Bundle) (*store, error) {
 	// The store is the snapshot's from now on, and the serving snapshot
 	// is no longer needed: the bundle, which may outlive this call, must
 	// not keep it alive.
-	e.st, e.serving = nil, nil
+	e.st, e.serving, e.moved = nil, nil, nil
 	return st, err
 }
