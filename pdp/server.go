@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,9 @@ const (
 	DefaultMaxRecvMsgBytes = 4 << 20
 	DefaultPoll            = 30 * time.Second
 	DefaultShutdownTimeout = 15 * time.Second
+	// DefaultStreamWorkersPerProc is how many gRPC stream workers
+	// (Options.StreamWorkers) a server keeps per GOMAXPROCS.
+	DefaultStreamWorkersPerProc = 16
 )
 
 // Options configure a PDP server.
@@ -62,6 +67,16 @@ type Options struct {
 	Limits wire.Limits
 	// MaxRecvMsgBytes bounds a request message; default 4 MiB.
 	MaxRecvMsgBytes int
+	// StreamWorkers is how many goroutines take turns handling gRPC
+	// calls (grpc.NumStreamWorkers). A call then runs on a goroutine
+	// whose stack has already grown to what a decision needs (cedar-go's
+	// evaluation and gRPC's receive path), where a goroutine of its own
+	// would start small and copy its stack as it grows, on every call:
+	// about a tenth of an Authorize call's CPU. A call that finds every
+	// worker busy gets a goroutine of its own, as without workers. Zero
+	// means DefaultStreamWorkersPerProc per GOMAXPROCS; negative, no
+	// workers.
+	StreamWorkers int
 	// TLS, when set, serves gRPC over TLS (set ClientAuth for mTLS: the
 	// decision log then records the caller's certificate identity).
 	TLS *tls.Config
@@ -167,6 +182,9 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecvMsgBytes <= 0 {
 		opts.MaxRecvMsgBytes = DefaultMaxRecvMsgBytes
 	}
+	if opts.StreamWorkers == 0 {
+		opts.StreamWorkers = DefaultStreamWorkersPerProc * runtime.GOMAXPROCS(0)
+	}
 	if opts.Poll == 0 {
 		opts.Poll = DefaultPoll
 	}
@@ -245,6 +263,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	if opts.StreamWorkers > 0 {
+		gopts = append(gopts, grpc.NumStreamWorkers(uint32(min(opts.StreamWorkers, math.MaxUint16))))
 	}
 	s.grpc = grpc.NewServer(gopts...)
 	s.authz = &authzService{r: s.reload, limits: opts.Limits, metrics: s.metrics, log: s.dlog, ids: newIDSource(), clock: opts.Clock,

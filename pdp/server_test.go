@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -627,4 +628,47 @@ func TestPollRetriesAFailedBundle(t *testing.T) {
 		d, err := h.client.Authorize(context.Background(), readPlan())
 		return err == nil && d.Bundle.Revision == "deny"
 	})
+}
+
+// TestStreamWorkers serves concurrent calls with gRPC stream workers
+// (Options.StreamWorkers): many workers, which the server starts with
+// it, and a single one, which leaves most concurrent calls to
+// goroutines of their own, answer every call as a server without
+// workers does.
+func TestStreamWorkers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	st := buildInto(t, dir, "allow", nil)
+	if _, err := st.Activate(t.Context(), "allow", store.ActionRollout, t0); err != nil {
+		t.Fatal(err)
+	}
+	started := func(workers int) (*harness, int) {
+		before := runtime.NumGoroutine()
+		h := start(t, st, func(o *pdp.Options) { o.StreamWorkers = workers })
+		return h, runtime.NumGoroutine() - before
+	}
+	_, none := started(-1)
+	for _, workers := range []int{-1, 1, 200} {
+		h, added := started(workers)
+		if workers == 200 && added-none < workers {
+			t.Errorf("a server with %d stream workers started %d goroutines, one without %d", workers, added, none)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for range 64 {
+			wg.Go(func() {
+				d, err := h.client.Authorize(t.Context(), readPlan())
+				if err == nil && (!d.Allow || len(d.Reasons) != 1 || d.Reasons[0].ID != "team-reads") {
+					err = fmt.Errorf("decision %+v, want allow by team-reads", d)
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("%d workers: %v", workers, err)
+			}
+		}
+	}
 }

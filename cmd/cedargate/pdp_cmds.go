@@ -170,6 +170,7 @@ AUTOMEMLIMIT=0.8 chooses another share.`,
 	f.StringVar(&requestEntities, "request-entities", engine.RefuseShadowing.String(), "what a request entity whose uid the bundle defines does: refuse-shadowing (INVALID_ARGUMENT), merge-attributes (bundle parents kept, request attributes and tags added) or replace (wholly, parents included)")
 	f.BoolVar(&opts.ValidateRequests, "validate-requests", false, "refuse (INVALID_ARGUMENT) requests that do not match the bundle's schema; bundles without a schema are then refused")
 	f.IntVar(&opts.MaxRecvMsgBytes, "max-message-bytes", pdp.DefaultMaxRecvMsgBytes, "largest request message")
+	f.IntVar(&opts.StreamWorkers, "grpc-workers", 0, fmt.Sprintf("goroutines that take turns handling gRPC calls, so that their stacks grow once (0: %d per GOMAXPROCS; negative: a goroutine per call)", pdp.DefaultStreamWorkersPerProc))
 	f.DurationVar(&opts.Poll, "poll", pdp.DefaultPoll, "re-read the store this often even without a change notification (0: default, negative: never); with --source, read the channel this often")
 	f.DurationVar(&opts.MaxStaleness, "max-staleness", 0, "report NOT_SERVING and answer UNAVAILABLE while the store (with --source, the channel) has not been confirmed for longer than this (fail closed); 0: keep serving the last good bundle")
 	f.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", pdp.DefaultShutdownTimeout, "longest shutdown waits for requests in flight")
