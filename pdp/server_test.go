@@ -649,7 +649,10 @@ func TestStreamWorkers(t *testing.T) {
 	_, none := started(-1)
 	for _, workers := range []int{-1, 1, 200} {
 		h, added := started(workers)
-		if workers == 200 && added-none < workers {
+		// The server's other goroutines vary by a few between starts
+		// (a reload or a connection may still be settling); 200 workers
+		// stand out whatever they do.
+		if workers == 200 && added-none < workers-10 {
 			t.Errorf("a server with %d stream workers started %d goroutines, one without %d", workers, added, none)
 		}
 		var wg sync.WaitGroup
