@@ -389,13 +389,8 @@ func (s *Snapshot) indexEntities() error {
 		}
 	}
 	s.flags = make([]uint8, n)
-	for i := range int32(n) {
-		if !e.defined[i] {
-			continue
-		}
-		for _, p := range e.parentsOf(i) {
-			s.flags[p] |= flagParent
-		}
+	for p := range e.parentEdges() {
+		s.flags[p] |= flagParent
 	}
 	var err error
 	s.spiffe, err = spiffeOf(e)

@@ -49,8 +49,9 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 
 // reshape returns b's snapshot when its entities differ from those of
 // the serving snapshot they were read beside only in attributes, tags
-// and the parents of leaves (Entities.shaped, reparent) and its
-// policies and grants are the serving snapshot's (Bundle.Held):
+// and the parents of leaves (Entities.shaped, and Entities.Holds held
+// the grants only if reparentable) and its policies and grants are the
+// serving snapshot's (Bundle.Held):
 // everything but the store, the SPIFFE ids, which attributes give, and
 // the moved leaves' lists is the serving snapshot's. A million
 // identities' snapshot, a few of whose attributes or groups changed,
@@ -58,8 +59,7 @@ func share(b *bundle.Bundle, release Release) *Snapshot {
 // than a second snapshot. It returns nil, nil otherwise.
 func reshape(b *bundle.Bundle) (*Snapshot, error) {
 	e, ok := streamed(b)
-	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] ||
-		len(e.moved) > 0 && !e.reparent {
+	if !ok || !e.shaped || e.err != nil || e.serving == nil || !b.Held[bundle.PoliciesFile] || !b.Held[bundle.GrantsFile] {
 		return nil, nil
 	}
 	spiffe := e.serving.spiffe
@@ -88,12 +88,8 @@ func reshape(b *bundle.Bundle) (*Snapshot, error) {
 // the snapshot is built whole.
 func reparentable(prev *Snapshot, st *store, moved []int32) bool {
 	isParent := make([]bool, st.len())
-	for i := range int32(st.len()) {
-		if st.defined[i] {
-			for _, p := range st.parentsOf(i) {
-				isParent[p] = true
-			}
-		}
+	for p := range st.parentEdges() {
+		isParent[p] = true
 	}
 	for i, p := range isParent {
 		if p != (prev.flags[i]&flagParent != 0) {

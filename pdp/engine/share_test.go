@@ -53,6 +53,30 @@ func sameEntities(t *testing.T, a, b *store) {
 	}
 }
 
+// loadBeside encodes b and decodes it as the PDP activates a bundle:
+// streaming its entities beside serving, or whole when serving is nil;
+// and compiles it.
+func loadBeside(t *testing.T, b *bundle.Bundle, serving *Snapshot) *Snapshot {
+	t.Helper()
+	archive, err := bundle.Encode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := bundle.DecodeOptions{}
+	if serving != nil {
+		opts.Entities = NewEntities(serving)
+	}
+	d, err := bundle.Decode(bytes.NewReader(archive), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestReadEntitiesBesideAServingStore reads entities beside the store of
 // the snapshot serving: the same bytes share that store; entities that
 // differ from it only in attributes share its shape (entities, parents,
@@ -213,38 +237,18 @@ func TestReloadBesideServingDecides(t *testing.T) {
 	const n = 3*loadChunk + 100
 	pol := []bundle.Policy{{ID: "team7", Source: "p.cedar:1:1",
 		Cedar: `permit (principal in Team::"t7", action == Action::"read", resource) when { principal.dept != "moved" };`}}
-	encode := func(rev string, entities []byte) []byte {
+	load := func(rev string, entities []byte, serving *Snapshot) *Snapshot {
 		t.Helper()
-		archive, err := bundle.Encode(&bundle.Bundle{
+		return loadBeside(t, &bundle.Bundle{
 			Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Name: "t", Revision: rev, Environment: "prod"},
 			Entities: entities, Policies: pol,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return archive
-	}
-	load := func(archive []byte, serving *Snapshot) *Snapshot {
-		t.Helper()
-		opts := bundle.DecodeOptions{}
-		if serving != nil {
-			opts.Entities = NewEntities(serving)
-		}
-		b, err := bundle.Decode(bytes.NewReader(archive), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		}, serving)
 	}
 	// User 12 is alone in team t99.
 	lonely := func(entities []byte) []byte {
 		return bytes.Replace(entities, []byte(`"u000012"},"parents":[{"type":"Team","id":"t12"}]`), []byte(`"u000012"},"parents":[{"type":"Team","id":"t99"}]`), 1)
 	}
-	serving := load(encode("a", lonely(entitiesJSON(n, nil))), nil)
+	serving := load("a", lonely(entitiesJSON(n, nil)), nil)
 	// u000020 and u000007 are in team t7 (i%13), u008196 in t6.
 	changed := lonely(entitiesJSON(n, map[int]string{20: `"moved"`}))
 	moved := bytes.Replace(changed, []byte(`"u008196"},"parents":[{"type":"Team","id":"t6"}]`), []byte(`"u008196"},"parents":[{"type":"Team","id":"t7"}]`), 1)
@@ -278,8 +282,7 @@ func TestReloadBesideServingDecides(t *testing.T) {
 		"and a user was renamed in the first chunk": {renamed, false, false, moves},
 	} {
 		t.Run(name, func(t *testing.T) {
-			archive := encode("b", c.entities)
-			got, alone := load(archive, serving), load(archive, nil)
+			got, alone := load("b", c.entities, serving), load("b", c.entities, nil)
 			if shares := got.ents.ids == serving.ents.ids && &got.ents.slots[0] == &serving.ents.slots[0]; shares != c.uids {
 				t.Fatalf("shares the serving store's uid table: %v, want %v", shares, c.uids)
 			}
@@ -336,22 +339,10 @@ func TestReparentSlackForcesAWholeBuild(t *testing.T) {
 			fmt.Fprintf(&b, `{"uid":{"type":"User","id":"u%04d"},"parents":[{"type":"Team","id":"t%d"}],"attrs":{}}`, i, teamOf(r, i))
 		}
 		b.WriteString("\n]")
-		archive, err := bundle.Encode(&bundle.Bundle{
+		return loadBeside(t, &bundle.Bundle{
 			Manifest: bundle.Manifest{FormatVersion: bundle.FormatVersion, Name: "t", Revision: fmt.Sprint(r), Environment: "prod"},
 			Entities: []byte(b.String()), Policies: pol,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := bundle.Decode(bytes.NewReader(archive), bundle.DecodeOptions{Entities: NewEntities(serving)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		}, serving)
 	}
 	serving := load(0, nil)
 	// The pools: a candidate per user (a user's targets are its team's),

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"math"
 	"slices"
 
@@ -159,6 +160,23 @@ func (s *store) entity(i int32, keep func(child, parent int32) bool) types.Entit
 	}
 	e.Parents = types.NewEntityUIDSet(uids...)
 	return e
+}
+
+// parentEdges yields, for every entity the bundle defines, each of its
+// parents: an entity is yielded once per child.
+func (s *store) parentEdges() iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for i := range int32(s.len()) {
+			if !s.defined[i] {
+				continue
+			}
+			for _, p := range s.parentsOf(i) {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // hasParent reports whether parent is among entity i's parents.

@@ -366,13 +366,11 @@ func (b *storeBuilder) orphaned() bool {
 			}
 		}
 	}
-	for i := range int32(b.s.len()) {
+	for p := range b.s.parentEdges() {
 		if len(was) == 0 {
 			return false
 		}
-		for _, p := range b.s.parentsOf(i) {
-			delete(was, p)
-		}
+		delete(was, p)
 	}
 	return len(was) > 0
 }
@@ -675,12 +673,9 @@ type Entities struct {
 	// (sameShape) and shares it; policies that Holds offered, of the
 	// size the serving snapshot's were.
 	shaped, policies bool
-	// moved are the entities of a shaped st whose parents changed, and
-	// reparent is set when the serving snapshot's lists hold for every
-	// other entity (see reparentable).
-	moved    []int32
-	reparent bool
-	err      error
+	// moved are the entities of a shaped st whose parents changed.
+	moved []int32
+	err   error
 }
 
 var _ bundle.Holder = (*Entities)(nil)
@@ -710,15 +705,14 @@ func (e *Entities) Holds(name string, size int64) ([sha256.Size]byte, bool) {
 	if s == nil || e.st == nil || e.err != nil || !(e.shared || e.shaped) || (name == bundle.GrantsFile && !e.policies) {
 		return [sha256.Size]byte{}, false
 	}
-	if name == bundle.GrantsFile && len(e.moved) > 0 {
-		// Asked once the policies are offered: with other policies, the
-		// snapshot is built whole whatever reparentable says.
-		if e.reparent = reparentable(s, e.st, e.moved); !e.reparent {
-			return [sha256.Size]byte{}, false
-		}
-	}
 	was, ok := s.sums[name]
 	if !ok || was.size != size {
+		return [sha256.Size]byte{}, false
+	}
+	// Asked once the policies are offered (with other policies, the
+	// snapshot is built whole whatever reparentable says): grants held
+	// beside moved entities are what tells reshape to reparent.
+	if name == bundle.GrantsFile && len(e.moved) > 0 && !reparentable(s, e.st, e.moved) {
 		return [sha256.Size]byte{}, false
 	}
 	if name == bundle.PoliciesFile {
